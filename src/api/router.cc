@@ -1,0 +1,189 @@
+#include "api/router.h"
+#include "absl/strings/string_view.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/status.h"
+#include "spdlog/spdlog.h"
+
+namespace kade {
+
+const std::string& RouteContext::Param(absl::string_view name) const {
+  static const std::string kEmpty;
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return kEmpty;
+}
+
+namespace {
+std::vector<std::string> SplitPath(absl::string_view path) {
+  return absl::StrSplit(path, '/', absl::SkipEmpty());
+}
+}  // namespace
+
+void Router::Add(std::string method, std::string pattern, Permission permission,
+                 std::string audit_action, Handler handler) {
+  auto r = std::make_unique<Route>();
+  r->method = std::move(method);
+  r->segments = SplitPath(pattern);
+  r->pattern = std::move(pattern);
+  r->permission = permission;
+  r->audit_action = std::move(audit_action);
+  r->handler = std::move(handler);
+  routes_.push_back(std::move(r));
+}
+
+void Router::AddUpload(std::string method, std::string pattern, Permission permission,
+                       std::string audit_action, UploadHandler handler) {
+  Add(std::move(method), std::move(pattern), permission, std::move(audit_action), nullptr);
+  routes_.back()->upload = std::move(handler);
+}
+
+RouteMatch Router::Match(absl::string_view method, absl::string_view path) const {
+  RouteMatch m;
+  std::vector<absl::string_view> segs = absl::StrSplit(path, '/', absl::SkipEmpty());
+  bool path_matched = false;
+  for (const auto& r : routes_) {
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    size_t i = 0;
+    for (; i < r->segments.size() && ok; ++i) {
+      const std::string& p = r->segments[i];
+      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+        std::string name = p.substr(1, p.size() - 2);
+        if (absl::EndsWith(name, "*")) {
+          // Rest of the path: decoded segment by segment, joined with '/'.
+          if (i >= segs.size()) {
+            ok = false;
+            break;
+          }
+          std::vector<std::string> parts;
+          for (size_t k = i; k < segs.size(); ++k) {
+            std::string d;
+            if (auto s = PercentDecode(segs[k], &d, false); !s.ok()) {
+              m.error = s;
+              return m;
+            }
+            parts.push_back(std::move(d));
+          }
+          // Keep a trailing slash visible so validation can reject it.
+          std::string rest = absl::StrJoin(parts, "/");
+          if (absl::EndsWith(path, "/")) rest += "/";
+          params.emplace_back(name.substr(0, name.size() - 1), std::move(rest));
+          i = segs.size();
+          break;
+        }
+        if (i >= segs.size()) {
+          ok = false;
+          break;
+        }
+        std::string d;
+        if (auto s = PercentDecode(segs[i], &d, false); !s.ok()) {
+          m.error = s;
+          return m;
+        }
+        params.emplace_back(std::move(name), std::move(d));
+      } else if (i >= segs.size() || segs[i] != p) {
+        ok = false;
+      }
+    }
+    if (!ok || i != segs.size()) continue;
+    path_matched = true;
+    if (r->method != method && !(method == "HEAD" && r->method == "GET")) continue;
+    m.route = r.get();
+    m.params = std::move(params);
+    return m;
+  }
+  m.error = path_matched
+                ? WithHttpStatus(absl::InvalidArgumentError(
+                                     absl::StrCat("method ", method, " is not allowed on ", path)),
+                                 405)
+                : absl::NotFoundError(absl::StrCat("no API route for ", method, " ", path));
+  return m;
+}
+
+absl::StatusOr<RouteContext> Router::Admit(const RouteMatch& match, const HttpRequest& request) {
+  const Route& route = *match.route;
+  RouteContext rc;
+  rc.request = &request;
+  rc.params = match.params;
+  rc.ctx.request_id = request.request_id;
+  rc.ctx.remote = request.remote;
+  if (route.permission == Permission::kPublic) return rc;
+
+  absl::StatusOr<Principal> who =
+      platform_->auth->Authenticate(request.authorization, request.remote);
+  if (!who.ok()) {
+    // Throttled attempts are not written: that would let an attacker flood the log.
+    if (!route.audit_action.empty() && !absl::IsResourceExhausted(who.status())) {
+      AuditFailure(route, rc, who.status());
+    }
+    return who.status();
+  }
+  rc.ctx.principal = *who;
+
+  std::string project_name;
+  std::optional<Role> role;
+  if (IsProjectPermission(route.permission)) {
+    project_name = rc.Param("project");
+    absl::StatusOr<ProjectView> view = platform_->projects->Resolve(*who, project_name);
+    if (!view.ok()) {
+      if (!route.audit_action.empty()) AuditFailure(route, rc, view.status());
+      return view.status();
+    }
+    role = view->role;
+    rc.project = std::move(*view);
+  }
+  absl::Status allowed = Authorize(*who, route.permission, role, project_name);
+  if (!allowed.ok()) {
+    if (!route.audit_action.empty()) AuditFailure(route, rc, allowed);
+    return allowed;
+  }
+  return rc;
+}
+
+void Router::AuditFailure(const Route& route, const RouteContext& rc, const absl::Status& status) {
+  AuditEvent ev;
+  ev.action = route.audit_action;
+  ev.target = rc.request ? rc.request->path : "";
+  ev.project = rc.project ? rc.project->project.name : rc.Param("project");
+  ev.outcome = ErrorCodeName(status.code());
+  ev.detail = Json{{"error", std::string(status.message())}};
+  absl::Status s = platform_->audit->Record(rc.ctx, ev);
+  if (!s.ok()) spdlog::error("cannot write audit entry: {}", s.ToString());
+}
+
+HttpResponse Router::Run(const Route& route, RouteContext& rc) {
+  absl::StatusOr<HttpResponse> result = route.handler(rc);
+  if (!result.ok()) {
+    if (!route.audit_action.empty()) AuditFailure(route, rc, result.status());
+    if (HttpStatusOf(result.status()) >= 500) {
+      spdlog::error("{} {} failed: {}", route.method, route.pattern, result.status().ToString());
+    }
+    HttpResponse r = HttpResponse::Error(result.status());
+    r.user = rc.ctx.principal.user_name;
+    return r;
+  }
+  result->user = rc.ctx.principal.user_name;
+  return *std::move(result);
+}
+
+HttpResponse Router::Handle(const HttpRequest& request, std::string* route_name) {
+  RouteMatch m = Match(request.method, request.path);
+  if (m.route == nullptr) {
+    *route_name = "unmatched";
+    return HttpResponse::Error(m.error);
+  }
+  *route_name = m.route->pattern;
+  if (m.route->upload) {
+    return HttpResponse::Error(absl::InternalError("streaming route called without a stream"));
+  }
+  absl::StatusOr<RouteContext> rc = Admit(m, request);
+  if (!rc.ok()) return HttpResponse::Error(rc.status());
+  return Run(*m.route, *rc);
+}
+
+}  // namespace kade

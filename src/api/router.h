@@ -1,0 +1,107 @@
+// Routing and the request pipeline every API call goes through:
+//   match route -> authenticate (token) -> resolve project -> authorise (policy) ->
+//   handler -> on failure of a state-changing route, an audit entry with the outcome.
+// Every route declares its Permission and, when it changes state, its audit action, so no
+// route can forget either. Handlers hold the business call and the JSON rendering only.
+//
+// Thread safety: routes are registered before the server starts; afterwards the router is
+// read-only and safe to use from every server thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "api/http_types.h"
+#include "platform/platform.h"
+#include "platform/policy.h"
+#include "platform/project_service.h"
+
+namespace kade {
+
+// What a handler gets: the request, who is calling, the project (for project routes) and
+// the path parameters.
+struct RouteContext {
+  const HttpRequest* request = nullptr;
+  RequestContext ctx;
+  std::optional<ProjectView> project;
+  std::vector<std::pair<std::string, std::string>> params;
+
+  const std::string& Param(absl::string_view name) const;
+  const Project& project_record() const { return project->project; }
+  // Parses the body as a JSON object (400 with line/column when malformed).
+  absl::StatusOr<Json> JsonBody() const { return ParseJsonObject(request->body); }
+};
+
+// Receives a streamed request body chunk by chunk (artifact uploads).
+class UploadSink {
+ public:
+  virtual ~UploadSink() = default;
+  virtual absl::Status Append(absl::string_view chunk) = 0;
+  virtual absl::StatusOr<HttpResponse> Finish() = 0;
+};
+
+using Handler = std::function<absl::StatusOr<HttpResponse>(RouteContext&)>;
+using UploadHandler = std::function<absl::StatusOr<std::unique_ptr<UploadSink>>(RouteContext&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // "/api/v1/projects/{project}/artifacts/{name*}"
+  Permission permission = Permission::kAuthenticated;
+  std::string audit_action;  // empty for read-only routes
+  Handler handler;
+  UploadHandler upload;  // set for routes whose body is streamed
+  std::vector<std::string> segments;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  absl::Status error;  // NotFound / method not allowed / bad escape when route is null
+};
+
+class Router {
+ public:
+  explicit Router(Platform* platform) : platform_(platform) {}
+
+  void Add(std::string method, std::string pattern, Permission permission, std::string audit_action,
+           Handler handler);
+  void AddUpload(std::string method, std::string pattern, Permission permission,
+                 std::string audit_action, UploadHandler handler);
+
+  RouteMatch Match(absl::string_view method, absl::string_view path) const;
+
+  // Authenticates and authorises the caller for `match` and builds the handler context. On
+  // failure records the refusal in the audit log for state-changing routes.
+  absl::StatusOr<RouteContext> Admit(const RouteMatch& match, const HttpRequest& request);
+
+  // Runs a matched, admitted route and renders its result (or error).
+  HttpResponse Run(const Route& route, RouteContext& rc);
+
+  // Match + Admit + Run for requests whose body is already read.
+  HttpResponse Handle(const HttpRequest& request, std::string* route_name);
+
+  // Records a failed state-changing call (used for upload failures after admission).
+  void AuditFailure(const Route& route, const RouteContext& rc, const absl::Status& status);
+
+  Platform* platform() { return platform_; }
+
+ private:
+  Platform* platform_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+// Route registration, one function per capability file.
+class Metrics;
+class HttpServer;
+void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server);
+void RegisterUserRoutes(Router& r);
+void RegisterProjectRoutes(Router& r);
+void RegisterAuditRoutes(Router& r);
+void RegisterArtifactRoutes(Router& r);
+
+}  // namespace kade

@@ -1,0 +1,50 @@
+// Health, readiness, metrics and identity ("who am I") routes.
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "core/status.h"
+#include "core/version.h"
+
+namespace kade {
+
+void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server) {
+  r.Add("GET", "/healthz", Permission::kPublic, "",
+        [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          return HttpResponse::MakeJson(200, Json{{"status", "ok"}, {"version", kVersion}});
+        });
+
+  Platform* platform = r.platform();
+  r.Add("GET", "/readyz", Permission::kPublic, "",
+        [platform, server](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          if (server != nullptr && server->draining()) {
+            return HttpResponse::MakeJson(503, Json{{"status", "draining"}});
+          }
+          absl::Status db = platform->store->Read(
+              [](Transaction& tx) -> absl::Status { return tx.users().Count().status(); });
+          if (!db.ok()) {
+            return HttpResponse::MakeJson(503, Json{{"status", "unavailable"},
+                                                    {"metadata_store", std::string(db.message())}});
+          }
+          return HttpResponse::MakeJson(
+              200, Json{{"status", "ready"}, {"schema_version", platform->store->SchemaVersion()}});
+        });
+
+  r.Add("GET", "/metrics", Permission::kAuthenticated, "",
+        [metrics](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          HttpResponse resp;
+          resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          resp.body = metrics->Render();
+          return resp;
+        });
+
+  r.Add("GET", "/api/v1/whoami", Permission::kAuthenticated, "",
+        [platform](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(User u, platform->auth->GetUser(rc.ctx.principal.user_name));
+          Json j = UserToJson(u);
+          j["token_id"] = rc.ctx.principal.token_id;
+          j["version"] = kVersion;
+          return HttpResponse::MakeJson(200, j);
+        });
+}
+
+}  // namespace kade

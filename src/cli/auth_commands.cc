@@ -1,0 +1,179 @@
+// kade login | whoami | users | tokens
+#include <unistd.h>
+
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "cli/client.h"
+#include "core/status.h"
+
+namespace kade {
+
+void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
+  auto* login =
+      app.add_subcommand("login", "Store the server URL and an API token for later commands");
+  auto* login_url = new std::string("http://127.0.0.1:8080");
+  auto* login_token = new std::string();
+  login->add_option("--url", *login_url, "Server URL")->capture_default_str();
+  login->add_option("--token", *login_token, "API token (read from standard input when omitted)");
+  login->callback([=] {
+    std::string token = *login_token;
+    if (!opts->token.empty() && token.empty()) token = opts->token;
+    if (token.empty()) {
+      if (isatty(STDIN_FILENO)) std::cerr << "API token: ";
+      std::getline(std::cin, token);
+    }
+    while (!token.empty() &&
+           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+      token.pop_back();
+    }
+    ClientOptions o = *opts;
+    o.url = *login_url;
+    o.token = token;
+    Client c(o);
+    absl::StatusOr<Json> me = c.Call("GET", "/api/v1/whoami");
+    if (!me.ok()) {
+      *exit_code = Report(me.status());
+      return;
+    }
+    absl::Status s = SaveClientConfig({*login_url, token});
+    if (!s.ok()) {
+      *exit_code = Report(s);
+      return;
+    }
+    std::cout << "Logged in to " << *login_url << " as " << (*me)["name"].get<std::string>()
+              << " (saved to " << ConfigPath() << ")\n";
+  });
+
+  auto* whoami = app.add_subcommand("whoami", "Show the user the current token belongs to");
+  whoami->callback([=] {
+    *exit_code = WithClient(*opts, [](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json me, c.Call("GET", "/api/v1/whoami"));
+      if (c.json()) {
+        std::cout << me.dump(2) << "\n";
+      } else {
+        std::cout << me["name"].get<std::string>() << (me["admin"].get<bool>() ? " (admin)" : "")
+                  << " at " << c.options().url << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  // users
+  auto* users = app.add_subcommand("users", "Manage users (platform admins)");
+  users->require_subcommand(1);
+  auto* ucreate = users->add_subcommand("create", "Create a user");
+  auto* uname = new std::string();
+  auto* uemail = new std::string();
+  auto* udisplay = new std::string();
+  auto* uadmin = new bool(false);
+  ucreate->add_option("name", *uname, "User name")->required();
+  ucreate->add_option("--email", *uemail, "E-mail address");
+  ucreate->add_option("--display-name", *udisplay, "Display name");
+  ucreate->add_flag("--admin", *uadmin, "Make the user a platform admin");
+  ucreate->callback([=] {
+    *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {
+      Json body{
+          {"name", *uname}, {"email", *uemail}, {"display_name", *udisplay}, {"admin", *uadmin}};
+      ASSIGN_OR_RETURN(Json u, c.Call("POST", "/api/v1/users", &body));
+      if (c.json()) {
+        std::cout << u.dump(2) << "\n";
+      } else {
+        std::cout << "Created user " << u["name"].get<std::string>()
+                  << ". Give them a token with: kade tokens create --user " << *uname << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+  auto* ulist = users->add_subcommand("list", "List users")->alias("ls");
+  ulist->callback([=] {
+    *exit_code = WithClient(*opts, [](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", "/api/v1/users"));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& u : r["users"]) {
+        rows.push_back({JsonCell(u["name"]), JsonCell(u["display_name"]), JsonCell(u["email"]),
+                        u["admin"].get<bool>() ? "yes" : "no", JsonCell(u["created_at"])});
+      }
+      PrintTable({"name", "display name", "email", "admin", "created"}, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  // tokens
+  auto* tokens = app.add_subcommand("tokens", "Manage API tokens");
+  tokens->require_subcommand(1);
+  auto* tcreate = tokens->add_subcommand("create", "Create an API token (shown once)");
+  auto* tname = new std::string("cli");
+  auto* tuser = new std::string();
+  auto* texpires = new std::string();
+  tcreate->add_option("--name", *tname, "A label for the token")->capture_default_str();
+  tcreate->add_option("--user", *tuser, "Create for another user (admins)");
+  tcreate->add_option("--expires-in", *texpires, "Lifetime, e.g. 30d, 12h");
+  tcreate->callback([=] {
+    *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {
+      Json body{{"name", *tname}};
+      if (!tuser->empty()) body["user"] = *tuser;
+      if (!texpires->empty()) {
+        ASSIGN_OR_RETURN(int64_t secs, ParseDurationSeconds(*texpires));
+        body["expires_in_seconds"] = secs;
+      }
+      ASSIGN_OR_RETURN(Json t, c.Call("POST", "/api/v1/tokens", &body));
+      if (c.json()) {
+        std::cout << t.dump(2) << "\n";
+      } else {
+        std::cout << t["token"].get<std::string>() << "\n";
+        std::cerr << "Token " << t["id"] << " for " << t["user"].get<std::string>()
+                  << " created; it is shown only once"
+                  << (t["expires_at"].is_null() ? "" : ", expires " + JsonCell(t["expires_at"]))
+                  << ".\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+  auto* tlist = tokens->add_subcommand("list", "List API tokens")->alias("ls");
+  auto* tlist_user = new std::string();
+  auto* tlist_all = new bool(false);
+  tlist->add_option("--user", *tlist_user, "Another user's tokens (admins)");
+  tlist->add_flag("--all", *tlist_all, "Every user's tokens (admins)");
+  tlist->callback([=] {
+    *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {
+      std::string q = *tlist_all ? "?user=*" : tlist_user->empty() ? "" : "?user=" + *tlist_user;
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", "/api/v1/tokens" + q));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& t : r["tokens"]) {
+        rows.push_back({JsonCell(t["id"]), JsonCell(t["user"]), JsonCell(t["name"]),
+                        JsonCell(t["prefix"]) + "…", JsonCell(t["status"]),
+                        JsonCell(t["created_at"]), JsonCell(t["expires_at"]),
+                        JsonCell(t["last_used_at"])});
+      }
+      PrintTable({"id", "user", "name", "prefix", "status", "created", "expires", "last used"},
+                 rows);
+      return absl::OkStatus();
+    });
+  });
+  auto* trevoke = tokens->add_subcommand("revoke", "Revoke an API token");
+  auto* tid = new std::string();
+  trevoke->add_option("id", *tid, "Token id (from `kade tokens list`)")->required();
+  trevoke->callback([=] {
+    *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("DELETE", "/api/v1/tokens/" + *tid));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+      } else {
+        std::cout << "Revoked token " << *tid << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
+}  // namespace kade

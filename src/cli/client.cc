@@ -1,0 +1,242 @@
+#include "cli/client.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "api/asio.h"
+#include "core/status.h"
+
+namespace kade {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::string ConfigPath() {
+  if (const char* x = std::getenv("KADE_CONFIG")) return x;
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  std::string base =
+      xdg && *xdg ? std::string(xdg)
+                  : absl::StrCat(std::getenv("HOME") ? std::getenv("HOME") : ".", "/.config");
+  return base + "/kade/config.json";
+}
+
+absl::StatusOr<ClientConfigFile> LoadClientConfig() {
+  ClientConfigFile cfg;
+  std::ifstream in(ConfigPath());
+  if (!in) return cfg;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = ParseJsonObject(ss.str());
+  if (!j.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", ConfigPath(), ": ", j.status().message()));
+  }
+  cfg.url = j->value("url", "");
+  cfg.token = j->value("token", "");
+  return cfg;
+}
+
+absl::Status SaveClientConfig(const ClientConfigFile& cfg) {
+  std::string path = ConfigPath();
+  std::string dir = path.substr(0, path.rfind('/'));
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  ::mkdir(parent.c_str(), 0700);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir));
+  }
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp));
+  ::fchmod(fd, 0600);
+  std::string text = Json{{"url", cfg.url}, {"token", cfg.token}}.dump(2) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Client::Resolve() {
+  if (opts_.url.empty()) {
+    if (const char* u = std::getenv("KADE_URL")) opts_.url = u;
+  }
+  if (opts_.token.empty()) {
+    if (const char* t = std::getenv("KADE_TOKEN")) opts_.token = t;
+  }
+  if (opts_.url.empty() || opts_.token.empty()) {
+    ASSIGN_OR_RETURN(ClientConfigFile cfg, LoadClientConfig());
+    if (opts_.url.empty()) opts_.url = cfg.url;
+    if (opts_.token.empty()) opts_.token = cfg.token;
+  }
+  if (opts_.url.empty()) opts_.url = "http://127.0.0.1:8080";
+  if (opts_.token.empty()) {
+    return absl::UnauthenticatedError("no API token: run `kade login` or set KADE_TOKEN");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
+                                           const std::string& target, const std::string& body,
+                                           const std::string& token) {
+  std::string rest = base_url;
+  if (absl::StartsWith(rest, "https://")) {
+    return absl::InvalidArgumentError("https URLs are not supported by the kade CLI yet; use http");
+  }
+  if (absl::StartsWith(rest, "http://")) rest = rest.substr(7);
+  std::string prefix;
+  if (size_t slash = rest.find('/'); slash != std::string::npos) {
+    prefix = rest.substr(slash);
+    rest = rest.substr(0, slash);
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  }
+  std::string host = rest, port = "80";
+  if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  try {
+    net::io_context ioc;
+    net::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(60));
+    stream.connect(resolver.resolve(host, port));
+    http::request<http::string_body> req{http::string_to_verb(method), prefix + target, 11};
+    req.set(http::field::host, host);
+    req.set(http::field::user_agent, "kade-cli");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1ull << 30);
+    http::read(stream, buffer, parser);
+    beast::error_code ec;
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    return RawResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot reach Kade at ", base_url, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<Json> Client::Call(const std::string& method, const std::string& path,
+                                  const Json* body) {
+  ASSIGN_OR_RETURN(RawResponse r, HttpRequestRaw(opts_.url, method, path,
+                                                 body ? body->dump() : std::string(), opts_.token));
+  Json j = Json::parse(r.body, nullptr, false);
+  if (r.status >= 200 && r.status < 300) {
+    if (j.is_discarded()) return Json(r.body);
+    return j;
+  }
+  std::string msg = r.body;
+  std::string code;
+  if (!j.is_discarded() && j.contains("error")) {
+    msg = j["error"].value("message", r.body);
+    code = j["error"].value("code", "");
+  }
+  absl::StatusCode sc = r.status == 401   ? absl::StatusCode::kUnauthenticated
+                        : r.status == 403 ? absl::StatusCode::kPermissionDenied
+                        : r.status == 404 ? absl::StatusCode::kNotFound
+                        : r.status == 409 ? absl::StatusCode::kAlreadyExists
+                        : r.status < 500  ? absl::StatusCode::kInvalidArgument
+                                          : absl::StatusCode::kInternal;
+  return absl::Status(sc,
+                      absl::StrCat(msg, " (HTTP ", r.status, code.empty() ? "" : " ", code, ")"));
+}
+
+std::string JsonCell(const Json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < header.size(); ++i) {
+      std::string cell = i < row.size() ? row[i] : "";
+      line += cell;
+      if (i + 1 < header.size()) line += std::string(width[i] - cell.size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  std::vector<std::string> upper;
+  for (auto h : header) {
+    for (auto& c : h) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    upper.push_back(h);
+  }
+  print_row(upper);
+  for (const auto& row : rows) print_row(row);
+  if (rows.empty()) std::cout << "(none)\n";
+}
+
+absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {
+  if (text.empty()) return absl::InvalidArgumentError("empty duration");
+  int64_t mult = 1;
+  std::string num = text;
+  switch (text.back()) {
+    case 's':
+      mult = 1;
+      num.pop_back();
+      break;
+    case 'm':
+      mult = 60;
+      num.pop_back();
+      break;
+    case 'h':
+      mult = 3600;
+      num.pop_back();
+      break;
+    case 'd':
+      mult = 86400;
+      num.pop_back();
+      break;
+    default:
+      break;
+  }
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(num, &v) || v < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "duration '", text, "' is not like 30d, 12h, 45m, 90s or a number of seconds"));
+  }
+  return v * mult;
+}
+
+int WithClient(const ClientOptions& opts, const std::function<absl::Status(Client&)>& fn) {
+  Client c(opts);
+  if (auto s = c.Resolve(); !s.ok()) return Report(s);
+  return Report(fn(c));
+}
+
+int Report(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::cerr << "kade: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace kade

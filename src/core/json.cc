@@ -1,0 +1,104 @@
+#include "core/json.h"
+#include "absl/strings/string_view.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace kade {
+
+namespace {
+const char* TypeName(const Json& v) { return v.type_name(); }
+
+std::pair<int, int> LineColumn(absl::string_view text, size_t offset) {
+  int line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+}  // namespace
+
+absl::StatusOr<Json> ParseJsonObject(absl::string_view text) {
+  if (text.empty())
+    return absl::InvalidArgumentError("request body is empty; expected a JSON object");
+  try {
+    Json j = Json::parse(text.begin(), text.end());
+    if (!j.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request body must be a JSON object, got ", TypeName(j)));
+    }
+    return j;
+  } catch (const Json::parse_error& e) {
+    size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    auto [line, col] = LineColumn(text, offset);
+    std::string what = e.what();
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...: ".
+    size_t p = what.find("syntax error");
+    std::string detail = p == std::string::npos ? what : what.substr(p);
+    return absl::InvalidArgumentError(
+        absl::StrFormat("malformed JSON at line %d, column %d: %s", line, col, detail));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> OptionalString(const Json& obj,
+                                                          absl::string_view field) {
+  auto it = obj.find(field);
+  if (it == obj.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", field, "' must be a string, got ", TypeName(*it)));
+  }
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+absl::StatusOr<std::string> RequiredString(const Json& obj, absl::string_view field) {
+  auto v = OptionalString(obj, field);
+  if (!v.ok()) return v.status();
+  if (!v->has_value())
+    return absl::InvalidArgumentError(absl::StrCat("field '", field, "' is required"));
+  return **v;
+}
+
+absl::StatusOr<std::optional<bool>> OptionalBool(const Json& obj, absl::string_view field) {
+  auto it = obj.find(field);
+  if (it == obj.end() || it->is_null()) return std::optional<bool>();
+  if (!it->is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", field, "' must be a boolean, got ", TypeName(*it)));
+  }
+  return std::optional<bool>(it->get<bool>());
+}
+
+absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, absl::string_view field) {
+  auto it = obj.find(field);
+  if (it == obj.end() || it->is_null()) return std::optional<int64_t>();
+  if (!it->is_number_integer()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", field, "' must be an integer, got ", TypeName(*it)));
+  }
+  return std::optional<int64_t>(it->get<int64_t>());
+}
+
+absl::Status RejectUnknownFields(const Json& obj,
+                                 std::initializer_list<absl::string_view> allowed) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || it.key() == a;
+    if (!ok) {
+      std::string list;
+      for (auto a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", a);
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown field '", it.key(), "' (allowed: ", list, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kade

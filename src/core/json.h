@@ -1,0 +1,28 @@
+// JSON for the whole project is nlohmann::json. ParseJsonObject turns a parse failure into
+// an InvalidArgument that names the byte offset, line and column, so API callers can fix it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace kade {
+
+using Json = nlohmann::json;
+
+// Parses `text` and requires a JSON object at the top level.
+absl::StatusOr<Json> ParseJsonObject(absl::string_view text);
+
+// Typed field access for request bodies: an absent field yields nullopt, a field of the
+// wrong type is InvalidArgument naming the field and the expected type.
+absl::StatusOr<std::optional<std::string>> OptionalString(const Json& obj, absl::string_view field);
+absl::StatusOr<std::string> RequiredString(const Json& obj, absl::string_view field);
+absl::StatusOr<std::optional<bool>> OptionalBool(const Json& obj, absl::string_view field);
+absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, absl::string_view field);
+// Rejects any field of `obj` that is not in `allowed`, so typos do not pass silently.
+absl::Status RejectUnknownFields(const Json& obj, std::initializer_list<absl::string_view> allowed);
+
+}  // namespace kade

@@ -1,0 +1,39 @@
+// The set of services behind one Kade server process, opened from a ServerConfig. Owns the
+// stores; services hold raw pointers into them and live exactly as long.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/config.h"
+#include "platform/artifact_service.h"
+#include "platform/audit_log.h"
+#include "platform/auth_service.h"
+#include "platform/project_service.h"
+#include "store/artifact_store.h"
+#include "store/metadata.h"
+
+namespace kade {
+
+class Platform {
+ public:
+  // Creates the data directory if needed, opens and migrates the stores.
+  static absl::StatusOr<std::unique_ptr<Platform>> Open(const ServerConfig& config);
+
+  // Seeds a demo project with members and a few artifacts when the store holds no project
+  // yet, so a newcomer has something to look at. Idempotent.
+  absl::Status SeedDemo();
+
+  void Close() { store->Close(); }
+
+  ServerConfig config;
+  std::unique_ptr<MetadataStore> store;
+  std::unique_ptr<ArtifactStore> blobs;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<AuthService> auth;
+  std::unique_ptr<ProjectService> projects;
+  std::unique_ptr<ArtifactService> artifacts;
+};
+
+}  // namespace kade

@@ -1,0 +1,215 @@
+// Metadata store: the records Kade keeps and the repository interfaces through which
+// platform services read and change them. Services never see SQL: a Transaction hands
+// out one repository per kind of record, and MetadataStore::Write runs a function inside
+// one atomic transaction (all of its changes commit, or none). The SQLite implementation
+// is in sqlite_store.cc; a PostgreSQL implementation plugs in behind the same interfaces.
+//
+// Thread safety: MetadataStore is thread-safe. A Transaction and the repositories it hands
+// out belong to the calling thread for the duration of the Read/Write call only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include "absl/strings/string_view.h"
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kade {
+
+// Project roles, ordered: a higher role includes every right of the lower ones.
+enum class Role : int { kViewer = 1, kEditor = 2, kMaintainer = 3, kOwner = 4 };
+const char* RoleName(Role role);
+std::optional<Role> ParseRole(absl::string_view name);
+
+struct User {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  std::string email;
+  bool is_admin = false;
+  bool disabled = false;
+  int64_t created_at = 0;
+};
+
+struct Token {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string user_name;
+  std::string name;
+  std::string token_hash;  // SHA-256 hex of the secret; the secret itself is never stored
+  std::string prefix;      // first characters, shown in listings to tell tokens apart
+  int64_t created_at = 0;
+  std::optional<int64_t> expires_at;
+  std::optional<int64_t> revoked_at;
+  std::optional<int64_t> last_used_at;
+};
+
+struct Project {
+  int64_t id = 0;
+  std::string name;
+  std::string description;
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+struct Membership {
+  int64_t project_id = 0;
+  int64_t user_id = 0;
+  std::string user_name;
+  std::string project_name;
+  Role role = Role::kViewer;
+  int64_t created_at = 0;
+};
+
+struct AuditEntry {
+  int64_t seq = 0;
+  int64_t ts = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string project;
+  std::string request_id;
+  std::string outcome;  // "ok" or an error code such as "PERMISSION_DENIED"
+  std::string detail;   // JSON object text
+  std::string remote;
+  std::string prev_hash;
+  std::string hash;
+};
+
+struct AuditQuery {
+  std::optional<std::string> project;
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<int64_t> before_seq;  // paging: entries with seq < before_seq
+  int limit = 100;
+};
+
+struct Artifact {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  std::string sha256;
+  int64_t size = 0;
+  std::string content_type;
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+class UserRepository {
+ public:
+  virtual ~UserRepository() = default;
+  virtual absl::StatusOr<User> Create(const User& user) = 0;  // AlreadyExists on name clash
+  virtual absl::StatusOr<std::optional<User>> FindByName(absl::string_view name) = 0;
+  virtual absl::StatusOr<std::optional<User>> FindById(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<User>> List() = 0;
+  virtual absl::StatusOr<int64_t> Count() = 0;
+};
+
+class TokenRepository {
+ public:
+  virtual ~TokenRepository() = default;
+  virtual absl::StatusOr<Token> Create(const Token& token) = 0;
+  virtual absl::StatusOr<std::optional<Token>> FindByHash(absl::string_view token_hash) = 0;
+  virtual absl::StatusOr<std::optional<Token>> FindById(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<Token>> ListForUser(int64_t user_id) = 0;
+  virtual absl::StatusOr<std::vector<Token>> ListAll() = 0;
+  virtual absl::Status Revoke(int64_t id, int64_t at) = 0;
+  virtual absl::Status TouchLastUsed(int64_t id, int64_t at) = 0;
+};
+
+class ProjectRepository {
+ public:
+  virtual ~ProjectRepository() = default;
+  virtual absl::StatusOr<Project> Create(const Project& project) = 0;
+  virtual absl::StatusOr<std::optional<Project>> FindByName(absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Project>> ListAll() = 0;
+  virtual absl::StatusOr<std::vector<Project>> ListForUser(int64_t user_id) = 0;
+  virtual absl::Status Delete(int64_t id) = 0;
+};
+
+class MemberRepository {
+ public:
+  virtual ~MemberRepository() = default;
+  virtual absl::Status Upsert(int64_t project_id, int64_t user_id, Role role, int64_t at) = 0;
+  virtual absl::Status Remove(int64_t project_id, int64_t user_id) = 0;
+  virtual absl::StatusOr<std::optional<Role>> RoleOf(int64_t project_id, int64_t user_id) = 0;
+  virtual absl::StatusOr<std::vector<Membership>> List(int64_t project_id) = 0;
+  virtual absl::StatusOr<int64_t> CountWithRole(int64_t project_id, Role role) = 0;
+};
+
+class AuditRepository {
+ public:
+  virtual ~AuditRepository() = default;
+  // Appends with the next sequence number; fills entry->seq.
+  virtual absl::Status Append(AuditEntry* entry) = 0;
+  // The newest entry, if any (the tip of the hash chain).
+  virtual absl::StatusOr<std::optional<AuditEntry>> Last() = 0;
+  virtual absl::StatusOr<std::vector<AuditEntry>> Query(const AuditQuery& query) = 0;
+  // Visits every entry in sequence order; stops at the first non-OK status from `fn`.
+  virtual absl::Status ForEach(absl::FunctionRef<absl::Status(const AuditEntry&)> fn) = 0;
+  // The chain head recorded beside the log (sequence and hash of the newest entry).
+  virtual absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Head() = 0;
+};
+
+class ArtifactRepository {
+ public:
+  virtual ~ArtifactRepository() = default;
+  // Creates or replaces the artifact called `name` in the project.
+  virtual absl::StatusOr<Artifact> Put(const Artifact& artifact) = 0;
+  virtual absl::StatusOr<std::optional<Artifact>> Find(int64_t project_id,
+                                                       absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Artifact>> List(int64_t project_id,
+                                                     absl::string_view prefix) = 0;
+  virtual absl::Status Delete(int64_t project_id, absl::string_view name) = 0;
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual UserRepository& users() = 0;
+  virtual TokenRepository& tokens() = 0;
+  virtual ProjectRepository& projects() = 0;
+  virtual MemberRepository& members() = 0;
+  virtual AuditRepository& audit() = 0;
+  virtual ArtifactRepository& artifacts() = 0;
+  // Every blob hash referenced by any record (for artifact garbage collection).
+  virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
+};
+
+struct MetadataStoreOptions {
+  std::string path;  // SQLite file
+  bool sync_full = true;
+  int max_readers = 8;
+  int busy_timeout_ms = 5000;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Opens (creating if needed) and migrates to the newest schema. FailedPrecondition when
+  // the database was written by a newer Kade.
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqlite(
+      const MetadataStoreOptions& options);
+
+  // Runs `fn` in a read-only snapshot.
+  virtual absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+  // Runs `fn` in one write transaction: commits when it returns OK, rolls back otherwise.
+  // Writes are serialised.
+  virtual absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+  virtual int SchemaVersion() const = 0;
+  // Runs the database's own consistency check (PRAGMA integrity_check and foreign keys).
+  virtual absl::Status CheckIntegrity() = 0;
+  // Checkpoints the write-ahead log and closes every connection. Further calls fail.
+  virtual void Close() = 0;
+};
+
+// Newest schema version this build knows.
+int LatestSchemaVersion();
+
+}  // namespace kade

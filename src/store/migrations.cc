@@ -1,0 +1,91 @@
+// Numbered schema migrations. Each entry moves the schema from version N-1 to N and runs
+// in one transaction together with the PRAGMA user_version bump. Never edit a released
+// migration: add a new one.
+#include "store/migrations.h"
+
+namespace kade {
+
+const std::vector<Migration>& Migrations() {
+  static const auto* kMigrations = new std::vector<Migration>{
+      {1, "foundation: users, tokens, projects, memberships, audit log, artifacts", R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL DEFAULT '',
+  email TEXT NOT NULL DEFAULT '',
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+CREATE INDEX tokens_user ON tokens(user_id);
+CREATE TABLE projects (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE memberships (
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 4),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (project_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_user ON memberships(user_id);
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  project TEXT NOT NULL DEFAULT '',
+  request_id TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}',
+  remote TEXT NOT NULL DEFAULT '',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_project ON audit_log(project, seq);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TABLE artifacts (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content_type TEXT NOT NULL DEFAULT 'application/octet-stream',
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '',
+  UNIQUE (project_id, name)
+);
+CREATE INDEX artifacts_sha ON artifacts(sha256);
+-- Every table that points at a blob adds itself to this view in its migration; kade gc
+-- keeps exactly the blobs listed here.
+CREATE VIEW blob_refs AS SELECT sha256 FROM artifacts;
+)sql"},
+  };
+  return *kMigrations;
+}
+
+}  // namespace kade
