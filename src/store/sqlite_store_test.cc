@@ -1,0 +1,177 @@
+#include <sqlite3.h>
+
+#include "core/status.h"
+#include "gtest/gtest.h"
+#include "store/metadata.h"
+#include "tests/util/temp_dir.h"
+
+namespace kade {
+namespace {
+
+std::unique_ptr<MetadataStore> Open(const std::string& path) {
+  MetadataStoreOptions o;
+  o.path = path;
+  auto s = MetadataStore::OpenSqlite(o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+int UserVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+  sqlite3_step(st);
+  int v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+TEST(SqliteStoreTest, MigratesFreshDatabaseToLatestVersion) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/kade.db";
+  auto store = Open(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), LatestSchemaVersion());
+  store->Close();
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
+  // Reopening applies nothing and keeps the data.
+  auto again = Open(path);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->SchemaVersion(), LatestSchemaVersion());
+}
+
+TEST(SqliteStoreTest, RefusesDatabaseFromNewerVersion) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/kade.db";
+  Open(path)->Close();
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  std::string sql = "PRAGMA user_version = " + std::to_string(LatestSchemaVersion() + 5);
+  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+
+  MetadataStoreOptions o;
+  o.path = path;
+  auto s = MetadataStore::OpenSqlite(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("newer Kade"), absl::string_view::npos) << s.status();
+  // The refused database is untouched.
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion() + 5);
+}
+
+TEST(SqliteStoreTest, FailedWriteRollsBackEveryRow) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  absl::Status s = store->Write([](Transaction& tx) -> absl::Status {
+    User u;
+    u.name = "alice";
+    u.created_at = 1;
+    RETURN_IF_ERROR(tx.users().Create(u).status());
+    Project p;
+    p.name = "churn";
+    p.created_at = 1;
+    RETURN_IF_ERROR(tx.projects().Create(p).status());
+    return absl::InternalError("fail after two inserts");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  ASSERT_TRUE(store
+                  ->Read([](Transaction& tx) -> absl::Status {
+                    EXPECT_EQ(*tx.users().Count(), 0);
+                    EXPECT_TRUE(tx.projects().ListAll()->empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST(SqliteStoreTest, CommittedWriteIsVisibleToReaders) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  ASSERT_TRUE(store
+                  ->Write([](Transaction& tx) -> absl::Status {
+                    User u;
+                    u.name = "alice";
+                    u.created_at = 1;
+                    ASSIGN_OR_RETURN(User created, tx.users().Create(u));
+                    Project p;
+                    p.name = "churn";
+                    p.created_at = 1;
+                    ASSIGN_OR_RETURN(Project proj, tx.projects().Create(p));
+                    return tx.members().Upsert(proj.id, created.id, Role::kEditor, 1);
+                  })
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Read([](Transaction& tx) -> absl::Status {
+                    auto u = tx.users().FindByName("alice");
+                    EXPECT_TRUE(u.ok() && u->has_value());
+                    auto projects = tx.projects().ListForUser((*u)->id);
+                    EXPECT_EQ(projects->size(), 1u);
+                    auto role = tx.members().RoleOf((*projects)[0].id, (*u)->id);
+                    EXPECT_EQ(**role, Role::kEditor);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST(SqliteStoreTest, ReadTransactionCannotWrite) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  absl::Status s = store->Read([](Transaction& tx) -> absl::Status {
+    User u;
+    u.name = "mallory";
+    return tx.users().Create(u).status();
+  });
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(SqliteStoreTest, DuplicateNamesAreAlreadyExists) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  auto create = [&] {
+    return store->Write([](Transaction& tx) -> absl::Status {
+      Project p;
+      p.name = "churn";
+      return tx.projects().Create(p).status();
+    });
+  };
+  ASSERT_TRUE(create().ok());
+  absl::Status s = create();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(s.message().find("churn"), absl::string_view::npos);
+}
+
+TEST(SqliteStoreTest, AuditRowsCannotBeUpdatedOrDeletedThroughSql) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/kade.db";
+  auto store = Open(path);
+  ASSERT_TRUE(store
+                  ->Write([](Transaction& tx) -> absl::Status {
+                    AuditEntry e;
+                    e.seq = 1;
+                    e.actor = "a";
+                    e.action = "x";
+                    e.outcome = "ok";
+                    e.prev_hash = "0";
+                    e.hash = "h";
+                    return tx.audit().Append(&e);
+                  })
+                  .ok());
+  store->Close();
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE audit_log SET actor='b'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM audit_log", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStoreTest, IntegrityCheckPasses) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  EXPECT_TRUE(store->CheckIntegrity().ok());
+}
+
+}  // namespace
+}  // namespace kade
