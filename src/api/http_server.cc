@@ -2,6 +2,7 @@
 #include "absl/strings/string_view.h"
 
 #include <chrono>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -156,7 +157,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
     if (draining.load()) break;
     http::request_parser<http::empty_body> hp;
     hp.header_limit(16 * 1024);
-    hp.body_limit(opt.max_upload_bytes);
+    hp.body_limit(std::numeric_limits<std::uint64_t>::max());  // checked per route below
     s->busy = false;
     s->stream.expires_after(std::chrono::seconds(opt.idle_timeout_s));
     co_await http::async_read_header(s->stream, buffer, hp, token);
@@ -316,7 +317,12 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
             route_name = "ui";
             resp = ui->Serve(req.path);
           } else {
-            resp = router->Handle(req, &route_name);
+            try {
+              resp = router->Handle(req, &route_name);
+            } catch (const std::exception& e) {
+              spdlog::error("request {} failed: {}", req.request_id, e.what());
+              resp = HttpResponse::Error(absl::InternalError("unexpected server error"));
+            }
           }
         }
       }

@@ -157,7 +157,13 @@ void Router::AuditFailure(const Route& route, const RouteContext& rc, const absl
 }
 
 HttpResponse Router::Run(const Route& route, RouteContext& rc) {
-  absl::StatusOr<HttpResponse> result = route.handler(rc);
+  absl::StatusOr<HttpResponse> result = absl::InternalError("handler did not run");
+  try {
+    result = route.handler(rc);
+  } catch (const std::exception& e) {
+    // Third-party code (JSON, standard library) may throw; no exception leaves the API layer.
+    result = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+  }
   if (!result.ok()) {
     if (!route.audit_action.empty()) AuditFailure(route, rc, result.status());
     if (HttpStatusOf(result.status()) >= 500) {

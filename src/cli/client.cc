@@ -23,7 +23,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 std::string ConfigPath() {
-  if (const char* x = std::getenv("KADE_CONFIG")) return x;
+  if (const char* x = std::getenv("KADE_CONFIG"); x && *x) return x;
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
   std::string base =
       xdg && *xdg ? std::string(xdg)

@@ -38,6 +38,8 @@ absl::Status InitLogging(const std::string& level, const std::string& access_log
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::info);
     AccessLogger() = logger;
+    // Lines reach the file within a second without a write per request.
+    spdlog::flush_every(std::chrono::seconds(1));
   } catch (const spdlog::spdlog_ex& e) {
     return absl::InvalidArgumentError(absl::StrCat("cannot open access log: ", e.what()));
   }

@@ -15,7 +15,7 @@ std::string AuditLog::EntryHash(const AuditEntry& e) {
   // A JSON array gives an unambiguous encoding of the fields (no delimiter confusion).
   Json fields = Json::array({e.seq, e.ts, e.actor, e.action, e.target, e.project, e.request_id,
                              e.outcome, e.detail, e.remote, e.prev_hash});
-  return Sha256Hex(fields.dump());
+  return Sha256Hex(fields.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 absl::Status AuditLog::AppendInTx(Transaction& tx, const RequestContext& ctx,
@@ -30,7 +30,7 @@ absl::Status AuditLog::AppendInTx(Transaction& tx, const RequestContext& ctx,
   e.project = ev.project;
   e.request_id = ctx.request_id;
   e.outcome = ev.outcome;
-  e.detail = ev.detail.dump();
+  e.detail = ev.detail.dump(-1, ' ', false, Json::error_handler_t::replace);
   e.remote = ctx.remote;
   e.prev_hash = last ? last->hash : kGenesis;
   e.hash = EntryHash(e);
