@@ -1,0 +1,53 @@
+# Kade developer commands. `make help` lists them.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+KADE := $(BUILD_DIR)/kade
+PY := /usr/bin/python3
+
+.PHONY: help setup build ui run test test-unit test-e2e test-ui bench format lint clean
+
+help:
+	@echo "make setup      install system and npm dependencies (idempotent)"
+	@echo "make build      build the kade binary and unit tests (PRESET=release|debug|asan)"
+	@echo "make ui         build the web UI into ui/dist"
+	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
+	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
+	@echo "make bench      HTTP benchmark with wrk; prints figures for docs/benchmarks.md"
+	@echo "make format     clang-format the C++ sources"
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build $(BUILD_DIR)
+
+ui:
+	@cd ui && npm run build --silent
+
+run:
+	@bash scripts/start.sh
+
+test:
+	@bash scripts/test.sh
+
+test-unit: build
+	@ctest --preset $(PRESET) -j2
+
+test-e2e: build
+	@$(PY) -m pytest -q tests/e2e
+
+test-ui: build ui
+	@cd ui && npm test
+
+bench: build
+	@bash bench/http_bench.sh
+
+format:
+	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')
+
+lint:
+	@clang-tidy -p $(BUILD_DIR) $$(find src -name '*.cc' ! -name '*_test.cc')
+
+clean:
+	@rm -rf build ui/dist

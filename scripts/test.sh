@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (GoogleTest via CTest), end-to-end tests that drive the
+# real binary over HTTP (pytest on Debian's /usr/bin/python3), and browser tests of the web
+# UI (Playwright driving Debian's Chromium). Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build build/release
+(cd ui && npm run build --silent)
+
+echo "== unit tests"
+ctest --preset release -j2 --timeout 300
+
+echo "== end-to-end tests"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+echo "== browser tests"
+(cd ui && npm test)
+echo "== all tests passed"

@@ -1,0 +1,80 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, getToken, type Me, setToken } from './api';
+import { AuditLog } from './pages/audit/AuditLog';
+import { Area, AREAS } from './pages/areas/Area';
+import { ProjectDetail } from './pages/projects/ProjectDetail';
+import { ProjectList } from './pages/projects/ProjectList';
+import { SignIn } from './pages/signin/SignIn';
+import { useRoute } from './router';
+
+const NAV: { id: string; label: string; soon?: boolean }[] = [
+  { id: 'projects', label: 'Projects' },
+  { id: 'data', label: 'Data', soon: true },
+  { id: 'experiments', label: 'Experiments', soon: true },
+  { id: 'models', label: 'Models', soon: true },
+  { id: 'endpoints', label: 'Endpoints', soon: true },
+  { id: 'monitoring', label: 'Monitoring', soon: true },
+  { id: 'governance', label: 'Governance' },
+];
+
+export function App() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [checking, setChecking] = useState(!!getToken());
+  const route = useRoute();
+
+  useEffect(() => {
+    if (!getToken()) return;
+    api<Me>('GET', '/api/v1/whoami')
+      .then(setMe)
+      .catch(() => setToken(null))
+      .finally(() => setChecking(false));
+  }, []);
+
+  if (checking) return null;
+  if (!me) return <SignIn onSignedIn={setMe} />;
+
+  const section = route[0] ?? 'projects';
+  let content;
+  if (section === 'projects' && route[1]) content = <ProjectDetail name={route[1]} isAdmin={me.admin} />;
+  else if (section === 'governance') {
+    content = me.admin ? (
+      <AuditLog />
+    ) : (
+      <Area id="governance-denied" />
+    );
+  } else if (AREAS[section]) content = <Area id={section} />;
+  else content = <ProjectList />;
+
+  return (
+    <div class="shell">
+      <aside class="nav">
+        <div class="brand"><span class="logo" /> Kade</div>
+        <nav>
+          {NAV.map((n) => (
+            <a href={`#/${n.id}`} class={section === n.id ? 'active' : ''}>
+              {n.label}
+              {n.soon && <span class="soon">soon</span>}
+            </a>
+          ))}
+        </nav>
+        <div class="nav-foot">v{me.version}</div>
+      </aside>
+      <div class="main">
+        <header class="topbar">
+          <span class="muted">Signed in as</span> <strong data-testid="whoami">{me.name}</strong>
+          {me.admin && <span class="badge">admin</span>}
+          <button
+            class="link"
+            onClick={() => {
+              setToken(null);
+              setMe(null);
+            }}
+          >
+            Sign out
+          </button>
+        </header>
+        <main>{content}</main>
+      </div>
+    </div>
+  );
+}
