@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "api/asio.h"
 #include "api/metrics.h"
@@ -85,18 +86,25 @@ struct HttpServer::Impl {
 
   void LogAccess(const HttpRequest& req, const std::string& route, const HttpResponse& resp,
                  uint64_t bytes, double seconds) {
-    Json line{{"ts", FormatRfc3339Millis(NowMillis())},
-              {"msg", "request"},
-              {"request_id", req.request_id},
-              {"remote", req.remote},
-              {"method", req.method},
-              {"path", req.path},
-              {"route", route},
-              {"status", resp.status},
-              {"bytes", bytes},
-              {"duration_ms", seconds * 1000.0},
-              {"user", resp.user}};
-    AccessLog(line.dump(-1, ' ', false, Json::error_handler_t::replace));
+    std::string line;
+    line.reserve(256);
+    line += "{\"ts\":";
+    AppendJsonString(&line, FormatRfc3339Millis(NowMillis()));
+    line += ",\"msg\":\"request\",\"request_id\":";
+    AppendJsonString(&line, req.request_id);
+    line += ",\"remote\":";
+    AppendJsonString(&line, req.remote);
+    line += ",\"method\":";
+    AppendJsonString(&line, req.method);
+    line += ",\"path\":";
+    AppendJsonString(&line, req.path);
+    line += ",\"route\":";
+    AppendJsonString(&line, route);
+    absl::StrAppend(&line, ",\"status\":", resp.status, ",\"bytes\":", bytes,
+                    ",\"duration_ms\":", absl::StrFormat("%.3f", seconds * 1000.0), ",\"user\":");
+    AppendJsonString(&line, resp.user);
+    line += "}";
+    AccessLog(line);
   }
 };
 

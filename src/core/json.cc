@@ -86,6 +86,42 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, absl::string
   return std::optional<int64_t>(it->get<int64_t>());
 }
 
+void AppendJsonString(std::string* out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+      ++i;
+    } else if (c < 0x80) {
+      out->push_back(static_cast<char>(c));
+      ++i;
+    } else {
+      size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+      bool valid = len > 0 && i + len <= s.size();
+      for (size_t k = 1; valid && k < len; ++k) {
+        valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      }
+      if (valid) {
+        out->append(s.data() + i, len);
+        i += len;
+      } else {
+        out->append("\xef\xbf\xbd");
+        ++i;
+      }
+    }
+  }
+  out->push_back('"');
+}
+
 absl::Status RejectUnknownFields(const Json& obj,
                                  std::initializer_list<absl::string_view> allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
