@@ -39,6 +39,25 @@ int LatestSchemaVersion() { return Migrations().back().version; }
 
 namespace {
 
+// Reads every remaining row of `st` with `read`.
+template <typename T, typename F>
+absl::StatusOr<std::vector<T>> CollectRows(SqliteStmt& st, F read) {
+  std::vector<T> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(read(st));
+  }
+}
+
+// Reads the first row of `st` with `read`, or nothing when there is none.
+template <typename T, typename F>
+absl::StatusOr<std::optional<T>> FirstRow(SqliteStmt& st, F read) {
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<T>();
+  return std::optional<T>(read(st));
+}
+
 constexpr char kUserCols[] = "id, name, display_name, email, is_admin, disabled, created_at";
 
 User ReadUser(const SqliteStmt& s) {
@@ -77,20 +96,12 @@ class SqliteUsers : public UserRepository {
     ASSIGN_OR_RETURN(auto st,
                      c_->Prepare(absl::StrCat("SELECT ", kUserCols, " FROM users WHERE id = ?")));
     st.Bind(1, id);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<User>();
-    return std::optional<User>(ReadUser(st));
+    return FirstRow<User>(st, ReadUser);
   }
   absl::StatusOr<std::vector<User>> List() override {
     ASSIGN_OR_RETURN(auto st,
                      c_->Prepare(absl::StrCat("SELECT ", kUserCols, " FROM users ORDER BY name")));
-    std::vector<User> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadUser(st));
-    }
-    return out;
+    return CollectRows<User>(st, ReadUser);
   }
   absl::StatusOr<int64_t> Count() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT COUNT(*) FROM users"));
@@ -102,9 +113,7 @@ class SqliteUsers : public UserRepository {
   absl::StatusOr<std::optional<User>> FindOne(const std::string& sql, absl::string_view arg) {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(sql));
     st.Bind(1, arg);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<User>();
-    return std::optional<User>(ReadUser(st));
+    return FirstRow<User>(st, ReadUser);
   }
   SqliteConn* c_;
 };
@@ -144,26 +153,22 @@ class SqliteTokens : public TokenRepository {
   absl::StatusOr<std::optional<Token>> FindByHash(absl::string_view hash) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat(kTokenSelect, "WHERE t.token_hash = ?")));
     st.Bind(1, hash);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<Token>();
-    return std::optional<Token>(ReadToken(st));
+    return FirstRow<Token>(st, ReadToken);
   }
   absl::StatusOr<std::optional<Token>> FindById(int64_t id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat(kTokenSelect, "WHERE t.id = ?")));
     st.Bind(1, id);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<Token>();
-    return std::optional<Token>(ReadToken(st));
+    return FirstRow<Token>(st, ReadToken);
   }
   absl::StatusOr<std::vector<Token>> ListForUser(int64_t user_id) override {
     ASSIGN_OR_RETURN(auto st,
                      c_->Prepare(absl::StrCat(kTokenSelect, "WHERE t.user_id = ? ORDER BY t.id")));
     st.Bind(1, user_id);
-    return Collect(st);
+    return CollectRows<Token>(st, ReadToken);
   }
   absl::StatusOr<std::vector<Token>> ListAll() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat(kTokenSelect, "ORDER BY t.id")));
-    return Collect(st);
+    return CollectRows<Token>(st, ReadToken);
   }
   absl::Status Revoke(int64_t id, int64_t at) override {
     ASSIGN_OR_RETURN(
@@ -179,15 +184,6 @@ class SqliteTokens : public TokenRepository {
   }
 
  private:
-  absl::StatusOr<std::vector<Token>> Collect(SqliteStmt& st) {
-    std::vector<Token> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadToken(st));
-    }
-    return out;
-  }
   SqliteConn* c_;
 };
 
@@ -225,16 +221,14 @@ class SqliteProjects : public ProjectRepository {
         c_->Prepare(
             "SELECT id, name, description, created_at, created_by FROM projects WHERE name = ?"));
     st.Bind(1, name);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<Project>();
-    return std::optional<Project>(ReadProject(st));
+    return FirstRow<Project>(st, ReadProject);
   }
   absl::StatusOr<std::vector<Project>> ListAll() override {
     ASSIGN_OR_RETURN(
         auto st,
         c_->Prepare(
             "SELECT id, name, description, created_at, created_by FROM projects ORDER BY name"));
-    return Collect(st);
+    return CollectRows<Project>(st, ReadProject);
   }
   absl::StatusOr<std::vector<Project>> ListForUser(int64_t user_id) override {
     ASSIGN_OR_RETURN(
@@ -243,7 +237,7 @@ class SqliteProjects : public ProjectRepository {
             "SELECT p.id, p.name, p.description, p.created_at, p.created_by FROM projects p "
             "JOIN memberships m ON m.project_id = p.id WHERE m.user_id = ? ORDER BY p.name"));
     st.Bind(1, user_id);
-    return Collect(st);
+    return CollectRows<Project>(st, ReadProject);
   }
   absl::Status Delete(int64_t id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("DELETE FROM projects WHERE id = ?"));
@@ -252,15 +246,6 @@ class SqliteProjects : public ProjectRepository {
   }
 
  private:
-  absl::StatusOr<std::vector<Project>> Collect(SqliteStmt& st) {
-    std::vector<Project> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadProject(st));
-    }
-    return out;
-  }
   SqliteConn* c_;
 };
 
@@ -369,9 +354,7 @@ class SqliteAudit : public AuditRepository {
     ASSIGN_OR_RETURN(auto st,
                      c_->Prepare(absl::StrCat("SELECT ", kAuditCols,
                                               " FROM audit_log ORDER BY seq DESC LIMIT 1")));
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<AuditEntry>();
-    return std::optional<AuditEntry>(ReadAudit(st));
+    return FirstRow<AuditEntry>(st, ReadAudit);
   }
   absl::StatusOr<std::vector<AuditEntry>> Query(const AuditQuery& q) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat(
@@ -393,13 +376,7 @@ class SqliteAudit : public AuditRepository {
       st.BindNull(3);
     st.Bind(4, q.before_seq);
     st.Bind(5, int64_t{q.limit});
-    std::vector<AuditEntry> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadAudit(st));
-    }
-    return out;
+    return CollectRows<AuditEntry>(st, ReadAudit);
   }
   absl::Status ForEach(absl::FunctionRef<absl::Status(const AuditEntry&)> fn) override {
     ASSIGN_OR_RETURN(
@@ -462,9 +439,7 @@ class SqliteArtifacts : public ArtifactRepository {
         auto st, c_->Prepare(absl::StrCat("SELECT ", kArtifactCols,
                                           " FROM artifacts WHERE project_id = ? AND name = ?")));
     st.Bind(1, project_id).Bind(2, name);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<Artifact>();
-    return std::optional<Artifact>(ReadArtifact(st));
+    return FirstRow<Artifact>(st, ReadArtifact);
   }
   absl::StatusOr<std::vector<Artifact>> List(int64_t project_id,
                                              absl::string_view prefix) override {
@@ -473,13 +448,7 @@ class SqliteArtifacts : public ArtifactRepository {
                                               " FROM artifacts WHERE project_id = ? AND "
                                               "substr(name, 1, length(?2)) = ?2 ORDER BY name")));
     st.Bind(1, project_id).Bind(2, prefix);
-    std::vector<Artifact> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadArtifact(st));
-    }
-    return out;
+    return CollectRows<Artifact>(st, ReadArtifact);
   }
   absl::Status Delete(int64_t project_id, absl::string_view name) override {
     ASSIGN_OR_RETURN(auto st,
