@@ -12,10 +12,14 @@ void AddAuditCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* audit = app.add_subcommand("audit", "Read and verify the audit log");
   audit->require_subcommand(1);
   auto* alist = audit->add_subcommand("list", "List audit entries, newest first")->alias("ls");
-  auto* aproject = new std::string();
-  auto* aactor = new std::string();
-  auto* aaction = new std::string();
-  auto* alimit = new int(50);
+  static std::string aproject_storage{};
+  auto* aproject = &aproject_storage;
+  static std::string aactor_storage{};
+  auto* aactor = &aactor_storage;
+  static std::string aaction_storage{};
+  auto* aaction = &aaction_storage;
+  static int alimit_storage{50};
+  auto* alimit = &alimit_storage;
   alist->add_option("--project", *aproject, "Only entries of this project");
   alist->add_option("--actor", *aactor, "Only entries by this user");
   alist->add_option("--action", *aaction, "Only this action, e.g. member.add");
@@ -60,8 +64,10 @@ void AddAuditCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   });
 
   auto* gc = app.add_subcommand("gc", "Remove artifact blobs nothing refers to (platform admins)");
-  auto* dry = new bool(false);
-  auto* grace = new std::string("1h");
+  static bool dry_storage{false};
+  auto* dry = &dry_storage;
+  static std::string grace_storage{"1h"};
+  auto* grace = &grace_storage;
   gc->add_flag("--dry-run", *dry, "Only report what would be removed");
   gc->add_option("--grace", *grace, "Keep unreferenced blobs younger than this (e.g. 1h, 0s)")
       ->capture_default_str();

@@ -13,8 +13,10 @@ namespace kade {
 void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* login =
       app.add_subcommand("login", "Store the server URL and an API token for later commands");
-  auto* login_url = new std::string("http://127.0.0.1:8080");
-  auto* login_token = new std::string();
+  static std::string login_url_storage{"http://127.0.0.1:8080"};
+  auto* login_url = &login_url_storage;
+  static std::string login_token_storage{};
+  auto* login_token = &login_token_storage;
   login->add_option("--url", *login_url, "Server URL")->capture_default_str();
   login->add_option("--token", *login_token, "API token (read from standard input when omitted)");
   login->callback([=] {
@@ -64,10 +66,14 @@ void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* users = app.add_subcommand("users", "Manage users (platform admins)");
   users->require_subcommand(1);
   auto* ucreate = users->add_subcommand("create", "Create a user");
-  auto* uname = new std::string();
-  auto* uemail = new std::string();
-  auto* udisplay = new std::string();
-  auto* uadmin = new bool(false);
+  static std::string uname_storage{};
+  auto* uname = &uname_storage;
+  static std::string uemail_storage{};
+  auto* uemail = &uemail_storage;
+  static std::string udisplay_storage{};
+  auto* udisplay = &udisplay_storage;
+  static bool uadmin_storage{false};
+  auto* uadmin = &uadmin_storage;
   ucreate->add_option("name", *uname, "User name")->required();
   ucreate->add_option("--email", *uemail, "E-mail address");
   ucreate->add_option("--display-name", *udisplay, "Display name");
@@ -108,9 +114,12 @@ void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* tokens = app.add_subcommand("tokens", "Manage API tokens");
   tokens->require_subcommand(1);
   auto* tcreate = tokens->add_subcommand("create", "Create an API token (shown once)");
-  auto* tname = new std::string("cli");
-  auto* tuser = new std::string();
-  auto* texpires = new std::string();
+  static std::string tname_storage{"cli"};
+  auto* tname = &tname_storage;
+  static std::string tuser_storage{};
+  auto* tuser = &tuser_storage;
+  static std::string texpires_storage{};
+  auto* texpires = &texpires_storage;
   tcreate->add_option("--name", *tname, "A label for the token")->capture_default_str();
   tcreate->add_option("--user", *tuser, "Create for another user (admins)");
   tcreate->add_option("--expires-in", *texpires, "Lifetime, e.g. 30d, 12h");
@@ -136,8 +145,10 @@ void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* tlist = tokens->add_subcommand("list", "List API tokens")->alias("ls");
-  auto* tlist_user = new std::string();
-  auto* tlist_all = new bool(false);
+  static std::string tlist_user_storage{};
+  auto* tlist_user = &tlist_user_storage;
+  static bool tlist_all_storage{false};
+  auto* tlist_all = &tlist_all_storage;
   tlist->add_option("--user", *tlist_user, "Another user's tokens (admins)");
   tlist->add_flag("--all", *tlist_all, "Every user's tokens (admins)");
   tlist->callback([=] {
@@ -161,7 +172,8 @@ void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* trevoke = tokens->add_subcommand("revoke", "Revoke an API token");
-  auto* tid = new std::string();
+  static std::string tid_storage{};
+  auto* tid = &tid_storage;
   trevoke->add_option("id", *tid, "Token id (from `kade tokens list`)")->required();
   trevoke->callback([=] {
     *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {

@@ -11,8 +11,10 @@ void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* projects = app.add_subcommand("projects", "Manage projects");
   projects->require_subcommand(1);
   auto* pcreate = projects->add_subcommand("create", "Create a project (you become its owner)");
-  auto* pname = new std::string();
-  auto* pdesc = new std::string();
+  static std::string pname_storage{};
+  auto* pname = &pname_storage;
+  static std::string pdesc_storage{};
+  auto* pdesc = &pdesc_storage;
   pcreate->add_option("name", *pname, "Project name")->required();
   pcreate->add_option("--description,-d", *pdesc, "What the project is for");
   pcreate->callback([=] {
@@ -45,7 +47,8 @@ void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* pdelete = projects->add_subcommand("delete", "Delete a project and everything in it");
-  auto* pdel_name = new std::string();
+  static std::string pdel_name_storage{};
+  auto* pdel_name = &pdel_name_storage;
   pdelete->add_option("name", *pdel_name, "Project name")->required();
   pdelete->callback([=] {
     *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {
@@ -58,9 +61,12 @@ void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* members = app.add_subcommand("members", "Manage who has which role in a project");
   members->require_subcommand(1);
   auto* madd = members->add_subcommand("add", "Give a user a role in a project (or change it)");
-  auto* mproject = new std::string();
-  auto* muser = new std::string();
-  auto* mrole = new std::string();
+  static std::string mproject_storage{};
+  auto* mproject = &mproject_storage;
+  static std::string muser_storage{};
+  auto* muser = &muser_storage;
+  static std::string mrole_storage{};
+  auto* mrole = &mrole_storage;
   madd->add_option("project", *mproject, "Project name")->required();
   madd->add_option("user", *muser, "User name")->required();
   madd->add_option("role", *mrole, "viewer, editor, maintainer or owner")
@@ -77,8 +83,10 @@ void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* mremove = members->add_subcommand("remove", "Remove a user from a project")->alias("rm");
-  auto* rproject = new std::string();
-  auto* ruser = new std::string();
+  static std::string rproject_storage{};
+  auto* rproject = &rproject_storage;
+  static std::string ruser_storage{};
+  auto* ruser = &ruser_storage;
   mremove->add_option("project", *rproject, "Project name")->required();
   mremove->add_option("user", *ruser, "User name")->required();
   mremove->callback([=] {
@@ -91,7 +99,8 @@ void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* mlist = members->add_subcommand("list", "List a project's members")->alias("ls");
-  auto* lproject = new std::string();
+  static std::string lproject_storage{};
+  auto* lproject = &lproject_storage;
   mlist->add_option("project", *lproject, "Project name")->required();
   mlist->callback([=] {
     *exit_code = WithClient(*opts, [=](Client& c) -> absl::Status {

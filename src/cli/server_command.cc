@@ -83,9 +83,12 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 }  // namespace
 
 void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path) {
-  auto* cfg = new ServerConfig();
-  auto* port_file = new std::string();
-  auto* sync = new std::string("full");
+  static ServerConfig cfg_storage{};
+  auto* cfg = &cfg_storage;
+  static std::string port_file_storage{};
+  auto* port_file = &port_file_storage;
+  static std::string sync_storage{"full"};
+  auto* sync = &sync_storage;
   auto* srv = app.add_subcommand("server", "Run the Kade server");
   srv->add_option("--data-dir", cfg->data_dir, "Data directory")
       ->envname("KADE_DATA_DIR")
