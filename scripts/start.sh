@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+(cd ui && npm run build --silent)   # before the binary, which embeds ui/dist
 cmake --preset release >/dev/null
 cmake --build build/release --target kade
-(cd ui && npm run build --silent)
 export KADE_DATA_DIR="${KADE_DATA_DIR:-./kade-data}"
 export KADE_ADDR="${KADE_ADDR:-127.0.0.1:8080}"
 export KADE_ACCESS_LOG="${KADE_ACCESS_LOG:-$KADE_DATA_DIR/access.log}"

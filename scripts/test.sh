@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+(cd ui && npm run build --silent)   # before the binary, which embeds ui/dist
 cmake --preset release >/dev/null
 cmake --build build/release
-(cd ui && npm run build --silent)
 
 echo "== unit tests"
 ctest --preset release -j2 --timeout 300

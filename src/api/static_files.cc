@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/embedded_ui.h"
 
 namespace kade {
 
@@ -42,6 +43,14 @@ bool IsDir(const std::string& p) {
 }
 }  // namespace
 
+StaticFiles::StaticFiles(std::string dir) : dir_(std::move(dir)) {
+  if (!dir_.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (const EmbeddedFile& f : EmbeddedUiFiles()) {
+    cache_[f.path] = {ContentType(f.path), std::string(f.data, f.size)};
+  }
+}
+
 HttpResponse StaticFiles::Serve(absl::string_view path) {
   std::string rel(path);
   if (rel.empty() || rel == "/") rel = "/index.html";
@@ -72,7 +81,7 @@ HttpResponse StaticFiles::Serve(absl::string_view path) {
     }
   }
   std::string body;
-  if (!ReadFile(dir_ + rel, &body)) {
+  if (dir_.empty() || !ReadFile(dir_ + rel, &body)) {
     if (rel == "/index.html") {
       HttpResponse r;
       r.status = 503;
@@ -91,6 +100,7 @@ HttpResponse StaticFiles::Serve(absl::string_view path) {
 
 std::string FindUiDir(const std::string& configured, const std::string& exe_path) {
   if (!configured.empty()) return configured;
+  if (!EmbeddedUiFiles().empty()) return "";
   std::string exe_dir = exe_path.substr(0, exe_path.rfind('/'));
   for (const std::string& c : {exe_dir + "/../../ui/dist", exe_dir + "/../ui/dist",
                                exe_dir + "/../share/kade/ui", std::string("ui/dist")}) {

@@ -14,7 +14,8 @@ namespace kade {
 
 class StaticFiles {
  public:
-  explicit StaticFiles(std::string dir) : dir_(std::move(dir)) {}
+  // Serves from `dir` when it is set; otherwise from the UI embedded in the binary.
+  explicit StaticFiles(std::string dir);
   const std::string& dir() const { return dir_; }
   HttpResponse Serve(absl::string_view path);
 
@@ -24,7 +25,8 @@ class StaticFiles {
   absl::flat_hash_map<std::string, std::pair<std::string, std::string>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
-// Finds the built UI: `configured` if set, else next to the binary or the working directory.
+// The UI directory to serve from: `configured` if set; else "" (embedded) when the binary
+// carries the UI; else ui/dist next to the binary or in the working directory.
 std::string FindUiDir(const std::string& configured, const std::string& exe_path);
 
 }  // namespace kade

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "cli/client.h"
 #include "core/status.h"
+#include "platform/audit_log.h"
+#include "store/metadata.h"
 
 namespace kade {
 
@@ -46,20 +48,53 @@ void AddAuditCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
   auto* averify = audit->add_subcommand("verify", "Check the audit log's hash chain");
+  static std::string verify_data_dir_storage;
+  auto* verify_data_dir = &verify_data_dir_storage;
+  averify->add_option("--data-dir", *verify_data_dir,
+                      "Verify the database in this data directory directly (server may be down)");
   averify->callback([=] {
-    *exit_code = WithClient(*opts, [](Client& c) -> absl::Status {
-      ASSIGN_OR_RETURN(Json r, c.Call("GET", "/api/v1/audit/verify"));
-      if (c.json()) std::cout << r.dump(2) << "\n";
+    auto report = [](const ClientOptions& o, const Json& r) -> absl::Status {
+      if (o.json) std::cout << r.dump(2) << "\n";
       if (!r["ok"].get<bool>()) {
         return absl::DataLossError(absl::StrCat("audit log verification FAILED at entry ",
                                                 r["first_bad_seq"].dump(), ": ",
                                                 r["problem"].get<std::string>()));
       }
-      if (!c.json()) {
+      if (!o.json) {
         std::cout << "audit log OK: " << r["entries"] << " entries, head " << r["head_seq"] << " "
                   << r["head_hash"].get<std::string>() << "\n";
       }
       return absl::OkStatus();
+    };
+    if (!verify_data_dir->empty()) {
+      // Offline: read the database file directly.
+      MetadataStoreOptions mo;
+      mo.path = *verify_data_dir + "/kade.db";
+      absl::StatusOr<std::unique_ptr<MetadataStore>> store = MetadataStore::OpenSqlite(mo);
+      if (!store.ok()) {
+        *exit_code = Report(store.status());
+        return;
+      }
+      AuditLog log(store->get());
+      absl::StatusOr<AuditVerifyReport> rep = log.Verify();
+      if (!rep.ok()) {
+        *exit_code = Report(rep.status());
+        return;
+      }
+      Json j{{"ok", rep->ok},
+             {"entries", rep->entries},
+             {"head_seq", rep->head_seq},
+             {"head_hash", rep->head_hash}};
+      if (!rep->ok) {
+        j["first_bad_seq"] = rep->first_bad_seq;
+        j["problem"] = rep->problem;
+      }
+      *exit_code = Report(report(*opts, j));
+      return;
+    }
+    *exit_code = WithClient(*opts, [&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", "/api/v1/audit/verify"));
+      return report(c.options(), r);
     });
   });
 

@@ -61,7 +61,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
     std::ofstream(port_file) << server.port() << "\n";
   }
   spdlog::info("kade {} listening on {} (data: {}, schema v{}, UI: {})", kVersion, url,
-               cfg.data_dir, p->store->SchemaVersion(), ui.dir());
+               cfg.data_dir, p->store->SchemaVersion(), ui.dir().empty() ? "embedded" : ui.dir());
   std::cout << "\n  Kade is running at " << url << "\n";
   if (!bootstrap->empty()) {
     std::cout << "  Admin token (shown once, store it now): " << *bootstrap << "\n"

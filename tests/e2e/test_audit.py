@@ -110,3 +110,19 @@ def test_verify_detects_a_deleted_row(server):
     bad = server.cli("audit", "verify")
     assert bad.returncode == 1
     assert "entry 2 is missing" in bad.stderr
+
+
+def test_offline_verify_reads_the_data_directory(make_server):
+    s = make_server().start()
+    s.admin("POST", "/api/v1/projects", {"name": "off1"})
+    s.stop()
+    ok = s.cli("audit", "verify", "--data-dir", s.data_dir, token="")
+    assert ok.returncode == 0, ok.stderr
+    assert "audit log OK" in ok.stdout
+    db = sqlite3.connect(os.path.join(s.data_dir, "kade.db"))
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET target='project/other' WHERE action='project.create'")
+    db.commit()
+    db.close()
+    bad = s.cli("audit", "verify", "--data-dir", s.data_dir, token="")
+    assert bad.returncode == 1 and "FAILED" in bad.stderr

@@ -49,7 +49,6 @@ before(async () => {
       KADE_ADDR: '127.0.0.1:0',
       KADE_ADMIN_TOKEN: token,
       KADE_ACCESS_LOG: 'off',
-      KADE_UI_DIR: join(root, 'ui', 'dist'),
     },
     stdio: 'ignore',
   });
