@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, getToken, type Me, setToken } from './api';
+import { Access } from './pages/access/Access';
 import { AuditLog } from './pages/audit/AuditLog';
 import { Area, AREAS } from './pages/areas/Area';
 import { ProjectDetail } from './pages/projects/ProjectDetail';
@@ -15,6 +16,7 @@ const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'endpoints', label: 'Endpoints', soon: true },
   { id: 'monitoring', label: 'Monitoring', soon: true },
   { id: 'governance', label: 'Governance' },
+  { id: 'access', label: 'Access' },
 ];
 
 export function App() {
@@ -42,7 +44,8 @@ export function App() {
     ) : (
       <Area id="governance-denied" />
     );
-  } else if (AREAS[section]) content = <Area id={section} />;
+  } else if (section === 'access') content = <Access isAdmin={me.admin} />;
+  else if (AREAS[section]) content = <Area id={section} />;
   else content = <ProjectList />;
 
   return (

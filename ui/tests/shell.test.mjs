@@ -135,3 +135,30 @@ test('errors from the server are shown, not swallowed', async () => {
   assert.match(await page.textContent('.error'), /already exists/);
   await page.close();
 });
+
+test('create and revoke a token, and create a user, from the Access page', async () => {
+  const page = await browser.newPage();
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.click('nav >> text=Access');
+  await page.waitForSelector('[data-testid=token-table]');
+  await page.fill('input[aria-label="Token name"]', 'from-the-ui');
+  await page.click('text=Create token');
+  await page.waitForSelector('[data-testid=new-token]');
+  const secret = (await page.textContent('[data-testid=new-token] code')).trim();
+  assert.match(secret, /^kade_/);
+  // The new token really works against the API.
+  const who = await fetch(base + '/api/v1/whoami', { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(who.status, 200);
+  await page.click('[data-testid=token-table] tr:has-text("from-the-ui") >> text=Revoke');
+  await page.waitForSelector('[data-testid=token-table] tr:has-text("from-the-ui") >> text=revoked');
+  const after = await fetch(base + '/api/v1/whoami', { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(after.status, 401);
+
+  await page.fill('input[aria-label="New user name"]', 'uma');
+  await page.click('text=Create user');
+  await page.waitForSelector('[data-testid=user-table] >> text=uma');
+  await page.close();
+});

@@ -1,0 +1,128 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type User } from '../../api';
+import { Card, ErrorBox, Page, Time } from '../../components';
+
+interface Token {
+  id: number; user: string; name: string; prefix: string; status: string;
+  created_at: string; expires_at: string | null; last_used_at: string | null;
+}
+
+const EXPIRY: Record<string, number | null> = { '30 days': 30 * 86400, '90 days': 90 * 86400, '1 year': 365 * 86400, never: null };
+
+// Self-service API tokens for everyone; users for platform admins.
+export function Access(props: { isAdmin: boolean }) {
+  const [tokens, setTokens] = useState<Token[]>([]);
+  const [users, setUsers] = useState<User[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [tokenName, setTokenName] = useState('');
+  const [expiry, setExpiry] = useState('90 days');
+  const [fresh, setFresh] = useState<string | null>(null);
+  const [newUser, setNewUser] = useState({ name: '', email: '', admin: false });
+
+  async function load() {
+    try {
+      setTokens((await api<{ tokens: Token[] }>('GET', '/api/v1/tokens')).tokens);
+      if (props.isAdmin) setUsers((await api<{ users: User[] }>('GET', '/api/v1/users')).users);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  }
+  useEffect(() => {
+    load();
+  }, []);
+
+  async function act(fn: () => Promise<unknown>) {
+    setError(null);
+    try {
+      await fn();
+      await load();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  }
+
+  return (
+    <Page title="Access" subtitle="API tokens sign you in to the API, the CLI and this UI. Each is shown once when created.">
+      <ErrorBox error={error} />
+      {fresh && (
+        <div class="notice ok" role="status" data-testid="new-token">
+          New token (copy it now, it will not be shown again): <code>{fresh}</code>
+        </div>
+      )}
+      <Card title="Your API tokens">
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(async () => {
+              const secs = EXPIRY[expiry];
+              const body: Record<string, unknown> = { name: tokenName.trim() };
+              if (secs) body.expires_in_seconds = secs;
+              const t = await api<{ token: string }>('POST', '/api/v1/tokens', body);
+              setFresh(t.token);
+              setTokenName('');
+            });
+          }}
+        >
+          <input aria-label="Token name" placeholder="token name, e.g. laptop" value={tokenName}
+            onInput={(e) => setTokenName((e.target as HTMLInputElement).value)} required />
+          <select aria-label="Expires" value={expiry} onChange={(e) => setExpiry((e.target as HTMLSelectElement).value)}>
+            {Object.keys(EXPIRY).map((k) => <option value={k}>{k === 'never' ? 'never expires' : `expires in ${k}`}</option>)}
+          </select>
+          <button type="submit" class="primary">Create token</button>
+        </form>
+        <table class="table" data-testid="token-table" style="margin-top: 14px">
+          <thead><tr><th>Name</th><th>Prefix</th><th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th /></tr></thead>
+          <tbody>
+            {tokens.map((t) => (
+              <tr key={t.id}>
+                <td>{t.name}</td>
+                <td><code>{t.prefix}…</code></td>
+                <td><span class={`badge ${t.status === 'active' ? 'ok' : 'bad'}`}>{t.status}</span></td>
+                <td><Time iso={t.created_at} /></td>
+                <td>{t.expires_at ? <Time iso={t.expires_at} /> : 'never'}</td>
+                <td>{t.last_used_at ? <Time iso={t.last_used_at} /> : '—'}</td>
+                <td>
+                  {t.status === 'active' && (
+                    <button class="link danger" onClick={() => act(() => api('DELETE', `/api/v1/tokens/${t.id}`))}>Revoke</button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+      {props.isAdmin && (
+        <Card title="Users">
+          <form
+            class="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              act(async () => {
+                await api('POST', '/api/v1/users', { name: newUser.name.trim(), email: newUser.email.trim(), admin: newUser.admin });
+                setNewUser({ name: '', email: '', admin: false });
+              });
+            }}
+          >
+            <input aria-label="New user name" placeholder="user name" value={newUser.name}
+              onInput={(e) => setNewUser({ ...newUser, name: (e.target as HTMLInputElement).value })} required />
+            <input aria-label="New user email" placeholder="email (optional)" value={newUser.email}
+              onInput={(e) => setNewUser({ ...newUser, email: (e.target as HTMLInputElement).value })} />
+            <label class="row"><input type="checkbox" checked={newUser.admin}
+              onChange={(e) => setNewUser({ ...newUser, admin: (e.target as HTMLInputElement).checked })} /> platform admin</label>
+            <button type="submit" class="primary">Create user</button>
+          </form>
+          <p class="hint">A new user signs in with a token: <code>kade tokens create --user NAME</code>.</p>
+          <table class="table" data-testid="user-table">
+            <thead><tr><th>Name</th><th>Display name</th><th>Email</th><th>Admin</th></tr></thead>
+            <tbody>
+              {users.map((u) => (
+                <tr key={u.name}><td>{u.name}</td><td>{u.display_name}</td><td>{u.email}</td><td>{u.admin ? 'yes' : ''}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
+    </Page>
+  );
+}
