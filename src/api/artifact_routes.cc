@@ -60,7 +60,8 @@ void RegisterArtifactRoutes(Router& r) {
           resp.headers.emplace_back("Content-Disposition", "attachment");
           resp.headers.emplace_back("Cache-Control", "no-store");
           return resp;
-        });
+        })
+      .blocking = true;  // re-hashes the whole blob
 
   r.Add(
       "DELETE", "/api/v1/projects/{project}/artifacts/{name*}", Permission::kProjectEdit,
@@ -86,7 +87,8 @@ void RegisterArtifactRoutes(Router& r) {
                                                   {"blobs_removed", rep.blobs_removed},
                                                   {"bytes_removed", rep.bytes_removed},
                                                   {"blobs_kept_young", rep.blobs_kept_young}});
-        });
+        })
+      .blocking = true;
 }
 
 }  // namespace kade

@@ -71,7 +71,8 @@ void RegisterAuditRoutes(Router& r) {
             j["problem"] = rep.problem;
           }
           return HttpResponse::MakeJson(200, j);
-        });
+        })
+      .blocking = true;  // walks the whole log
 }
 
 }  // namespace kade

@@ -67,6 +67,20 @@ struct HttpServer::Impl {
   uint16_t bound_port = 0;
   absl::Mutex mu;
   absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+  // Blocking work (file I/O, hashing, whole-table scans) runs here, so event-loop threads
+  // keep serving other connections meanwhile.
+  net::thread_pool blocking_pool{
+      static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency() * 2))};
+
+  // Runs `fn` on the blocking pool and resumes the calling coroutine on its own executor.
+  template <typename F>
+  net::awaitable<std::invoke_result_t<F>> OnPool(F fn) {
+    using R = std::invoke_result_t<F>;
+    co_return co_await net::co_spawn(
+        blocking_pool.get_executor(),
+        [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); },
+        net::use_awaitable);
+  }
 
   Impl(HttpServerOptions o, Router* r, Metrics* m, StaticFiles* u)
       : opt(std::move(o)), router(r), metrics(m), ui(u) {}
@@ -273,7 +287,8 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
           break;
         }
         if (st.ok()) {
-          absl::StatusOr<HttpResponse> done = sink->Finish();
+          UploadSink* sk = sink.get();
+          absl::StatusOr<HttpResponse> done = co_await OnPool([sk] { return sk->Finish(); });
           if (done.ok()) {
             resp = std::move(*done);
           } else {
@@ -325,11 +340,18 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
             route_name = "ui";
             resp = ui->Serve(req.path);
           } else {
-            try {
-              resp = router->Handle(req, &route_name);
-            } catch (const std::exception& e) {
-              spdlog::error("request {} failed: {}", req.request_id, e.what());
-              resp = HttpResponse::Error(absl::InternalError("unexpected server error"));
+            auto handle = [this, &req, &route_name]() -> HttpResponse {
+              try {
+                return router->Handle(req, &route_name);
+              } catch (const std::exception& e) {
+                spdlog::error("request {} failed: {}", req.request_id, e.what());
+                return HttpResponse::Error(absl::InternalError("unexpected server error"));
+              }
+            };
+            if (match.route != nullptr && match.route->blocking) {
+              resp = co_await OnPool(handle);
+            } else {
+              resp = handle();
             }
           }
         }

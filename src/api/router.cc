@@ -24,8 +24,8 @@ std::vector<std::string> SplitPath(absl::string_view path) {
 }
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Permission permission,
-                 std::string audit_action, Handler handler) {
+Route& Router::Add(std::string method, std::string pattern, Permission permission,
+                   std::string audit_action, Handler handler) {
   auto r = std::make_unique<Route>();
   r->method = std::move(method);
   r->segments = SplitPath(pattern);
@@ -34,12 +34,16 @@ void Router::Add(std::string method, std::string pattern, Permission permission,
   r->audit_action = std::move(audit_action);
   r->handler = std::move(handler);
   routes_.push_back(std::move(r));
+  return *routes_.back();
 }
 
-void Router::AddUpload(std::string method, std::string pattern, Permission permission,
-                       std::string audit_action, UploadHandler handler) {
-  Add(std::move(method), std::move(pattern), permission, std::move(audit_action), nullptr);
-  routes_.back()->upload = std::move(handler);
+Route& Router::AddUpload(std::string method, std::string pattern, Permission permission,
+                         std::string audit_action, UploadHandler handler) {
+  Route& r =
+      Add(std::move(method), std::move(pattern), permission, std::move(audit_action), nullptr);
+  r.upload = std::move(handler);
+  r.blocking = true;
+  return r;
 }
 
 RouteMatch Router::Match(absl::string_view method, absl::string_view path) const {

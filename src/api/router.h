@@ -55,6 +55,9 @@ struct Route {
   std::string audit_action;  // empty for read-only routes
   Handler handler;
   UploadHandler upload;  // set for routes whose body is streamed
+  // Runs on the server's blocking-work pool instead of an event-loop thread: for handlers
+  // that read or hash whole files or walk whole tables. Upload chunks always do.
+  bool blocking = false;
   std::vector<std::string> segments;
 };
 
@@ -68,10 +71,10 @@ class Router {
  public:
   explicit Router(Platform* platform) : platform_(platform) {}
 
-  void Add(std::string method, std::string pattern, Permission permission, std::string audit_action,
-           Handler handler);
-  void AddUpload(std::string method, std::string pattern, Permission permission,
-                 std::string audit_action, UploadHandler handler);
+  Route& Add(std::string method, std::string pattern, Permission permission,
+             std::string audit_action, Handler handler);
+  Route& AddUpload(std::string method, std::string pattern, Permission permission,
+                   std::string audit_action, UploadHandler handler);
 
   RouteMatch Match(absl::string_view method, absl::string_view path) const;
 
