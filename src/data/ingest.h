@@ -1,0 +1,50 @@
+// Ingest of one uploaded table file while it streams: detects gzip/zstd compression and
+// the format (CSV, TSV, JSON Lines), decompresses with a cap on the decompressed size (so a
+// compression bomb is refused, not expanded), parses, checks a pinned schema and profiles,
+// all in one pass over the bytes. Nothing here stores anything: the caller keeps the raw
+// bytes and records the result only when Finish succeeds. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "data/profile.h"
+
+namespace kade {
+
+enum class TableFormat { kAuto, kCsv, kTsv, kJsonl };
+const char* TableFormatName(TableFormat f);
+std::optional<TableFormat> ParseTableFormat(absl::string_view name);
+
+struct IngestOptions {
+  TableFormat format = TableFormat::kAuto;
+  char delimiter = 0;  // CSV delimiter override; 0 = ',' for CSV, '\t' for TSV
+  uint64_t max_decompressed_bytes = 16ull << 30;
+  std::string filename;  // hint for format detection (extension)
+  ProfileOptions profile;
+};
+
+struct IngestResult {
+  TableFormat format = TableFormat::kCsv;
+  std::string compression;  // "none", "gzip", "zstd"
+  uint64_t raw_bytes = 0;
+  uint64_t decompressed_bytes = 0;
+  int64_t rows = 0;
+  Schema schema;
+  Json profile;
+};
+
+class Ingest {
+ public:
+  explicit Ingest(IngestOptions options);
+  ~Ingest();
+  absl::Status Feed(absl::string_view raw);
+  absl::StatusOr<IngestResult> Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kade

@@ -1,0 +1,499 @@
+#include "data/profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "Eigen/Dense"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/status.h"
+#include "data/sketches.h"
+
+namespace kade {
+
+Json SchemaToJson(const Schema& schema) {
+  Json arr = Json::array();
+  for (const auto& c : schema)
+    arr.push_back(Json{{"name", c.name}, {"type", ColumnTypeName(c.type)}});
+  return arr;
+}
+
+absl::StatusOr<Schema> SchemaFromJson(const Json& j) {
+  Schema s;
+  auto add = [&](const std::string& name, const Json& type) -> absl::Status {
+    if (!type.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("schema: type of column '", name, "' must be a string"));
+    }
+    auto t = ParseColumnType(type.get<std::string>());
+    if (!t) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("schema: column '", name, "' has unknown type '", type.get<std::string>(),
+                       "' (use bool, int64, float64, categorical, string or timestamp)"));
+    }
+    s.push_back({name, *t});
+    return absl::OkStatus();
+  };
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      const Json& c = j[i];
+      if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("type")) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("schema: entry ", i + 1, " must be {\"name\": ..., \"type\": ...}"));
+      }
+      RETURN_IF_ERROR(add(c["name"].get<std::string>(), c["type"]));
+    }
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) RETURN_IF_ERROR(add(it.key(), it.value()));
+  } else {
+    return absl::InvalidArgumentError(
+        "schema must be a list of {name, type} or an object name -> type");
+  }
+  if (s.empty()) return absl::InvalidArgumentError("schema has no columns");
+  return s;
+}
+
+namespace {
+
+// Welford's running moments; mergeable (Chan et al.).
+struct Moments {
+  int64_t n = 0;
+  double mean = 0, m2 = 0;
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  void Add(double x) {
+    ++n;
+    double d = x - mean;
+    mean += d / static_cast<double>(n);
+    m2 += d * (x - mean);
+    min = std::min(min, x);
+    max = std::max(max, x);
+  }
+  double Std() const { return n > 1 ? std::sqrt(m2 / static_cast<double>(n - 1)) : 0.0; }
+};
+
+struct Column {
+  std::string name;
+  std::optional<ColumnType> pinned;
+  int64_t nulls = 0, non_null = 0;
+  bool maybe_bool = true, maybe_int = true, maybe_float = true, maybe_ts = true;
+  int64_t trues = 0;
+  Moments num;
+  std::vector<double> exact_values;
+  bool use_kll = false;
+  KllSketch kll;
+  int64_t ts_min = std::numeric_limits<int64_t>::max(),
+          ts_max = std::numeric_limits<int64_t>::min();
+  absl::flat_hash_map<std::string, int64_t> counts;  // while exact
+  bool distinct_exact = true;
+  HyperLogLog hll;
+  std::vector<std::string> samples;
+  size_t min_len = std::numeric_limits<size_t>::max(), max_len = 0;
+  double shift = 0;  // first numeric value: centres the correlation sums
+  bool shift_set = false;
+};
+
+}  // namespace
+
+struct Profiler::Impl {
+  ProfileOptions opt;
+  std::vector<Column> cols;
+  size_t max_null_len = 0;
+  int64_t rows = 0;
+  // Correlation accumulators over candidate numeric columns (pairwise complete).
+  Eigen::MatrixXd sxy, sx, sxx, n;
+  bool corr_enabled = true;
+
+  bool IsNull(absl::string_view v) const {
+    if (v.size() > max_null_len) return false;
+    for (const auto& t : opt.null_tokens) {
+      if (v == t) return true;
+    }
+    return false;
+  }
+};
+
+Profiler::Profiler(ProfileOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+  for (const auto& t : impl_->opt.null_tokens)
+    impl_->max_null_len = std::max(impl_->max_null_len, t.size());
+}
+Profiler::~Profiler() = default;
+
+absl::Status Profiler::OnHeader(const std::vector<std::string>& columns) {
+  Impl& im = *impl_;
+  if (im.opt.pinned) {
+    const Schema& p = *im.opt.pinned;
+    for (const auto& pc : p) {
+      if (std::find(columns.begin(), columns.end(), pc.name) == columns.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line 1: column '", pc.name, "' of the pinned schema is missing"));
+      }
+    }
+    for (const auto& c : columns) {
+      bool known =
+          std::any_of(p.begin(), p.end(), [&](const ColumnSchema& s) { return s.name == c; });
+      if (!known) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line 1: column '", c, "' is not in the pinned schema"));
+      }
+    }
+  }
+  if (!im.opt.target.empty() &&
+      std::find(columns.begin(), columns.end(), im.opt.target) == columns.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target column '", im.opt.target, "' is not in the header"));
+  }
+  im.cols.resize(columns.size());
+  for (size_t i = 0; i < columns.size(); ++i) {
+    im.cols[i].name = columns[i];
+    if (im.opt.pinned) {
+      for (const auto& pc : *im.opt.pinned) {
+        if (pc.name == columns[i]) im.cols[i].pinned = pc.type;
+      }
+    }
+  }
+  im.corr_enabled = columns.size() <= im.opt.max_correlation_columns;
+  if (im.corr_enabled) {
+    size_t p = columns.size();
+    im.sxy = Eigen::MatrixXd::Zero(p, p);
+    im.sx = Eigen::MatrixXd::Zero(p, p);
+    im.sxx = Eigen::MatrixXd::Zero(p, p);
+    im.n = Eigen::MatrixXd::Zero(p, p);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Profiler::OnBlock(const RowBlock& block) {
+  Impl& im = *impl_;
+  const size_t nrows = block.rows();
+  const size_t ncols = im.cols.size();
+  Eigen::MatrixXd x, m;
+  if (im.corr_enabled) {
+    x = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nrows), static_cast<Eigen::Index>(ncols));
+    m = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nrows), static_cast<Eigen::Index>(ncols));
+  }
+  for (size_t c = 0; c < ncols; ++c) {
+    Column& col = im.cols[c];
+    for (size_t r = 0; r < nrows; ++r) {
+      absl::string_view v = block.Field(r, c);
+      if (!block.Present(r, c) || im.IsNull(v)) {
+        ++col.nulls;
+        continue;
+      }
+      ++col.non_null;
+      if (col.pinned) {
+        ColumnType t = *col.pinned;
+        bool ok = true;
+        switch (t) {
+          case ColumnType::kBool:
+            ok = ParseBool(v).has_value();
+            break;
+          case ColumnType::kInt64:
+            ok = ParseInt64(v).has_value();
+            break;
+          case ColumnType::kFloat64:
+            ok = ParseDouble(v).has_value();
+            break;
+          case ColumnType::kTimestamp:
+            ok = ParseTimestamp(v).has_value();
+            break;
+          default:
+            break;
+        }
+        if (!ok) {
+          std::string shown(v.substr(0, 60));
+          return absl::InvalidArgumentError(
+              absl::StrFormat("line %d: column '%s' is pinned as %s but has the value '%s'",
+                              block.Line(r), col.name, ColumnTypeName(t), shown));
+        }
+      }
+      // Numbers.
+      if (col.maybe_float) {
+        double d = 0;
+        bool is_num = false;
+        if (col.maybe_int) {
+          if (auto i = ParseInt64(v)) {
+            d = static_cast<double>(*i);
+            is_num = true;
+          } else {
+            col.maybe_int = false;
+          }
+        }
+        if (!is_num) {
+          if (auto f = ParseDouble(v)) {
+            d = *f;
+            is_num = true;
+          } else {
+            col.maybe_float = false;
+          }
+        }
+        if (is_num) {
+          col.num.Add(d);
+          if (!col.use_kll) {
+            col.exact_values.push_back(d);
+            if (col.exact_values.size() > im.opt.exact_quantile_limit) {
+              for (double e : col.exact_values) col.kll.Add(e);
+              col.exact_values.clear();
+              col.exact_values.shrink_to_fit();
+              col.use_kll = true;
+            }
+          } else {
+            col.kll.Add(d);
+          }
+          if (im.corr_enabled) {
+            if (!col.shift_set) {
+              col.shift = d;
+              col.shift_set = true;
+            }
+            x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = d - col.shift;
+            m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = 1;
+          }
+        }
+      }
+      if (col.maybe_bool) {
+        if (auto b = ParseBool(v)) {
+          col.trues += *b;
+          if (im.corr_enabled) {
+            x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = *b ? 1.0 : 0.0;
+            m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = 1;
+          }
+        } else {
+          col.maybe_bool = false;
+        }
+      }
+      if (col.maybe_ts) {
+        if (auto ts = ParseTimestamp(v)) {
+          col.ts_min = std::min(col.ts_min, *ts);
+          col.ts_max = std::max(col.ts_max, *ts);
+        } else {
+          col.maybe_ts = false;
+        }
+      }
+      col.min_len = std::min(col.min_len, v.size());
+      col.max_len = std::max(col.max_len, v.size());
+      if (col.distinct_exact) {
+        auto it = col.counts.find(v);
+        if (it != col.counts.end()) {
+          ++it->second;
+        } else {
+          col.counts.emplace(std::string(v), 1);
+          if (col.samples.size() < 5) col.samples.emplace_back(v);
+          if (col.counts.size() > im.opt.exact_distinct_limit) {
+            for (const auto& [k, n] : col.counts) col.hll.Add(k);
+            col.counts.clear();
+            col.distinct_exact = false;
+          }
+        }
+      } else {
+        col.hll.Add(v);
+      }
+    }
+  }
+  if (im.corr_enabled && nrows > 0) {
+    // Sums over rows where both columns have a number; the mask keeps pairs complete.
+    im.sxy.noalias() += x.transpose() * x;
+    Eigen::RowVectorXd mc = m.colwise().sum();
+    const double full_rows = static_cast<double>(nrows);
+    bool uniform = true;  // every column numeric in all rows of the block, or in none
+    for (Eigen::Index c = 0; c < mc.size(); ++c)
+      uniform = uniform && (mc(c) == 0 || mc(c) == full_rows);
+    if (uniform) {
+      // The masked products reduce to column sums times a 0/1 indicator.
+      Eigen::RowVectorXd full = (mc.array() > 0).cast<double>();
+      Eigen::RowVectorXd s = x.colwise().sum();
+      Eigen::RowVectorXd s2 = x.cwiseProduct(x).colwise().sum();
+      im.sx.noalias() += s.transpose() * full;
+      im.sxx.noalias() += s2.transpose() * full;
+      im.n.noalias() += full.transpose() * full * full_rows;
+    } else {
+      im.sx.noalias() += x.transpose() * m;
+      im.sxx.noalias() += x.cwiseProduct(x).transpose() * m;
+      im.n.noalias() += m.transpose() * m;
+    }
+  }
+  im.rows += static_cast<int64_t>(nrows);
+  return absl::OkStatus();
+}
+
+int64_t Profiler::rows() const { return impl_->rows; }
+
+namespace {
+ColumnType FinalType(const Column& c) {
+  if (c.pinned) return *c.pinned;
+  if (c.non_null == 0) return ColumnType::kString;
+  if (c.maybe_bool) return ColumnType::kBool;
+  if (c.maybe_int && c.maybe_float) return ColumnType::kInt64;
+  if (c.maybe_float) return ColumnType::kFloat64;
+  if (c.maybe_ts) return ColumnType::kTimestamp;
+  double distinct = c.distinct_exact ? static_cast<double>(c.counts.size()) : c.hll.Estimate();
+  // Few distinct values that repeat: a category, not free text.
+  if (distinct <= 1000 && distinct <= 0.5 * static_cast<double>(c.non_null)) {
+    return ColumnType::kCategorical;
+  }
+  return ColumnType::kString;
+}
+
+Json Num(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+}  // namespace
+
+Schema Profiler::InferredSchema() const {
+  Schema s;
+  for (const auto& c : impl_->cols) s.push_back({c.name, FinalType(c)});
+  return s;
+}
+
+Json Profiler::ProfileJson() const {
+  const Impl& im = *impl_;
+  Json cols = Json::array();
+  std::vector<size_t> numeric;
+  for (size_t i = 0; i < im.cols.size(); ++i) {
+    const Column& c = im.cols[i];
+    ColumnType type = FinalType(c);
+    int64_t count = c.nulls + c.non_null;
+    Json j{
+        {"name", c.name},
+        {"type", ColumnTypeName(type)},
+        {"count", count},
+        {"nulls", c.nulls},
+        {"null_fraction", count ? static_cast<double>(c.nulls) / static_cast<double>(count) : 0.0}};
+    double distinct = c.distinct_exact ? static_cast<double>(c.counts.size()) : c.hll.Estimate();
+    j["distinct"] = static_cast<int64_t>(std::llround(distinct));
+    j["distinct_exact"] = c.distinct_exact;
+    j["samples"] = c.samples;
+    if (c.non_null > 0) {
+      j["min_length"] = c.min_len;
+      j["max_length"] = c.max_len;
+    }
+    bool numeric_type = IsNumeric(type) && c.maybe_float;
+    if (numeric_type && c.num.n > 0) {
+      numeric.push_back(i);
+      j["min"] = Num(c.num.min);
+      j["max"] = Num(c.num.max);
+      j["mean"] = Num(c.num.mean);
+      j["std"] = Num(c.num.Std());
+      KllSketch sketch = c.kll;
+      std::vector<double> sorted;
+      if (!c.use_kll) {
+        sorted = c.exact_values;
+        std::sort(sorted.begin(), sorted.end());
+        for (double v : sorted) sketch.Add(v);
+      }
+      // Exact quantiles use linear interpolation between order statistics (numpy's default).
+      auto q = [&](double p) -> double {
+        if (!c.use_kll) {
+          double pos = p * static_cast<double>(sorted.size() - 1);
+          size_t lo = static_cast<size_t>(std::floor(pos));
+          size_t hi = std::min(lo + 1, sorted.size() - 1);
+          return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+        }
+        return sketch.Quantile(p);
+      };
+      Json qs = Json::object();
+      for (double p : {0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0}) {
+        qs[absl::StrFormat("p%g", p * 100)] = Num(q(p));
+      }
+      j["quantiles"] = qs;
+      j["quantiles_exact"] = !c.use_kll;
+      // Histogram: equal-width bins over [min, max].
+      int bins = im.opt.histogram_bins;
+      double lo = c.num.min, hi = c.num.max;
+      if (hi <= lo) bins = 1;
+      std::vector<int64_t> counts(static_cast<size_t>(bins), 0);
+      auto bin_of = [&](double v) {
+        if (bins == 1) return size_t{0};
+        size_t b = static_cast<size_t>((v - lo) / (hi - lo) * bins);
+        return std::min(b, static_cast<size_t>(bins - 1));
+      };
+      if (!c.use_kll) {
+        for (double v : sorted) ++counts[bin_of(v)];
+      } else {
+        for (auto& [v, w] : sketch.WeightedItems()) counts[bin_of(v)] += static_cast<int64_t>(w);
+      }
+      Json edges = Json::array();
+      for (int b = 0; b <= bins; ++b)
+        edges.push_back(bins == 1 ? (b == 0 ? lo : hi) : lo + (hi - lo) * b / bins);
+      j["histogram"] = Json{{"edges", edges}, {"counts", counts}, {"exact", !c.use_kll}};
+      j["sketch"] = Json{{"kll", sketch.ToJson()},
+                         {"moments",
+                          {{"n", c.num.n},
+                           {"mean", c.num.mean},
+                           {"m2", c.num.m2},
+                           {"min", c.num.min},
+                           {"max", c.num.max}}}};
+    }
+    if (type == ColumnType::kBool) {
+      j["true_count"] = c.trues;
+      j["false_count"] = c.non_null - c.trues;
+    }
+    if (type == ColumnType::kTimestamp && c.non_null > 0) {
+      j["min"] = FormatTimestampMicros(c.ts_min);
+      j["max"] = FormatTimestampMicros(c.ts_max);
+    }
+    if (c.distinct_exact && !c.counts.empty() && type != ColumnType::kFloat64) {
+      std::vector<std::pair<std::string, int64_t>> top(c.counts.begin(), c.counts.end());
+      size_t k = std::min(top.size(), static_cast<size_t>(im.opt.top_k));
+      std::partial_sort(top.begin(), top.begin() + static_cast<long>(k), top.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.second != b.second ? a.second > b.second : a.first < b.first;
+                        });
+      Json tj = Json::array();
+      for (size_t t = 0; t < k; ++t)
+        tj.push_back(Json{{"value", top[t].first}, {"count", top[t].second}});
+      j["top"] = tj;
+    }
+    HyperLogLog h = c.hll;
+    if (c.distinct_exact) {
+      for (const auto& [k, n] : c.counts) h.Add(k);
+    }
+    j["sketch"]["hll"] = h.ToJson();
+    cols.push_back(std::move(j));
+  }
+  Json out{{"rows", im.rows}, {"columns", cols}};
+  if (im.corr_enabled) {
+    // Correlation-eligible: numeric and bool columns.
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < im.cols.size(); ++i) {
+      ColumnType t = FinalType(im.cols[i]);
+      if ((IsNumeric(t) && im.cols[i].maybe_float) || t == ColumnType::kBool) idx.push_back(i);
+    }
+    auto corr = [&](size_t a, size_t b) -> Json {
+      auto A = static_cast<Eigen::Index>(a), B = static_cast<Eigen::Index>(b);
+      double nn = im.n(A, B);
+      if (nn < 2) return nullptr;
+      double sa = im.sx(A, B), sb = im.sx(B, A), saa = im.sxx(A, B), sbb = im.sxx(B, A);
+      double sab = im.sxy(A, B);
+      double cov = sab - sa * sb / nn;
+      double va = saa - sa * sa / nn, vb = sbb - sb * sb / nn;
+      if (va <= 0 || vb <= 0) return nullptr;
+      return std::clamp(cov / std::sqrt(va * vb), -1.0, 1.0);
+    };
+    Json names = Json::array();
+    Json matrix = Json::array();
+    for (size_t a : idx) {
+      names.push_back(im.cols[a].name);
+      Json row = Json::array();
+      for (size_t b : idx) row.push_back(a == b ? Json(1.0) : corr(a, b));
+      matrix.push_back(row);
+    }
+    out["correlations"] = Json{{"columns", names}, {"matrix", matrix}, {"method", "pearson"}};
+    if (!im.opt.target.empty()) {
+      size_t t = 0;
+      while (t < im.cols.size() && im.cols[t].name != im.opt.target) ++t;
+      bool eligible = std::find(idx.begin(), idx.end(), t) != idx.end();
+      Json tc = Json::object();
+      if (eligible) {
+        for (size_t a : idx) {
+          if (a != t) tc[im.cols[a].name] = corr(a, t);
+        }
+      }
+      out["target"] = im.opt.target;
+      out["target_correlations"] = tc;
+    }
+  }
+  return out;
+}
+
+}  // namespace kade
