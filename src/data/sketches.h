@@ -49,11 +49,13 @@ class KllSketch {
 
  private:
   void Compress();
-  size_t Capacity(size_t level) const;
+  void AddLevel();
+  size_t Capacity(size_t level) const { return caps_[level]; }
   int k_;
   uint64_t n_ = 0;
   uint64_t rng_;
   std::vector<std::vector<double>> levels_;
+  std::vector<size_t> caps_;  // capacity per level, recomputed when a level is added
 };
 
 }  // namespace kade
