@@ -106,5 +106,6 @@ void RegisterUserRoutes(Router& r);
 void RegisterProjectRoutes(Router& r);
 void RegisterAuditRoutes(Router& r);
 void RegisterArtifactRoutes(Router& r);
+void RegisterDatasetRoutes(Router& r);
 
 }  // namespace kade

@@ -53,6 +53,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterProjectRoutes(router);
   RegisterAuditRoutes(router);
   RegisterArtifactRoutes(router);
+  RegisterDatasetRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;
@@ -105,6 +106,10 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
       ->capture_default_str();
   srv->add_option("--max-upload", cfg->max_upload_bytes, "Largest streamed upload in bytes")
       ->envname("KADE_MAX_UPLOAD")
+      ->capture_default_str();
+  srv->add_option("--max-decompressed", cfg->max_decompressed_bytes,
+                  "Largest decompressed size of a gzip/zstd dataset upload in bytes")
+      ->envname("KADE_MAX_DECOMPRESSED")
       ->capture_default_str();
   srv->add_option("--read-timeout", cfg->read_timeout_s, "Seconds to read a request")
       ->envname("KADE_READ_TIMEOUT");

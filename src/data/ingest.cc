@@ -128,6 +128,20 @@ class ZstdDecompressor : public Decompressor {
   char buf_[256 * 1024];
 };
 
+// Hands the header and each block to every sink in turn.
+class TeeSink : public RecordSink {
+ public:
+  std::vector<RecordSink*> sinks;
+  absl::Status OnHeader(const std::vector<std::string>& columns) override {
+    for (RecordSink* s : sinks) RETURN_IF_ERROR(s->OnHeader(columns));
+    return absl::OkStatus();
+  }
+  absl::Status OnBlock(const RowBlock& block) override {
+    for (RecordSink* s : sinks) RETURN_IF_ERROR(s->OnBlock(block));
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace
 
 struct Ingest::Impl {
@@ -139,6 +153,7 @@ struct Ingest::Impl {
   std::string sniff;  // decompressed bytes held until the format is known
   std::unique_ptr<RecordParser> parser;
   std::unique_ptr<Profiler> profiler;
+  TeeSink tee;
 
   absl::Status Plain(absl::string_view data) {
     result.decompressed_bytes += data.size();
@@ -181,13 +196,17 @@ struct Ingest::Impl {
       }
     }
     result.format = f;
-    profiler = std::make_unique<Profiler>(opt.profile);
+    if (opt.compute_profile) {
+      profiler = std::make_unique<Profiler>(opt.profile);
+      tee.sinks.push_back(profiler.get());
+    }
+    for (RecordSink* s : opt.extra_sinks) tee.sinks.push_back(s);
     if (f == TableFormat::kJsonl) {
-      parser = MakeJsonlParser(profiler.get());
+      parser = MakeJsonlParser(&tee);
     } else {
       CsvOptions co;
       co.delimiter = opt.delimiter != 0 ? opt.delimiter : (f == TableFormat::kTsv ? '\t' : ',');
-      parser = MakeCsvParser(co, profiler.get());
+      parser = MakeCsvParser(co, &tee);
     }
     std::string pending;
     pending.swap(sniff);
@@ -240,10 +259,14 @@ absl::StatusOr<IngestResult> Ingest::Finish() {
   if (im.dec) RETURN_IF_ERROR(im.dec->Finish());
   if (!im.parser) RETURN_IF_ERROR(im.StartParser());
   RETURN_IF_ERROR(im.parser->Finish());
-  im.result.rows = im.profiler->rows();
-  im.result.schema = im.profiler->InferredSchema();
-  im.result.profile = im.profiler->ProfileJson();
+  im.result.rows = im.parser->rows();
+  if (im.profiler) {
+    im.result.schema = im.profiler->InferredSchema();
+    im.result.profile = im.profiler->ProfileJson();
+  }
   return std::move(im.result);
 }
+
+uint64_t Ingest::raw_bytes() const { return impl_->result.raw_bytes; }
 
 }  // namespace kade

@@ -23,6 +23,10 @@ struct IngestOptions {
   uint64_t max_decompressed_bytes = 16ull << 30;
   std::string filename;  // hint for format detection (extension)
   ProfileOptions profile;
+  bool compute_profile = true;
+  // Also receive the header and every block (quality checks, previews). A sink may return
+  // absl::CancelledError to stop reading early; Finish then returns Cancelled too.
+  std::vector<RecordSink*> extra_sinks;
 };
 
 struct IngestResult {
@@ -41,6 +45,7 @@ class Ingest {
   ~Ingest();
   absl::Status Feed(absl::string_view raw);
   absl::StatusOr<IngestResult> Finish();
+  uint64_t raw_bytes() const;
 
  private:
   struct Impl;

@@ -45,6 +45,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   p->projects = std::make_unique<ProjectService>(p->store.get());
   p->artifacts =
       std::make_unique<ArtifactService>(p->store.get(), p->blobs.get(), config.max_upload_bytes);
+  p->datasets = std::make_unique<DatasetService>(
+      p->store.get(), p->blobs.get(),
+      DatasetLimits{config.max_upload_bytes, config.max_decompressed_bytes});
   return p;
 }
 

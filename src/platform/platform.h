@@ -10,6 +10,7 @@
 #include "platform/artifact_service.h"
 #include "platform/audit_log.h"
 #include "platform/auth_service.h"
+#include "platform/dataset_service.h"
 #include "platform/project_service.h"
 #include "store/artifact_store.h"
 #include "store/metadata.h"
@@ -34,6 +35,7 @@ class Platform {
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<ArtifactService> artifacts;
+  std::unique_ptr<DatasetService> datasets;
 };
 
 }  // namespace kade

@@ -100,6 +100,82 @@ struct Artifact {
   std::string created_by;
 };
 
+// A dataset in a project's catalog. JSON-valued fields are stored as JSON text.
+struct Dataset {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  std::string description;
+  std::string owner;
+  std::string tags = "[]";                   // JSON array of strings
+  std::string roles = "{}";                  // JSON {target, id, timestamp, sensitive: [...]}
+  std::optional<std::string> pinned_schema;  // JSON schema, when pinned
+  std::string checks = "[]";                 // JSON array of expectations
+  std::string options = "{}";                // JSON {delimiter, null_tokens, format}
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  // Filled by listings: newest version number (0 = none) and its row count.
+  int64_t latest_version = 0;
+  int64_t latest_rows = 0;
+};
+
+struct DatasetVersion {
+  int64_t id = 0;
+  int64_t dataset_id = 0;
+  int64_t version = 0;
+  std::string sha256;
+  int64_t size = 0;
+  std::string format;
+  std::string compression;
+  int64_t rows = 0;
+  int64_t columns = 0;
+  std::string schema;          // JSON
+  std::string profile;         // JSON (may be empty when not loaded)
+  std::string quality;         // JSON report
+  std::string quality_status;  // passed | warning | failed | unchecked
+  std::string source;          // JSON lineage
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+struct DatasetUsage {
+  int64_t version_id = 0;
+  std::string kind;  // "training-run", "batch-job", ...
+  std::string ref;
+  bool forced = false;
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+class DatasetRepository {
+ public:
+  virtual ~DatasetRepository() = default;
+  virtual absl::StatusOr<Dataset> Create(const Dataset& d) = 0;
+  virtual absl::Status Update(const Dataset& d) = 0;
+  virtual absl::StatusOr<std::optional<Dataset>> Find(int64_t project_id,
+                                                      absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Dataset>> List(int64_t project_id) = 0;
+  virtual absl::Status Delete(int64_t dataset_id) = 0;
+  // Full-text search (FTS5 syntax) over name, description, tags and column names.
+  virtual absl::StatusOr<std::vector<Dataset>> Search(int64_t project_id,
+                                                      absl::string_view query) = 0;
+  // Replaces the dataset's search document.
+  virtual absl::Status Index(const Dataset& d, absl::string_view column_names) = 0;
+
+  virtual absl::StatusOr<DatasetVersion> AddVersion(const DatasetVersion& v) = 0;
+  virtual absl::StatusOr<int64_t> NextVersionNumber(int64_t dataset_id) = 0;
+  // `with_profile` loads the (large) profile text as well.
+  virtual absl::StatusOr<std::optional<DatasetVersion>> FindVersion(int64_t dataset_id,
+                                                                    int64_t version,
+                                                                    bool with_profile) = 0;
+  virtual absl::StatusOr<std::optional<DatasetVersion>> FindVersionBySha(int64_t dataset_id,
+                                                                         absl::string_view sha256,
+                                                                         bool with_profile) = 0;
+  virtual absl::StatusOr<std::vector<DatasetVersion>> ListVersions(int64_t dataset_id) = 0;
+  virtual absl::Status AddUsage(const DatasetUsage& u) = 0;
+  virtual absl::StatusOr<std::vector<DatasetUsage>> ListUsage(int64_t version_id) = 0;
+};
+
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
@@ -177,6 +253,7 @@ class Transaction {
   virtual MemberRepository& members() = 0;
   virtual AuditRepository& audit() = 0;
   virtual ArtifactRepository& artifacts() = 0;
+  virtual DatasetRepository& datasets() = 0;
   // Every blob hash referenced by any record (for artifact garbage collection).
   virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
 };

@@ -84,6 +84,58 @@ CREATE INDEX artifacts_sha ON artifacts(sha256);
 -- keeps exactly the blobs listed here.
 CREATE VIEW blob_refs AS SELECT sha256 FROM artifacts;
 )sql"},
+      {2, "dataset catalog: datasets, versions, search index", R"sql(
+CREATE TABLE datasets (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '[]',
+  roles TEXT NOT NULL DEFAULT '{}',
+  pinned_schema TEXT,
+  checks TEXT NOT NULL DEFAULT '[]',
+  options TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE dataset_versions (
+  id INTEGER PRIMARY KEY,
+  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  format TEXT NOT NULL,
+  compression TEXT NOT NULL,
+  row_count INTEGER NOT NULL,
+  column_count INTEGER NOT NULL,
+  schema TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  quality TEXT NOT NULL DEFAULT '{}',
+  quality_status TEXT NOT NULL DEFAULT 'unchecked',
+  source TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '',
+  UNIQUE (dataset_id, version),
+  UNIQUE (dataset_id, sha256)
+);
+-- What used a version (training runs, batch jobs, ...), for lineage.
+CREATE TABLE dataset_usage (
+  id INTEGER PRIMARY KEY,
+  version_id INTEGER NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  forced INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX dataset_usage_version ON dataset_usage(version_id);
+CREATE VIRTUAL TABLE dataset_search USING fts5(name, description, tags, columns,
+  dataset_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+DROP VIEW blob_refs;
+CREATE VIEW blob_refs AS SELECT sha256 FROM artifacts UNION ALL SELECT sha256 FROM dataset_versions;
+)sql"},
   };
   return *kMigrations;
 }

@@ -10,6 +10,7 @@
 #include "store/metadata.h"
 #include "store/migrations.h"
 #include "store/sqlite.h"
+#include "store/sqlite_repos.h"
 
 namespace kade {
 
@@ -38,25 +39,6 @@ std::optional<Role> ParseRole(absl::string_view name) {
 int LatestSchemaVersion() { return Migrations().back().version; }
 
 namespace {
-
-// Reads every remaining row of `st` with `read`.
-template <typename T, typename F>
-absl::StatusOr<std::vector<T>> CollectRows(SqliteStmt& st, F read) {
-  std::vector<T> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back(read(st));
-  }
-}
-
-// Reads the first row of `st` with `read`, or nothing when there is none.
-template <typename T, typename F>
-absl::StatusOr<std::optional<T>> FirstRow(SqliteStmt& st, F read) {
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return std::optional<T>();
-  return std::optional<T>(read(st));
-}
 
 constexpr char kUserCols[] = "id, name, display_name, email, is_admin, disabled, created_at";
 
@@ -464,13 +446,21 @@ class SqliteArtifacts : public ArtifactRepository {
 class SqliteTransaction : public Transaction {
  public:
   explicit SqliteTransaction(SqliteConn* c)
-      : c_(c), users_(c), tokens_(c), projects_(c), members_(c), audit_(c), artifacts_(c) {}
+      : c_(c),
+        users_(c),
+        tokens_(c),
+        projects_(c),
+        members_(c),
+        audit_(c),
+        artifacts_(c),
+        datasets_(NewSqliteDatasets(c)) {}
   UserRepository& users() override { return users_; }
   TokenRepository& tokens() override { return tokens_; }
   ProjectRepository& projects() override { return projects_; }
   MemberRepository& members() override { return members_; }
   AuditRepository& audit() override { return audit_; }
   ArtifactRepository& artifacts() override { return artifacts_; }
+  DatasetRepository& datasets() override { return *datasets_; }
   absl::StatusOr<std::vector<std::string>> ReferencedBlobs() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT DISTINCT sha256 FROM blob_refs"));
     std::vector<std::string> out;
@@ -490,6 +480,7 @@ class SqliteTransaction : public Transaction {
   SqliteMembers members_;
   SqliteAudit audit_;
   SqliteArtifacts artifacts_;
+  std::unique_ptr<DatasetRepository> datasets_;
 };
 
 class SqliteStore : public MetadataStore {
