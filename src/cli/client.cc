@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <iostream>
 #include <sstream>
 
@@ -89,9 +90,12 @@ absl::Status Client::Resolve() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
-                                           const std::string& target, const std::string& body,
-                                           const std::string& token) {
+namespace {
+struct Endpoint {
+  std::string host, port, prefix;
+};
+
+absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url) {
   std::string rest = base_url;
   if (absl::StartsWith(rest, "https://")) {
     return absl::InvalidArgumentError("https URLs are not supported by the kade CLI yet; use http");
@@ -103,11 +107,22 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
     rest = rest.substr(0, slash);
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   }
-  std::string host = rest, port = "80";
+  Endpoint e{rest, "80", prefix};
   if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
+    e.host = rest.substr(0, colon);
+    e.port = rest.substr(colon + 1);
   }
+  return e;
+}
+}  // namespace
+
+absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
+                                           const std::string& target, const std::string& body,
+                                           const std::string& token) {
+  ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
+  const std::string& host = ep.host;
+  const std::string& port = ep.port;
+  const std::string& prefix = ep.prefix;
   try {
     net::io_context ioc;
     net::ip::tcp::resolver resolver(ioc);
@@ -136,15 +151,94 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
   }
 }
 
-absl::StatusOr<Json> Client::Call(const std::string& method, const std::string& path,
-                                  const Json* body) {
-  ASSIGN_OR_RETURN(RawResponse r, HttpRequestRaw(opts_.url, method, path,
-                                                 body ? body->dump() : std::string(), opts_.token));
-  Json j = Json::parse(r.body, nullptr, false);
-  if (r.status >= 200 && r.status < 300) {
-    if (j.is_discarded()) return Json(r.body);
-    return j;
+absl::StatusOr<RawResponse> HttpUploadFile(const std::string& base_url, const std::string& method,
+                                           const std::string& target, const std::string& path,
+                                           const std::string& token) {
+  ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  struct stat st;
+  ::fstat(fd, &st);
+  try {
+    net::io_context ioc;
+    net::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_never();
+    stream.connect(resolver.resolve(ep.host, ep.port));
+    http::request<http::empty_body> req{http::string_to_verb(method), ep.prefix + target, 11};
+    req.set(http::field::host, ep.host);
+    req.set(http::field::user_agent, "kade-cli");
+    req.set(http::field::content_type, "application/octet-stream");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    req.content_length(static_cast<uint64_t>(st.st_size));
+    http::request_serializer<http::empty_body> sr{req};
+    http::write_header(stream, sr);
+    std::string buf(1 << 20, '\0');
+    beast::error_code wec;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n <= 0) break;
+      net::write(stream.socket(), net::buffer(buf.data(), static_cast<size_t>(n)), wec);
+      if (wec) break;  // the server answered early (an error); read its answer below
+    }
+    ::close(fd);
+    fd = -1;
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    http::read(stream, buffer, parser);
+    return RawResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
+  } catch (const std::exception& e) {
+    if (fd >= 0) ::close(fd);
+    return absl::UnavailableError(absl::StrCat("upload to ", base_url, " failed: ", e.what()));
   }
+}
+
+absl::StatusOr<RawResponse> HttpDownloadFile(const std::string& base_url, const std::string& target,
+                                             const std::string& path, const std::string& token) {
+  ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
+  try {
+    net::io_context ioc;
+    net::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_never();
+    stream.connect(resolver.resolve(ep.host, ep.port));
+    http::request<http::empty_body> req{http::verb::get, ep.prefix + target, 11};
+    req.set(http::field::host, ep.host);
+    req.set(http::field::user_agent, "kade-cli");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> head;
+    head.body_limit(std::numeric_limits<std::uint64_t>::max());
+    http::read_header(stream, buffer, head);
+    int status = static_cast<int>(head.get().result_int());
+    if (status != 200) {
+      http::response_parser<http::string_body> err(std::move(head));
+      http::read(stream, buffer, err);
+      return RawResponse{status, err.get().body()};
+    }
+    http::response_parser<http::file_body> body(std::move(head));
+    body.body_limit(std::numeric_limits<std::uint64_t>::max());
+    beast::error_code ec;
+    std::string tmp = path + ".part";
+    body.get().body().open(tmp.c_str(), beast::file_mode::write, ec);
+    if (ec)
+      return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp, ": ", ec.message()));
+    http::read(stream, buffer, body);
+    body.get().body().close();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+    }
+    return RawResponse{status, ""};
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("download from ", base_url, " failed: ", e.what()));
+  }
+}
+
+absl::Status StatusFromResponse(const RawResponse& r) {
+  if (r.status >= 200 && r.status < 300) return absl::OkStatus();
+  Json j = Json::parse(r.body, nullptr, false);
   std::string msg = r.body;
   std::string code;
   if (!j.is_discarded() && j.contains("error")) {
@@ -159,6 +253,18 @@ absl::StatusOr<Json> Client::Call(const std::string& method, const std::string& 
                                           : absl::StatusCode::kInternal;
   return absl::Status(sc,
                       absl::StrCat(msg, " (HTTP ", r.status, code.empty() ? "" : " ", code, ")"));
+}
+
+absl::StatusOr<Json> Client::Call(const std::string& method, const std::string& path,
+                                  const Json* body) {
+  ASSIGN_OR_RETURN(RawResponse r, HttpRequestRaw(opts_.url, method, path,
+                                                 body ? body->dump() : std::string(), opts_.token));
+  if (r.status >= 200 && r.status < 300) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) return Json(r.body);
+    return j;
+  }
+  return StatusFromResponse(r);
 }
 
 std::string JsonCell(const Json& v) {

@@ -57,6 +57,16 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
                                            const std::string& target, const std::string& body,
                                            const std::string& token);
 
+// Streams a local file as a request body (PUT/POST) and returns the answer.
+absl::StatusOr<RawResponse> HttpUploadFile(const std::string& base_url, const std::string& method,
+                                           const std::string& target, const std::string& path,
+                                           const std::string& token);
+// Streams a GET response body into a local file; returns the status (body kept only on error).
+absl::StatusOr<RawResponse> HttpDownloadFile(const std::string& base_url, const std::string& target,
+                                             const std::string& path, const std::string& token);
+// Turns a non-2xx answer into a Status carrying the server's message.
+absl::Status StatusFromResponse(const RawResponse& r);
+
 // Prints rows as an aligned table with a header line.
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
