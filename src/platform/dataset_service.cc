@@ -584,7 +584,8 @@ absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_v
           col["shifted"] = *ks > 0.1;
         }
       }
-    } else if (ca->contains("top") && cb->contains("top")) {
+    } else if (ca->contains("top") && cb->contains("top") &&
+               ((*ca)["type"] == "categorical" || (*ca)["type"] == "bool")) {
       // Total variation distance over the union of top categories.
       auto freqs = [](const Json& c) {
         std::map<std::string, double> f;

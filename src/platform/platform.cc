@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/status.h"
 #include "spdlog/spdlog.h"
 
@@ -26,6 +29,34 @@ absl::Status MakeDirs(const std::string& path) {
   return absl::OkStatus();
 }
 }  // namespace
+
+// Synthetic subscriber data for the demo: deterministic (fixed seed), made up, no real person.
+// `month_shift` moves the later snapshot's charges and tenure so a diff shows drift.
+std::string DemoChurnCsv(int rows, uint32_t seed, double charge_shift) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0, 5);
+  std::uniform_int_distribution<int> tenure_d(1, 72);
+  std::discrete_distribution<int> plan_d({4, 3, 2, 1});
+  std::uniform_real_distribution<double> u(0, 1);
+  const char* plans[] = {"free", "basic", "pro", "enterprise"};
+  const double prices[] = {0, 19, 49, 199};
+  const char* regions[] = {"north", "south", "east", "west"};
+  std::string out =
+      "customer_id,signup_date,plan,tenure_months,monthly_charges,support_calls,region,churned\n";
+  for (int i = 0; i < rows; ++i) {
+    int plan = plan_d(rng);
+    int tenure = tenure_d(rng);
+    double charges = prices[plan] + charge_shift + noise(rng);
+    int calls = std::max(0, static_cast<int>(std::lround(2 + (plan == 0) + noise(rng) / 3)));
+    double logit = -1.5 - 0.04 * tenure + 0.5 * calls + (plan == 0 ? 0.8 : 0);
+    bool churned = u(rng) < 1 / (1 + std::exp(-logit));
+    std::string region = u(rng) < 0.03 ? "" : regions[rng() % 4];
+    absl::StrAppendFormat(&out, "C%05d,2025-%02d-%02d,%s,%d,%.2f,%d,%s,%s\n", i, 1 + i % 12,
+                          1 + i % 28, plans[plan], tenure, charges, calls, region,
+                          churned ? "true" : "false");
+  }
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& config) {
   RETURN_IF_ERROR(config.Validate());
@@ -112,6 +143,45 @@ absl::Status Platform::SeedDemo() {
     RETURN_IF_ERROR(up->Append(f.body));
     RETURN_IF_ERROR(up->Finish(as_admin).status());
   }
+
+  // The churn dataset: quality checks, two monthly snapshots (the second with higher
+  // charges, so the diff shows a shift), and a use by a (future) training run.
+  DatasetSpec spec;
+  spec.description = "Monthly snapshot of subscribers and whether they cancelled within 30 days";
+  spec.tags = std::vector<std::string>{"retention", "customers", "demo"};
+  spec.target = "churned";
+  spec.id_column = "customer_id";
+  spec.timestamp_column = "signup_date";
+  spec.sensitive = std::vector<std::string>{"region"};
+  spec.checks = Json::array({
+      Json{{"check", "unique"}, {"column", "customer_id"}},
+      Json{{"check", "not_null"}, {"column", "plan"}},
+      Json{{"check", "range"}, {"column", "tenure_months"}, {"min", 0}, {"max", 120}},
+      Json{{"check", "allowed_values"},
+           {"column", "plan"},
+           {"values", {"free", "basic", "pro", "enterprise"}}},
+      Json{{"check", "max_null_fraction"},
+           {"column", "region"},
+           {"value", 0.05},
+           {"severity", "warning"}},
+      Json{{"check", "row_count"}, {"min", 500}},
+      Json{{"check", "schema_compatible"}},
+  });
+  RETURN_IF_ERROR(datasets->Create(as_admin, demo, "churn", spec).status());
+  RequestContext as_alice = as_admin;
+  ASSIGN_OR_RETURN(User alice, auth->GetUser("alice"));
+  as_alice.principal = Principal{alice.id, alice.name, false, 0};
+  int n = 0;
+  for (double shift : {0.0, 12.0}) {
+    ASSIGN_OR_RETURN(auto up, datasets->BeginUpload(as_alice, demo, "churn",
+                                                    absl::StrCat("churn-2025-", 10 + n, ".csv"),
+                                                    "auto", DatasetSpec()));
+    RETURN_IF_ERROR(up->Append(DemoChurnCsv(2000 + 150 * n, 42 + n, shift)));
+    RETURN_IF_ERROR(up->Finish().status());
+    ++n;
+  }
+  RETURN_IF_ERROR(datasets->RecordUsage(as_alice, demo, "churn", "1", "training-run",
+                                        "baseline-xgboost", false));
   return absl::OkStatus();
 }
 
