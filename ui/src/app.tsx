@@ -2,6 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, getToken, type Me, setToken } from './api';
 import { Access } from './pages/access/Access';
 import { AuditLog } from './pages/audit/AuditLog';
+import { DataCatalog } from './pages/data/DataCatalog';
+import { DatasetPage } from './pages/data/DatasetPage';
 import { Area, AREAS } from './pages/areas/Area';
 import { ProjectDetail } from './pages/projects/ProjectDetail';
 import { ProjectList } from './pages/projects/ProjectList';
@@ -10,7 +12,7 @@ import { useRoute } from './router';
 
 const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'projects', label: 'Projects' },
-  { id: 'data', label: 'Data', soon: true },
+  { id: 'data', label: 'Data' },
   { id: 'experiments', label: 'Experiments', soon: true },
   { id: 'models', label: 'Models', soon: true },
   { id: 'endpoints', label: 'Endpoints', soon: true },
@@ -37,7 +39,9 @@ export function App() {
 
   const section = route[0] ?? 'projects';
   let content;
-  if (section === 'projects' && route[1]) content = <ProjectDetail name={route[1]} isAdmin={me.admin} />;
+  if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;
+  else if (section === 'data') content = <DataCatalog project={route[1]} />;
+  else if (section === 'projects' && route[1]) content = <ProjectDetail name={route[1]} isAdmin={me.admin} />;
   else if (section === 'governance') {
     content = me.admin ? (
       <AuditLog />

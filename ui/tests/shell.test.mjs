@@ -111,7 +111,7 @@ test('sign in, create a project and see it', async () => {
 
   // The audit log shows both changes, and the chain verifies.
   await page.click('nav >> text=Governance');
-  await page.waitForSelector('[data-testid=audit-table]');
+  await page.waitForSelector('[data-testid=audit-table] >> text=member.add');
   const audit = await page.textContent('[data-testid=audit-table]');
   assert.ok(audit.includes('project.create'));
   assert.ok(audit.includes('member.add'));
@@ -160,5 +160,39 @@ test('create and revoke a token, and create a user, from the Access page', async
   await page.fill('input[aria-label="New user name"]', 'uma');
   await page.click('text=Create user');
   await page.waitForSelector('[data-testid=user-table] >> text=uma');
+  await page.close();
+});
+
+test('the data catalog shows the demo dataset, its profile charts, quality, preview and diff', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.click('nav >> text=Data');
+  await page.waitForSelector('select[aria-label=Project] >> option[value=demo]', { state: 'attached' });
+  await page.selectOption('select[aria-label=Project]', 'demo');
+  await page.waitForSelector('[data-testid=dataset-table]');
+  await page.fill('input[aria-label="Search datasets"]', 'tenure');  // a column name
+  await page.click('text=Search');
+  await page.waitForSelector('[data-testid=dataset-table] >> text=churn');
+  await page.click('[data-testid=dataset-table] >> text=churn');
+  await page.waitForSelector('[data-testid=version-table]');
+  await page.waitForSelector('[data-testid=column-monthly_charges] canvas');
+  const charts = await page.$$('[data-testid=profile] canvas');
+  assert.ok(charts.length >= 5, `expected charts, got ${charts.length}`);
+  await page.screenshot({ path: join(shots, 'dataset.png'), fullPage: false });
+  await page.click('button[role=tab]:has-text("quality")');
+  await page.waitForSelector('[data-testid=quality-table]');
+  assert.match(await page.textContent('[data-testid=quality-table]'), /allowed_values/);
+  await page.click('button[role=tab]:has-text("preview")');
+  await page.waitForSelector('[data-testid=preview-table] >> text=C00000');
+  await page.click('text=Next');
+  await page.waitForSelector('[data-testid=preview-table] >> text=C00025');
+  await page.click('button[role=tab]:has-text("diff")');
+  await page.waitForSelector('[data-testid=diff]');
+  const diff = await page.textContent('[data-testid=diff]');
+  assert.match(diff, /monthly_charges/);
+  assert.match(diff, /shifted/);
   await page.close();
 });
