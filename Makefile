@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui bench format lint clean
+.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -12,7 +12,7 @@ help:
 	@echo "make ui         build the web UI into ui/dist"
 	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
 	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
-	@echo "make bench      HTTP benchmark with wrk; prints figures for docs/benchmarks.md"
+	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: dataset ingest vs pandas)"
 	@echo "make format     clang-format the C++ sources"
 
 setup:
@@ -40,8 +40,13 @@ test-e2e: build
 test-ui: build ui
 	@cd ui && npm test
 
-bench: build
+bench: bench-http bench-ingest
+
+bench-http: build
 	@bash bench/http_bench.sh
+
+bench-ingest: build
+	@bash bench/ingest_bench.sh
 
 format:
 	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')

@@ -261,7 +261,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
         }
         http::request_parser<http::buffer_body> bp(std::move(hp));
         bp.body_limit(opt.max_upload_bytes);
-        std::vector<char> chunk(256 * 1024);
+        std::vector<char> chunk(1024 * 1024);
         while (st.ok() && !ec && !bp.is_done()) {
           bp.get().body().data = chunk.data();
           bp.get().body().size = chunk.size();

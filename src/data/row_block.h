@@ -13,7 +13,7 @@ namespace kade {
 
 class RowBlock {
  public:
-  static constexpr size_t kRows = 4096;
+  static constexpr size_t kRows = 16384;
 
   explicit RowBlock(size_t columns = 0) : columns_(columns) {}
   void Reset(size_t columns) {
