@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -114,6 +114,22 @@ absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url) {
   }
   return e;
 }
+
+// Connects `stream` to the endpoint and returns a request header for `target` with the
+// common fields set. Throws on connection failure (callers catch at their boundary).
+template <typename Body>
+http::request<Body> Connect(beast::tcp_stream& stream, net::io_context& ioc, const Endpoint& ep,
+                            http::verb method, const std::string& target,
+                            const std::string& token) {
+  net::ip::tcp::resolver resolver(ioc);
+  stream.expires_never();
+  stream.connect(resolver.resolve(ep.host, ep.port));
+  http::request<Body> req{method, ep.prefix + target, 11};
+  req.set(http::field::host, ep.host);
+  req.set(http::field::user_agent, "kade-cli");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  return req;
+}
 }  // namespace
 
 absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
@@ -161,15 +177,10 @@ absl::StatusOr<RawResponse> HttpUploadFile(const std::string& base_url, const st
   ::fstat(fd, &st);
   try {
     net::io_context ioc;
-    net::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_never();
-    stream.connect(resolver.resolve(ep.host, ep.port));
-    http::request<http::empty_body> req{http::string_to_verb(method), ep.prefix + target, 11};
-    req.set(http::field::host, ep.host);
-    req.set(http::field::user_agent, "kade-cli");
+    auto req =
+        Connect<http::empty_body>(stream, ioc, ep, http::string_to_verb(method), target, token);
     req.set(http::field::content_type, "application/octet-stream");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     req.content_length(static_cast<uint64_t>(st.st_size));
     http::request_serializer<http::empty_body> sr{req};
     http::write_header(stream, sr);
@@ -199,14 +210,8 @@ absl::StatusOr<RawResponse> HttpDownloadFile(const std::string& base_url, const 
   ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
   try {
     net::io_context ioc;
-    net::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_never();
-    stream.connect(resolver.resolve(ep.host, ep.port));
-    http::request<http::empty_body> req{http::verb::get, ep.prefix + target, 11};
-    req.set(http::field::host, ep.host);
-    req.set(http::field::user_agent, "kade-cli");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    auto req = Connect<http::empty_body>(stream, ioc, ep, http::verb::get, target, token);
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response_parser<http::empty_body> head;

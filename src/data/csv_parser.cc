@@ -56,10 +56,7 @@ class CsvParser : public RecordParser {
           } else if (c == opt_.delimiter) {
             RETURN_IF_ERROR(EndField());
           } else if (c == '\n' || c == '\r') {
-            RETURN_IF_ERROR(EndField());
-            RETURN_IF_ERROR(EndRecord());
-            if (c == '\r') skip_lf_ = true;
-            NewLine();
+            RETURN_IF_ERROR(EndLine(c));
           } else {
             field_.push_back(c);
             state_ = State::kUnquoted;
@@ -82,10 +79,7 @@ class CsvParser : public RecordParser {
           if (c == opt_.delimiter) {
             RETURN_IF_ERROR(EndField());
           } else {
-            RETURN_IF_ERROR(EndField());
-            RETURN_IF_ERROR(EndRecord());
-            if (c == '\r') skip_lf_ = true;
-            NewLine();
+            RETURN_IF_ERROR(EndLine(c));
           }
           break;
         }
@@ -104,10 +98,7 @@ class CsvParser : public RecordParser {
           } else if (c == opt_.delimiter) {
             RETURN_IF_ERROR(EndField());
           } else if (c == '\n' || c == '\r') {
-            RETURN_IF_ERROR(EndField());
-            RETURN_IF_ERROR(EndRecord());
-            if (c == '\r') skip_lf_ = true;
-            NewLine();
+            RETURN_IF_ERROR(EndLine(c));
           } else {
             return Error(absl::StrFormat(
                 "line %d, column %d: unexpected character '%c' after the closing quote of a "
@@ -141,6 +132,15 @@ class CsvParser : public RecordParser {
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
 
   absl::Status Error(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
+
+  // A line break outside quotes ends the field and the record; after CR a LF is skipped.
+  absl::Status EndLine(char c) {
+    RETURN_IF_ERROR(EndField());
+    RETURN_IF_ERROR(EndRecord());
+    if (c == '\r') skip_lf_ = true;
+    NewLine();
+    return absl::OkStatus();
+  }
 
   void NewLine() {
     ++line_;

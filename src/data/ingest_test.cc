@@ -176,7 +176,7 @@ TEST(IngestTest, LargeColumnsSwitchToSketches) {
   EXPECT_FALSE(c["quantiles_exact"].get<bool>());
   EXPECT_FALSE(c["distinct_exact"].get<bool>());
   std::sort(vals.begin(), vals.end());
-  // KLL rank error stays within ~1.5% of n; HLL within a few percent.
+  // The sample's rank error stays well within 1.5% of n; HLL within a few percent.
   double med = c["quantiles"]["p50"].get<double>();
   size_t rank = std::lower_bound(vals.begin(), vals.end(), med) - vals.begin();
   EXPECT_NEAR(static_cast<double>(rank) / vals.size(), 0.5, 0.015);

@@ -82,9 +82,11 @@ struct Column {
   bool maybe_bool = true, maybe_int = true, maybe_float = true, maybe_ts = true;
   int64_t trues = 0;
   Moments num;
+  // All values up to the exact limit; beyond it, a uniform reservoir sample of that size
+  // (Algorithm R with a deterministic generator, so a profile is reproducible).
   std::vector<double> exact_values;
-  bool use_kll = false;
-  KllSketch kll;
+  bool sampled = false;
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
   int64_t ts_min = std::numeric_limits<int64_t>::max(),
           ts_max = std::numeric_limits<int64_t>::min();
   absl::flat_hash_map<std::string, int64_t> counts;  // while exact
@@ -233,16 +235,17 @@ absl::Status Profiler::Impl::ProfileColumns(const RowBlock& block, size_t first,
         }
         if (is_num) {
           col.num.Add(d);
-          if (!col.use_kll) {
+          if (col.exact_values.size() < im.opt.exact_quantile_limit) {
             col.exact_values.push_back(d);
-            if (col.exact_values.size() > im.opt.exact_quantile_limit) {
-              for (double e : col.exact_values) col.kll.Add(e);
-              col.exact_values.clear();
-              col.exact_values.shrink_to_fit();
-              col.use_kll = true;
-            }
           } else {
-            col.kll.Add(d);
+            col.sampled = true;
+            col.rng ^= col.rng << 13;
+            col.rng ^= col.rng >> 7;
+            col.rng ^= col.rng << 17;
+            // Uniform in [0, n) without a division (Lemire's multiply-shift).
+            uint64_t j = static_cast<uint64_t>(
+                (static_cast<unsigned __int128>(col.rng) * static_cast<uint64_t>(col.num.n)) >> 64);
+            if (j < col.exact_values.size()) col.exact_values[j] = d;
           }
           if (im.corr_enabled) {
             if (!col.shift_set) {
@@ -400,29 +403,28 @@ Json Profiler::ProfileJson() const {
       j["max"] = Num(c.num.max);
       j["mean"] = Num(c.num.mean);
       j["std"] = Num(c.num.Std());
-      KllSketch sketch = c.kll;
-      std::vector<double> sorted;
-      if (!c.use_kll) {
-        sorted = c.exact_values;
-        std::sort(sorted.begin(), sorted.end());
-        for (double v : sorted) sketch.Add(v);
-      }
-      // Exact quantiles use linear interpolation between order statistics (numpy's default).
+      std::vector<double> sorted = c.exact_values;
+      std::sort(sorted.begin(), sorted.end());
+      // The mergeable summary stored with the profile: a KLL sketch of the values (of the
+      // sample, beyond the exact limit).
+      KllSketch sketch;
+      for (double v : sorted) sketch.Add(v);
+      // Quantiles use linear interpolation between order statistics (numpy's default); on a
+      // sample the ends are the true min and max.
       auto q = [&](double p) -> double {
-        if (!c.use_kll) {
-          double pos = p * static_cast<double>(sorted.size() - 1);
-          size_t lo = static_cast<size_t>(std::floor(pos));
-          size_t hi = std::min(lo + 1, sorted.size() - 1);
-          return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
-        }
-        return sketch.Quantile(p);
+        if (c.sampled && p <= 0) return c.num.min;
+        if (c.sampled && p >= 1) return c.num.max;
+        double pos = p * static_cast<double>(sorted.size() - 1);
+        size_t lo = static_cast<size_t>(std::floor(pos));
+        size_t hi = std::min(lo + 1, sorted.size() - 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
       };
       Json qs = Json::object();
       for (double p : {0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0}) {
         qs[absl::StrFormat("p%g", p * 100)] = Num(q(p));
       }
       j["quantiles"] = qs;
-      j["quantiles_exact"] = !c.use_kll;
+      j["quantiles_exact"] = !c.sampled;
       // Histogram: equal-width bins over [min, max].
       int bins = im.opt.histogram_bins;
       double lo = c.num.min, hi = c.num.max;
@@ -433,15 +435,24 @@ Json Profiler::ProfileJson() const {
         size_t b = static_cast<size_t>((v - lo) / (hi - lo) * bins);
         return std::min(b, static_cast<size_t>(bins - 1));
       };
-      if (!c.use_kll) {
-        for (double v : sorted) ++counts[bin_of(v)];
-      } else {
-        for (auto& [v, w] : sketch.WeightedItems()) counts[bin_of(v)] += static_cast<int64_t>(w);
+      for (double v : sorted) ++counts[bin_of(v)];
+      if (c.sampled) {
+        // Scale the sample's counts to the column's size; the rounding remainder goes to
+        // the fullest bin so the counts still add up to the number of values.
+        double scale = static_cast<double>(c.num.n) / static_cast<double>(sorted.size());
+        int64_t total = 0;
+        size_t fullest = 0;
+        for (size_t b = 0; b < counts.size(); ++b) {
+          counts[b] = std::llround(static_cast<double>(counts[b]) * scale);
+          total += counts[b];
+          if (counts[b] > counts[fullest]) fullest = b;
+        }
+        counts[fullest] += c.num.n - total;
       }
       Json edges = Json::array();
       for (int b = 0; b <= bins; ++b)
         edges.push_back(bins == 1 ? (b == 0 ? lo : hi) : lo + (hi - lo) * b / bins);
-      j["histogram"] = Json{{"edges", edges}, {"counts", counts}, {"exact", !c.use_kll}};
+      j["histogram"] = Json{{"edges", edges}, {"counts", counts}, {"exact", !c.sampled}};
       j["sketch"] = Json{{"kll", sketch.ToJson()},
                          {"moments",
                           {{"n", c.num.n},

@@ -1,7 +1,8 @@
 // One-pass profile (EDA) and type inference for a table read as a stream of row blocks.
 //
 // Per column: count, nulls, distinct (exact up to a bound, then HyperLogLog), min/max/mean/
-// std (Welford), quantiles (exact up to a bound, then a KLL sketch), a histogram for numeric
+// std (Welford), quantiles (exact up to a bound, then from a uniform reservoir sample; a KLL
+// sketch of them is stored as the mergeable summary), a histogram for numeric
 // columns, top categories with counts, sample values, string lengths; for the table: Pearson
 // correlations between numeric columns (pairwise complete observations) and with the target.
 // The profile JSON carries the sketches so profiles stay mergeable and serialisable (drift

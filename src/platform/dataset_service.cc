@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 
 #include <map>
 #include <set>
@@ -256,8 +257,13 @@ class UploadImpl : public DatasetUpload {
       return absl::ResourceExhaustedError(
           absl::StrCat("upload exceeds the limit of ", max_upload_, " bytes"));
     }
-    RETURN_IF_ERROR(writer_->Append(chunk));
-    return ingest_->Feed(chunk);
+    // Hashing and writing the raw bytes overlaps with parsing and profiling them.
+    std::future<absl::Status> stored =
+        std::async(std::launch::async, [this, chunk] { return writer_->Append(chunk); });
+    absl::Status parsed = ingest_->Feed(chunk);
+    absl::Status written = stored.get();
+    RETURN_IF_ERROR(written);
+    return parsed;
   }
 
   absl::StatusOr<std::pair<DatasetVersion, bool>> Finish() override {

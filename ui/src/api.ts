@@ -55,3 +55,20 @@ export interface AuditVerify { ok: boolean; entries: number; head_seq: number; h
 
 export const ROLES = ['viewer', 'editor', 'maintainer', 'owner'] as const;
 export const roleRank = (r: string | null) => (r ? ROLES.indexOf(r as (typeof ROLES)[number]) + 1 : 0);
+
+export function errorMessage(err: unknown): string {
+  return err instanceof ApiError ? err.message : String(err);
+}
+
+// Runs a change, then reloads; any failure lands in setError with the server's message.
+export function runAction(setError: (e: string | null) => void, reload: () => Promise<void>) {
+  return async (fn: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await fn();
+      await reload();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+}

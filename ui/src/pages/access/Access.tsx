@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type User } from '../../api';
+import { api, ApiError, runAction, type User } from '../../api';
 import { Card, ErrorBox, Page, Time } from '../../components';
 
 interface Token {
@@ -31,15 +31,7 @@ export function Access(props: { isAdmin: boolean }) {
     load();
   }, []);
 
-  async function act(fn: () => Promise<unknown>) {
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
-  }
+  const act = runAction(setError, load);
 
   return (
     <Page title="Access" subtitle="API tokens sign you in to the API, the CLI and this UI. Each is shown once when created.">

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Artifact, type Member, type Project, ROLES, roleRank } from '../../api';
+import { api, ApiError, runAction, type Artifact, type Member, type Project, ROLES, roleRank } from '../../api';
 import { Card, ErrorBox, formatBytes, Page, RoleBadge, Time } from '../../components';
 
 export function ProjectDetail(props: { name: string; isAdmin: boolean }) {
@@ -30,15 +30,7 @@ export function ProjectDetail(props: { name: string; isAdmin: boolean }) {
   const canManage = props.isAdmin || roleRank(project?.role ?? null) >= 3;
   const isOwner = props.isAdmin || project?.role === 'owner';
 
-  async function act(fn: () => Promise<unknown>) {
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
-  }
+  const act = runAction(setError, load);
 
   if (!project) {
     return (
