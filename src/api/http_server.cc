@@ -2,6 +2,7 @@
 #include "absl/strings/string_view.h"
 
 #include <chrono>
+#include <future>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -261,10 +262,22 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
         }
         http::request_parser<http::buffer_body> bp(std::move(hp));
         bp.body_limit(opt.max_upload_bytes);
-        std::vector<char> chunk(1024 * 1024);
+        // Two 1 MiB buffers: while the sink processes one on the blocking pool, the next
+        // is read from the socket, so receiving overlaps with storing and parsing.
+        std::vector<char> chunks[2] = {std::vector<char>(1024 * 1024),
+                                       std::vector<char>(1024 * 1024)};
+        int cur = 0;
+        size_t filled = 0;
+        std::future<absl::Status> pending;
+        UploadSink* sk = sink.get();
+        auto wait_pending = [&]() -> net::awaitable<absl::Status> {
+          if (!pending.valid()) co_return absl::OkStatus();
+          co_return co_await OnPool([&pending] { return pending.get(); });
+        };
         while (st.ok() && !ec && !bp.is_done()) {
-          bp.get().body().data = chunk.data();
-          bp.get().body().size = chunk.size();
+          std::vector<char>& chunk = chunks[cur];
+          bp.get().body().data = chunk.data() + filled;
+          bp.get().body().size = chunk.size() - filled;
           s->stream.expires_after(std::chrono::seconds(opt.read_timeout_s));
           co_await http::async_read(s->stream, buffer, bp, token);
           if (ec == http::error::need_buffer) ec = {};
@@ -277,8 +290,30 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
             break;
           }
           if (ec) break;
-          size_t n = chunk.size() - bp.get().body().size;
-          if (n > 0) st = sink->Append(absl::string_view(chunk.data(), n));
+          filled = chunk.size() - bp.get().body().size;
+          if (filled == chunk.size() || (bp.is_done() && filled > 0)) {
+            st = co_await wait_pending();  // the other buffer is free again
+            if (!st.ok()) break;
+            auto done = std::make_shared<std::promise<absl::Status>>();
+            pending = done->get_future();
+            const char* data = chunk.data();
+            size_t n = filled;
+            net::post(blocking_pool, [sk, data, n, done] {
+              absl::Status r;
+              try {
+                r = sk->Append(absl::string_view(data, n));
+              } catch (const std::exception& e) {
+                r = absl::InternalError(absl::StrCat("upload failed: ", e.what()));
+              }
+              done->set_value(r);
+            });
+            cur ^= 1;
+            filled = 0;
+          }
+        }
+        {
+          absl::Status last = co_await wait_pending();
+          if (st.ok()) st = last;
         }
         if (ec) {
           // The client went away or stalled mid-upload; nothing was recorded.
