@@ -116,6 +116,51 @@ HttpResponse HttpResponse::Error(const absl::Status& status) {
   return r;
 }
 
+HttpResponse HttpResponse::MlflowError(const absl::Status& status) {
+  int http = 500;
+  const char* code = "INTERNAL_ERROR";
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      http = 404;
+      code = "RESOURCE_DOES_NOT_EXIST";
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      http = 400;
+      code = "INVALID_PARAMETER_VALUE";
+      break;
+    case absl::StatusCode::kAlreadyExists:
+      http = 400;
+      code = "RESOURCE_ALREADY_EXISTS";
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      http = 400;
+      code = "INVALID_STATE";
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      http = 403;
+      code = "PERMISSION_DENIED";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      http = 401;
+      code = "UNAUTHENTICATED";
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      http = 429;
+      code = "REQUEST_LIMIT_EXCEEDED";
+      break;
+    default:
+      break;
+  }
+  if (int explicit_status = HttpStatusOf(status);
+      explicit_status == 413 || explicit_status == 405) {
+    http = explicit_status;
+  }
+  HttpResponse r =
+      MakeJson(http, Json{{"error_code", code}, {"message", std::string(status.message())}});
+  if (http == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kade\"");
+  return r;
+}
+
 absl::Status PercentDecode(absl::string_view in, std::string* out, bool plus_is_space) {
   out->clear();
   out->reserve(in.size());

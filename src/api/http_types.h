@@ -41,6 +41,8 @@ struct HttpResponse {
 
   static HttpResponse MakeJson(int status, const Json& body);
   static HttpResponse Error(const absl::Status& status);
+  // The same error in MLflow's REST shape and codes (RESOURCE_DOES_NOT_EXIST, ...).
+  static HttpResponse MlflowError(const absl::Status& status);
 };
 
 // Attaches an explicit HTTP status to an error (e.g. 413 for a too-large upload), for the

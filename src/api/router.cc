@@ -173,7 +173,8 @@ HttpResponse Router::Run(const Route& route, RouteContext& rc) {
     if (HttpStatusOf(result.status()) >= 500) {
       spdlog::error("{} {} failed: {}", route.method, route.pattern, result.status().ToString());
     }
-    HttpResponse r = HttpResponse::Error(result.status());
+    HttpResponse r = route.mlflow_errors ? HttpResponse::MlflowError(result.status())
+                                         : HttpResponse::Error(result.status());
     r.user = rc.ctx.principal.user_name;
     return r;
   }
@@ -192,7 +193,10 @@ HttpResponse Router::Handle(const HttpRequest& request, std::string* route_name)
     return HttpResponse::Error(absl::InternalError("streaming route called without a stream"));
   }
   absl::StatusOr<RouteContext> rc = Admit(m, request);
-  if (!rc.ok()) return HttpResponse::Error(rc.status());
+  if (!rc.ok()) {
+    return m.route->mlflow_errors ? HttpResponse::MlflowError(rc.status())
+                                  : HttpResponse::Error(rc.status());
+  }
   return Run(*m.route, *rc);
 }
 

@@ -58,6 +58,8 @@ struct Route {
   // Runs on the server's blocking-work pool instead of an event-loop thread: for handlers
   // that read or hash whole files or walk whole tables. Upload chunks always do.
   bool blocking = false;
+  // Errors in MLflow's shape ({"error_code", "message"}) instead of Kade's.
+  bool mlflow_errors = false;
   std::vector<std::string> segments;
 };
 
@@ -107,5 +109,6 @@ void RegisterProjectRoutes(Router& r);
 void RegisterAuditRoutes(Router& r);
 void RegisterArtifactRoutes(Router& r);
 void RegisterDatasetRoutes(Router& r);
+void RegisterMlflowRoutes(Router& r);
 
 }  // namespace kade

@@ -54,6 +54,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterAuditRoutes(router);
   RegisterArtifactRoutes(router);
   RegisterDatasetRoutes(router);
+  RegisterMlflowRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;

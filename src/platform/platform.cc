@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   p->datasets = std::make_unique<DatasetService>(
       p->store.get(), p->blobs.get(),
       DatasetLimits{config.max_upload_bytes, config.max_decompressed_bytes});
+  p->tracking = std::make_unique<TrackingService>(p->store.get());
   return p;
 }
 

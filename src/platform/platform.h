@@ -12,6 +12,7 @@
 #include "platform/auth_service.h"
 #include "platform/dataset_service.h"
 #include "platform/project_service.h"
+#include "platform/tracking_service.h"
 #include "store/artifact_store.h"
 #include "store/metadata.h"
 
@@ -36,6 +37,7 @@ class Platform {
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<ArtifactService> artifacts;
   std::unique_ptr<DatasetService> datasets;
+  std::unique_ptr<TrackingService> tracking;
 };
 
 }  // namespace kade

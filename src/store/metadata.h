@@ -176,6 +176,107 @@ class DatasetRepository {
   virtual absl::StatusOr<std::vector<DatasetUsage>> ListUsage(int64_t version_id) = 0;
 };
 
+// Experiment tracking records.
+struct Experiment {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  std::string lifecycle_stage = "active";  // active | deleted
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::vector<std::pair<std::string, std::string>> tags;
+};
+
+struct Run {
+  int64_t id = 0;
+  std::string uuid;
+  int64_t experiment_id = 0;
+  std::string name;
+  std::string user;
+  std::string status = "RUNNING";  // RUNNING | SCHEDULED | FINISHED | FAILED | KILLED
+  int64_t start_time = 0;
+  std::optional<int64_t> end_time;
+  std::string lifecycle_stage = "active";
+};
+
+// kind: 0 finite, 1 NaN, 2 +Infinity, 3 -Infinity (SQLite cannot store NaN).
+struct MetricPoint {
+  std::string key;
+  double value = 0;
+  int kind = 0;
+  int64_t timestamp = 0;
+  int64_t step = 0;
+};
+
+struct RunInput {
+  std::string name;
+  std::string digest;
+  std::string source;
+  std::string role;
+  std::string detail = "{}";
+};
+
+struct RunData {
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<MetricPoint> metrics;  // latest per key
+  std::vector<RunInput> inputs;
+};
+
+// One comparison of a run search: entity is metric, param, tag or attribute.
+struct RunClause {
+  std::string entity;
+  std::string key;
+  std::string op;  // =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN
+  std::vector<std::string> strings;
+  double number = 0;
+  bool numeric = false;
+};
+
+struct RunOrder {
+  std::string entity;
+  std::string key;
+  bool ascending = false;
+};
+
+struct RunQuery {
+  std::vector<int64_t> experiment_ids;
+  std::vector<RunClause> clauses;
+  std::vector<RunOrder> order_by;
+  std::string view = "active";  // active | deleted | all
+  int64_t limit = 1000;
+  int64_t offset = 0;
+};
+
+class TrackingRepository {
+ public:
+  virtual ~TrackingRepository() = default;
+  virtual absl::StatusOr<Experiment> CreateExperiment(const Experiment& e) = 0;
+  virtual absl::StatusOr<std::optional<Experiment>> FindExperiment(int64_t id) = 0;
+  virtual absl::StatusOr<std::optional<Experiment>> FindExperimentByName(
+      int64_t project_id, absl::string_view name) = 0;
+  // Experiments of the given projects, in the given lifecycle view, newest first.
+  virtual absl::StatusOr<std::vector<Experiment>> ListExperiments(
+      const std::vector<int64_t>& project_ids, absl::string_view view) = 0;
+  virtual absl::Status UpdateExperiment(const Experiment& e) = 0;
+  virtual absl::Status SetExperimentTag(int64_t experiment_id, absl::string_view key,
+                                        absl::string_view value) = 0;
+
+  virtual absl::StatusOr<Run> CreateRun(const Run& r) = 0;
+  virtual absl::StatusOr<std::optional<Run>> FindRun(absl::string_view uuid) = 0;
+  virtual absl::Status UpdateRun(const Run& r) = 0;
+  // AlreadyExists when the key holds a different value (params are immutable).
+  virtual absl::Status PutParam(int64_t run_id, absl::string_view key, absl::string_view value) = 0;
+  virtual absl::Status PutTag(int64_t run_id, absl::string_view key, absl::string_view value) = 0;
+  virtual absl::StatusOr<bool> DeleteTag(int64_t run_id, absl::string_view key) = 0;
+  virtual absl::Status AddMetrics(int64_t run_id, const std::vector<MetricPoint>& points) = 0;
+  virtual absl::Status AddInput(int64_t run_id, const RunInput& input) = 0;
+  virtual absl::StatusOr<RunData> GetRunData(int64_t run_id) = 0;
+  virtual absl::StatusOr<std::vector<MetricPoint>> MetricHistory(int64_t run_id,
+                                                                 absl::string_view key) = 0;
+  virtual absl::StatusOr<std::vector<Run>> SearchRuns(const RunQuery& q) = 0;
+};
+
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
@@ -203,6 +304,7 @@ class ProjectRepository {
   virtual ~ProjectRepository() = default;
   virtual absl::StatusOr<Project> Create(const Project& project) = 0;
   virtual absl::StatusOr<std::optional<Project>> FindByName(absl::string_view name) = 0;
+  virtual absl::StatusOr<std::optional<Project>> FindById(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<Project>> ListAll() = 0;
   virtual absl::StatusOr<std::vector<Project>> ListForUser(int64_t user_id) = 0;
   virtual absl::Status Delete(int64_t id) = 0;
@@ -254,6 +356,7 @@ class Transaction {
   virtual AuditRepository& audit() = 0;
   virtual ArtifactRepository& artifacts() = 0;
   virtual DatasetRepository& datasets() = 0;
+  virtual TrackingRepository& tracking() = 0;
   // Every blob hash referenced by any record (for artifact garbage collection).
   virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
 };

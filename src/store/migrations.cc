@@ -136,6 +136,76 @@ CREATE VIRTUAL TABLE dataset_search USING fts5(name, description, tags, columns,
 DROP VIEW blob_refs;
 CREATE VIEW blob_refs AS SELECT sha256 FROM artifacts UNION ALL SELECT sha256 FROM dataset_versions;
 )sql"},
+      {3, "experiment tracking: experiments, runs, params, metrics, tags, inputs", R"sql(
+CREATE TABLE experiments (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE experiment_tags (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL UNIQUE,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  name TEXT NOT NULL DEFAULT '',
+  user TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'RUNNING',
+  start_time INTEGER NOT NULL,
+  end_time INTEGER,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX runs_experiment ON runs(experiment_id, start_time DESC);
+CREATE TABLE run_params (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE run_tags (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+-- Full history; value is NULL for NaN (kind tells which non-finite value it was).
+CREATE TABLE run_metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL,
+  kind INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX run_metrics_key ON run_metrics(run_id, key, step);
+-- The newest value per key (largest step, then timestamp), kept for search and listing.
+CREATE TABLE run_latest_metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL,
+  kind INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE run_inputs (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (run_id, name, digest)
+) WITHOUT ROWID;
+)sql"},
   };
   return *kMigrations;
 }

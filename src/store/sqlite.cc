@@ -29,6 +29,10 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view context) {
 }
 
 SqliteStmt::~SqliteStmt() {
+  if (stmt_ != nullptr && owned_) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
   if (stmt_ != nullptr) {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -48,6 +52,11 @@ SqliteStmt& SqliteStmt::Bind(int index, absl::string_view v) {
 SqliteStmt& SqliteStmt::Bind(int index, const std::optional<int64_t>& v) {
   if (v.has_value()) return Bind(index, *v);
   return BindNull(index);
+}
+
+SqliteStmt& SqliteStmt::BindDouble(int index, double v) {
+  sqlite3_bind_double(stmt_, index, v);
+  return *this;
 }
 
 SqliteStmt& SqliteStmt::BindNull(int index) {
@@ -125,6 +134,13 @@ absl::StatusOr<SqliteStmt> SqliteConn::Prepare(absl::string_view sql) {
   if (rc != SQLITE_OK) return SqliteError(db_, rc, absl::StrCat("prepare '", key, "'"));
   cache_.emplace(key, stmt);
   return SqliteStmt(stmt, db_);
+}
+
+absl::StatusOr<SqliteStmt> SqliteConn::PrepareUncached(absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare search");
+  return SqliteStmt(stmt, db_, true);
 }
 
 }  // namespace kade

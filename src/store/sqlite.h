@@ -19,22 +19,29 @@ namespace kade {
 
 class SqliteStmt {
  public:
-  explicit SqliteStmt(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  SqliteStmt(sqlite3_stmt* stmt, sqlite3* db, bool owned = false)
+      : stmt_(stmt), db_(db), owned_(owned) {}
   ~SqliteStmt();
-  SqliteStmt(SqliteStmt&& o) noexcept : stmt_(o.stmt_), db_(o.db_) { o.stmt_ = nullptr; }
+  SqliteStmt(SqliteStmt&& o) noexcept : stmt_(o.stmt_), db_(o.db_), owned_(o.owned_) {
+    o.stmt_ = nullptr;
+  }
   SqliteStmt(const SqliteStmt&) = delete;
   SqliteStmt& operator=(const SqliteStmt&) = delete;
 
   SqliteStmt& Bind(int index, int64_t v);
+  SqliteStmt& BindDouble(int index, double v);
   SqliteStmt& Bind(int index, absl::string_view v);
   SqliteStmt& Bind(int index, const std::optional<int64_t>& v);
   SqliteStmt& BindNull(int index);
   // True when a row is available, false when done.
   absl::StatusOr<bool> Step();
+  // Makes the statement ready to run again (bindings are kept).
+  void Reset() { sqlite3_reset(stmt_); }
   // Steps to completion (for statements that return no rows).
   absl::Status Run();
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::optional<int64_t> OptInt(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
@@ -42,6 +49,7 @@ class SqliteStmt {
  private:
   sqlite3_stmt* stmt_;
   sqlite3* db_;
+  bool owned_ = false;  // finalized on destruction (not from the connection's cache)
 };
 
 class SqliteConn {
@@ -55,6 +63,8 @@ class SqliteConn {
   absl::Status Exec(absl::string_view sql);
   // Returns a cached prepared statement, reset and with bindings cleared.
   absl::StatusOr<SqliteStmt> Prepare(absl::string_view sql);
+  // For SQL built per request (searches): not cached, finalized when the statement goes.
+  absl::StatusOr<SqliteStmt> PrepareUncached(absl::string_view sql);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   sqlite3* raw() { return db_; }

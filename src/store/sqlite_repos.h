@@ -32,5 +32,6 @@ absl::StatusOr<std::optional<T>> FirstRow(SqliteStmt& st, F read) {
 }
 
 std::unique_ptr<DatasetRepository> NewSqliteDatasets(SqliteConn* c);
+std::unique_ptr<TrackingRepository> NewSqliteTracking(SqliteConn* c);
 
 }  // namespace kade

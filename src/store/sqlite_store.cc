@@ -205,6 +205,14 @@ class SqliteProjects : public ProjectRepository {
     st.Bind(1, name);
     return FirstRow<Project>(st, ReadProject);
   }
+  absl::StatusOr<std::optional<Project>> FindById(int64_t id) override {
+    ASSIGN_OR_RETURN(
+        auto st,
+        c_->Prepare(
+            "SELECT id, name, description, created_at, created_by FROM projects WHERE id = ?"));
+    st.Bind(1, id);
+    return FirstRow<Project>(st, ReadProject);
+  }
   absl::StatusOr<std::vector<Project>> ListAll() override {
     ASSIGN_OR_RETURN(
         auto st,
@@ -453,14 +461,23 @@ class SqliteTransaction : public Transaction {
         members_(c),
         audit_(c),
         artifacts_(c),
-        datasets_(NewSqliteDatasets(c)) {}
+        datasets_(nullptr),
+        tracking_(nullptr) {}
   UserRepository& users() override { return users_; }
   TokenRepository& tokens() override { return tokens_; }
   ProjectRepository& projects() override { return projects_; }
   MemberRepository& members() override { return members_; }
   AuditRepository& audit() override { return audit_; }
   ArtifactRepository& artifacts() override { return artifacts_; }
-  DatasetRepository& datasets() override { return *datasets_; }
+  // Created on first use: most transactions (token checks) never need them.
+  DatasetRepository& datasets() override {
+    if (!datasets_) datasets_ = NewSqliteDatasets(c_);
+    return *datasets_;
+  }
+  TrackingRepository& tracking() override {
+    if (!tracking_) tracking_ = NewSqliteTracking(c_);
+    return *tracking_;
+  }
   absl::StatusOr<std::vector<std::string>> ReferencedBlobs() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT DISTINCT sha256 FROM blob_refs"));
     std::vector<std::string> out;
@@ -481,6 +498,7 @@ class SqliteTransaction : public Transaction {
   SqliteAudit audit_;
   SqliteArtifacts artifacts_;
   std::unique_ptr<DatasetRepository> datasets_;
+  std::unique_ptr<TrackingRepository> tracking_;
 };
 
 class SqliteStore : public MetadataStore {

@@ -1,0 +1,629 @@
+// MLflow REST API 2.0 (tracking) compatibility, so existing MLflow clients log to Kade.
+//
+// Every endpoint is served twice:
+//   /projects/{project}/api/2.0/mlflow/...  experiment names are plain ("churn-xgb");
+//                                           use
+//                                           mlflow.set_tracking_uri("http://kade/projects/demo")
+//   /api/2.0/mlflow/...                     experiment names are "PROJECT/NAME"; calls by id
+//                                           find the project from the experiment or run
+// The bearer token comes from MLFLOW_TRACKING_TOKEN. Field names, string ids and error codes
+// follow mlflow/protos/service.proto.
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "api/router.h"
+#include "core/status.h"
+#include "core/time.h"
+
+namespace kade {
+
+namespace {
+
+// Request fields come from the query string (GET) or the JSON body (POST).
+class Fields {
+ public:
+  static absl::StatusOr<Fields> From(const RouteContext& rc) {
+    Fields f;
+    if (rc.request->method == "GET") {
+      f.body_ = Json::object();
+      for (const auto& [k, v] : rc.request->query) {
+        if (f.body_.contains(k)) {
+          if (!f.body_[k].is_array()) f.body_[k] = Json::array({f.body_[k]});
+          f.body_[k].push_back(v);
+        } else {
+          f.body_[k] = v;
+        }
+      }
+    } else {
+      ASSIGN_OR_RETURN(f.body_, rc.JsonBody());
+    }
+    return f;
+  }
+  const Json& body() const { return body_; }
+  absl::StatusOr<std::string> Str(const char* k, bool required) const {
+    if (!body_.contains(k) || body_[k].is_null()) {
+      if (required)
+        return absl::InvalidArgumentError(
+            absl::StrCat("missing value for required parameter '", k, "'"));
+      return std::string();
+    }
+    const Json& v = body_[k];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    return absl::InvalidArgumentError(absl::StrCat("parameter '", k, "' must be a string"));
+  }
+  absl::StatusOr<std::optional<int64_t>> Int(const char* k) const {
+    if (!body_.contains(k) || body_[k].is_null()) return std::optional<int64_t>();
+    const Json& v = body_[k];
+    int64_t out = 0;
+    if (v.is_number_integer()) return std::optional<int64_t>(v.get<int64_t>());
+    if (v.is_string() && absl::SimpleAtoi(v.get<std::string>(), &out))
+      return std::optional<int64_t>(out);
+    return absl::InvalidArgumentError(absl::StrCat("parameter '", k, "' must be an integer"));
+  }
+  absl::StatusOr<int64_t> Id(const char* k) const {
+    ASSIGN_OR_RETURN(std::string s, Str(k, true));
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(s, &id) || id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", k, "' is not a valid id: '", s, "'"));
+    }
+    return id;
+  }
+
+ private:
+  Json body_;
+};
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> KeyValues(const Json& body,
+                                                                           const char* field) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!body.contains(field) || body[field].is_null()) return out;
+  if (!body[field].is_array())
+    return absl::InvalidArgumentError(absl::StrCat("'", field, "' must be a list"));
+  for (size_t i = 0; i < body[field].size(); ++i) {
+    const Json& kv = body[field][i];
+    if (!kv.is_object() || !kv.contains("key") || !kv["key"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "] needs a string 'key'"));
+    }
+    std::string value;
+    if (kv.contains("value") && !kv["value"].is_null()) {
+      if (kv["value"].is_string())
+        value = kv["value"].get<std::string>();
+      else
+        value = kv["value"].dump();
+    }
+    out.emplace_back(kv["key"].get<std::string>(), value);
+  }
+  return out;
+}
+
+// A metric value: a JSON number, or "NaN" / "Infinity" / "-Infinity" as proto3 JSON writes them.
+absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where) {
+  MetricPoint p;
+  if (!m.is_object() || !m.contains("key") || !m["key"].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " needs a string 'key'"));
+  }
+  p.key = m["key"].get<std::string>();
+  if (!m.contains("value"))
+    return absl::InvalidArgumentError(absl::StrCat(where, " needs a 'value'"));
+  const Json& v = m["value"];
+  if (v.is_number()) {
+    p.value = v.get<double>();
+  } else if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    if (s == "NaN" || s == "nan")
+      p.kind = 1;
+    else if (s == "Infinity" || s == "inf")
+      p.kind = 2;
+    else if (s == "-Infinity" || s == "-inf")
+      p.kind = 3;
+    else if (!absl::SimpleAtod(s, &p.value)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": value '", s, "' is not a number"));
+    }
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": value must be a number"));
+  }
+  if (p.kind == 0 && !std::isfinite(p.value))
+    p.kind = std::isnan(p.value) ? 1 : p.value > 0 ? 2 : 3;
+  if (p.kind == 2) p.value = std::numeric_limits<double>::infinity();
+  if (p.kind == 3) p.value = -std::numeric_limits<double>::infinity();
+  p.timestamp = NowMillis();
+  p.step = 0;
+  if (m.contains("timestamp") && !m["timestamp"].is_null()) {
+    int64_t ts = 0;
+    if (m["timestamp"].is_number_integer())
+      ts = m["timestamp"].get<int64_t>();
+    else if (!m["timestamp"].is_string() ||
+             !absl::SimpleAtoi(m["timestamp"].get<std::string>(), &ts)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": timestamp must be an integer (milliseconds)"));
+    }
+    p.timestamp = ts;
+  }
+  if (m.contains("step") && !m["step"].is_null()) {
+    int64_t st = 0;
+    if (m["step"].is_number_integer())
+      st = m["step"].get<int64_t>();
+    else if (!m["step"].is_string() || !absl::SimpleAtoi(m["step"].get<std::string>(), &st)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": step must be an integer"));
+    }
+    p.step = st;
+  }
+  return p;
+}
+
+Json MetricValue(const MetricPoint& m) {
+  switch (m.kind) {
+    case 1:
+      return "NaN";
+    case 2:
+      return "Infinity";
+    case 3:
+      return "-Infinity";
+    default:
+      return m.value;
+  }
+}
+
+Json MetricJson(const MetricPoint& m) {
+  return Json{
+      {"key", m.key}, {"value", MetricValue(m)}, {"timestamp", m.timestamp}, {"step", m.step}};
+}
+
+Json KvJson(const std::vector<std::pair<std::string, std::string>>& kvs) {
+  Json arr = Json::array();
+  for (const auto& [k, v] : kvs) arr.push_back(Json{{"key", k}, {"value", v}});
+  return arr;
+}
+
+struct Scope {
+  std::optional<Project> project;  // set on /projects/{p}/api/2.0/mlflow/...
+  std::string DisplayName(const Experiment& e, const std::string& project_name) const {
+    return project ? e.name : absl::StrCat(project_name, "/", e.name);
+  }
+};
+
+absl::StatusOr<Scope> ScopeOf(Platform* p, const RouteContext& rc) {
+  Scope s;
+  const std::string& name = rc.Param("project");
+  if (!name.empty()) {
+    ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, name));
+    s.project = v.project;
+  }
+  return s;
+}
+
+// "PROJECT/NAME" on the plain path; the name itself on a project path.
+absl::StatusOr<std::pair<Project, std::string>> ProjectAndName(Platform* p, const RouteContext& rc,
+                                                               const Scope& scope,
+                                                               const std::string& name) {
+  if (scope.project) return std::make_pair(*scope.project, name);
+  size_t slash = name.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("experiment name '", name,
+                     "' must be PROJECT/NAME on /api/2.0/mlflow, or use the tracking URI "
+                     "http://HOST/projects/PROJECT"));
+  }
+  ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, name.substr(0, slash)));
+  return std::make_pair(v.project, name.substr(slash + 1));
+}
+
+Json ExperimentJson(const Scope& scope, const Experiment& e, const std::string& project) {
+  auto tags = e.tags;
+  tags.emplace_back("kade.project", project);
+  return Json{
+      {"experiment_id", std::to_string(e.id)},
+      {"name", scope.DisplayName(e, project)},
+      {"artifact_location", absl::StrCat("kade://projects/", project, "/experiments/", e.id)},
+      {"lifecycle_stage", e.lifecycle_stage},
+      {"creation_time", e.created_at},
+      {"last_update_time", e.updated_at},
+      {"tags", KvJson(tags)}};
+}
+
+Json RunInfoJson(const RunView& v) {
+  Json info{{"run_id", v.run.uuid},
+            {"run_uuid", v.run.uuid},
+            {"run_name", v.run.name},
+            {"experiment_id", std::to_string(v.run.experiment_id)},
+            {"user_id", v.run.user},
+            {"status", v.run.status},
+            {"start_time", v.run.start_time},
+            {"artifact_uri",
+             absl::StrCat("kade://projects/", v.project, "/runs/", v.run.uuid, "/artifacts")},
+            {"lifecycle_stage", v.run.lifecycle_stage}};
+  if (v.run.end_time) info["end_time"] = *v.run.end_time;
+  return info;
+}
+
+Json RunJson(const RunView& v) {
+  Json metrics = Json::array();
+  for (const auto& m : v.data.metrics) metrics.push_back(MetricJson(m));
+  auto tags = v.data.tags;
+  tags.emplace_back("mlflow.runName", v.run.name);
+  Json inputs = Json::array();
+  for (const auto& in : v.data.inputs) {
+    Json ds{
+        {"name", in.name}, {"digest", in.digest}, {"source", in.source}, {"source_type", "kade"}};
+    Json detail = Json::parse(in.detail, nullptr, false);
+    if (detail.is_object()) {
+      for (auto it = detail.begin(); it != detail.end(); ++it) {
+        if (!ds.contains(it.key())) ds[it.key()] = it.value();
+      }
+    }
+    inputs.push_back(Json{{"dataset", ds}, {"tags", KvJson({{"mlflow.data.context", in.role}})}});
+  }
+  return Json{
+      {"info", RunInfoJson(v)},
+      {"data", {{"metrics", metrics}, {"params", KvJson(v.data.params)}, {"tags", KvJson(tags)}}},
+      {"inputs", {{"dataset_inputs", inputs}}}};
+}
+
+std::string ViewType(const std::string& t) {
+  if (t == "DELETED_ONLY" || t == "2") return "deleted";
+  if (t == "ALL" || t == "3") return "all";
+  if (t.empty() || t == "ACTIVE_ONLY" || t == "1") return "active";
+  return "invalid";
+}
+
+}  // namespace
+
+void RegisterMlflowRoutes(Router& r) {
+  Platform* p = r.platform();
+  // One handler, two paths; state-changing endpoints name their audit action.
+  auto add = [&r](const std::string& method, const std::string& path, const std::string& action,
+                  Handler h) {
+    for (const std::string& prefix :
+         {std::string("/api/2.0/mlflow"), std::string("/projects/{project}/api/2.0/mlflow")}) {
+      r.Add(method, prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
+      if (method == "POST" && action.empty()) {
+        r.Add("GET", prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
+      }
+    }
+  };
+
+  add("POST", "/experiments/create", "experiment.create",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+        ASSIGN_OR_RETURN(std::string name, f.Str("name", true));
+        ASSIGN_OR_RETURN(auto pn, ProjectAndName(p, rc, scope, name));
+        ASSIGN_OR_RETURN(auto tags, KeyValues(f.body(), "tags"));
+        ASSIGN_OR_RETURN(Experiment e,
+                         p->tracking->CreateExperiment(rc.ctx, pn.first, pn.second, tags));
+        return HttpResponse::MakeJson(200, Json{{"experiment_id", std::to_string(e.id)}});
+      });
+
+  add("GET", "/experiments/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+    ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+    ASSIGN_OR_RETURN(auto ep, p->tracking->GetExperiment(rc.ctx.principal, id));
+    if (scope.project && scope.project->id != ep.second.id) {
+      return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
+    }
+    return HttpResponse::MakeJson(
+        200, Json{{"experiment", ExperimentJson(scope, ep.first, ep.second.name)}});
+  });
+
+  add("GET", "/experiments/get-by-name", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+    ASSIGN_OR_RETURN(std::string name, f.Str("experiment_name", true));
+    ASSIGN_OR_RETURN(auto pn, ProjectAndName(p, rc, scope, name));
+    ASSIGN_OR_RETURN(Experiment e,
+                     p->tracking->GetExperimentByName(rc.ctx.principal, pn.first, pn.second));
+    return HttpResponse::MakeJson(200,
+                                  Json{{"experiment", ExperimentJson(scope, e, pn.first.name)}});
+  });
+
+  add("POST", "/experiments/search", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+    ASSIGN_OR_RETURN(std::string view_type, f.Str("view_type", false));
+    std::string view = ViewType(view_type);
+    if (view == "invalid")
+      return absl::InvalidArgumentError("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL");
+    ASSIGN_OR_RETURN(auto max, f.Int("max_results"));
+    ASSIGN_OR_RETURN(std::string filter, f.Str("filter", false));
+    std::vector<Project> projects;
+    if (scope.project) {
+      projects.push_back(*scope.project);
+    } else {
+      ASSIGN_OR_RETURN(auto views, p->projects->List(rc.ctx.principal));
+      for (auto& v : views) projects.push_back(v.project);
+    }
+    ASSIGN_OR_RETURN(auto list, p->tracking->ListExperiments(rc.ctx.principal, projects, view));
+    // Filters on experiments: name = '...' or name LIKE '...'; anything else is refused.
+    std::string want_name, like;
+    if (!filter.empty()) {
+      std::vector<std::string> parts = absl::StrSplit(filter, absl::ByAnyChar("'\""));
+      std::string head = absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(parts[0])));
+      if (parts.size() < 2 || (head != "name =" && head != "name like" &&
+                               head != "attribute.name =" && head != "attribute.name like")) {
+        return absl::InvalidArgumentError(
+            "experiment filters support name = '...' and name LIKE '...'");
+      }
+      (absl::EndsWith(head, "like") ? like : want_name) = parts[1];
+    }
+    Json arr = Json::array();
+    int64_t limit = max.value_or(1000);
+    for (const auto& [e, project] : list) {
+      std::string shown = scope.DisplayName(e, project);
+      if (!want_name.empty() && shown != want_name) continue;
+      if (!like.empty()) {
+        std::string pat = absl::StrReplaceAll(like, {{"%", ""}});
+        if (shown.find(pat) == std::string::npos) continue;
+      }
+      arr.push_back(ExperimentJson(scope, e, project));
+      if (static_cast<int64_t>(arr.size()) >= limit) break;
+    }
+    return HttpResponse::MakeJson(200, Json{{"experiments", arr}});
+  });
+
+  add("POST", "/experiments/update", "experiment.update",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+        ASSIGN_OR_RETURN(std::string name, f.Str("new_name", true));
+        RETURN_IF_ERROR(p->tracking->RenameExperiment(rc.ctx, id, name));
+        return HttpResponse::MakeJson(200, Json::object());
+      });
+
+  for (const auto& [path, deleted] :
+       {std::pair<std::string, bool>{"/experiments/delete", true},
+        std::pair<std::string, bool>{"/experiments/restore", false}}) {
+    bool del = deleted;
+    add("POST", path, del ? "experiment.delete" : "experiment.restore",
+        [p, del](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+          ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+          RETURN_IF_ERROR(p->tracking->SetExperimentLifecycle(rc.ctx, id, del));
+          return HttpResponse::MakeJson(200, Json::object());
+        });
+  }
+
+  add("POST", "/experiments/set-experiment-tag", "experiment.tag",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+        ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
+        ASSIGN_OR_RETURN(std::string value, f.Str("value", false));
+        RETURN_IF_ERROR(p->tracking->SetExperimentTag(rc.ctx, id, key, value));
+        return HttpResponse::MakeJson(200, Json::object());
+      });
+
+  add("POST", "/runs/create", "run.create", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+    ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+    if (scope.project) {
+      ASSIGN_OR_RETURN(auto ep, p->tracking->GetExperiment(rc.ctx.principal, id));
+      if (ep.second.id != scope.project->id)
+        return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
+    }
+    ASSIGN_OR_RETURN(std::string name, f.Str("run_name", false));
+    ASSIGN_OR_RETURN(auto start, f.Int("start_time"));
+    ASSIGN_OR_RETURN(auto tags, KeyValues(f.body(), "tags"));
+    // MLflow clients send the run name as a tag too; keep it as the run's name.
+    for (auto it = tags.begin(); it != tags.end();) {
+      if (it->first == "mlflow.runName") {
+        if (name.empty()) name = it->second;
+        it = tags.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ASSIGN_OR_RETURN(RunView v, p->tracking->CreateRun(rc.ctx, id, name, start, tags));
+    return HttpResponse::MakeJson(200, Json{{"run", RunJson(v)}});
+  });
+
+  add("GET", "/runs/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(RunView v, p->tracking->GetRun(rc.ctx.principal, id));
+    return HttpResponse::MakeJson(200, Json{{"run", RunJson(v)}});
+  });
+
+  add("POST", "/runs/update", "run.update", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(std::string status, f.Str("status", false));
+    ASSIGN_OR_RETURN(auto end, f.Int("end_time"));
+    ASSIGN_OR_RETURN(std::string name, f.Str("run_name", false));
+    ASSIGN_OR_RETURN(Run run, p->tracking->UpdateRun(
+                                  rc.ctx, id, status.empty() ? std::nullopt : std::optional(status),
+                                  end, name.empty() ? std::nullopt : std::optional(name)));
+    ASSIGN_OR_RETURN(RunView v, p->tracking->GetRun(rc.ctx.principal, id));
+    return HttpResponse::MakeJson(200, Json{{"run_info", RunInfoJson(v)}});
+  });
+
+  for (const auto& [path, deleted] : {std::pair<std::string, bool>{"/runs/delete", true},
+                                      std::pair<std::string, bool>{"/runs/restore", false}}) {
+    bool del = deleted;
+    add("POST", path, del ? "run.delete" : "run.restore",
+        [p, del](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+          ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
+          RETURN_IF_ERROR(p->tracking->SetRunLifecycle(rc.ctx, id, del));
+          return HttpResponse::MakeJson(200, Json::object());
+        });
+  }
+
+  add("POST", "/runs/log-metric", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(MetricPoint m, ParseMetric(f.body(), "metric"));
+    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {m}, {}, {}));
+    return HttpResponse::MakeJson(200, Json::object());
+  });
+
+  add("POST", "/runs/log-parameter", "run.log",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+        if (id.empty()) {
+          ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+        }
+        ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
+        ASSIGN_OR_RETURN(std::string value, f.Str("value", true));
+        RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {}, {{key, value}}, {}));
+        return HttpResponse::MakeJson(200, Json::object());
+      });
+
+  add("POST", "/runs/set-tag", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
+    ASSIGN_OR_RETURN(std::string value, f.Str("value", false));
+    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {}, {}, {{key, value}}));
+    return HttpResponse::MakeJson(200, Json::object());
+  });
+
+  add("POST", "/runs/delete-tag", "run.tag.delete",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
+        ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
+        RETURN_IF_ERROR(p->tracking->DeleteTag(rc.ctx, id, key));
+        return HttpResponse::MakeJson(200, Json::object());
+      });
+
+  add("POST", "/runs/log-batch", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
+    std::vector<MetricPoint> metrics;
+    const Json& body = f.body();
+    if (body.contains("metrics") && !body["metrics"].is_null()) {
+      if (!body["metrics"].is_array())
+        return absl::InvalidArgumentError("'metrics' must be a list");
+      if (body["metrics"].size() > kMaxBatchMetrics) {
+        return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxBatchMetrics,
+                                                       " metrics; got ", body["metrics"].size()));
+      }
+      for (size_t i = 0; i < body["metrics"].size(); ++i) {
+        ASSIGN_OR_RETURN(MetricPoint m,
+                         ParseMetric(body["metrics"][i], absl::StrCat("metrics[", i, "]")));
+        metrics.push_back(std::move(m));
+      }
+    }
+    ASSIGN_OR_RETURN(auto params, KeyValues(body, "params"));
+    ASSIGN_OR_RETURN(auto tags, KeyValues(body, "tags"));
+    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, metrics, params, tags));
+    return HttpResponse::MakeJson(200, Json::object());
+  });
+
+  add("POST", "/runs/log-inputs", "run.inputs",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
+        std::vector<RunInput> inputs;
+        const Json& body = f.body();
+        if (body.contains("datasets") && body["datasets"].is_array()) {
+          for (size_t i = 0; i < body["datasets"].size(); ++i) {
+            const Json& di = body["datasets"][i];
+            if (!di.is_object() || !di.contains("dataset") || !di["dataset"].is_object()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("datasets[", i, "] needs a 'dataset' object"));
+            }
+            const Json& ds = di["dataset"];
+            RunInput in;
+            in.name = ds.value("name", "");
+            in.digest = ds.value("digest", "");
+            in.source = ds.value("source", "");
+            if (in.name.empty() || in.digest.empty()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("datasets[", i, "].dataset needs 'name' and 'digest'"));
+            }
+            in.detail = ds.dump(-1, ' ', false, Json::error_handler_t::replace);
+            ASSIGN_OR_RETURN(auto tags, KeyValues(di, "tags"));
+            for (const auto& [k, v] : tags) {
+              if (k == "mlflow.data.context") in.role = v;
+            }
+            inputs.push_back(std::move(in));
+          }
+        }
+        RETURN_IF_ERROR(p->tracking->LogInputs(rc.ctx, id, inputs));
+        return HttpResponse::MakeJson(200, Json::object());
+      });
+
+  add("GET", "/metrics/get-history", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(std::string key, f.Str("metric_key", true));
+    ASSIGN_OR_RETURN(auto history, p->tracking->MetricHistory(rc.ctx.principal, id, key));
+    Json arr = Json::array();
+    for (const auto& m : history) arr.push_back(MetricJson(m));
+    return HttpResponse::MakeJson(200, Json{{"metrics", arr}});
+  });
+
+  add("POST", "/runs/search", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+    const Json& body = f.body();
+    RunSearch s;
+    if (body.contains("experiment_ids")) {
+      Json ids = body["experiment_ids"].is_array() ? body["experiment_ids"]
+                                                   : Json::array({body["experiment_ids"]});
+      for (const auto& v : ids) {
+        int64_t id = 0;
+        std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+        if (!absl::SimpleAtoi(text, &id)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("experiment id '", text, "' is not valid"));
+        }
+        s.experiment_ids.push_back(id);
+      }
+    }
+    if (s.experiment_ids.empty())
+      return absl::InvalidArgumentError("give at least one experiment id in 'experiment_ids'");
+    ASSIGN_OR_RETURN(s.filter, f.Str("filter", false));
+    ASSIGN_OR_RETURN(std::string view_type, f.Str("run_view_type", false));
+    s.view = ViewType(view_type);
+    ASSIGN_OR_RETURN(auto max, f.Int("max_results"));
+    s.max_results = max.value_or(1000);
+    ASSIGN_OR_RETURN(s.page_token, f.Str("page_token", false));
+    if (body.contains("order_by")) {
+      Json ob = body["order_by"].is_array() ? body["order_by"] : Json::array({body["order_by"]});
+      for (const auto& o : ob) {
+        if (!o.is_string()) return absl::InvalidArgumentError("order_by entries must be strings");
+        s.order_by.push_back(o.get<std::string>());
+      }
+    }
+    ASSIGN_OR_RETURN(auto result, p->tracking->SearchRuns(rc.ctx.principal, s));
+    Json runs = Json::array();
+    for (const auto& v : result.first) {
+      if (scope.project && v.project != scope.project->name) continue;
+      runs.push_back(RunJson(v));
+    }
+    Json out{{"runs", runs}};
+    if (!result.second.empty()) out["next_page_token"] = result.second;
+    return HttpResponse::MakeJson(200, out);
+  });
+}
+
+}  // namespace kade

@@ -1,0 +1,241 @@
+#include "platform/run_filter.h"
+
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+
+namespace kade {
+
+namespace {
+
+class Lexer {
+ public:
+  explicit Lexer(absl::string_view s) : s_(s) {}
+  void SkipSpace() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  bool AtEnd() {
+    SkipSpace();
+    return pos_ >= s_.size();
+  }
+  size_t pos() const { return pos_; }
+  absl::Status Error(absl::string_view what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter syntax error at position ", pos_ + 1, ": ", what));
+  }
+  // A bare word: letters, digits, '_', '-', '.', ':' and '/'.
+  std::string Word() {
+    SkipSpace();
+    size_t start = pos_;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
+          c == ':')
+        ++pos_;
+      else
+        break;
+    }
+    return std::string(s_.substr(start, pos_ - start));
+  }
+  bool Peek(char c) {
+    SkipSpace();
+    return pos_ < s_.size() && s_[pos_] == c;
+  }
+  bool Consume(char c) {
+    if (!Peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  // 'text' or "text" ('' or "" inside escape the quote), or `text` for keys.
+  absl::StatusOr<std::string> Quoted() {
+    SkipSpace();
+    char q = s_[pos_];
+    size_t open = pos_++;
+    std::string out;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_++];
+      if (c == q) {
+        if (pos_ < s_.size() && s_[pos_] == q) {
+          out += q;
+          ++pos_;
+          continue;
+        }
+        return out;
+      }
+      out += c;
+    }
+    pos_ = open;
+    return Error("unterminated quoted string");
+  }
+  absl::StatusOr<std::string> Key() {
+    SkipSpace();
+    if (pos_ < s_.size() && (s_[pos_] == '`' || s_[pos_] == '"')) return Quoted();
+    size_t start = pos_;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+          c == '/' || c == ':')
+        ++pos_;
+      else
+        break;
+    }
+    if (pos_ == start) return Error("expected a key");
+    return std::string(s_.substr(start, pos_ - start));
+  }
+  absl::StatusOr<std::string> Operator() {
+    SkipSpace();
+    for (absl::string_view op : {"!=", ">=", "<=", "=", ">", "<"}) {
+      if (s_.substr(pos_, op.size()) == op) {
+        pos_ += op.size();
+        return std::string(op);
+      }
+    }
+    size_t save = pos_;
+    std::string w = absl::AsciiStrToUpper(Word());
+    if (w == "LIKE" || w == "ILIKE" || w == "IN") return w;
+    if (w == "NOT") {
+      std::string w2 = absl::AsciiStrToUpper(Word());
+      if (w2 == "IN") return std::string("NOT IN");
+    }
+    pos_ = save;
+    return Error("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN)");
+  }
+
+ private:
+  absl::string_view s_;
+  size_t pos_ = 0;
+};
+
+absl::StatusOr<std::pair<std::string, std::string>> Identifier(Lexer& lx) {
+  lx.SkipSpace();
+  size_t at = lx.pos();
+  std::string prefix = absl::AsciiStrToLower(lx.Word());
+  std::string entity;
+  if (prefix == "metrics" || prefix == "metric")
+    entity = "metric";
+  else if (prefix == "params" || prefix == "param" || prefix == "parameters")
+    entity = "param";
+  else if (prefix == "tags" || prefix == "tag")
+    entity = "tag";
+  else if (prefix == "attributes" || prefix == "attribute" || prefix == "attr" || prefix == "run")
+    entity = "attribute";
+  static const char* const kAttrs[] = {"status",   "run_name", "start_time",
+                                       "end_time", "user_id",  "run_id"};
+  if (entity.empty()) {
+    for (const char* a : kAttrs) {
+      if (prefix == a) return std::make_pair(std::string("attribute"), prefix);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter syntax error at position ", at + 1,
+                     ": expected metrics., params., tags. or attributes., got '", prefix, "'"));
+  }
+  if (!lx.Consume('.')) return lx.Error("expected '.' after the entity name");
+  ASSIGN_OR_RETURN(std::string key, lx.Key());
+  if (entity == "attribute") {
+    if (key == "name") key = "run_name";
+    bool known = false;
+    for (const char* a : kAttrs) known = known || key == a;
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter: unknown attribute '", key,
+                       "' (use status, run_name, start_time, end_time, user_id, run_id)"));
+    }
+  }
+  return std::make_pair(entity, key);
+}
+
+bool NumericAttribute(const std::string& key) { return key == "start_time" || key == "end_time"; }
+
+}  // namespace
+
+absl::StatusOr<std::vector<RunClause>> ParseRunFilter(absl::string_view filter) {
+  std::vector<RunClause> out;
+  if (filter.size() > 4000)
+    return absl::InvalidArgumentError("filter is longer than 4000 characters");
+  Lexer lx(filter);
+  if (lx.AtEnd()) return out;
+  for (;;) {
+    RunClause c;
+    ASSIGN_OR_RETURN(auto id, Identifier(lx));
+    c.entity = id.first;
+    c.key = id.second;
+    ASSIGN_OR_RETURN(c.op, lx.Operator());
+    bool numeric_entity =
+        c.entity == "metric" || (c.entity == "attribute" && NumericAttribute(c.key));
+    if (c.op == "IN" || c.op == "NOT IN") {
+      if (numeric_entity)
+        return lx.Error(absl::StrCat("IN is only for params, tags and text attributes"));
+      if (!lx.Consume('(')) return lx.Error("expected '(' after IN");
+      for (;;) {
+        if (!lx.Peek('\'') && !lx.Peek('"'))
+          return lx.Error("expected a quoted string in the IN list");
+        ASSIGN_OR_RETURN(std::string v, lx.Quoted());
+        c.strings.push_back(std::move(v));
+        if (c.strings.size() > 100) return lx.Error("an IN list holds at most 100 values");
+        if (lx.Consume(')')) break;
+        if (!lx.Consume(',')) return lx.Error("expected ',' or ')' in the IN list");
+      }
+    } else if (lx.Peek('\'') || lx.Peek('"')) {
+      if (numeric_entity)
+        return lx.Error(absl::StrCat(c.entity == "metric" ? "metric" : c.key,
+                                     " values must be compared with numbers"));
+      ASSIGN_OR_RETURN(std::string v, lx.Quoted());
+      c.strings.push_back(std::move(v));
+      if (c.op == "<" || c.op == "<=" || c.op == ">" || c.op == ">=") {
+        return lx.Error(absl::StrCat("'", c.op, "' is only for numbers"));
+      }
+    } else {
+      lx.SkipSpace();
+      size_t at = lx.pos();
+      std::string num = lx.Word();
+      // Words stop at '.', so read a decimal number's parts.
+      while (lx.Peek('.')) {
+        lx.Consume('.');
+        num += "." + lx.Word();
+      }
+      if (num.empty() || !absl::SimpleAtod(num, &c.number)) {
+        return absl::InvalidArgumentError(absl::StrCat("filter syntax error at position ", at + 1,
+                                                       ": expected a number or a quoted string"));
+      }
+      if (!numeric_entity) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("filter syntax error at position ", at + 1, ": ", c.entity,
+                         " values are strings; quote them ('", num, "')"));
+      }
+      if (c.op == "LIKE" || c.op == "ILIKE") return lx.Error("LIKE needs a quoted pattern");
+      c.numeric = true;
+    }
+    out.push_back(std::move(c));
+    if (out.size() > 50) return absl::InvalidArgumentError("a filter holds at most 50 clauses");
+    if (lx.AtEnd()) break;
+    std::string conj = absl::AsciiStrToUpper(lx.Word());
+    if (conj != "AND") {
+      return lx.Error(conj == "OR" ? "OR is not supported (as in MLflow); run two searches"
+                                   : "expected AND between clauses");
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RunOrder> ParseRunOrder(absl::string_view order_by) {
+  Lexer lx(order_by);
+  RunOrder o;
+  ASSIGN_OR_RETURN(auto id, Identifier(lx));
+  o.entity = id.first;
+  o.key = id.second;
+  o.ascending = true;
+  if (!lx.AtEnd()) {
+    std::string dir = absl::AsciiStrToUpper(lx.Word());
+    if (dir == "DESC")
+      o.ascending = false;
+    else if (dir != "ASC")
+      return lx.Error("expected ASC or DESC");
+  }
+  if (!lx.AtEnd()) return lx.Error("unexpected text after the ordering");
+  return o;
+}
+
+}  // namespace kade

@@ -1,0 +1,193 @@
+"""Experiment tracking through the MLflow REST API 2.0, as MLflow clients use it."""
+import json
+import math
+
+import pytest
+
+P = "/projects/track/api/2.0/mlflow"
+
+
+@pytest.fixture
+def trk(server):
+    assert server.admin("POST", "/api/v1/projects", {"name": "track"}).status == 201
+    return server
+
+
+def exp(server, name="exp1"):
+    r = server.admin("POST", f"{P}/experiments/create", {"name": name})
+    assert r.status == 200, r.raw
+    return r.json["experiment_id"]
+
+
+def run(server, eid, name="r", tags=None):
+    r = server.admin("POST", f"{P}/runs/create", {"experiment_id": eid, "run_name": name,
+                                                   "start_time": 1000, "tags": tags or []})
+    assert r.status == 200, r.raw
+    return r.json["run"]["info"]["run_id"]
+
+
+def test_experiment_lifecycle_and_names(trk):
+    eid = exp(trk, "churn-xgb")
+    got = trk.admin("GET", f"{P}/experiments/get?experiment_id={eid}").json["experiment"]
+    assert got["name"] == "churn-xgb" and got["lifecycle_stage"] == "active"
+    # The plain path names experiments PROJECT/NAME.
+    plain = trk.admin("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=track/churn-xgb")
+    assert plain.status == 200 and plain.json["experiment"]["experiment_id"] == eid
+    r = trk.admin("POST", "/api/2.0/mlflow/experiments/create", {"name": "no-project"})
+    assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE"
+    dup = trk.admin("POST", f"{P}/experiments/create", {"name": "churn-xgb"})
+    assert dup.status == 400 and dup.json["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    assert trk.admin("POST", f"{P}/experiments/update", {"experiment_id": eid, "new_name": "churn2"}).status == 200
+    assert trk.admin("POST", f"{P}/experiments/delete", {"experiment_id": eid}).status == 200
+    listed = trk.admin("POST", f"{P}/experiments/search", {"view_type": "ALL"}).json["experiments"]
+    assert [(e["name"], e["lifecycle_stage"]) for e in listed] == [("churn2", "deleted")]
+    assert trk.admin("POST", f"{P}/experiments/search", {}).json["experiments"] == []
+    assert trk.admin("POST", f"{P}/experiments/restore", {"experiment_id": eid}).status == 200
+    found = trk.admin("POST", f"{P}/experiments/search", {"filter": "name = 'churn2'"}).json["experiments"]
+    assert len(found) == 1
+
+
+def test_runs_params_metrics_tags(trk):
+    eid = exp(trk)
+    rid = run(trk, eid, "baseline", [{"key": "team", "value": "risk"}])
+    batch = {"run_id": rid,
+             "metrics": [{"key": "auc", "value": 0.80 + s / 100, "timestamp": 1000 + s, "step": s} for s in range(5)],
+             "params": [{"key": "max_depth", "value": "6"}, {"key": "eta", "value": "0.1"}],
+             "tags": [{"key": "stage", "value": "dev"}]}
+    assert trk.admin("POST", f"{P}/runs/log-batch", batch).status == 200
+    assert trk.admin("POST", f"{P}/runs/log-metric", {"run_id": rid, "key": "train/loss", "value": 0.5,
+                                                       "timestamp": 5, "step": 1}).status == 200
+    r = trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]
+    assert r["info"]["run_name"] == "baseline" and r["info"]["status"] == "RUNNING"
+    metrics = {m["key"]: m for m in r["data"]["metrics"]}
+    assert metrics["auc"]["value"] == pytest.approx(0.84) and metrics["auc"]["step"] == 4
+    assert {p["key"]: p["value"] for p in r["data"]["params"]} == {"max_depth": "6", "eta": "0.1"}
+    assert {t["key"]: t["value"] for t in r["data"]["tags"]}["team"] == "risk"
+    hist = trk.admin("GET", f"{P}/metrics/get-history?run_id={rid}&metric_key=auc").json["metrics"]
+    assert [m["step"] for m in hist] == [0, 1, 2, 3, 4]
+    # Params are immutable: the same value again is fine, a different one is a 400.
+    assert trk.admin("POST", f"{P}/runs/log-parameter", {"run_id": rid, "key": "eta", "value": "0.1"}).status == 200
+    r = trk.admin("POST", f"{P}/runs/log-parameter", {"run_id": rid, "key": "eta", "value": "0.3"})
+    assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE" and "cannot be changed" in r.json["message"]
+    assert trk.admin("POST", f"{P}/runs/delete-tag", {"run_id": rid, "key": "stage"}).status == 200
+    assert trk.admin("POST", f"{P}/runs/delete-tag", {"run_id": rid, "key": "stage"}).status == 404
+    upd = trk.admin("POST", f"{P}/runs/update", {"run_id": rid, "status": "FINISHED", "end_time": 9999})
+    assert upd.status == 200 and upd.json["run_info"]["status"] == "FINISHED" and upd.json["run_info"]["end_time"] == 9999
+
+
+def test_nan_and_infinity_are_accepted_and_shown(trk):
+    rid = run(trk, exp(trk))
+    for v in ["NaN", "Infinity", "-Infinity"]:
+        r = trk.admin("POST", f"{P}/runs/log-metric", {"run_id": rid, "key": f"m{len(v)}", "value": v, "timestamp": 1})
+        assert r.status == 200, r.raw
+    ms = {m["key"]: m["value"] for m in trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["data"]["metrics"]}
+    assert sorted(ms.values()) == sorted(["NaN", "Infinity", "-Infinity"])
+
+
+def test_search_filter_order_and_paging(trk):
+    eid = exp(trk)
+    for i in range(12):
+        rid = run(trk, eid, f"run{i}")
+        trk.admin("POST", f"{P}/runs/log-batch", {
+            "run_id": rid,
+            "metrics": [{"key": "auc", "value": 0.5 + i / 100, "timestamp": 1, "step": 0}],
+            "params": [{"key": "max_depth", "value": str(4 + i % 3)}],
+            "tags": [{"key": "team", "value": "risk" if i % 2 else "growth"}]})
+        if i < 3:
+            trk.admin("POST", f"{P}/runs/update", {"run_id": rid, "status": "FINISHED"})
+
+    def search(flt, **kw):
+        r = trk.admin("POST", f"{P}/runs/search", dict({"experiment_ids": [eid], "filter": flt}, **kw))
+        assert r.status == 200, r.raw
+        return r.json
+
+    names = lambda j: [r["info"]["run_name"] for r in j.get("runs", [])]
+    assert set(names(search("metrics.auc > 0.595"))) == {"run11", "run10"}
+    assert set(names(search("metrics.auc >= 0.6 and metrics.auc < 0.61"))) == {"run10"}
+    assert set(names(search("params.max_depth = '4' and tags.team = 'growth'"))) == {"run0", "run6"}
+    assert set(names(search("attributes.status = 'FINISHED'"))) == {"run0", "run1", "run2"}
+    assert set(names(search("tags.team LIKE 'gro%' and params.max_depth IN ('5', '6')"))) == {"run2", "run4", "run8", "run10"}
+    assert set(names(search("attributes.run_name ILIKE 'RUN1%'"))) == {"run1", "run10", "run11"}
+    assert set(names(search("tags.team LIKE 'GRO%'"))) == set()  # LIKE is case-sensitive
+    ordered = names(search("", order_by=["metrics.auc DESC"], max_results=3))
+    assert ordered == ["run11", "run10", "run9"]
+    page1 = search("", order_by=["metrics.auc ASC"], max_results=5)
+    page2 = search("", order_by=["metrics.auc ASC"], max_results=5, page_token=page1["next_page_token"])
+    page3 = search("", order_by=["metrics.auc ASC"], max_results=5, page_token=page2["next_page_token"])
+    assert names(page1) + names(page2) + names(page3) == [f"run{i}" for i in range(12)]
+    assert "next_page_token" not in page3
+
+
+@pytest.mark.parametrize("flt,expect", [
+    ("metrics.auc >> 0.9", "position 14"),
+    ("metrics.auc > 'high'", "compared with numbers"),
+    ("params.depth = 6", "quote them"),
+    ("metrics.auc > 0.9 or metrics.auc < 0.1", "OR is not supported"),
+    ("colour.x = 'a'", "position 1"),
+    ("params.a = 'unterminated", "unterminated quoted string"),
+    ("attributes.flavour = 'x'", "unknown attribute 'flavour'"),
+])
+def test_filter_syntax_errors_name_the_position(trk, flt, expect):
+    eid = exp(trk)
+    r = trk.admin("POST", f"{P}/runs/search", {"experiment_ids": [eid], "filter": flt})
+    assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert expect in r.json["message"], r.json["message"]
+
+
+def test_bad_input_is_rejected_and_nothing_partially_applied(trk):
+    eid = exp(trk)
+    rid = run(trk, eid)
+    r = trk.admin("GET", f"{P}/runs/get?run_id=doesnotexist")
+    assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    for key, expect in [("../etc", "'..'"), ("/abs", "start with '/'"), ("k" * 251, "the limit is 250"),
+                        ("bad\x00key", "invalid character")]:
+        r = trk.admin("POST", f"{P}/runs/log-metric", {"run_id": rid, "key": key, "value": 1, "timestamp": 1})
+        assert r.status == 400 and expect in r.json["message"], (key, r.raw)
+    # 1,001 metrics: refused whole, nothing stored.
+    big = {"run_id": rid, "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": i} for i in range(1001)]}
+    r = trk.admin("POST", f"{P}/runs/log-batch", big)
+    assert r.status == 400 and "at most 1000 metrics" in r.json["message"]
+    # A batch whose last param conflicts: none of its metrics or params land.
+    trk.admin("POST", f"{P}/runs/log-parameter", {"run_id": rid, "key": "p", "value": "1"})
+    mixed = {"run_id": rid, "metrics": [{"key": "x", "value": 1, "timestamp": 1}],
+             "params": [{"key": "q", "value": "2"}, {"key": "p", "value": "changed"}]}
+    assert trk.admin("POST", f"{P}/runs/log-batch", mixed).status == 400
+    data = trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["data"]
+    assert data.get("metrics", []) == [] and [p["key"] for p in data["params"]] == ["p"]
+    assert trk.admin("GET", f"{P}/metrics/get-history?run_id={rid}&metric_key=x").json["metrics"] == []
+    # Finished and deleted runs take no more data.
+    trk.admin("POST", f"{P}/runs/update", {"run_id": rid, "status": "FINISHED"})
+    r = trk.admin("POST", f"{P}/runs/log-metric", {"run_id": rid, "key": "late", "value": 1, "timestamp": 1})
+    assert r.status == 400 and r.json["error_code"] == "INVALID_STATE" and "FINISHED" in r.json["message"]
+    rid2 = run(trk, eid)
+    trk.admin("POST", f"{P}/runs/delete", {"run_id": rid2})
+    r = trk.admin("POST", f"{P}/runs/log-metric", {"run_id": rid2, "key": "late", "value": 1, "timestamp": 1})
+    assert r.status == 400 and "deleted" in r.json["message"]
+    r = trk.admin("POST", f"{P}/runs/update", {"run_id": rid2, "status": "DONE"})
+    assert r.status == 400
+    r = trk.admin("POST", f"{P}/runs/log-batch", raw=b'{"run_id": ', headers={"Content-Type": "application/json"})
+    assert r.status == 400 and "malformed JSON" in r.json["message"]
+
+
+def test_access_control_and_audit(trk):
+    eid = exp(trk)
+    rid = run(trk, eid)
+    viewer = trk.make_user("vi")
+    outsider = trk.make_user("ou")
+    trk.admin("POST", "/api/v1/projects/track/members", {"user": "vi", "role": "viewer"})
+    assert trk.request("GET", f"/api/2.0/mlflow/runs/get?run_id={rid}", token=viewer).status == 200
+    r = trk.request("POST", "/api/2.0/mlflow/runs/log-metric", token=viewer,
+                    body={"run_id": rid, "key": "a", "value": 1, "timestamp": 1})
+    assert r.status == 403 and r.json["error_code"] == "PERMISSION_DENIED"
+    r = trk.request("GET", f"/api/2.0/mlflow/runs/get?run_id={rid}", token=outsider)
+    assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    r = trk.request("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={eid}", token=outsider)
+    assert r.status == 404
+    r = trk.request("POST", f"/projects/track/api/2.0/mlflow/runs/search", token=outsider, body={"experiment_ids": [eid]})
+    assert r.status == 404
+    r = trk.request("GET", f"{P}/runs/get?run_id={rid}")
+    assert r.status == 401 and r.json["error_code"] == "UNAUTHENTICATED"
+    actions = [e["action"] for e in trk.admin("GET", "/api/v1/audit?project=track&limit=100").json["entries"]]
+    assert "experiment.create" in actions and "run.create" in actions
+    denied = trk.admin("GET", "/api/v1/audit?action=run.log&actor=vi").json["entries"]
+    assert denied and denied[0]["outcome"] == "PERMISSION_DENIED"
