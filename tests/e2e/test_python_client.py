@@ -124,3 +124,13 @@ def test_run_ends_when_the_script_exits_without_end_run(make_server, tmpdir_path
     r = find_run(s, "forgotten")
     assert r["info"]["status"] == "FINISHED"
     assert [m["value"] for m in r["data"]["metrics"]] == [3.0]
+
+
+def test_pip_installs_the_client_for_debian_python(tmpdir_path):
+    target = os.path.join(tmpdir_path, "site")
+    out = subprocess.run(["/usr/bin/python3", "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps",
+                          "--no-index", "--target", target, CLIENT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    imp = subprocess.run(["/usr/bin/python3", "-c", "import kade; print(kade.__version__, kade.start_run.__name__)"],
+                         env=dict(os.environ, PYTHONPATH=target), capture_output=True, text=True)
+    assert imp.stdout.split() == ["0.1.0", "start_run"], imp.stderr
