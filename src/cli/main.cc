@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   kade::AddProjectCommands(app, &opts, &exit_code);
   kade::AddAuditCommands(app, &opts, &exit_code);
   kade::AddDataCommands(app, &opts, &exit_code);
+  kade::AddTrackingCommands(app, &opts, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -191,3 +191,29 @@ def test_access_control_and_audit(trk):
     assert "experiment.create" in actions and "run.create" in actions
     denied = trk.admin("GET", "/api/v1/audit?action=run.log&actor=vi").json["entries"]
     assert denied and denied[0]["outcome"] == "PERMISSION_DENIED"
+
+
+def test_cli_experiments_and_runs(trk):
+    assert trk.cli("experiments", "-p", "track", "create", "cli-exp").returncode == 0
+    assert "cli-exp" in trk.cli("experiments", "-p", "track", "ls").stdout
+    eid = trk.admin("GET", f"{P}/experiments/get-by-name?experiment_name=cli-exp").json["experiment"]["experiment_id"]
+    ids = []
+    for i, depth in enumerate(["4", "8"]):
+        rid = run(trk, eid, f"r{i}")
+        ids.append(rid)
+        trk.admin("POST", f"{P}/runs/log-batch", {"run_id": rid, "params": [{"key": "max_depth", "value": depth},
+                                                                          {"key": "seed", "value": "1"}],
+                                                 "metrics": [{"key": "auc", "value": 0.8 + i / 10, "timestamp": 1}]})
+    out = trk.cli("runs", "-p", "track", "ls", "-e", "cli-exp", "--order-by", "metrics.auc DESC")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "AUC" in lines[0] and "r1" in lines[1] and "r0" in lines[2]
+    out = trk.cli("runs", "-p", "track", "search", "params.max_depth = '8'", "-e", "cli-exp")
+    assert "r1" in out.stdout and "r0" not in out.stdout
+    bad = trk.cli("runs", "-p", "track", "search", "metrics.auc >> 1", "-e", "cli-exp")
+    assert bad.returncode == 1 and "position" in bad.stderr
+    show = trk.cli("runs", "-p", "track", "show", ids[0]).stdout
+    assert "max_depth" in show and "auc" in show
+    cmp = trk.cli("runs", "-p", "track", "compare", ids[0], ids[1]).stdout
+    assert "max_depth" in cmp and "seed" not in cmp.split("METRICS")[0]  # seed is equal: not listed
+    assert "0.8" in cmp and "0.9" in cmp
