@@ -284,7 +284,11 @@ void RegisterMlflowRoutes(Router& r) {
                   Handler h) {
     for (const std::string& prefix :
          {std::string("/api/2.0/mlflow"), std::string("/projects/{project}/api/2.0/mlflow")}) {
-      r.Add(method, prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
+      Route& route = r.Add(method, prefix + path, Permission::kAuthenticated, action, h);
+      route.mlflow_errors = true;
+      // Writes wait for a group commit: run them on the blocking pool so many can be in
+      // flight and share one commit, instead of holding an event-loop thread each.
+      route.blocking = !action.empty();
       if (method == "POST" && action.empty()) {
         r.Add("GET", prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
       }

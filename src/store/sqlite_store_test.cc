@@ -1,5 +1,8 @@
 #include <sqlite3.h>
 
+#include <atomic>
+#include <thread>
+
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "store/metadata.h"
@@ -170,6 +173,51 @@ TEST(SqliteStoreTest, AuditRowsCannotBeUpdatedOrDeletedThroughSql) {
 TEST(SqliteStoreTest, IntegrityCheckPasses) {
   testing::TempDir dir;
   auto store = Open(dir.path() + "/kade.db");
+  EXPECT_TRUE(store->CheckIntegrity().ok());
+}
+
+}  // namespace
+}  // namespace kade
+
+namespace kade {
+namespace {
+
+TEST(SqliteStoreTest, ConcurrentWritesCommitTogetherAndFailuresStayIsolated) {
+  testing::TempDir dir;
+  MetadataStoreOptions o;
+  o.path = dir.path() + "/kade.db";
+  auto store = *MetadataStore::OpenSqlite(o);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, failed{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool should_fail = i % 10 == 0;
+        absl::Status s = store->Write([&](Transaction& tx) -> absl::Status {
+          Project p;
+          p.name = "p" + std::to_string(t) + "-" + std::to_string(i);
+          p.created_at = 1;
+          RETURN_IF_ERROR(tx.projects().Create(p).status());
+          if (should_fail) return absl::InternalError("fails after its insert");
+          return absl::OkStatus();
+        });
+        (s.ok() ? ok : failed)++;
+        EXPECT_EQ(s.ok(), !should_fail) << s;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 8 * 45);
+  EXPECT_EQ(failed.load(), 8 * 5);
+  ASSERT_TRUE(store
+                  ->Read([&](Transaction& tx) -> absl::Status {
+                    auto all = tx.projects().ListAll();
+                    EXPECT_EQ(all->size(), 8u * 45);
+                    for (const auto& p : *all)
+                      EXPECT_NE(p.name.substr(p.name.find('-') + 1), "0");  // failed ones absent
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_TRUE(store->CheckIntegrity().ok());
 }
 
