@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest format lint clean
+.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -40,13 +40,16 @@ test-e2e: build
 test-ui: build ui
 	@cd ui && npm test
 
-bench: bench-http bench-ingest
+bench: bench-http bench-ingest bench-tracking
 
 bench-http: build
 	@bash bench/http_bench.sh
 
 bench-ingest: build
 	@bash bench/ingest_bench.sh
+
+bench-tracking: build
+	@bash bench/tracking_bench.sh
 
 format:
 	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')

@@ -428,9 +428,13 @@ absl::StatusOr<std::pair<std::vector<RunView>, std::string>> TrackingService::Se
       runs.pop_back();
       next = absl::StrCat(q.offset + s.max_results);
     }
-    for (auto& r : runs) {
+    std::vector<int64_t> ids;
+    for (const auto& r : runs) ids.push_back(r.id);
+    ASSIGN_OR_RETURN(auto data, tx.tracking().GetRunDataBulk(ids));
+    for (size_t i = 0; i < runs.size(); ++i) {
+      Run& r = runs[i];
       RunView v;
-      ASSIGN_OR_RETURN(v.data, tx.tracking().GetRunData(r.id));
+      v.data = std::move(data[i]);
       v.experiment = exps[r.experiment_id].first;
       v.project = exps[r.experiment_id].second;
       v.run = std::move(r);

@@ -176,16 +176,18 @@ CREATE TABLE run_tags (
   value TEXT NOT NULL,
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
--- Full history; value is NULL for NaN (kind tells which non-finite value it was).
+-- Full history; value is NULL for NaN (kind tells which non-finite value it was). Keyed
+-- like MLflow's metrics table (an identical point logged twice is one point); clustered on
+-- the key, so history reads are one range scan and no separate index is written.
 CREATE TABLE run_metrics (
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   key TEXT NOT NULL,
   step INTEGER NOT NULL,
   timestamp INTEGER NOT NULL,
   value REAL,
-  kind INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX run_metrics_key ON run_metrics(run_id, key, step);
+  kind INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, key, step, timestamp, value, kind)
+) WITHOUT ROWID;
 -- The newest value per key (largest step, then timestamp), kept for search and listing.
 CREATE TABLE run_latest_metrics (
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -1,0 +1,43 @@
+"""Creates N runs with 10 params and 10 metrics each (8 threads), then times runs/search
+returning 1,000 of them (median of 5). Prints: seconds_to_create search_ms_median."""
+import json
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+
+base, token, eid, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+
+def call(path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def worker(start, step):
+    for i in range(start, n, step):
+        rid = call("/runs/create", {"experiment_id": eid, "run_name": f"run{i}"})["run"]["info"]["run_id"]
+        call("/runs/log-batch", {"run_id": rid,
+                                 "params": [{"key": f"p{k}", "value": str((i + k) % 7)} for k in range(10)],
+                                 "metrics": [{"key": f"m{k}", "value": (i * 31 + k) % 1000 / 1000, "timestamp": 1}
+                                             for k in range(10)]})
+
+
+t0 = time.time()
+threads = [threading.Thread(target=worker, args=(t, 8)) for t in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+created = time.time() - t0
+times = []
+for _ in range(5):
+    t1 = time.perf_counter()
+    r = call("/runs/search", {"experiment_ids": [eid], "max_results": 1000, "filter": "metrics.m3 > 0.1",
+                              "order_by": ["metrics.m1 DESC"]})
+    times.append((time.perf_counter() - t1) * 1000)
+    assert len(r["runs"]) == 1000, len(r["runs"])
+print(f"{created:.1f} {statistics.median(times):.0f}")
