@@ -249,6 +249,9 @@ absl::Status StatusFromResponse(const RawResponse& r) {
   if (!j.is_discarded() && j.contains("error")) {
     msg = j["error"].value("message", r.body);
     code = j["error"].value("code", "");
+  } else if (!j.is_discarded() && j.is_object() && j.contains("error_code")) {  // MLflow's shape
+    msg = j.value("message", r.body);
+    code = j.value("error_code", "");
   }
   absl::StatusCode sc = r.status == 401   ? absl::StatusCode::kUnauthenticated
                         : r.status == 403 ? absl::StatusCode::kPermissionDenied

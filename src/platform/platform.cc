@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
+#include "core/time.h"
 #include "spdlog/spdlog.h"
 
 namespace kade {
@@ -183,6 +184,62 @@ absl::Status Platform::SeedDemo() {
   }
   RETURN_IF_ERROR(datasets->RecordUsage(as_alice, demo, "churn", "1", "training-run",
                                         "baseline-xgboost", false));
+  return SeedDemoExperiment(as_alice, demo);
+}
+
+absl::Status Platform::SeedDemoExperiment(const RequestContext& as_alice, const Project& demo) {
+  // An experiment with a small hyper-parameter grid: learning curves, final metrics and the
+  // dataset version each run trained on. Training itself is a later capability, so these
+  // curves are synthetic, and tagged so.
+  ASSIGN_OR_RETURN(Experiment exp, tracking->CreateExperiment(
+                                       as_alice, demo, "churn-xgboost",
+                                       {{"team", "retention"}, {"kade.demo", "synthetic runs"}}));
+  ASSIGN_OR_RETURN(DatasetVersion churn_v1, datasets->GetVersion(demo, "churn", "1", false));
+  std::mt19937 rng(7);
+  std::normal_distribution<double> jitter(0, 0.004);
+  int index = 0;
+  int64_t start = NowMillis() - int64_t{6} * 3600 * 1000;
+  for (int depth : {3, 6, 9}) {
+    for (double eta : {0.05, 0.3}) {
+      std::string name = absl::StrFormat("depth%d-eta%.2f", depth, eta);
+      int64_t t0 = start + index * 600000;
+      ASSIGN_OR_RETURN(RunView run,
+                       tracking->CreateRun(as_alice, exp.id, name, t0,
+                                           {{"kade.demo", "synthetic"}, {"algorithm", "xgboost"}}));
+      // Deeper trees fit faster and overfit more; a small eta learns slowly but steadily.
+      double best =
+          0.80 + 0.02 * (depth == 6) + 0.01 * (eta < 0.1) - 0.015 * (depth == 9 && eta > 0.1);
+      std::vector<MetricPoint> points;
+      for (int step = 0; step < 60; ++step) {
+        double progress = 1 - std::exp(-eta * 0.5 * step);
+        double train = 0.69 - 0.40 * progress * (0.8 + depth / 30.0);
+        double valid =
+            0.69 - 0.33 * progress + (depth == 9 ? 0.0015 * step * eta : 0.0) + jitter(rng);
+        int64_t ts = t0 + step * 2000;
+        points.push_back({"train/logloss", train, 0, ts, step});
+        points.push_back({"valid/logloss", valid, 0, ts, step});
+      }
+      double auc = best + jitter(rng);
+      int64_t end_ts = t0 + 120000;
+      points.push_back({"auc", auc, 0, end_ts, 59});
+      points.push_back({"accuracy", 0.70 + (auc - 0.78) * 0.9, 0, end_ts, 59});
+      points.push_back({"f1", 0.55 + (auc - 0.78) * 1.2, 0, end_ts, 59});
+      RETURN_IF_ERROR(tracking->LogBatch(as_alice, run.run.uuid, points,
+                                         {{"max_depth", std::to_string(depth)},
+                                          {"eta", absl::StrFormat("%.2f", eta)},
+                                          {"n_estimators", "60"},
+                                          {"objective", "binary:logistic"}},
+                                         {}));
+      RETURN_IF_ERROR(
+          tracking->LogInputs(as_alice, run.run.uuid,
+                              {RunInput{"churn", churn_v1.sha256,
+                                        "kade://projects/demo/datasets/churn@1", "train", "{}"}}));
+      RETURN_IF_ERROR(
+          tracking->UpdateRun(as_alice, run.run.uuid, std::string("FINISHED"), end_ts, std::nullopt)
+              .status());
+      ++index;
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -29,6 +29,10 @@ class Platform {
 
   void Close() { store->Close(); }
 
+ private:
+  absl::Status SeedDemoExperiment(const RequestContext& as_alice, const Project& demo);
+
+ public:
   ServerConfig config;
   std::unique_ptr<MetadataStore> store;
   std::unique_ptr<ArtifactStore> blobs;
