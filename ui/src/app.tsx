@@ -4,6 +4,9 @@ import { Access } from './pages/access/Access';
 import { AuditLog } from './pages/audit/AuditLog';
 import { DataCatalog } from './pages/data/DataCatalog';
 import { DatasetPage } from './pages/data/DatasetPage';
+import { ComparePage } from './pages/experiments/ComparePage';
+import { ExperimentList, ExperimentPage } from './pages/experiments/Experiments';
+import { RunPage } from './pages/experiments/RunPage';
 import { Area, AREAS } from './pages/areas/Area';
 import { ProjectDetail } from './pages/projects/ProjectDetail';
 import { ProjectList } from './pages/projects/ProjectList';
@@ -13,7 +16,7 @@ import { useRoute } from './router';
 const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'projects', label: 'Projects' },
   { id: 'data', label: 'Data' },
-  { id: 'experiments', label: 'Experiments', soon: true },
+  { id: 'experiments', label: 'Experiments' },
   { id: 'models', label: 'Models', soon: true },
   { id: 'endpoints', label: 'Endpoints', soon: true },
   { id: 'monitoring', label: 'Monitoring', soon: true },
@@ -39,7 +42,11 @@ export function App() {
 
   const section = route[0] ?? 'projects';
   let content;
-  if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;
+  if (section === 'experiments' && route[1] && route[2]) content = <ExperimentPage project={route[1]} id={route[2]} />;
+  else if (section === 'experiments') content = <ExperimentList project={route[1]} />;
+  else if (section === 'runs' && route[2]) content = <RunPage project={route[1]} id={route[2]} />;
+  else if (section === 'compare' && route[2]) content = <ComparePage project={route[1]} ids={route[2].split(',')} />;
+  else if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;
   else if (section === 'data') content = <DataCatalog project={route[1]} />;
   else if (section === 'projects' && route[1]) content = <ProjectDetail name={route[1]} isAdmin={me.admin} />;
   else if (section === 'governance') {
@@ -58,7 +65,7 @@ export function App() {
         <div class="brand"><span class="logo" /> Kade</div>
         <nav>
           {NAV.map((n) => (
-            <a href={`#/${n.id}`} class={section === n.id ? 'active' : ''}>
+            <a href={`#/${n.id}`} class={section === n.id || (n.id === 'experiments' && (section === 'runs' || section === 'compare')) ? 'active' : ''}>
               {n.label}
               {n.soon && <span class="soon">soon</span>}
             </a>

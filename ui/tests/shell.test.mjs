@@ -196,3 +196,46 @@ test('the data catalog shows the demo dataset, its profile charts, quality, prev
   assert.match(diff, /shifted/);
   await page.close();
 });
+
+test('experiments: runs table with filter and sort, run page curves, compare view', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.click('nav >> text=Experiments');
+  await page.waitForSelector('select[aria-label=Project] >> option[value=demo]', { state: 'attached' });
+  await page.selectOption('select[aria-label=Project]', 'demo');
+  await page.click('[data-testid=experiment-table] >> text=churn-xgboost');
+  await page.waitForSelector('[data-testid=run-table] >> text=depth6-eta0.05');
+  assert.equal((await page.$$('[data-testid=run-table] tbody tr')).length, 6);
+  // The filter box takes the search syntax; errors from the server are shown.
+  await page.fill('input[aria-label="Run filter"]', "params.max_depth = '9'");
+  await page.click('text=Search');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-table] tbody tr').length === 2);
+  await page.fill('input[aria-label="Run filter"]', 'metrics.auc >> 1');
+  await page.click('text=Search');
+  await page.waitForSelector('.error');
+  assert.match(await page.textContent('.error'), /position/);
+  await page.fill('input[aria-label="Run filter"]', '');
+  await page.click('text=Search');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-table] tbody tr').length === 6);
+  await page.click('[data-testid=run-table] th:has-text("auc")');  // sort by auc, descending
+  await page.waitForFunction(() => document.querySelector('[data-testid=run-table] tbody tr td:nth-child(2)')?.textContent === 'depth6-eta0.05');
+  await page.screenshot({ path: join(shots, 'experiment.png') });
+  // Compare two runs.
+  await page.check('input[aria-label="select depth6-eta0.05"]');
+  await page.check('input[aria-label="select depth9-eta0.30"]');
+  await page.click('button:has-text("Compare")');
+  await page.waitForSelector('[data-testid=compare-params] >> text=max_depth');
+  await page.waitForSelector('[data-testid=parallel] canvas');
+  await page.screenshot({ path: join(shots, 'compare.png') });
+  // A run page with its learning curves and dataset input.
+  await page.goBack();
+  await page.waitForSelector('[data-testid=run-table] >> text=depth3-eta0.30');
+  await page.click('[data-testid=run-table] >> text=depth3-eta0.30');
+  await page.waitForSelector('[data-testid=param-table] >> text=max_depth');
+  await page.waitForSelector('[data-testid=line-chart] canvas');
+  assert.match(await page.textContent('[data-testid=inputs]'), /churn@1/);
+  await page.close();
+});

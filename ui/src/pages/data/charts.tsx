@@ -1,9 +1,55 @@
 // Profile charts drawn with Chart.js: a histogram per numeric column and a bar chart of the
 // top values of categorical columns.
 import { useEffect, useRef } from 'preact/hooks';
-import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from 'chart.js';
+import {
+  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
+} from 'chart.js';
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, LineController, LineElement, PointElement, Legend);
+
+const PALETTE = ['#6366f1', '#f59e0b', '#10b981', '#ef4444', '#06b6d4', '#8b5cf6', '#ec4899', '#84cc16', '#f97316', '#64748b'];
+export const color = (i: number) => PALETTE[i % PALETTE.length];
+
+// Lines over a shared x axis (steps, or categorical axes for parallel coordinates).
+export function LineChart(props: {
+  series: { label: string; points: { x: number | string; y: number | null }[] }[];
+  categorical?: boolean; height?: number; yLabel?: string; tooltip?: (series: number, index: number) => string;
+}) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const key = JSON.stringify(props.series);
+  useEffect(() => {
+    if (!ref.current) return;
+    const labels = props.categorical ? (props.series[0]?.points.map((p) => String(p.x)) ?? []) : undefined;
+    const chart = new Chart(ref.current, {
+      type: 'line',
+      data: {
+        labels,
+        datasets: props.series.map((s, i) => ({
+          label: s.label,
+          data: props.categorical ? s.points.map((p) => p.y) : (s.points as any),
+          borderColor: color(i), backgroundColor: color(i), pointRadius: props.categorical ? 3 : 0, borderWidth: 2, tension: 0,
+        })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false, parsing: props.categorical ? undefined : false,
+        plugins: {
+          legend: { display: props.series.length > 1, position: 'bottom' },
+          tooltip: props.tooltip ? { callbacks: { label: (c) => props.tooltip!(c.datasetIndex, c.dataIndex) } } : {},
+        },
+        scales: {
+          x: props.categorical ? { type: 'category' } : { type: 'linear', title: { display: true, text: 'step' } },
+          y: { title: { display: !!props.yLabel, text: props.yLabel ?? '' } },
+        },
+      },
+    });
+    return () => chart.destroy();
+  }, [key]);
+  return (
+    <div class="chart" style={`height: ${props.height ?? 220}px`} data-testid="line-chart">
+      <canvas ref={ref} />
+    </div>
+  );
+}
 
 function fmt(v: number): string {
   const a = Math.abs(v);
