@@ -337,7 +337,9 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
       } else {
         keep = false;  // body left unread
       }
-      if (!st.ok()) resp = HttpResponse::Error(st);
+      if (!st.ok()) {
+        resp = match.route->mlflow_errors ? HttpResponse::MlflowError(st) : HttpResponse::Error(st);
+      }
       if (rc.ok()) resp.user = rc->ctx.principal.user_name;
     } else {
       if (content_length && *content_length > opt.max_body_bytes) {

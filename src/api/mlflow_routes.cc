@@ -10,6 +10,7 @@
 // follow mlflow/protos/service.proto.
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -21,6 +22,7 @@
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "platform/policy.h"
 
 namespace kade {
 
@@ -223,7 +225,7 @@ Json ExperimentJson(const Scope& scope, const Experiment& e, const std::string& 
   return Json{
       {"experiment_id", std::to_string(e.id)},
       {"name", scope.DisplayName(e, project)},
-      {"artifact_location", absl::StrCat("kade://projects/", project, "/experiments/", e.id)},
+      {"artifact_location", absl::StrCat("mlflow-artifacts:/", project, "/experiments/", e.id)},
       {"lifecycle_stage", e.lifecycle_stage},
       {"creation_time", e.created_at},
       {"last_update_time", e.updated_at},
@@ -239,7 +241,7 @@ Json RunInfoJson(const RunView& v) {
             {"status", v.run.status},
             {"start_time", v.run.start_time},
             {"artifact_uri",
-             absl::StrCat("kade://projects/", v.project, "/runs/", v.run.uuid, "/artifacts")},
+             absl::StrCat("mlflow-artifacts:/", v.project, "/runs/", v.run.uuid, "/artifacts")},
             {"lifecycle_stage", v.run.lifecycle_stage}};
   if (v.run.end_time) info["end_time"] = *v.run.end_time;
   return info;
@@ -275,6 +277,39 @@ std::string ViewType(const std::string& t) {
   return "invalid";
 }
 
+// "PROJECT/rest/of/path" -> the project (checked for `need`) and the artifact name in it.
+absl::StatusOr<std::pair<ProjectView, std::string>> ArtifactTarget(Platform* p,
+                                                                   const RouteContext& rc,
+                                                                   Permission need) {
+  const std::string& path = rc.Param("path");
+  size_t slash = path.find('/');
+  if (slash == std::string::npos || slash == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("artifact path '", path, "' must be PROJECT/NAME"));
+  }
+  ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, path.substr(0, slash)));
+  RETURN_IF_ERROR(Authorize(rc.ctx.principal, need, v.role, v.project.name));
+  return std::make_pair(v, path.substr(slash + 1));
+}
+
+class ProxySink : public UploadSink {
+ public:
+  ProxySink(std::unique_ptr<ArtifactUpload> up, RequestContext ctx)
+      : up_(std::move(up)), ctx_(std::move(ctx)) {}
+  absl::Status Append(absl::string_view chunk) override {
+    absl::Status s = up_->Append(chunk);
+    return absl::IsResourceExhausted(s) ? WithHttpStatus(s, 413) : s;
+  }
+  absl::StatusOr<HttpResponse> Finish() override {
+    RETURN_IF_ERROR(up_->Finish(ctx_).status());
+    return HttpResponse::MakeJson(200, Json::object());
+  }
+
+ private:
+  std::unique_ptr<ArtifactUpload> up_;
+  RequestContext ctx_;
+};
+
 }  // namespace
 
 void RegisterMlflowRoutes(Router& r) {
@@ -294,6 +329,63 @@ void RegisterMlflowRoutes(Router& r) {
       }
     }
   };
+
+  // The artifact proxy: mlflow-artifacts:/PROJECT/runs/RUN/artifacts/... maps to the project
+  // artifact runs/RUN/artifacts/... (same store, roles, streaming and audit as /api/v1).
+  for (const std::string& prefix :
+       {std::string("/api/2.0/mlflow-artifacts/artifacts"),
+        std::string("/projects/{project}/api/2.0/mlflow-artifacts/artifacts")}) {
+    Route& put = r.AddUpload(
+        "PUT", prefix + "/{path*}", Permission::kAuthenticated, "artifact.put",
+        [p](RouteContext& rc) -> absl::StatusOr<std::unique_ptr<UploadSink>> {
+          ASSIGN_OR_RETURN(auto target, ArtifactTarget(p, rc, Permission::kProjectEdit));
+          ASSIGN_OR_RETURN(auto up, p->artifacts->BeginUpload(target.first.project, target.second,
+                                                              rc.request->content_type));
+          return std::unique_ptr<UploadSink>(new ProxySink(std::move(up), rc.ctx));
+        });
+    put.mlflow_errors = true;
+    Route& get = r.Add(
+        "GET", prefix + "/{path*}", Permission::kAuthenticated, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(auto target, ArtifactTarget(p, rc, Permission::kProjectView));
+          ASSIGN_OR_RETURN(ArtifactDownload d,
+                           p->artifacts->OpenForDownload(target.first.project, target.second));
+          HttpResponse resp;
+          resp.content_type = d.artifact.content_type;
+          resp.file_path = d.local_path;
+          resp.headers.emplace_back("Content-Disposition", "attachment");
+          return resp;
+        });
+    get.mlflow_errors = true;
+    get.blocking = true;
+    Route& list = r.Add(
+        "GET", prefix, Permission::kAuthenticated, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          std::string dir = rc.request->Query("path").value_or("");
+          while (!dir.empty() && dir.back() == '/') dir.pop_back();
+          size_t slash = dir.find('/');
+          std::string project_name = dir.substr(0, slash);
+          if (project_name.empty())
+            return absl::InvalidArgumentError("give ?path=PROJECT/DIRECTORY");
+          ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, project_name));
+          std::string prefix_name = slash == std::string::npos ? "" : dir.substr(slash + 1) + "/";
+          ASSIGN_OR_RETURN(auto all, p->artifacts->List(v.project, prefix_name));
+          // One level: files directly in the directory, and sub-directories once each.
+          Json files = Json::array();
+          std::set<std::string> dirs;
+          for (const auto& a : all) {
+            std::string rest = a.name.substr(prefix_name.size());
+            size_t sub = rest.find('/');
+            if (sub == std::string::npos) {
+              files.push_back(Json{{"path", rest}, {"is_dir", false}, {"file_size", a.size}});
+            } else if (dirs.insert(rest.substr(0, sub)).second) {
+              files.push_back(Json{{"path", rest.substr(0, sub)}, {"is_dir", true}});
+            }
+          }
+          return HttpResponse::MakeJson(200, Json{{"files", files}});
+        });
+    list.mlflow_errors = true;
+  }
 
   add("POST", "/experiments/create", "experiment.create",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {

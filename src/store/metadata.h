@@ -273,7 +273,8 @@ class TrackingRepository {
   virtual absl::Status AddInput(int64_t run_id, const RunInput& input) = 0;
   virtual absl::StatusOr<RunData> GetRunData(int64_t run_id) = 0;
   // The data of many runs at once (a search page), in the order of `run_ids`.
-  virtual absl::StatusOr<std::vector<RunData>> GetRunDataBulk(const std::vector<int64_t>& run_ids) = 0;
+  virtual absl::StatusOr<std::vector<RunData>> GetRunDataBulk(
+      const std::vector<int64_t>& run_ids) = 0;
   virtual absl::StatusOr<std::vector<MetricPoint>> MetricHistory(int64_t run_id,
                                                                  absl::string_view key) = 0;
   virtual absl::StatusOr<std::vector<Run>> SearchRuns(const RunQuery& q) = 0;

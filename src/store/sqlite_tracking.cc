@@ -213,14 +213,18 @@ class SqliteTracking : public TrackingRepository {
     constexpr size_t kRowsPerInsert = 100;
     for (size_t start = 0; start < points.size(); start += kRowsPerInsert) {
       size_t n = std::min(kRowsPerInsert, points.size() - start);
-      std::string sql = "INSERT OR IGNORE INTO run_metrics (run_id, key, step, timestamp, value, kind) VALUES ";
+      std::string sql =
+          "INSERT OR IGNORE INTO run_metrics (run_id, key, step, timestamp, value, kind) VALUES ";
       for (size_t i = 0; i < n; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
       ASSIGN_OR_RETURN(auto ins, c_->Prepare(sql));  // at most two shapes: full and the tail
       for (size_t i = 0; i < n; ++i) {
         const MetricPoint& m = points[start + i];
         int b = static_cast<int>(i * 6);
         ins.Bind(b + 1, run_id).Bind(b + 2, m.key).Bind(b + 3, m.step).Bind(b + 4, m.timestamp);
-        if (m.kind == 1) ins.BindNull(b + 5); else ins.BindDouble(b + 5, m.value);
+        if (m.kind == 1)
+          ins.BindNull(b + 5);
+        else
+          ins.BindDouble(b + 5, m.value);
         ins.Bind(b + 6, int64_t{m.kind});
       }
       RETURN_IF_ERROR(ins.Run());
@@ -234,15 +238,21 @@ class SqliteTracking : public TrackingRepository {
         it->second = &m;
       }
     }
-    ASSIGN_OR_RETURN(auto latest, c_->Prepare(
-        "INSERT INTO run_latest_metrics (run_id, key, step, timestamp, value, kind) VALUES (?,?,?,?,?,?) "
-        "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
-        "value = excluded.value, kind = excluded.kind "
-        "WHERE excluded.step > run_latest_metrics.step OR (excluded.step = run_latest_metrics.step AND "
-        "excluded.timestamp >= run_latest_metrics.timestamp)"));
+    ASSIGN_OR_RETURN(auto latest,
+                     c_->Prepare("INSERT INTO run_latest_metrics (run_id, key, step, timestamp, "
+                                 "value, kind) VALUES (?,?,?,?,?,?) "
+                                 "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+                                 "timestamp = excluded.timestamp, "
+                                 "value = excluded.value, kind = excluded.kind "
+                                 "WHERE excluded.step > run_latest_metrics.step OR (excluded.step "
+                                 "= run_latest_metrics.step AND "
+                                 "excluded.timestamp >= run_latest_metrics.timestamp)"));
     for (const auto& [key, m] : newest) {
       latest.Bind(1, run_id).Bind(2, m->key).Bind(3, m->step).Bind(4, m->timestamp);
-      if (m->kind == 1) latest.BindNull(5); else latest.BindDouble(5, m->value);
+      if (m->kind == 1)
+        latest.BindNull(5);
+      else
+        latest.BindDouble(5, m->value);
       latest.Bind(6, int64_t{m->kind});
       RETURN_IF_ERROR(latest.Run());
       latest.Reset();
@@ -288,7 +298,8 @@ class SqliteTracking : public TrackingRepository {
     return d;
   }
 
-  absl::StatusOr<std::vector<RunData>> GetRunDataBulk(const std::vector<int64_t>& run_ids) override {
+  absl::StatusOr<std::vector<RunData>> GetRunDataBulk(
+      const std::vector<int64_t>& run_ids) override {
     std::vector<RunData> out(run_ids.size());
     if (run_ids.empty()) return out;
     absl::flat_hash_map<int64_t, size_t> index;
@@ -303,7 +314,8 @@ class SqliteTracking : public TrackingRepository {
         for (size_t i = 0; i < n; ++i) st.Bind(static_cast<int>(i + 1), run_ids[start + i]);
       };
       ASSIGN_OR_RETURN(auto p, c_->PrepareUncached(absl::StrCat(
-          "SELECT run_id, key, value FROM run_params WHERE run_id IN (", in, ") ORDER BY run_id, key")));
+                                   "SELECT run_id, key, value FROM run_params WHERE run_id IN (",
+                                   in, ") ORDER BY run_id, key")));
       bind(p);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, p.Step());
@@ -311,16 +323,18 @@ class SqliteTracking : public TrackingRepository {
         out[index[p.Int(0)]].params.emplace_back(p.Text(1), p.Text(2));
       }
       ASSIGN_OR_RETURN(auto t, c_->PrepareUncached(absl::StrCat(
-          "SELECT run_id, key, value FROM run_tags WHERE run_id IN (", in, ") ORDER BY run_id, key")));
+                                   "SELECT run_id, key, value FROM run_tags WHERE run_id IN (", in,
+                                   ") ORDER BY run_id, key")));
       bind(t);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, t.Step());
         if (!row) break;
         out[index[t.Int(0)]].tags.emplace_back(t.Text(1), t.Text(2));
       }
-      ASSIGN_OR_RETURN(auto m, c_->PrepareUncached(absl::StrCat(
-          "SELECT run_id, key, step, timestamp, value, kind FROM run_latest_metrics WHERE run_id IN (", in,
-          ") ORDER BY run_id, key")));
+      ASSIGN_OR_RETURN(
+          auto m, c_->PrepareUncached(absl::StrCat("SELECT run_id, key, step, timestamp, value, "
+                                                   "kind FROM run_latest_metrics WHERE run_id IN (",
+                                                   in, ") ORDER BY run_id, key")));
       bind(m);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, m.Step());
@@ -333,14 +347,17 @@ class SqliteTracking : public TrackingRepository {
         mp.kind = static_cast<int>(m.Int(5));
         out[index[m.Int(0)]].metrics.push_back(std::move(mp));
       }
-      ASSIGN_OR_RETURN(auto i, c_->PrepareUncached(absl::StrCat(
-          "SELECT run_id, name, digest, source, role, detail FROM run_inputs WHERE run_id IN (", in,
-          ") ORDER BY run_id, name")));
+      ASSIGN_OR_RETURN(
+          auto i,
+          c_->PrepareUncached(absl::StrCat(
+              "SELECT run_id, name, digest, source, role, detail FROM run_inputs WHERE run_id IN (",
+              in, ") ORDER BY run_id, name")));
       bind(i);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, i.Step());
         if (!row) break;
-        out[index[i.Int(0)]].inputs.push_back(RunInput{i.Text(1), i.Text(2), i.Text(3), i.Text(4), i.Text(5)});
+        out[index[i.Int(0)]].inputs.push_back(
+            RunInput{i.Text(1), i.Text(2), i.Text(3), i.Text(4), i.Text(5)});
       }
     }
     return out;

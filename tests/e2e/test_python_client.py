@@ -78,8 +78,12 @@ def test_training_script_logs_everything(make_server, tmpdir_path):
     lineage = s.admin("GET", "/api/v1/projects/demo/datasets/churn/versions/1/lineage").json
     assert info["run_id"] in [u["ref"] for u in lineage["used_by"]]
     arts = {a["name"] for a in s.admin("GET", f"/api/v1/projects/demo/artifacts?prefix=runs/{info['run_id']}/").json["artifacts"]}
-    assert arts == {f"runs/{info['run_id']}/model.json", f"runs/{info['run_id']}/code.diff"}
-    diff = s.admin("GET", f"/api/v1/projects/demo/artifacts/runs/{info['run_id']}/code.diff").raw.decode()
+    assert arts == {f"runs/{info['run_id']}/artifacts/model.json", f"runs/{info['run_id']}/artifacts/code.diff"}
+    # The same files through MLflow's artifact proxy, at the run's artifact_uri.
+    assert info["artifact_uri"] == f"mlflow-artifacts:/demo/runs/{info['run_id']}/artifacts"
+    listed = s.admin("GET", f"/api/2.0/mlflow-artifacts/artifacts?path=demo/runs/{info['run_id']}/artifacts").json
+    assert {f["path"] for f in listed["files"]} == {"model.json", "code.diff"}
+    diff = s.admin("GET", f"/api/2.0/mlflow-artifacts/artifacts/demo/runs/{info['run_id']}/artifacts/code.diff").raw.decode()
     assert "v2, not committed" in diff
 
 

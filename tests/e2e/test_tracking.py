@@ -217,3 +217,30 @@ def test_cli_experiments_and_runs(trk):
     cmp = trk.cli("runs", "-p", "track", "compare", ids[0], ids[1]).stdout
     assert "max_depth" in cmp and "seed" not in cmp.split("METRICS")[0]  # seed is equal: not listed
     assert "0.8" in cmp and "0.9" in cmp
+
+
+def test_mlflow_artifact_proxy(trk):
+    rid = run(trk, exp(trk))
+    uri = trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["info"]["artifact_uri"]
+    assert uri == f"mlflow-artifacts:/track/runs/{rid}/artifacts"
+    base = "/api/2.0/mlflow-artifacts/artifacts"
+    path = f"track/runs/{rid}/artifacts"
+    assert trk.admin("PUT", f"{base}/{path}/model/model.json", raw=b'{"a": 1}').status == 200
+    assert trk.admin("PUT", f"{base}/{path}/metrics.csv", raw=b"x,y\n1,2\n").status == 200
+    # Also under the project-scoped tracking URI, as MLflow builds it from that URI.
+    assert trk.admin("PUT", f"/projects/track{base}/{path}/notes.txt", raw=b"hi").status == 200
+    top = trk.admin("GET", f"{base}?path={path}").json["files"]
+    assert {(f["path"], f["is_dir"]) for f in top} == {("model", True), ("metrics.csv", False), ("notes.txt", False)}
+    inner = trk.admin("GET", f"{base}?path={path}/model").json["files"]
+    assert inner == [{"path": "model.json", "is_dir": False, "file_size": 8}]
+    assert trk.admin("GET", f"{base}/{path}/model/model.json").raw == b'{"a": 1}'
+    # Same roles and name rules as everywhere else.
+    viewer = trk.make_user("vv")
+    trk.admin("POST", "/api/v1/projects/track/members", {"user": "vv", "role": "viewer"})
+    r = trk.request("PUT", f"{base}/{path}/x.txt", token=viewer, raw=b"x")
+    assert r.status == 403 and r.json["error_code"] == "PERMISSION_DENIED"
+    assert trk.request("GET", f"{base}/{path}/metrics.csv", token=viewer).status == 200
+    r = trk.admin("PUT", f"{base}/{path}/%2e%2e/%2e%2e/escape.txt", raw=b"x")
+    assert r.status == 400 and "'..'" in r.json["message"]
+    r = trk.admin("GET", f"{base}/nope/runs/x")
+    assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"

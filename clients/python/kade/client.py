@@ -141,7 +141,7 @@ class Run:
         """Uploads a file to the run's artifacts (streamed from disk)."""
         c = self._client
         name = name or os.path.basename(path)
-        target = f"/api/v1/projects/{urllib.parse.quote(c.project)}/artifacts/runs/{self.run_id}/" + \
+        target = f"/api/v1/projects/{urllib.parse.quote(c.project)}/artifacts/runs/{self.run_id}/artifacts/" + \
                  urllib.parse.quote(name)
         with open(path, "rb") as f:
             data = f.read()
@@ -251,7 +251,7 @@ def start_run(run_name=None, tags=None, capture_git=True):
     _state.run = run
     if git and git["dirty"] and git["diff"]:
         # The uncommitted changes, so the run can be reproduced exactly.
-        target = f"/api/v1/projects/{urllib.parse.quote(c.project)}/artifacts/runs/{run.run_id}/code.diff"
+        target = f"/api/v1/projects/{urllib.parse.quote(c.project)}/artifacts/runs/{run.run_id}/artifacts/code.diff"
         c.http.request("PUT", target, raw=git["diff"].encode(), content_type="text/x-diff")
     return run
 

@@ -26,7 +26,7 @@ export function RunPage(props: { project: string; id: string }) {
           h[m.key] = (await mlflow<{ metrics: Metric[] }>(props.project, `/metrics/get-history?${q}`)).metrics;
         }
         setHistory(h);
-        const a = await api<{ artifacts: Artifact[] }>('GET', `${base}/artifacts?prefix=${encodeURIComponent(`runs/${props.id}/`)}`);
+        const a = await api<{ artifacts: Artifact[] }>('GET', `${base}/artifacts?prefix=${encodeURIComponent(`runs/${props.id}/artifacts/`)}`);
         setArtifacts(a.artifacts);
       } catch (e) {
         setError(errorMessage(e));
@@ -111,7 +111,7 @@ export function RunPage(props: { project: string; id: string }) {
             <table class="table" data-testid="artifact-table">
               <tbody>
                 {artifacts.map((a) => (
-                  <tr><td>{TEXT.test(a.name) ? <a href="javascript:void 0" onClick={() => open(a)}>{a.name.split('/').slice(2).join('/')}</a> : a.name.split('/').slice(2).join('/')}</td><td>{formatBytes(a.size)}</td></tr>
+                  <tr><td>{TEXT.test(a.name) ? <a href="javascript:void 0" onClick={() => open(a)}>{a.name.split('/').slice(3).join('/')}</a> : a.name.split('/').slice(3).join('/')}</td><td>{formatBytes(a.size)}</td></tr>
                 ))}
               </tbody>
             </table>
