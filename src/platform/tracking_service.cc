@@ -50,6 +50,17 @@ absl::StatusOr<Project> TrackingService::Authorized(Transaction& tx, const Princ
   return *project;
 }
 
+absl::StatusOr<std::pair<Experiment, Project>> TrackingService::WritableExperiment(
+    Transaction& tx, const Principal& who, int64_t id) {
+  ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
+  if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
+  absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectEdit);
+  if (absl::IsNotFound(p.status()))
+    return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
+  RETURN_IF_ERROR(p.status());
+  return std::make_pair(*e, *p);
+}
+
 absl::StatusOr<Experiment> TrackingService::CreateExperiment(
     const RequestContext& ctx, const Project& project, absl::string_view name,
     const std::vector<std::pair<std::string, std::string>>& tags) {
@@ -128,14 +139,13 @@ absl::Status TrackingService::RenameExperiment(const RequestContext& ctx, int64_
   if (new_name.empty() || new_name.size() > 500)
     return absl::InvalidArgumentError("new_name must be 1 to 500 characters");
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
-    if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-    ASSIGN_OR_RETURN(Project p,
-                     Authorized(tx, ctx.principal, e->project_id, Permission::kProjectEdit));
-    std::string old = e->name;
-    e->name = std::string(new_name);
-    e->updated_at = NowMillis();
-    RETURN_IF_ERROR(tx.tracking().UpdateExperiment(*e));
+    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    Experiment& e = ep.first;
+    const Project& p = ep.second;
+    std::string old = e.name;
+    e.name = std::string(new_name);
+    e.updated_at = NowMillis();
+    RETURN_IF_ERROR(tx.tracking().UpdateExperiment(e));
     return AuditLog::AppendInTx(
         tx, ctx,
         {"experiment.update", absl::StrCat("project/", p.name, "/experiment/", id), p.name,
@@ -146,13 +156,12 @@ absl::Status TrackingService::RenameExperiment(const RequestContext& ctx, int64_
 absl::Status TrackingService::SetExperimentLifecycle(const RequestContext& ctx, int64_t id,
                                                      bool deleted) {
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
-    if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-    ASSIGN_OR_RETURN(Project p,
-                     Authorized(tx, ctx.principal, e->project_id, Permission::kProjectEdit));
-    e->lifecycle_stage = deleted ? "deleted" : "active";
-    e->updated_at = NowMillis();
-    RETURN_IF_ERROR(tx.tracking().UpdateExperiment(*e));
+    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    Experiment& e = ep.first;
+    const Project& p = ep.second;
+    e.lifecycle_stage = deleted ? "deleted" : "active";
+    e.updated_at = NowMillis();
+    RETURN_IF_ERROR(tx.tracking().UpdateExperiment(e));
     return AuditLog::AppendInTx(tx, ctx,
                                 {deleted ? "experiment.delete" : "experiment.restore",
                                  absl::StrCat("project/", p.name, "/experiment/", id), p.name});
@@ -163,10 +172,8 @@ absl::Status TrackingService::SetExperimentTag(const RequestContext& ctx, int64_
                                                absl::string_view key, absl::string_view value) {
   RETURN_IF_ERROR(ValidateTrackingKey("tag", key));
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
-    if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-    ASSIGN_OR_RETURN(Project p,
-                     Authorized(tx, ctx.principal, e->project_id, Permission::kProjectEdit));
+    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    const Project& p = ep.second;
     RETURN_IF_ERROR(tx.tracking().SetExperimentTag(id, key, value));
     return AuditLog::AppendInTx(
         tx, ctx,

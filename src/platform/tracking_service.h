@@ -88,6 +88,9 @@ class TrackingService {
   // The project of an experiment, checked against the caller's role (NotFound if hidden).
   absl::StatusOr<Project> Authorized(Transaction& tx, const Principal& who, int64_t project_id,
                                      Permission need);
+  absl::StatusOr<std::pair<Experiment, Project>> WritableExperiment(Transaction& tx,
+                                                                    const Principal& who,
+                                                                    int64_t id);
   absl::StatusOr<std::pair<Run, Experiment>> WritableRun(Transaction& tx, const Principal& who,
                                                          absl::string_view run_id,
                                                          Project* project);

@@ -131,9 +131,12 @@ def test_run_ends_when_the_script_exits_without_end_run(make_server, tmpdir_path
 
 
 def test_pip_installs_the_client_for_debian_python(tmpdir_path):
+    import shutil
     target = os.path.join(tmpdir_path, "site")
+    source = os.path.join(tmpdir_path, "client-src")  # pip builds in the source tree: use a copy
+    shutil.copytree(CLIENT, source)
     out = subprocess.run(["/usr/bin/python3", "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps",
-                          "--no-index", "--target", target, CLIENT], capture_output=True, text=True, timeout=120)
+                          "--no-index", "--target", target, source], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     imp = subprocess.run(["/usr/bin/python3", "-c", "import kade; print(kade.__version__, kade.start_run.__name__)"],
                          env=dict(os.environ, PYTHONPATH=target), capture_output=True, text=True)
