@@ -219,30 +219,26 @@ absl::StatusOr<RunView> TrackingService::CreateRun(
 absl::StatusOr<RunView> TrackingService::GetRun(const Principal& who, absl::string_view run_id) {
   RunView view;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto r, tx.tracking().FindRun(run_id));
-    if (!r) return absl::NotFoundError(absl::StrCat("run '", run_id, "' not found"));
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(r->experiment_id));
-    absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectView);
-    if (absl::IsNotFound(p.status()))
-      return absl::NotFoundError(absl::StrCat("run '", run_id, "' not found"));
-    RETURN_IF_ERROR(p.status());
-    view.run = *r;
-    view.experiment = *e;
-    view.project = p->name;
-    ASSIGN_OR_RETURN(view.data, tx.tracking().GetRunData(r->id));
+    Project p;
+    ASSIGN_OR_RETURN(auto re, AccessibleRun(tx, who, run_id, Permission::kProjectView, &p));
+    view.run = re.first;
+    view.experiment = re.second;
+    view.project = p.name;
+    ASSIGN_OR_RETURN(view.data, tx.tracking().GetRunData(view.run.id));
     return absl::OkStatus();
   }));
   return view;
 }
 
-absl::StatusOr<std::pair<Run, Experiment>> TrackingService::WritableRun(Transaction& tx,
-                                                                        const Principal& who,
-                                                                        absl::string_view run_id,
-                                                                        Project* project) {
+absl::StatusOr<std::pair<Run, Experiment>> TrackingService::AccessibleRun(Transaction& tx,
+                                                                          const Principal& who,
+                                                                          absl::string_view run_id,
+                                                                          Permission need,
+                                                                          Project* project) {
   ASSIGN_OR_RETURN(auto r, tx.tracking().FindRun(run_id));
   if (!r) return absl::NotFoundError(absl::StrCat("run '", run_id, "' not found"));
   ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(r->experiment_id));
-  absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectEdit);
+  absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, need);
   if (absl::IsNotFound(p.status()))
     return absl::NotFoundError(absl::StrCat("run '", run_id, "' not found"));
   RETURN_IF_ERROR(p.status());
@@ -267,7 +263,8 @@ absl::StatusOr<Run> TrackingService::UpdateRun(const RequestContext& ctx, absl::
   Run updated;
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
-    ASSIGN_OR_RETURN(auto re, WritableRun(tx, ctx.principal, run_id, &p));
+    ASSIGN_OR_RETURN(auto re,
+                     AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));
     Run r = re.first;
     if (r.lifecycle_stage != "active")
       return absl::FailedPreconditionError(absl::StrCat("run '", run_id, "' is deleted"));
@@ -289,7 +286,8 @@ absl::Status TrackingService::SetRunLifecycle(const RequestContext& ctx, absl::s
                                               bool deleted) {
   return store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
-    ASSIGN_OR_RETURN(auto re, WritableRun(tx, ctx.principal, run_id, &p));
+    ASSIGN_OR_RETURN(auto re,
+                     AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));
     re.first.lifecycle_stage = deleted ? "deleted" : "active";
     RETURN_IF_ERROR(tx.tracking().UpdateRun(re.first));
     return AuditLog::AppendInTx(tx, ctx,
@@ -332,7 +330,8 @@ absl::Status TrackingService::LogBatch(
   }
   return store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
-    ASSIGN_OR_RETURN(auto re, WritableRun(tx, ctx.principal, run_id, &p));
+    ASSIGN_OR_RETURN(auto re,
+                     AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));
     const Run& r = re.first;
     if (r.lifecycle_stage != "active") {
       return absl::FailedPreconditionError(
@@ -356,7 +355,8 @@ absl::Status TrackingService::DeleteTag(const RequestContext& ctx, absl::string_
                                         absl::string_view key) {
   return store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
-    ASSIGN_OR_RETURN(auto re, WritableRun(tx, ctx.principal, run_id, &p));
+    ASSIGN_OR_RETURN(auto re,
+                     AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));
     if (re.first.lifecycle_stage != "active")
       return absl::FailedPreconditionError(absl::StrCat("run '", run_id, "' is deleted"));
     ASSIGN_OR_RETURN(bool removed, tx.tracking().DeleteTag(re.first.id, key));
@@ -374,7 +374,8 @@ absl::Status TrackingService::LogInputs(const RequestContext& ctx, absl::string_
   if (inputs.size() > 1000) return absl::InvalidArgumentError("at most 1000 inputs per call");
   return store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
-    ASSIGN_OR_RETURN(auto re, WritableRun(tx, ctx.principal, run_id, &p));
+    ASSIGN_OR_RETURN(auto re,
+                     AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));
     if (re.first.lifecycle_stage != "active")
       return absl::FailedPreconditionError(absl::StrCat("run '", run_id, "' is deleted"));
     for (const auto& in : inputs) RETURN_IF_ERROR(tx.tracking().AddInput(re.first.id, in));

@@ -91,9 +91,11 @@ class TrackingService {
   absl::StatusOr<std::pair<Experiment, Project>> WritableExperiment(Transaction& tx,
                                                                     const Principal& who,
                                                                     int64_t id);
-  absl::StatusOr<std::pair<Run, Experiment>> WritableRun(Transaction& tx, const Principal& who,
-                                                         absl::string_view run_id,
-                                                         Project* project);
+  // A run and its experiment, if the caller holds `need` in its project (else NotFound or
+  // PermissionDenied).
+  absl::StatusOr<std::pair<Run, Experiment>> AccessibleRun(Transaction& tx, const Principal& who,
+                                                           absl::string_view run_id,
+                                                           Permission need, Project* project);
   MetadataStore* store_;
 };
 
