@@ -110,5 +110,6 @@ void RegisterAuditRoutes(Router& r);
 void RegisterArtifactRoutes(Router& r);
 void RegisterDatasetRoutes(Router& r);
 void RegisterMlflowRoutes(Router& r);
+void RegisterTrackingRoutes(Router& r);
 
 }  // namespace kade

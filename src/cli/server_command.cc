@@ -55,6 +55,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterArtifactRoutes(router);
   RegisterDatasetRoutes(router);
   RegisterMlflowRoutes(router);
+  RegisterTrackingRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;

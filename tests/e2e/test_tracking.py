@@ -244,3 +244,33 @@ def test_mlflow_artifact_proxy(trk):
     assert r.status == 400 and "'..'" in r.json["message"]
     r = trk.admin("GET", f"{base}/nope/runs/x")
     assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_native_routes_list_get_and_compare(trk):
+    eid = exp(trk, "native")
+    ids = []
+    for i, (depth, seed) in enumerate([("4", "1"), ("8", "1")]):
+        rid = run(trk, eid, f"n{i}")
+        ids.append(rid)
+        trk.admin("POST", f"{P}/runs/log-batch", {"run_id": rid,
+                                                 "params": [{"key": "max_depth", "value": depth}, {"key": "seed", "value": seed}],
+                                                 "metrics": [{"key": "loss", "value": 1.0 / (s + 1 + i), "timestamp": s, "step": s}
+                                                             for s in range(3)]})
+    exps = trk.admin("GET", "/api/v1/projects/track/experiments").json["experiments"]
+    assert [e["name"] for e in exps] == ["native"]
+    one = trk.admin("GET", f"/api/v1/projects/track/runs/{ids[0]}").json
+    assert one["params"] == {"max_depth": "4", "seed": "1"} and one["metrics"]["loss"] == pytest.approx(1 / 3)
+    cmp = trk.admin("GET", f"/api/v1/projects/track/runs-compare?run_ids={ids[0]},{ids[1]}&metric=loss").json
+    assert cmp["params_differ"] == {"max_depth": ["4", "8"]} and cmp["params_same"] == {"seed": ["1", "1"]}
+    assert cmp["metrics"]["loss"] == [pytest.approx(1 / 3), pytest.approx(1 / 4)]
+    assert [len(s) for s in cmp["history"]["series"]] == [3, 3]
+    assert cmp["history"]["series"][1][0] == {"step": 0, "value": 0.5}
+    # Kade's error shape and the usual access rules.
+    r = trk.admin("GET", "/api/v1/projects/track/runs-compare?run_ids=" + ids[0])
+    assert r.status == 400 and "2 to 50" in r.error["message"]
+    r = trk.admin("GET", f"/api/v1/projects/track/runs/nope")
+    assert r.status == 404 and r.error["code"] == "NOT_FOUND"
+    outsider = trk.make_user("out2")
+    assert trk.request("GET", f"/api/v1/projects/track/runs/{ids[0]}", token=outsider).status == 404
+    trk.admin("POST", "/api/v1/projects", {"name": "other"})
+    assert trk.admin("GET", f"/api/v1/projects/other/runs/{ids[0]}").status == 404  # not in that project
