@@ -162,22 +162,9 @@ absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where)
   return p;
 }
 
-Json MetricValue(const MetricPoint& m) {
-  switch (m.kind) {
-    case 1:
-      return "NaN";
-    case 2:
-      return "Infinity";
-    case 3:
-      return "-Infinity";
-    default:
-      return m.value;
-  }
-}
-
 Json MetricJson(const MetricPoint& m) {
   return Json{
-      {"key", m.key}, {"value", MetricValue(m)}, {"timestamp", m.timestamp}, {"step", m.step}};
+      {"key", m.key}, {"value", MetricValueJson(m)}, {"timestamp", m.timestamp}, {"step", m.step}};
 }
 
 Json KvJson(const std::vector<std::pair<std::string, std::string>>& kvs) {

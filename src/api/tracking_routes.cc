@@ -14,23 +14,10 @@ namespace kade {
 
 namespace {
 
-Json Value(const MetricPoint& m) {
-  switch (m.kind) {
-    case 1:
-      return "NaN";
-    case 2:
-      return "Infinity";
-    case 3:
-      return "-Infinity";
-    default:
-      return m.value;
-  }
-}
-
 Json RunSummary(const RunView& v) {
   Json params = Json::object(), metrics = Json::object(), tags = Json::object();
   for (const auto& [k, val] : v.data.params) params[k] = val;
-  for (const auto& m : v.data.metrics) metrics[m.key] = Value(m);
+  for (const auto& m : v.data.metrics) metrics[m.key] = MetricValueJson(m);
   for (const auto& [k, val] : v.data.tags) tags[k] = val;
   Json j{{"run_id", v.run.uuid},
          {"name", v.run.name},
@@ -126,7 +113,7 @@ void RegisterTrackingRoutes(Router& r) {
             for (const auto& v : runs) {
               Json val = nullptr;
               for (const auto& m : v.data.metrics) {
-                if (m.key == k) val = Value(m);
+                if (m.key == k) val = MetricValueJson(m);
               }
               values.push_back(val);
             }
@@ -145,7 +132,7 @@ void RegisterTrackingRoutes(Router& r) {
                                p->tracking->MetricHistory(rc.ctx.principal, v.run.uuid, *metric));
               Json series = Json::array();
               for (const auto& m : points)
-                series.push_back(Json{{"step", m.step}, {"value", Value(m)}});
+                series.push_back(Json{{"step", m.step}, {"value", MetricValueJson(m)}});
               histories.push_back(series);
             }
             out["history"] = Json{{"metric", *metric}, {"series", histories}};

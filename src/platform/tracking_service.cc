@@ -13,6 +13,19 @@
 
 namespace kade {
 
+Json MetricValueJson(const MetricPoint& m) {
+  switch (m.kind) {
+    case 1:
+      return "NaN";
+    case 2:
+      return "Infinity";
+    case 3:
+      return "-Infinity";
+    default:
+      return m.value;
+  }
+}
+
 absl::Status ValidateTrackingKey(absl::string_view kind, absl::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(kind, " key is empty"));
   if (key.size() > kMaxKeyLength) {
@@ -50,11 +63,11 @@ absl::StatusOr<Project> TrackingService::Authorized(Transaction& tx, const Princ
   return *project;
 }
 
-absl::StatusOr<std::pair<Experiment, Project>> TrackingService::WritableExperiment(
-    Transaction& tx, const Principal& who, int64_t id) {
+absl::StatusOr<std::pair<Experiment, Project>> TrackingService::AccessibleExperiment(
+    Transaction& tx, const Principal& who, int64_t id, Permission need) {
   ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
   if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-  absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectEdit);
+  absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, need);
   if (absl::IsNotFound(p.status()))
     return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
   RETURN_IF_ERROR(p.status());
@@ -88,13 +101,7 @@ absl::StatusOr<std::pair<Experiment, Project>> TrackingService::GetExperiment(co
                                                                               int64_t id) {
   std::pair<Experiment, Project> out;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
-    if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-    absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectView);
-    if (absl::IsNotFound(p.status()))
-      return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-    RETURN_IF_ERROR(p.status());
-    out = {*e, *p};
+    ASSIGN_OR_RETURN(out, AccessibleExperiment(tx, who, id, Permission::kProjectView));
     return absl::OkStatus();
   }));
   return out;
@@ -139,7 +146,8 @@ absl::Status TrackingService::RenameExperiment(const RequestContext& ctx, int64_
   if (new_name.empty() || new_name.size() > 500)
     return absl::InvalidArgumentError("new_name must be 1 to 500 characters");
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    ASSIGN_OR_RETURN(auto ep,
+                     AccessibleExperiment(tx, ctx.principal, id, Permission::kProjectEdit));
     Experiment& e = ep.first;
     const Project& p = ep.second;
     std::string old = e.name;
@@ -156,7 +164,8 @@ absl::Status TrackingService::RenameExperiment(const RequestContext& ctx, int64_
 absl::Status TrackingService::SetExperimentLifecycle(const RequestContext& ctx, int64_t id,
                                                      bool deleted) {
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    ASSIGN_OR_RETURN(auto ep,
+                     AccessibleExperiment(tx, ctx.principal, id, Permission::kProjectEdit));
     Experiment& e = ep.first;
     const Project& p = ep.second;
     e.lifecycle_stage = deleted ? "deleted" : "active";
@@ -172,7 +181,8 @@ absl::Status TrackingService::SetExperimentTag(const RequestContext& ctx, int64_
                                                absl::string_view key, absl::string_view value) {
   RETURN_IF_ERROR(ValidateTrackingKey("tag", key));
   return store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto ep, WritableExperiment(tx, ctx.principal, id));
+    ASSIGN_OR_RETURN(auto ep,
+                     AccessibleExperiment(tx, ctx.principal, id, Permission::kProjectEdit));
     const Project& p = ep.second;
     RETURN_IF_ERROR(tx.tracking().SetExperimentTag(id, key, value));
     return AuditLog::AppendInTx(
@@ -422,13 +432,8 @@ absl::StatusOr<std::pair<std::vector<RunView>, std::string>> TrackingService::Se
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     absl::flat_hash_map<int64_t, std::pair<Experiment, std::string>> exps;
     for (int64_t id : s.experiment_ids) {
-      ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(id));
-      if (!e) return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-      absl::StatusOr<Project> p = Authorized(tx, who, e->project_id, Permission::kProjectView);
-      if (absl::IsNotFound(p.status()))
-        return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
-      RETURN_IF_ERROR(p.status());
-      exps[id] = {*e, p->name};
+      ASSIGN_OR_RETURN(auto ep, AccessibleExperiment(tx, who, id, Permission::kProjectView));
+      exps[id] = {ep.first, ep.second.name};
       q.experiment_ids.push_back(id);
     }
     ASSIGN_OR_RETURN(auto runs, tx.tracking().SearchRuns(q));

@@ -88,9 +88,11 @@ class TrackingService {
   // The project of an experiment, checked against the caller's role (NotFound if hidden).
   absl::StatusOr<Project> Authorized(Transaction& tx, const Principal& who, int64_t project_id,
                                      Permission need);
-  absl::StatusOr<std::pair<Experiment, Project>> WritableExperiment(Transaction& tx,
-                                                                    const Principal& who,
-                                                                    int64_t id);
+  // An experiment and its project, if the caller holds `need` there (else NotFound or
+  // PermissionDenied).
+  absl::StatusOr<std::pair<Experiment, Project>> AccessibleExperiment(Transaction& tx,
+                                                                      const Principal& who,
+                                                                      int64_t id, Permission need);
   // A run and its experiment, if the caller holds `need` in its project (else NotFound or
   // PermissionDenied).
   absl::StatusOr<std::pair<Run, Experiment>> AccessibleRun(Transaction& tx, const Principal& who,
@@ -100,5 +102,8 @@ class TrackingService {
 };
 
 absl::Status ValidateTrackingKey(absl::string_view kind, absl::string_view key);
+
+// A metric value as proto3 JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
+Json MetricValueJson(const MetricPoint& m);
 
 }  // namespace kade
