@@ -268,6 +268,10 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
                                        std::vector<char>(1024 * 1024)};
         int cur = 0;
         size_t filled = 0;
+        // Beast reads at most the free space of `buffer` per read (and at most 64 KiB); a
+        // buffer grown only to the header size meant a 4 KiB read, an epoll wait and a timer
+        // re-arm per 4 KiB of upload.
+        buffer.reserve(64 * 1024);
         std::future<absl::Status> pending;
         UploadSink* sk = sink.get();
         auto wait_pending = [&]() -> net::awaitable<absl::Status> {

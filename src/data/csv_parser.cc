@@ -1,3 +1,9 @@
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <bit>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -26,88 +32,125 @@ absl::Status ValidateHeader(const std::vector<std::string>& columns) {
 
 namespace {
 
+// The parser scans with a byte-class table: in an unquoted field only the delimiter, CR, LF
+// and NUL stop the scan, so the common case is one table lookup per byte and one copy per
+// field straight into the row block. Fields are checked for valid UTF-8 only when they
+// contain a byte >= 0x80.
 class CsvParser : public RecordParser {
  public:
-  CsvParser(const CsvOptions& o, RecordSink* sink) : opt_(o), sink_(sink) {}
+  CsvParser(const CsvOptions& o, std::vector<std::string> header, int64_t first_line,
+            RecordSink* sink)
+      : CsvParser(o, sink) {
+    header_ = std::move(header);
+    have_header_ = true;
+    line_ = record_line_ = first_line;
+    block_.Reset(header_.size());
+  }
+  CsvParser(const CsvOptions& o, RecordSink* sink) : opt_(o), sink_(sink) {
+    stop_['\n'] = stop_['\r'] = stop_['\0'] = true;
+    stop_[static_cast<unsigned char>(opt_.delimiter)] = true;
+#ifdef __SSE2__
+    v_delim_ = _mm_set1_epi8(opt_.delimiter);
+    v_lf_ = _mm_set1_epi8('\n');
+    v_cr_ = _mm_set1_epi8('\r');
+    v_nul_ = _mm_setzero_si128();
+#endif
+  }
 
   absl::Status Feed(absl::string_view bytes) override {
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      char c = bytes[i];
-      ++col_;
-      if (c == '\0') {
-        return Error(
-            absl::StrFormat("the file looks binary, not %s: NUL byte at line %d, column %d",
-                            opt_.delimiter == '\t' ? "TSV" : "CSV", line_, col_));
-      }
+    const char* p = bytes.data();
+    const char* const end = p + bytes.size();
+    chunk_end_ = end;
+    line_start_ = p;
+    col_base_ = col_carry_;
+    while (p < end) {
       if (skip_lf_) {
         skip_lf_ = false;
-        if (c == '\n') {
-          NewLine();
+        if (*p == '\n') {
+          ++p;
+          line_start_ = p;
+          col_base_ = 0;
           continue;
         }
       }
       switch (state_) {
-        case State::kFieldStart:
-          field_col_ = col_;
-          if (c == opt_.quote) {
+        case State::kFieldStart: {
+          field_col_ = Col(p);
+          if (*p == opt_.quote) {
             state_ = State::kQuoted;
             quote_line_ = line_;
-            quote_col_ = col_;
-          } else if (c == opt_.delimiter) {
-            RETURN_IF_ERROR(EndField());
-          } else if (c == '\n' || c == '\r') {
-            RETURN_IF_ERROR(EndLine(c));
-          } else {
-            field_.push_back(c);
-            state_ = State::kUnquoted;
-          }
-          break;
-        case State::kUnquoted: {
-          // Fast path: copy up to the next delimiter, line end, NUL or quote.
-          size_t j = i;
-          while (j < bytes.size()) {
-            char d = bytes[j];
-            if (d == opt_.delimiter || d == '\n' || d == '\r' || d == '\0') break;
-            ++j;
-          }
-          if (j > i) {
-            field_.append(bytes.data() + i, j - i);
-            col_ += static_cast<int64_t>(j - i) - 1;
-            i = j - 1;
+            quote_col_ = field_col_;
+            field_.clear();
+            ++p;
             break;
           }
-          if (c == opt_.delimiter) {
-            RETURN_IF_ERROR(EndField());
+          unsigned char high = 0;
+          const char* q = ScanUnquoted(p, end, &high);
+          if (q == end) {  // the field continues in the next chunk
+            field_.assign(p, q);
+            field_high_ = high != 0;
+            state_ = State::kUnquoted;
+            p = q;
+            break;
+          }
+          RETURN_IF_ERROR(
+              EmitField(absl::string_view(p, static_cast<size_t>(q - p)), high != 0, true));
+          p = q;
+          RETURN_IF_ERROR(Terminator(p));
+          break;
+        }
+        case State::kUnquoted: {
+          unsigned char high = 0;
+          const char* q = ScanUnquoted(p, end, &high);
+          field_.append(p, q);
+          field_high_ = field_high_ || high != 0;
+          p = q;
+          if (q == end) break;
+          RETURN_IF_ERROR(EmitField(field_, field_high_));
+          RETURN_IF_ERROR(Terminator(p));
+          break;
+        }
+        case State::kQuoted: {
+          const char* q = p;
+          while (q < end && *q != opt_.quote && *q != '\n' && *q != '\0') ++q;
+          field_.append(p, q);
+          p = q;
+          if (q == end) break;
+          if (*q == '\0') return Binary(q);
+          if (*q == '\n') {
+            field_.push_back('\n');
+            ++p;
+            ++line_;
+            line_start_ = p;
+            col_base_ = 0;
           } else {
-            RETURN_IF_ERROR(EndLine(c));
+            state_ = State::kQuoteInQuoted;
+            ++p;
           }
           break;
         }
-        case State::kQuoted:
-          if (c == opt_.quote) {
-            state_ = State::kQuoteInQuoted;
-          } else {
-            field_.push_back(c);
-            if (c == '\n') NewLine();
-          }
-          break;
-        case State::kQuoteInQuoted:
+        case State::kQuoteInQuoted: {
+          char c = *p;
           if (c == opt_.quote) {
             field_.push_back(c);
             state_ = State::kQuoted;
-          } else if (c == opt_.delimiter) {
-            RETURN_IF_ERROR(EndField());
-          } else if (c == '\n' || c == '\r') {
-            RETURN_IF_ERROR(EndLine(c));
+            ++p;
+          } else if (c == opt_.delimiter || c == '\n' || c == '\r') {
+            RETURN_IF_ERROR(EmitField(field_, true));
+            RETURN_IF_ERROR(Terminator(p));
+          } else if (c == '\0') {
+            return Binary(p);
           } else {
             return Error(absl::StrFormat(
                 "line %d, column %d: unexpected character '%c' after the closing quote of a "
                 "quoted field (a quote inside a quoted field is written as two quotes)",
-                line_, col_, c));
+                line_, Col(p), c));
           }
           break;
+        }
       }
     }
+    col_carry_ = col_base_ + (end - line_start_);
     return absl::OkStatus();
   }
 
@@ -117,12 +160,16 @@ class CsvParser : public RecordParser {
           "unterminated quoted field: the quote opened at line %d, column %d is never closed",
           quote_line_, quote_col_));
     }
-    if (state_ != State::kFieldStart || !fields_.empty()) {
-      RETURN_IF_ERROR(EndField());
+    bool open_row = have_header_ ? block_.open_fields() > 0 : !header_.empty();
+    if (state_ == State::kUnquoted || state_ == State::kQuoteInQuoted) {
+      RETURN_IF_ERROR(EmitField(field_, true));
+      RETURN_IF_ERROR(EndRecord());
+    } else if (open_row) {  // the input ended right after a delimiter
+      RETURN_IF_ERROR(EmitField({}, false));
       RETURN_IF_ERROR(EndRecord());
     }
     if (!have_header_) return absl::InvalidArgumentError("the file is empty: no header row");
-    if (block_.rows() > 0) RETURN_IF_ERROR(sink_->OnBlock(block_));
+    if (block_.rows() > 0) RETURN_IF_ERROR(sink_->OnBlockSwap(block_));
     return absl::OkStatus();
   }
 
@@ -132,62 +179,109 @@ class CsvParser : public RecordParser {
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
 
   absl::Status Error(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
+  absl::Status Binary(const char* at) {
+    return Error(absl::StrFormat("the file looks binary, not %s: NUL byte at line %d, column %d",
+                                 opt_.delimiter == '\t' ? "TSV" : "CSV", line_, Col(at)));
+  }
 
-  // A line break outside quotes ends the field and the record; after CR a LF is skipped.
-  absl::Status EndLine(char c) {
-    RETURN_IF_ERROR(EndField());
+  // 1-based column of a byte of the current chunk on the current line.
+  int64_t Col(const char* at) const { return col_base_ + (at - line_start_) + 1; }
+
+  // Returns the first byte at or after `p` that ends an unquoted field, or `end`; ORs every
+  // byte scanned into `high` so the caller knows whether non-ASCII bytes were seen.
+  const char* ScanUnquoted(const char* p, const char* end, unsigned char* high) const {
+    unsigned char acc = 0;
+#ifdef __SSE2__
+    // Sixteen bytes at a time: a mask of the stop bytes and one of the high bits.
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m128i stop =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, v_delim_), _mm_cmpeq_epi8(v, v_lf_)),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, v_cr_), _mm_cmpeq_epi8(v, v_nul_)));
+      unsigned stops = static_cast<unsigned>(_mm_movemask_epi8(stop));
+      unsigned highs = static_cast<unsigned>(_mm_movemask_epi8(v));
+      if (stops != 0) {
+        unsigned i = static_cast<unsigned>(std::countr_zero(stops));
+        if ((highs & ((1u << i) - 1)) != 0) acc = 0x80;
+        *high = acc;
+        return p + i;
+      }
+      if (highs != 0) acc = 0x80;
+      p += 16;
+    }
+#endif
+    while (p < end) {
+      unsigned char c = static_cast<unsigned char>(*p);
+      if (stop_[c]) break;
+      acc |= c;
+      ++p;
+    }
+    *high = acc & 0x80;
+    return p;
+  }
+
+  // Consumes the delimiter, CR or LF (or reports the NUL) at `p` that ended a field.
+  absl::Status Terminator(const char*& p) {
+    char c = *p;
+    state_ = State::kFieldStart;
+    if (c == opt_.delimiter) {
+      ++p;
+      return absl::OkStatus();
+    }
+    if (c == '\0') return Binary(p);
     RETURN_IF_ERROR(EndRecord());
-    if (c == '\r') skip_lf_ = true;
-    NewLine();
+    ++p;
+    ++line_;
+    record_line_ = line_;
+    line_start_ = p;
+    col_base_ = 0;
+    skip_lf_ = c == '\r';
     return absl::OkStatus();
   }
 
-  void NewLine() {
-    ++line_;
-    col_ = 0;
-  }
-
-  absl::Status EndField() {
-    size_t bad = FindInvalidUtf8(field_);
-    if (bad != absl::string_view::npos) {
-      return Error(absl::StrFormat("line %d, column %d: invalid UTF-8 byte 0x%02x", record_line_,
-                                   field_col_ + static_cast<int64_t>(bad),
-                                   static_cast<unsigned char>(field_[bad])));
+  // `in_chunk`: `v` points into the chunk being fed (not into field_).
+  absl::Status EmitField(absl::string_view v, bool check_utf8, bool in_chunk = false) {
+    if (check_utf8) {
+      size_t bad = FindInvalidUtf8(v);
+      if (bad != absl::string_view::npos) {
+        return Error(absl::StrFormat("line %d, column %d: invalid UTF-8 byte 0x%02x", record_line_,
+                                     field_col_ + static_cast<int64_t>(bad),
+                                     static_cast<unsigned char>(v[bad])));
+      }
     }
-    fields_.push_back(std::move(field_));
-    field_.clear();
-    state_ = State::kFieldStart;
+    if (!have_header_) {
+      header_.emplace_back(v);
+    } else if (in_chunk && chunk_end_ - v.data() >= 16) {
+      block_.AddFieldReadAhead(v);  // 16 bytes of the input chunk are readable from v
+    } else {
+      block_.AddField(v);
+    }
     return absl::OkStatus();
   }
 
   absl::Status EndRecord() {
-    int64_t line = record_line_;
-    record_line_ = line_ + 1;
     if (!have_header_) {
       have_header_ = true;
       // A UTF-8 byte-order mark before the first name is not part of it.
-      if (!fields_.empty() && fields_[0].rfind("\xef\xbb\xbf", 0) == 0) fields_[0].erase(0, 3);
-      header_ = fields_;
-      fields_.clear();
+      if (!header_.empty() && header_[0].rfind("\xef\xbb\xbf", 0) == 0) header_[0].erase(0, 3);
       RETURN_IF_ERROR(ValidateHeader(header_));
       block_.Reset(header_.size());
       return sink_->OnHeader(header_);
     }
+    size_t n = block_.open_fields();
     // A blank line (one empty field) is skipped rather than read as a ragged row.
-    if (fields_.size() == 1 && fields_[0].empty() && header_.size() > 1) {
-      fields_.clear();
+    if (n == 1 && header_.size() > 1 && block_.Field(block_.rows(), 0).empty()) {
+      block_.DropOpenRow();
       return absl::OkStatus();
     }
-    if (fields_.size() != header_.size()) {
-      return Error(absl::StrFormat("line %d has %d fields but the header has %d (ragged row)", line,
-                                   fields_.size(), header_.size()));
+    if (n != header_.size()) {
+      return Error(absl::StrFormat("line %d has %d fields but the header has %d (ragged row)",
+                                   record_line_, n, header_.size()));
     }
-    for (const auto& f : fields_) block_.AddField(f);
-    block_.EndRow(line);
-    fields_.clear();
+    block_.EndRow(record_line_);
     ++rows_;
     if (block_.full()) {
-      RETURN_IF_ERROR(sink_->OnBlock(block_));
+      RETURN_IF_ERROR(sink_->OnBlockSwap(block_));
       block_.Reset(header_.size());
     }
     return absl::OkStatus();
@@ -195,12 +289,20 @@ class CsvParser : public RecordParser {
 
   CsvOptions opt_;
   RecordSink* sink_;
+  bool stop_[256] = {};
+#ifdef __SSE2__
+  __m128i v_delim_, v_lf_, v_cr_, v_nul_;
+#endif
+  const char* chunk_end_ = nullptr;
   State state_ = State::kFieldStart;
   bool skip_lf_ = false;
-  int64_t line_ = 1, col_ = 0, record_line_ = 1;
+  int64_t line_ = 1, record_line_ = 1;
+  const char* line_start_ = nullptr;  // in the current chunk
+  int64_t col_base_ = 0;              // columns of the current line before line_start_
+  int64_t col_carry_ = 0;             // columns of the current line fed in earlier chunks
   int64_t quote_line_ = 0, quote_col_ = 0, field_col_ = 1;
-  std::string field_;
-  std::vector<std::string> fields_;
+  std::string field_;  // a field that spans chunks, or a quoted field being unescaped
+  bool field_high_ = false;
   std::vector<std::string> header_;
   bool have_header_ = false;
   int64_t rows_ = 0;
@@ -211,6 +313,12 @@ class CsvParser : public RecordParser {
 
 std::unique_ptr<RecordParser> MakeCsvParser(const CsvOptions& options, RecordSink* sink) {
   return std::make_unique<CsvParser>(options, sink);
+}
+
+std::unique_ptr<RecordParser> MakeCsvPieceParser(const CsvOptions& options,
+                                                 std::vector<std::string> header,
+                                                 int64_t first_line, RecordSink* sink) {
+  return std::make_unique<CsvParser>(options, std::move(header), first_line, sink);
 }
 
 }  // namespace kade

@@ -3,6 +3,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -142,6 +148,141 @@ class TeeSink : public RecordSink {
   }
 };
 
+// Runs the downstream sinks on a block while the parser fills the next one, so parsing and
+// profiling overlap (the profiler splits its columns over the cores on top). The block is
+// copied into a second buffer, which costs one memcpy of its bytes. An error of a block
+// surfaces at the next hand-off or at Drain.
+class PipelineSink : public RecordSink {
+ public:
+  explicit PipelineSink(RecordSink* next) : next_(next) {}
+  ~PipelineSink() override { Drain().IgnoreError(); }
+  absl::Status OnHeader(const std::vector<std::string>& columns) override {
+    RETURN_IF_ERROR(Drain());
+    header_ = columns;
+    return next_->OnHeader(columns);
+  }
+  const std::vector<std::string>& header() const { return header_; }
+  absl::Status OnBlock(const RowBlock& block) override {
+    RETURN_IF_ERROR(Drain());
+    working_ = block;
+    return Start();
+  }
+  absl::Status OnBlockSwap(RowBlock& block) override {
+    RETURN_IF_ERROR(Drain());
+    std::swap(working_, block);  // the parser gets the spent block back
+    return Start();
+  }
+  absl::Status Start() {
+    pending_ = std::async(std::launch::async, [this] { return next_->OnBlock(working_); });
+    return absl::OkStatus();
+  }
+  // Waits for the block in flight; returns the first error of any block so far.
+  absl::Status Drain() {
+    if (pending_.valid()) {
+      absl::Status s = pending_.get();
+      if (status_.ok()) status_ = s;
+    }
+    return status_;
+  }
+
+ private:
+  RecordSink* next_;
+  std::vector<std::string> header_;
+  RowBlock working_;
+  std::future<absl::Status> pending_;
+  absl::Status status_;
+};
+
+// Spent blocks, reused so their buffers are not allocated (and page-faulted) afresh.
+class BlockPool {
+ public:
+  RowBlock Get() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return RowBlock();
+    RowBlock b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  void Put(RowBlock b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < 8) free_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<RowBlock> free_;
+};
+
+// Keeps the blocks of one piece of a CSV file, taking them from the parser by swap.
+class BlockCollector : public RecordSink {
+ public:
+  explicit BlockCollector(BlockPool* pool) : pool_(pool) {}
+  std::vector<RowBlock> blocks;
+  absl::Status OnHeader(const std::vector<std::string>&) override { return absl::OkStatus(); }
+  absl::Status OnBlock(const RowBlock& block) override {
+    blocks.push_back(block);
+    return absl::OkStatus();
+  }
+  absl::Status OnBlockSwap(RowBlock& block) override {
+    blocks.push_back(pool_->Get());
+    std::swap(blocks.back(), block);
+    return absl::OkStatus();
+  }
+
+ private:
+  BlockPool* pool_;
+};
+
+struct ParsedPiece {
+  absl::Status status;
+  std::vector<RowBlock> blocks;
+  int64_t rows = 0;
+  int64_t first_line = 0;
+  bool quoted = false;  // the piece has a quote character and was not parsed
+  std::string bytes;    // the piece itself, handed back for a serial parse
+};
+
+int64_t CountLines(absl::string_view s);
+
+// Runs on the piece's own thread: counts the piece's lines and passes on the line number of
+// the next piece (so the reading thread does not scan the bytes), then parses the piece,
+// unless it holds a quote character: then a newline in it may sit inside a quoted field,
+// and the piece goes back unparsed.
+ParsedPiece ParsePiece(const CsvOptions& csv, const std::vector<std::string>& header,
+                       std::string piece, std::shared_future<int64_t> first_line,
+                       std::promise<int64_t> next_line, BlockPool* pool) {
+  ParsedPiece out;
+  const int64_t lines = CountLines(piece);
+  out.first_line = first_line.get();
+  next_line.set_value(out.first_line + lines);
+  if (std::memchr(piece.data(), csv.quote, piece.size()) != nullptr) {
+    out.quoted = true;
+  } else {
+    BlockCollector collector(pool);
+    auto parser = MakeCsvPieceParser(csv, header, out.first_line, &collector);
+    out.status = parser->Feed(piece);
+    if (out.status.ok()) out.status = parser->Finish();
+    out.blocks = std::move(collector.blocks);
+    out.rows = parser->rows();
+  }
+  out.bytes = std::move(piece);
+  return out;
+}
+
+// Lines in a run of whole records without quotes: LF, CR LF and a lone CR each end one.
+int64_t CountLines(absl::string_view s) {
+  int64_t lf = std::count(s.begin(), s.end(), '\n');
+  const char* p = s.data();
+  const char* end = p + s.size();
+  int64_t lone_cr = 0;
+  while ((p = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)))) !=
+         nullptr) {
+    if (p + 1 == end || p[1] != '\n') ++lone_cr;
+    ++p;
+  }
+  return lf + lone_cr;
+}
+
 }  // namespace
 
 struct Ingest::Impl {
@@ -154,6 +295,89 @@ struct Ingest::Impl {
   std::unique_ptr<RecordParser> parser;
   std::unique_ptr<Profiler> profiler;
   TeeSink tee;
+  PipelineSink pipe{&tee};
+
+  // Parallel CSV. After the header, the input is cut into pieces of whole records and the
+  // pieces are parsed on their own threads while the sinks work through earlier ones; the
+  // blocks reach the sinks in file order, and the first error in file order is the one
+  // reported. A cut is made at the last newline of the buffered bytes, which ends a record
+  // when those bytes hold no quote character; at the first quote character (or when no
+  // newline comes) the rest of the file goes through one serial parser instead.
+  static constexpr size_t kPieceBytes = 8u << 20;
+  static constexpr size_t kPiecesInFlight = 2;
+  bool pieces = false;
+  CsvOptions csv;
+  std::string pending;  // bytes after the last cut, starting at a record boundary
+  std::shared_future<int64_t> pending_line;  // line number of pending[0]
+  std::deque<std::future<ParsedPiece>> in_flight;
+  BlockPool pool;
+  int64_t piece_rows = 0;
+
+  // Cuts at the last newline within the first kPieceBytes of `pending`, so where pieces
+  // start depends only on the bytes, not on how they arrived: the blocks, and with them the
+  // last bits of the floating-point sums, are the same for every upload of a file.
+  absl::Status CutPiece(bool final) {
+    size_t cut = final ? pending.size() : pending.rfind('\n', kPieceBytes - 1);
+    if (cut == std::string::npos) return ToSerial();  // a record longer than a piece
+    if (!final) ++cut;
+    if (cut > 0) {
+      std::string piece;
+      piece.swap(pending);
+      pending.assign(piece, cut);  // the (short) tail after the cut
+      piece.resize(cut);
+      std::promise<int64_t> next;
+      std::shared_future<int64_t> next_line = next.get_future().share();
+      in_flight.push_back(std::async(std::launch::async,
+                                     [this, p = std::move(piece), first = pending_line,
+                                      n = std::move(next)]() mutable -> ParsedPiece {
+                                       return ParsePiece(csv, pipe.header(), std::move(p), first,
+                                                         std::move(n), &pool);
+                                     }));
+      pending_line = next_line;
+    }
+    while (pieces && in_flight.size() > (final ? 0 : kPiecesInFlight)) {
+      RETURN_IF_ERROR(DeliverOldest());
+    }
+    if (pieces && !final && pending.size() >= kPieceBytes) return CutPiece(false);
+    return absl::OkStatus();
+  }
+
+  absl::Status DeliverOldest() {
+    ParsedPiece r = in_flight.front().get();
+    in_flight.pop_front();
+    if (r.quoted) return SerialFrom(r.first_line, r.bytes);
+    RETURN_IF_ERROR(r.status);
+    for (RowBlock& b : r.blocks) {
+      RETURN_IF_ERROR(tee.OnBlock(b));
+      pool.Put(std::move(b));
+    }
+    piece_rows += r.rows;
+    return absl::OkStatus();
+  }
+
+  // From here on one serial parser reads the file: `first` (starting at line `line`), the
+  // pieces after it, and the bytes not yet cut.
+  absl::Status SerialFrom(int64_t line, const std::string& first) {
+    pieces = false;
+    parser = MakeCsvPieceParser(csv, pipe.header(), line, &pipe);
+    RETURN_IF_ERROR(WithEarlierError(parser->Feed(first)));
+    while (!in_flight.empty()) {
+      ParsedPiece r = in_flight.front().get();
+      in_flight.pop_front();
+      RETURN_IF_ERROR(WithEarlierError(parser->Feed(r.bytes)));
+    }
+    std::string rest;
+    rest.swap(pending);
+    return WithEarlierError(parser->Feed(rest));
+  }
+
+  // No newline for a long stretch: the pieces so far are delivered, the rest is read
+  // serially.
+  absl::Status ToSerial() {
+    while (pieces && !in_flight.empty()) RETURN_IF_ERROR(DeliverOldest());
+    if (!pieces) return absl::OkStatus();  // a quoted piece already switched
+    return SerialFrom(pending_line.get(), std::string());
+  }
 
   absl::Status Plain(absl::string_view data) {
     result.decompressed_bytes += data.size();
@@ -163,10 +387,22 @@ struct Ingest::Impl {
           " exceeds the limit of ", opt.max_decompressed_bytes, " bytes",
           result.compression == "none" ? "" : " (a compression bomb?)"));
     }
-    if (parser) return parser->Feed(data);
+    if (pieces) {
+      pending.append(data.data(), data.size());
+      return pending.size() >= kPieceBytes ? CutPiece(false) : absl::OkStatus();
+    }
+    if (parser) return WithEarlierError(parser->Feed(data));
     sniff.append(data.data(), data.size());
     if (sniff.size() >= 64 * 1024 || sniff.find('\n') != std::string::npos) return StartParser();
     return absl::OkStatus();
+  }
+
+  // A parse error is reported unless a block before it already failed (a pinned-schema
+  // violation on an earlier line, say): the earliest problem in the file wins.
+  absl::Status WithEarlierError(absl::Status parse) {
+    if (parse.ok()) return parse;
+    absl::Status earlier = pipe.Drain();
+    return earlier.ok() ? parse : earlier;
   }
 
   absl::Status StartParser() {
@@ -202,15 +438,28 @@ struct Ingest::Impl {
     }
     for (RecordSink* s : opt.extra_sinks) tee.sinks.push_back(s);
     if (f == TableFormat::kJsonl) {
-      parser = MakeJsonlParser(&tee);
+      parser = MakeJsonlParser(&pipe);
     } else {
-      CsvOptions co;
-      co.delimiter = opt.delimiter != 0 ? opt.delimiter : (f == TableFormat::kTsv ? '\t' : ',');
-      parser = MakeCsvParser(co, &tee);
+      csv.delimiter = opt.delimiter != 0 ? opt.delimiter : (f == TableFormat::kTsv ? '\t' : ',');
+      parser = MakeCsvParser(csv, &pipe);
+      size_t header_end = sniff.find('\n');
+      if (opt.parallel_csv && header_end != std::string::npos &&
+          sniff.find(csv.quote) == std::string::npos) {
+        // The header goes through the serial parser (which reports it to the sinks); the
+        // records after it go in pieces.
+        RETURN_IF_ERROR(parser->Feed(absl::string_view(sniff).substr(0, header_end + 1)));
+        pieces = true;
+        std::promise<int64_t> two;
+        two.set_value(2);
+        pending_line = two.get_future().share();
+        pending = sniff.substr(header_end + 1);
+        sniff.clear();
+        return pending.size() >= kPieceBytes ? CutPiece(false) : absl::OkStatus();
+      }
     }
-    std::string pending;
-    pending.swap(sniff);
-    return parser->Feed(pending);
+    std::string first;
+    first.swap(sniff);
+    return WithEarlierError(parser->Feed(first));
   }
 
   absl::Status StartDecompression() {
@@ -258,8 +507,10 @@ absl::StatusOr<IngestResult> Ingest::Finish() {
   if (!im.compression_known) RETURN_IF_ERROR(im.StartDecompression());
   if (im.dec) RETURN_IF_ERROR(im.dec->Finish());
   if (!im.parser) RETURN_IF_ERROR(im.StartParser());
-  RETURN_IF_ERROR(im.parser->Finish());
-  im.result.rows = im.parser->rows();
+  if (im.pieces) RETURN_IF_ERROR(im.CutPiece(true));
+  RETURN_IF_ERROR(im.WithEarlierError(im.parser->Finish()));
+  RETURN_IF_ERROR(im.pipe.Drain());
+  im.result.rows = im.piece_rows + im.parser->rows();
   if (im.profiler) {
     im.result.schema = im.profiler->InferredSchema();
     im.result.profile = im.profiler->ProfileJson();

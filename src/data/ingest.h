@@ -24,6 +24,9 @@ struct IngestOptions {
   std::string filename;  // hint for format detection (extension)
   ProfileOptions profile;
   bool compute_profile = true;
+  // Parse CSV/TSV in pieces on several threads (see ingest.cc); off gives one serial parser,
+  // with the same result (tests compare the two).
+  bool parallel_csv = true;
   // Also receive the header and every block (quality checks, previews). A sink may return
   // absl::CancelledError to stop reading early; Finish then returns Cancelled too.
   std::vector<RecordSink*> extra_sinks;

@@ -3,10 +3,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <bit>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "data/sketches.h"
+#include "data/values.h"
 #include "gtest/gtest.h"
 
 namespace kade {
@@ -184,6 +188,145 @@ TEST(IngestTest, LargeColumnsSwitchToSketches) {
   int64_t hist_total = 0;
   for (const auto& n : c["histogram"]["counts"]) hist_total += n.get<int64_t>();
   EXPECT_EQ(hist_total, 300000);
+}
+
+// Fixed random CSV of about `bytes` bytes: an int id, two decimals, a category; with
+// `quote_at_row` >= 0 that row gets a quoted field with an embedded newline and a quote.
+std::string MakeCsv(size_t bytes, int64_t quote_at_row, bool crlf = false) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u(-500, 500);
+  const char* eol = crlf ? "\r\n" : "\n";
+  std::string csv = std::string("id,a,b,plan") + eol;
+  for (int64_t i = 0; csv.size() < bytes; ++i) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%lld,%.6f,%.3f,", static_cast<long long>(i), u(rng), u(rng));
+    csv += buf;
+    csv += i == quote_at_row ? "\"multi\nline \"\"quoted\"\"\"" : (i % 3 ? "pro" : "free");
+    csv += eol;
+  }
+  return csv;
+}
+
+absl::StatusOr<IngestResult> IngestMode(const std::string& data, bool parallel,
+                                        size_t chunk = 1 << 20) {
+  IngestOptions opt;
+  opt.parallel_csv = parallel;
+  return IngestAll(data, chunk, opt);
+}
+
+// Equal JSON, except that floating-point numbers may differ in the last bits (sums over
+// blocks of different sizes round differently). Reports the first difference.
+void ExpectNearlyEqual(const Json& a, const Json& b, const std::string& path = "") {
+  if (a.is_number_float() || b.is_number_float()) {
+    ASSERT_TRUE(a.is_number() && b.is_number()) << path;
+    double x = a.get<double>(), y = b.get<double>();
+    EXPECT_LE(std::abs(x - y), 1e-9 * std::max({1.0, std::abs(x), std::abs(y)})) << path;
+    return;
+  }
+  ASSERT_EQ(a.type(), b.type()) << path;
+  if (a.is_object()) {
+    ASSERT_EQ(a.size(), b.size()) << path;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      ASSERT_TRUE(b.contains(it.key())) << path << "/" << it.key();
+      ExpectNearlyEqual(it.value(), b[it.key()], path + "/" + it.key());
+    }
+  } else if (a.is_array()) {
+    ASSERT_EQ(a.size(), b.size()) << path;
+    for (size_t i = 0; i < a.size(); ++i)
+      ExpectNearlyEqual(a[i], b[i], path + "/" + std::to_string(i));
+  } else {
+    EXPECT_EQ(a, b) << path;
+  }
+}
+
+TEST(IngestTest, ParallelPiecesGiveTheSerialResult) {
+  // Over 8 MiB, so the file is cut into several pieces; one variant turns quoted in a late
+  // piece (the rest of the file is then read serially), one uses CR LF line ends.
+  for (const std::string& csv :
+       {MakeCsv(30u << 20, -1), MakeCsv(30u << 20, 500000), MakeCsv(20u << 20, -1, true)}) {
+    auto par = IngestMode(csv, true);
+    auto ser = IngestMode(csv, false);
+    ASSERT_TRUE(par.ok()) << par.status();
+    ASSERT_TRUE(ser.ok()) << ser.status();
+    EXPECT_GT(par->rows, 300000);
+    EXPECT_EQ(par->rows, ser->rows);
+    ExpectNearlyEqual(par->profile, ser->profile);
+    // Where pieces are cut depends on the bytes only: other chunk sizes, the same profile.
+    auto other = IngestMode(csv, true, 65537);
+    ASSERT_TRUE(other.ok()) << other.status();
+    EXPECT_EQ(other->profile, par->profile);
+  }
+}
+
+TEST(IngestTest, ParallelPiecesReportTheLineOfAnError) {
+  for (bool crlf : {false, true}) {
+    std::string csv = MakeCsv(24u << 20, -1, crlf);
+    // Break the record on line 400,001 (the header is line 1), far into a later piece.
+    size_t pos = 0;
+    for (int line = 1; line < 400001; ++line) pos = csv.find('\n', pos) + 1;
+    csv.insert(pos, "1,2\n");
+    for (bool parallel : {true, false}) {
+      auto r = IngestMode(csv, parallel);
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.status().message(), "line 400001 has 2 fields but the header has 4 (ragged row)")
+          << "parallel " << parallel << " crlf " << crlf;
+    }
+  }
+}
+
+TEST(ValuesTest, FastDecimalParsingMatchesFromChars) {
+  std::mt19937_64 rng(3);
+  std::vector<std::string> cases = {"0",
+                                    "-0",
+                                    "1.",
+                                    ".5",
+                                    "-.5",
+                                    "+7",
+                                    "12345678.12345678",
+                                    "99999999.9999999",
+                                    "0.000001",
+                                    "123456789.1",
+                                    "1e5",
+                                    "1.2.3",
+                                    "--1",
+                                    "+-1",
+                                    "-",
+                                    ".",
+                                    "",
+                                    "1,5",
+                                    "0x10",
+                                    "inf",
+                                    "nan",
+                                    " 1",
+                                    "1 ",
+                                    "9007199254740993",
+                                    "9007199.254740993"};
+  for (int i = 0; i < 200000; ++i) {
+    int digits = 1 + static_cast<int>(rng() % 17);
+    std::string s = rng() % 2 ? "-" : "";
+    for (int d = 0; d < digits; ++d) s += static_cast<char>('0' + rng() % 10);
+    size_t dot = rng() % (s.size() + 2);
+    if (dot <= s.size() && dot > (s[0] == '-' ? 1u : 0u)) s.insert(dot, ".");
+    cases.push_back(s);
+  }
+  for (const std::string& c : cases) {
+    // The padded parser may read 16 bytes past the value.
+    std::string padded = c + std::string(16, '7');
+    absl::string_view v(padded.data(), c.size());
+    auto fast = ParseDoublePadded(v);
+    auto slow = ParseDouble(c);
+    double ref = 0;
+    const char* b = c.data() + (!c.empty() && c[0] == '+' && c.size() > 1 && c[1] != '-');
+    auto [end, ec] = std::from_chars(b, c.data() + c.size(), ref);
+    bool ref_ok = !c.empty() && ec == std::errc() && end == c.data() + c.size() &&
+                  std::isfinite(ref) && c.find_first_of("ni") == std::string::npos;
+    ASSERT_EQ(slow.has_value(), ref_ok) << c;
+    ASSERT_EQ(fast.has_value(), ref_ok) << c;
+    if (ref_ok) {
+      EXPECT_EQ(std::bit_cast<uint64_t>(*slow), std::bit_cast<uint64_t>(ref)) << c;
+      EXPECT_EQ(std::bit_cast<uint64_t>(*fast), std::bit_cast<uint64_t>(ref)) << c;
+    }
+  }
 }
 
 TEST(SketchTest, MergeMatchesSingleStream) {

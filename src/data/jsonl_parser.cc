@@ -38,7 +38,7 @@ class JsonlParser : public RecordParser {
     if (!pending_.empty()) RETURN_IF_ERROR(Line(pending_));
     pending_.clear();
     if (!have_header_) return absl::InvalidArgumentError("the file is empty: no JSON object");
-    if (block_.rows() > 0) RETURN_IF_ERROR(sink_->OnBlock(block_));
+    if (block_.rows() > 0) RETURN_IF_ERROR(sink_->OnBlockSwap(block_));
     return absl::OkStatus();
   }
 
@@ -102,7 +102,7 @@ class JsonlParser : public RecordParser {
     block_.EndRow(line);
     ++rows_;
     if (block_.full()) {
-      RETURN_IF_ERROR(sink_->OnBlock(block_));
+      RETURN_IF_ERROR(sink_->OnBlockSwap(block_));
       block_.Reset(header_.size());
     }
     return absl::OkStatus();

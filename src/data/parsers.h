@@ -19,6 +19,10 @@ class RecordSink {
   virtual ~RecordSink() = default;
   virtual absl::Status OnHeader(const std::vector<std::string>& columns) = 0;
   virtual absl::Status OnBlock(const RowBlock& block) = 0;
+  // What parsers call. A sink that keeps blocks may take this one by swapping it with a
+  // block of its own (spent, of any width): no copy, and the parser refills the one it gets
+  // back after resetting it.
+  virtual absl::Status OnBlockSwap(RowBlock& block) { return OnBlock(block); }
 };
 
 class RecordParser {
@@ -36,6 +40,13 @@ struct CsvOptions {
 };
 
 std::unique_ptr<RecordParser> MakeCsvParser(const CsvOptions& options, RecordSink* sink);
+// A parser for a piece of a CSV file that starts at a record boundary after the header:
+// `header` is the file's header (the sink gets no OnHeader) and `first_line` the line number
+// of the piece's first byte, so errors name the line in the whole file. Pieces of one file
+// can be parsed in parallel when record boundaries are known (see Ingest).
+std::unique_ptr<RecordParser> MakeCsvPieceParser(const CsvOptions& options,
+                                                 std::vector<std::string> header,
+                                                 int64_t first_line, RecordSink* sink);
 std::unique_ptr<RecordParser> MakeJsonlParser(RecordSink* sink);
 
 // Checks header names: none empty, none repeated.

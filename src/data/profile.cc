@@ -1,6 +1,8 @@
 #include "data/profile.h"
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <thread>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
+#include "data/plain_decimal.h"
 #include "data/sketches.h"
 
 namespace kade {
@@ -58,19 +61,32 @@ absl::StatusOr<Schema> SchemaFromJson(const Json& j) {
 
 namespace {
 
-// Welford's running moments; mergeable (Chan et al.).
+// Running moments, added a batch at a time and merged with Chan et al.'s formula: a batch's
+// mean and squared deviations are two vectorisable passes, with no division per value.
 struct Moments {
   int64_t n = 0;
   double mean = 0, m2 = 0;
   double min = std::numeric_limits<double>::infinity();
   double max = -std::numeric_limits<double>::infinity();
-  void Add(double x) {
-    ++n;
-    double d = x - mean;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-    min = std::min(min, x);
-    max = std::max(max, x);
+  void AddBatch(const double* v, size_t k) {
+    if (k == 0) return;
+    double sum = 0, lo = v[0], hi = v[0];
+    for (size_t i = 0; i < k; ++i) {
+      sum += v[i];
+      lo = std::min(lo, v[i]);
+      hi = std::max(hi, v[i]);
+    }
+    const double kd = static_cast<double>(k);
+    const double bmean = sum / kd;
+    double bm2 = 0;
+    for (size_t i = 0; i < k; ++i) bm2 += (v[i] - bmean) * (v[i] - bmean);
+    const double nd = static_cast<double>(n), total = nd + kd;
+    const double delta = bmean - mean;
+    mean += delta * kd / total;
+    m2 += bm2 + delta * delta * nd * kd / total;
+    n += static_cast<int64_t>(k);
+    min = std::min(min, lo);
+    max = std::max(max, hi);
   }
   double Std() const { return n > 1 ? std::sqrt(m2 / static_cast<double>(n - 1)) : 0.0; }
 };
@@ -87,6 +103,28 @@ struct Column {
   std::vector<double> exact_values;
   bool sampled = false;
   uint64_t rng = 0x9e3779b97f4a7c15ull;
+  std::vector<double> batch;  // this block's numbers, before they are added
+  // Adds the block's numbers to the moments and to the exact values, or beyond the limit
+  // to a uniform reservoir sample (Algorithm R with a deterministic xorshift generator, so a
+  // profile is reproducible; a candidate index in [0, n) by Lemire's multiply-shift).
+  void FlushBatch(size_t limit) {
+    uint64_t index = static_cast<uint64_t>(num.n);  // overall index of batch[0]
+    size_t i = 0;
+    for (; i < batch.size() && exact_values.size() < limit; ++i) exact_values.push_back(batch[i]);
+    index += i;
+    if (i < batch.size()) sampled = true;
+    uint64_t x = rng;
+    for (; i < batch.size(); ++i, ++index) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      uint64_t j = static_cast<uint64_t>((static_cast<unsigned __int128>(x) * (index + 1)) >> 64);
+      if (j < limit) exact_values[j] = batch[i];
+    }
+    rng = x;
+    num.AddBatch(batch.data(), batch.size());
+    batch.clear();
+  }
   int64_t ts_min = std::numeric_limits<int64_t>::max(),
           ts_max = std::numeric_limits<int64_t>::min();
   absl::flat_hash_map<std::string, int64_t> counts;  // while exact
@@ -109,8 +147,12 @@ struct Profiler::Impl {
   Eigen::MatrixXd sxy, sx, sxx, n;
   bool corr_enabled = true;
 
+  Eigen::MatrixXd x, m;  // one block's centred numbers and their mask, reused
+
   absl::Status ProfileColumns(const RowBlock& block, size_t first, size_t last, Eigen::MatrixXd& x,
-                              Eigen::MatrixXd& m);
+                              Eigen::MatrixXd& m, std::vector<size_t>& numeric);
+  size_t ProfileFloatColumn(const RowBlock& block, size_t c, double* xc);
+  absl::Status ProfileGeneral(const RowBlock& block, size_t c, size_t from, double* xc);
 
   bool IsNull(absl::string_view v) const {
     if (v.size() > max_null_len) return false;
@@ -173,127 +215,181 @@ absl::Status Profiler::OnHeader(const std::vector<std::string>& columns) {
 }
 
 // Profiles columns [first, last) of a block. Columns are independent, so disjoint ranges
-// run on different threads; each writes only its own columns of `x` and `m`.
+// run on different threads; each writes only its own columns of `x` and `m` and of
+// `numeric`. In `x` a column holds value - shift for the rows with a number (or bool), NaN
+// for the others; afterwards the column is finished: when only some rows had a number, its
+// `m` column gets the 0/1 mask and its NaNs become 0.
 absl::Status Profiler::Impl::ProfileColumns(const RowBlock& block, size_t first, size_t last,
-                                            Eigen::MatrixXd& x, Eigen::MatrixXd& m) {
-  Impl& im = *this;
+                                            Eigen::MatrixXd& x, Eigen::MatrixXd& m,
+                                            std::vector<size_t>& numeric) {
   const size_t nrows = block.rows();
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
   for (size_t c = first; c < last; ++c) {
-    Column& col = im.cols[c];
-    for (size_t r = 0; r < nrows; ++r) {
-      absl::string_view v = block.Field(r, c);
-      if (!block.Present(r, c) || im.IsNull(v)) {
-        ++col.nulls;
-        continue;
+    Column& col = cols[c];
+    double* xc = corr_enabled ? x.col(static_cast<Eigen::Index>(c)).data() : nullptr;
+    if (xc != nullptr) std::fill(xc, xc + nrows, kNaN);
+    size_t r = 0;
+    if (!col.maybe_int && col.maybe_float && !col.maybe_bool && !col.maybe_ts &&
+        !col.distinct_exact && col.shift_set &&
+        (!col.pinned || *col.pinned == ColumnType::kFloat64)) {
+      r = ProfileFloatColumn(block, c, xc);  // returns early at a value that is no float
+    }
+    RETURN_IF_ERROR(ProfileGeneral(block, c, r, xc));
+    col.FlushBatch(opt.exact_quantile_limit);
+    if (xc == nullptr) continue;
+    size_t count = 0;
+    for (size_t i = 0; i < nrows; ++i) count += !std::isnan(xc[i]);
+    numeric[c] = count;
+    if (count == 0) {
+      std::fill(xc, xc + nrows, 0.0);
+    } else if (count < nrows) {
+      double* mc = m.col(static_cast<Eigen::Index>(c)).data();
+      for (size_t i = 0; i < nrows; ++i) {
+        bool ok = !std::isnan(xc[i]);
+        mc[i] = ok ? 1.0 : 0.0;
+        if (!ok) xc[i] = 0.0;
       }
-      ++col.non_null;
-      if (col.pinned) {
-        ColumnType t = *col.pinned;
-        bool ok = true;
-        switch (t) {
-          case ColumnType::kBool:
-            ok = ParseBool(v).has_value();
-            break;
-          case ColumnType::kInt64:
-            ok = ParseInt64(v).has_value();
-            break;
-          case ColumnType::kFloat64:
-            ok = ParseDouble(v).has_value();
-            break;
-          case ColumnType::kTimestamp:
-            ok = ParseTimestamp(v).has_value();
-            break;
-          default:
-            break;
-        }
-        if (!ok) {
-          std::string shown(v.substr(0, 60));
-          return absl::InvalidArgumentError(
-              absl::StrFormat("line %d: column '%s' is pinned as %s but has the value '%s'",
-                              block.Line(r), col.name, ColumnTypeName(t), shown));
-        }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The steady state of a numeric column (a float column past its first distinct values):
+// parse, collect, hash. Counters live in locals. Returns the row it stopped at: nrows, or
+// the first value that is not a float, for ProfileGeneral to take over.
+size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, double* xc) {
+  Column& col = cols[c];
+  const size_t nrows = block.rows();
+  int64_t nulls = 0, non_null = 0;
+  size_t min_len = col.min_len, max_len = col.max_len;
+  const double shift = col.shift;
+  size_t r = 0;
+  for (; r < nrows; ++r) {
+    absl::string_view v = block.Field(r, c);
+    if (!block.Present(r, c) || IsNull(v)) {
+      ++nulls;
+      continue;
+    }
+    double d;
+    if (!ParsePlainDecimalPadded(v, &d)) {
+      auto f = ParseDouble(v);
+      if (!f) break;
+      d = *f;
+    }
+    ++non_null;
+    col.batch.push_back(d);
+    if (xc != nullptr) xc[r] = d - shift;
+    min_len = std::min(min_len, v.size());
+    max_len = std::max(max_len, v.size());
+    col.hll.Add(v);
+  }
+  col.nulls += nulls;
+  col.non_null += non_null;
+  col.min_len = min_len;
+  col.max_len = max_len;
+  return r;
+}
+
+// Any column, any state: type inference, pinned-type checks, exact distinct counts.
+absl::Status Profiler::Impl::ProfileGeneral(const RowBlock& block, size_t c, size_t from,
+                                            double* xc) {
+  Column& col = cols[c];
+  const size_t nrows = block.rows();
+  for (size_t r = from; r < nrows; ++r) {
+    absl::string_view v = block.Field(r, c);
+    if (!block.Present(r, c) || IsNull(v)) {
+      ++col.nulls;
+      continue;
+    }
+    ++col.non_null;
+    if (col.pinned) {
+      ColumnType t = *col.pinned;
+      bool ok = true;
+      switch (t) {
+        case ColumnType::kBool:
+          ok = ParseBool(v).has_value();
+          break;
+        case ColumnType::kInt64:
+          ok = ParseInt64(v).has_value();
+          break;
+        case ColumnType::kFloat64:
+          ok = ParseDoublePadded(v).has_value();
+          break;
+        case ColumnType::kTimestamp:
+          ok = ParseTimestamp(v).has_value();
+          break;
+        default:
+          break;
       }
-      // Numbers.
-      if (col.maybe_float) {
-        double d = 0;
-        bool is_num = false;
-        if (col.maybe_int) {
-          if (auto i = ParseInt64(v)) {
-            d = static_cast<double>(*i);
-            is_num = true;
-          } else {
-            col.maybe_int = false;
-          }
-        }
-        if (!is_num) {
-          if (auto f = ParseDouble(v)) {
-            d = *f;
-            is_num = true;
-          } else {
-            col.maybe_float = false;
-          }
-        }
-        if (is_num) {
-          col.num.Add(d);
-          if (col.exact_values.size() < im.opt.exact_quantile_limit) {
-            col.exact_values.push_back(d);
-          } else {
-            col.sampled = true;
-            col.rng ^= col.rng << 13;
-            col.rng ^= col.rng >> 7;
-            col.rng ^= col.rng << 17;
-            // Uniform in [0, n) without a division (Lemire's multiply-shift).
-            uint64_t j = static_cast<uint64_t>(
-                (static_cast<unsigned __int128>(col.rng) * static_cast<uint64_t>(col.num.n)) >> 64);
-            if (j < col.exact_values.size()) col.exact_values[j] = d;
-          }
-          if (im.corr_enabled) {
-            if (!col.shift_set) {
-              col.shift = d;
-              col.shift_set = true;
-            }
-            x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = d - col.shift;
-            m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = 1;
-          }
-        }
+      if (!ok) {
+        std::string shown(v.substr(0, 60));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("line %d: column '%s' is pinned as %s but has the value '%s'",
+                            block.Line(r), col.name, ColumnTypeName(t), shown));
       }
-      if (col.maybe_bool) {
-        if (auto b = ParseBool(v)) {
-          col.trues += *b;
-          if (im.corr_enabled) {
-            x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = *b ? 1.0 : 0.0;
-            m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = 1;
-          }
+    }
+    // Numbers.
+    if (col.maybe_float) {
+      double d = 0;
+      bool is_num = false;
+      if (col.maybe_int) {
+        if (auto i = ParseInt64(v)) {
+          d = static_cast<double>(*i);
+          is_num = true;
         } else {
-          col.maybe_bool = false;
+          col.maybe_int = false;
         }
       }
-      if (col.maybe_ts) {
-        if (auto ts = ParseTimestamp(v)) {
-          col.ts_min = std::min(col.ts_min, *ts);
-          col.ts_max = std::max(col.ts_max, *ts);
+      if (!is_num) {
+        if (auto f = ParseDoublePadded(v)) {
+          d = *f;
+          is_num = true;
         } else {
-          col.maybe_ts = false;
+          col.maybe_float = false;
         }
       }
-      col.min_len = std::min(col.min_len, v.size());
-      col.max_len = std::max(col.max_len, v.size());
-      if (col.distinct_exact) {
-        auto it = col.counts.find(v);
-        if (it != col.counts.end()) {
-          ++it->second;
-        } else {
-          col.counts.emplace(std::string(v), 1);
-          if (col.samples.size() < 5) col.samples.emplace_back(v);
-          if (col.counts.size() > im.opt.exact_distinct_limit) {
-            for (const auto& [k, n] : col.counts) col.hll.Add(k);
-            col.counts.clear();
-            col.distinct_exact = false;
-          }
+      if (is_num) {
+        col.batch.push_back(d);
+        if (!col.shift_set) {
+          col.shift = d;
+          col.shift_set = true;
         }
+        if (xc != nullptr) xc[r] = d - col.shift;
+      }
+    }
+    if (col.maybe_bool) {
+      if (auto b = ParseBool(v)) {
+        col.trues += *b;
+        if (xc != nullptr) xc[r] = *b ? 1.0 : 0.0;
       } else {
-        col.hll.Add(v);
+        col.maybe_bool = false;
       }
+    }
+    if (col.maybe_ts) {
+      if (auto ts = ParseTimestamp(v)) {
+        col.ts_min = std::min(col.ts_min, *ts);
+        col.ts_max = std::max(col.ts_max, *ts);
+      } else {
+        col.maybe_ts = false;
+      }
+    }
+    col.min_len = std::min(col.min_len, v.size());
+    col.max_len = std::max(col.max_len, v.size());
+    if (col.distinct_exact) {
+      auto it = col.counts.find(v);
+      if (it != col.counts.end()) {
+        ++it->second;
+      } else {
+        col.counts.emplace(std::string(v), 1);
+        if (col.samples.size() < 5) col.samples.emplace_back(v);
+        if (col.counts.size() > opt.exact_distinct_limit) {
+          for (const auto& [k, n] : col.counts) col.hll.Add(k);
+          col.counts.clear();
+          col.distinct_exact = false;
+        }
+      }
+    } else {
+      col.hll.Add(v);
     }
   }
   return absl::OkStatus();
@@ -303,41 +399,54 @@ absl::Status Profiler::OnBlock(const RowBlock& block) {
   Impl& im = *impl_;
   const size_t nrows = block.rows();
   const size_t ncols = im.cols.size();
-  Eigen::MatrixXd x, m;
+  const auto rows_i = static_cast<Eigen::Index>(nrows);
+  const auto cols_i = static_cast<Eigen::Index>(ncols);
+  // Every column of x is written by the workers; m only where a mask is needed.
   if (im.corr_enabled) {
-    x = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nrows), static_cast<Eigen::Index>(ncols));
-    m = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nrows), static_cast<Eigen::Index>(ncols));
+    im.x.resize(rows_i, cols_i);
+    im.m.resize(rows_i, cols_i);
   }
-  // Split the columns over the cores; the parser waits, so this uses every core.
+  std::vector<size_t> numeric(ncols, 0);
+  // The cores take columns one at a time, so a thread that loses its core to the parser
+  // does not leave the others waiting at the end of the block.
   size_t threads = std::min<size_t>(ncols, std::max(1u, std::thread::hardware_concurrency()));
   if (nrows * ncols < 20000) threads = 1;
-  std::vector<absl::Status> results(threads);
+  std::vector<absl::Status> results(ncols);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t c = next++; c < ncols; c = next++) {
+      results[c] = im.ProfileColumns(block, c, c + 1, im.x, im.m, numeric);
+    }
+  };
   std::vector<std::thread> workers;
-  for (size_t t = 1; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      results[t] = im.ProfileColumns(block, ncols * t / threads, ncols * (t + 1) / threads, x, m);
-    });
-  }
-  results[0] = im.ProfileColumns(block, 0, ncols / threads, x, m);
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
+  work();
   for (auto& w : workers) w.join();
   for (const auto& r : results) RETURN_IF_ERROR(r);
   if (im.corr_enabled && nrows > 0) {
+    const Eigen::MatrixXd& x = im.x;
     // Sums over rows where both columns have a number; the mask keeps pairs complete.
-    im.sxy.noalias() += x.transpose() * x;
-    Eigen::RowVectorXd mc = m.colwise().sum();
-    const double full_rows = static_cast<double>(nrows);
+    // Only the lower triangle of the symmetric product is computed (half the work).
+    im.sxy.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
     bool uniform = true;  // every column numeric in all rows of the block, or in none
-    for (Eigen::Index c = 0; c < mc.size(); ++c)
-      uniform = uniform && (mc(c) == 0 || mc(c) == full_rows);
+    for (size_t c = 0; c < ncols; ++c)
+      uniform = uniform && (numeric[c] == 0 || numeric[c] == nrows);
     if (uniform) {
       // The masked products reduce to column sums times a 0/1 indicator.
-      Eigen::RowVectorXd full = (mc.array() > 0).cast<double>();
+      Eigen::RowVectorXd full(cols_i);
+      for (size_t c = 0; c < ncols; ++c) full(static_cast<Eigen::Index>(c)) = numeric[c] > 0;
       Eigen::RowVectorXd s = x.colwise().sum();
       Eigen::RowVectorXd s2 = x.cwiseProduct(x).colwise().sum();
       im.sx.noalias() += s.transpose() * full;
       im.sxx.noalias() += s2.transpose() * full;
-      im.n.noalias() += full.transpose() * full * full_rows;
+      im.n.noalias() += full.transpose() * full * static_cast<double>(nrows);
     } else {
+      for (size_t c = 0; c < ncols; ++c) {
+        if (numeric[c] == 0 || numeric[c] == nrows) {
+          im.m.col(static_cast<Eigen::Index>(c)).setConstant(numeric[c] > 0 ? 1.0 : 0.0);
+        }
+      }
+      const Eigen::MatrixXd& m = im.m;
       im.sx.noalias() += x.transpose() * m;
       im.sxx.noalias() += x.cwiseProduct(x).transpose() * m;
       im.n.noalias() += m.transpose() * m;
@@ -366,6 +475,44 @@ ColumnType FinalType(const Column& c) {
 }
 
 Json Num(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+// Sorts numbers without NaN ascending: a least-significant-digit radix sort (six passes
+// of 11 bits) on integer keys that order like the doubles, several times faster than a
+// comparison sort on the 100,000-value samples.
+void SortDoubles(std::vector<double>& v) {
+  const size_t n = v.size();
+  if (n < 4096) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  constexpr int kBits = 11, kPasses = 6;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  std::vector<uint64_t> a(n), b(n);
+  std::vector<size_t> counts(kPasses * kBuckets, 0);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t u = std::bit_cast<uint64_t>(v[i]);
+    a[i] = (u >> 63) != 0 ? ~u : (u | (uint64_t{1} << 63));
+    for (int p = 0; p < kPasses; ++p)
+      ++counts[p * kBuckets + ((a[i] >> (p * kBits)) & (kBuckets - 1))];
+  }
+  for (int p = 0; p < kPasses; ++p) {
+    size_t* c = &counts[p * kBuckets];
+    const int shift = p * kBits;
+    if (c[(a[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: nothing to move
+    size_t sum = 0;
+    for (size_t k = 0; k < kBuckets; ++k) {
+      size_t t = c[k];
+      c[k] = sum;
+      sum += t;
+    }
+    for (size_t i = 0; i < n; ++i) b[c[(a[i] >> shift) & (kBuckets - 1)]++] = a[i];
+    a.swap(b);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t k = a[i];
+    v[i] = std::bit_cast<double>((k >> 63) != 0 ? (k & ~(uint64_t{1} << 63)) : ~k);
+  }
+}
 }  // namespace
 
 Schema Profiler::InferredSchema() const {
@@ -376,9 +523,10 @@ Schema Profiler::InferredSchema() const {
 
 Json Profiler::ProfileJson() const {
   const Impl& im = *impl_;
-  Json cols = Json::array();
-  std::vector<size_t> numeric;
-  for (size_t i = 0; i < im.cols.size(); ++i) {
+  // Columns are summarised independently (sorting each sample is the bulk of the work), so
+  // they are split over the cores.
+  std::vector<Json> col_json(im.cols.size());
+  auto summarise = [&](size_t i) {
     const Column& c = im.cols[i];
     ColumnType type = FinalType(c);
     int64_t count = c.nulls + c.non_null;
@@ -398,13 +546,12 @@ Json Profiler::ProfileJson() const {
     }
     bool numeric_type = IsNumeric(type) && c.maybe_float;
     if (numeric_type && c.num.n > 0) {
-      numeric.push_back(i);
       j["min"] = Num(c.num.min);
       j["max"] = Num(c.num.max);
       j["mean"] = Num(c.num.mean);
       j["std"] = Num(c.num.Std());
       std::vector<double> sorted = c.exact_values;
-      std::sort(sorted.begin(), sorted.end());
+      SortDoubles(sorted);
       // The mergeable summary stored with the profile: a KLL sketch of the values (of the
       // sample, beyond the exact limit).
       KllSketch sketch;
@@ -486,8 +633,21 @@ Json Profiler::ProfileJson() const {
       for (const auto& [k, n] : c.counts) h.Add(k);
     }
     j["sketch"]["hll"] = h.ToJson();
-    cols.push_back(std::move(j));
+    col_json[i] = std::move(j);
+  };
+  size_t threads =
+      std::min<size_t>(im.cols.size(), std::max(1u, std::thread::hardware_concurrency()));
+  if (im.rows < 10000) threads = 1;
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t i = t; i < im.cols.size(); i += threads) summarise(i);
+    });
   }
+  for (size_t i = 0; i < im.cols.size(); i += threads) summarise(i);
+  for (auto& w : workers) w.join();
+  Json cols = Json::array();
+  for (auto& j : col_json) cols.push_back(std::move(j));
   Json out{{"rows", im.rows}, {"columns", cols}};
   if (im.corr_enabled) {
     // Correlation-eligible: numeric and bool columns.
@@ -501,7 +661,7 @@ Json Profiler::ProfileJson() const {
       double nn = im.n(A, B);
       if (nn < 2) return nullptr;
       double sa = im.sx(A, B), sb = im.sx(B, A), saa = im.sxx(A, B), sbb = im.sxx(B, A);
-      double sab = im.sxy(A, B);
+      double sab = A >= B ? im.sxy(A, B) : im.sxy(B, A);  // lower triangle
       double cov = sab - sa * sb / nn;
       double va = saa - sa * sa / nn, vb = sbb - sb * sb / nn;
       if (va <= 0 || vb <= 0) return nullptr;

@@ -1,9 +1,12 @@
-// A block of parsed rows: field bytes in one arena, addressed by (row, column). Parsers fill
-// blocks of up to kRows rows and hand them to consumers (profilers, validators) that work
-// column by column. Not thread-safe; read-only once handed out.
+// A block of parsed rows, stored column by column: each column's field bytes sit one after
+// another in that column's own arena, so consumers (profilers, validators), which work a
+// column at a time, read memory in order. Parsers add fields row by row and hand over blocks
+// of up to kRows rows. Not thread-safe; read-only once handed out.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -14,42 +17,115 @@ namespace kade {
 class RowBlock {
  public:
   static constexpr size_t kRows = 16384;
+  // A block also ends early once its field bytes pass this, so wide or long rows keep the
+  // memory bounded and the 32-bit offsets valid.
+  static constexpr size_t kMaxArenaBytes = 64u << 20;
+  // Every field is followed by at least this many readable bytes (of later fields or
+  // padding), so parsers may load whole words past a field's end (see ParseDoublePadded).
+  static constexpr size_t kPadding = 16;
 
-  explicit RowBlock(size_t columns = 0) : columns_(columns) {}
+  explicit RowBlock(size_t columns = 0) { Reset(columns); }
   void Reset(size_t columns) {
-    columns_ = columns;
-    arena_.clear();
-    offsets_.clear();
+    if (cols_.size() != columns) cols_.resize(columns);
+    for (auto& c : cols_) {
+      c.used = 0;
+      c.offsets.clear();
+      c.offsets.push_back(0);
+    }
+    open_ = 0;
+    bytes_ = 0;
     lines_.clear();
-    present_.clear();
+    absent_.clear();
   }
-  size_t columns() const { return columns_; }
+  size_t columns() const { return cols_.size(); }
   size_t rows() const { return lines_.size(); }
-  bool full() const { return rows() >= kRows; }
+  bool full() const { return rows() >= kRows || bytes_ >= kMaxArenaBytes; }
 
-  // Appends a field of the current row. `present` is false for a JSON null/absent key.
-  void AddField(absl::string_view bytes, bool present = true) {
-    offsets_.push_back(static_cast<uint32_t>(arena_.size()));
-    arena_.append(bytes.data(), bytes.size());
-    present_.push_back(present);
+  // Appends a field of the current row. Fields past the header's width are counted (the
+  // parser reports the ragged row) but not stored.
+  void AddField(absl::string_view bytes) {
+    if (!absent_.empty()) absent_.push_back(false);
+    AddBytes(bytes, false);
   }
-  void EndRow(int64_t line) { lines_.push_back(line); }
+  // The same, when at least 16 bytes from bytes.data() are readable: short fields are then
+  // copied with one fixed-size move instead of a variable-length copy.
+  void AddFieldReadAhead(absl::string_view bytes) {
+    if (!absent_.empty()) absent_.push_back(false);
+    AddBytes(bytes, true);
+  }
+  // Appends a field that has no value (a JSON null or a missing key), unlike an empty string.
+  void AddAbsentField() {
+    if (absent_.empty()) absent_.assign(rows() * cols_.size() + open_, false);
+    absent_.push_back(true);
+    AddBytes({}, false);
+  }
+  void AddField(absl::string_view bytes, bool present) {
+    if (present) {
+      AddField(bytes);
+    } else {
+      AddAbsentField();
+    }
+  }
+  // Fields added since the last EndRow.
+  size_t open_fields() const { return open_; }
+  // Drops the fields added since the last EndRow (a skipped blank line).
+  void DropOpenRow() {
+    for (size_t i = 0; i < std::min(open_, cols_.size()); ++i) {
+      Column& c = cols_[i];
+      c.offsets.pop_back();
+      bytes_ -= c.used - c.offsets.back();
+      c.used = c.offsets.back();
+    }
+    if (!absent_.empty()) absent_.resize(rows() * cols_.size());
+    open_ = 0;
+  }
+  void EndRow(int64_t line) {
+    lines_.push_back(line);
+    open_ = 0;
+  }
 
   absl::string_view Field(size_t row, size_t col) const {
-    size_t i = row * columns_ + col;
-    uint32_t begin = offsets_[i];
-    uint32_t end = i + 1 < offsets_.size() ? offsets_[i + 1] : static_cast<uint32_t>(arena_.size());
-    return absl::string_view(arena_.data() + begin, end - begin);
+    const Column& c = cols_[col];
+    uint32_t begin = c.offsets[row];
+    return absl::string_view(c.arena.data() + begin, c.offsets[row + 1] - begin);
   }
-  bool Present(size_t row, size_t col) const { return present_[row * columns_ + col]; }
+  bool Present(size_t row, size_t col) const {
+    return absent_.empty() || !absent_[row * cols_.size() + col];
+  }
   int64_t Line(size_t row) const { return lines_[row]; }
 
  private:
-  size_t columns_;
-  std::string arena_;
-  std::vector<uint32_t> offsets_;
+  __attribute__((always_inline)) void AddBytes(absl::string_view bytes, bool read_ahead) {
+    static_assert(kPadding >= 16);
+    if (open_++ >= cols_.size()) return;
+    Column& c = cols_[open_ - 1];
+    if (c.used + bytes.size() + kPadding > c.arena.size()) Grow(c, bytes.size());
+    if (read_ahead && bytes.size() <= 16) {
+      std::memcpy(c.arena.data() + c.used, bytes.data(), 16);  // within the padding
+    } else if (!bytes.empty()) {
+      std::memcpy(c.arena.data() + c.used, bytes.data(), bytes.size());
+    }
+    c.used += bytes.size();
+    bytes_ += bytes.size();
+    c.offsets.push_back(static_cast<uint32_t>(c.used));
+  }
+
+  struct Column;
+  // Out of line: the common path of AddBytes stays small enough to inline.
+  __attribute__((noinline)) static void Grow(Column& c, size_t n) {
+    c.arena.resize(std::max(2 * c.arena.size(), c.used + n + kPadding + 4096));
+  }
+
+  struct Column {
+    std::string arena;  // field bytes in [0, used), then at least kPadding more
+    size_t used = 0;
+    std::vector<uint32_t> offsets;  // field r is [offsets[r], offsets[r + 1])
+  };
+  std::vector<Column> cols_;
+  size_t open_ = 0;   // fields of the row being added
+  size_t bytes_ = 0;  // field bytes in all columns
   std::vector<int64_t> lines_;
-  std::vector<bool> present_;
+  std::vector<bool> absent_;  // row-major; empty while every field is present (always for CSV)
 };
 
 }  // namespace kade

@@ -11,35 +11,6 @@
 
 namespace kade {
 
-uint64_t Hash64(absl::string_view bytes) {
-  // Eight bytes at a time with multiply-xorshift mixing, then a murmur3 finaliser: fast on
-  // short cells and well mixed enough for HyperLogLog.
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (bytes.size() * 0xff51afd7ed558ccdull);
-  size_t i = 0;
-  for (; i + 8 <= bytes.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, bytes.data() + i, 8);
-    h = (h ^ (w * 0xc4ceb9fe1a85ec53ull)) * 0x100000001b3ull;
-    h ^= h >> 29;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
-  h = (h ^ (tail * 0xc4ceb9fe1a85ec53ull)) * 0x100000001b3ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
-
-void HyperLogLog::AddHash(uint64_t hash) {
-  uint32_t idx = static_cast<uint32_t>(hash >> (64 - kPrecision));
-  uint64_t rest = (hash << kPrecision) | (1ull << (kPrecision - 1));
-  uint8_t rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
-  if (rank > registers_[idx]) registers_[idx] = rank;
-}
-
 void HyperLogLog::Merge(const HyperLogLog& other) {
   for (size_t i = 0; i < registers_.size(); ++i) {
     registers_[i] = std::max(registers_[i], other.registers_[i]);

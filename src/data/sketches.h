@@ -7,7 +7,9 @@
 // (Apache DataSketches is not). Both are plain values: not thread-safe, copyable.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,7 +19,41 @@
 
 namespace kade {
 
-uint64_t Hash64(absl::string_view bytes);
+// Inline: called once per value of every profiled column.
+inline uint64_t Hash64(absl::string_view bytes) {
+  // Eight bytes at a time with multiply-xorshift mixing, then a murmur3 finaliser: fast on
+  // short cells and well mixed enough for HyperLogLog.
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (bytes.size() * 0xff51afd7ed558ccdull);
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    h = (h ^ (w * 0xc4ceb9fe1a85ec53ull)) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  // The last 0-7 bytes, read without a variable-length copy: two overlapping 4-byte loads,
+  // or for 1-3 bytes the first, middle and last byte.
+  const size_t rem = bytes.size() - i;
+  const char* t = bytes.data() + i;
+  uint64_t tail = 0;
+  if (rem >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, t, 4);
+    std::memcpy(&b, t + rem - 4, 4);
+    tail = (static_cast<uint64_t>(a) << 32) | b;
+  } else if (rem > 0) {
+    tail = (static_cast<uint64_t>(static_cast<unsigned char>(t[0])) << 16) |
+           (static_cast<uint64_t>(static_cast<unsigned char>(t[rem / 2])) << 8) |
+           static_cast<unsigned char>(t[rem - 1]);
+  }
+  h = (h ^ (tail * 0xc4ceb9fe1a85ec53ull)) * 0x100000001b3ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
 
 class HyperLogLog {
  public:
@@ -57,5 +93,12 @@ class KllSketch {
   std::vector<std::vector<double>> levels_;
   std::vector<size_t> caps_;  // capacity per level, recomputed when a level is added
 };
+
+inline void HyperLogLog::AddHash(uint64_t hash) {
+  uint32_t idx = static_cast<uint32_t>(hash >> (64 - kPrecision));
+  uint64_t rest = (hash << kPrecision) | (1ull << (kPrecision - 1));
+  uint8_t rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
+  if (rank > registers_[idx]) registers_[idx] = rank;
+}
 
 }  // namespace kade

@@ -1,5 +1,7 @@
 #include "data/values.h"
 
+#include "data/plain_decimal.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -61,17 +63,63 @@ std::optional<int64_t> ParseInt64(absl::string_view s) {
   return v;
 }
 
+namespace {
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+}  // namespace
+
 std::optional<double> ParseDouble(absl::string_view s) {
   if (s.empty()) return std::nullopt;
-  const char* b = s.data();
-  if (*b == '+') ++b;
-  // from_chars accepts "inf" and "nan"; a profile has no use for them as numbers.
-  char first = *b == '-' ? (b + 1 < s.data() + s.size() ? b[1] : 0) : *b;
-  if (!((first >= '0' && first <= '9') || first == '.')) return std::nullopt;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  bool neg = false;
+  if (*p == '+' || *p == '-') {
+    neg = *p == '-';
+    ++p;
+  }
+  // Fast path for plain decimals ("-123.4567"), the bulk of numeric CSV cells: with at most
+  // 19 digits whose integer value m is at most 2^53 and f <= 22 fraction digits, both m and
+  // 10^f are exact doubles, so m / 10^f is the correctly rounded value, the same result as
+  // from_chars (Clinger's fast path). Anything else takes from_chars.
+  {
+    const char* q = p;
+    uint64_t m = 0;
+    int digits = 0;
+    while (q < end && static_cast<unsigned>(*q - '0') < 10 && digits < 20) {
+      m = m * 10 + static_cast<unsigned>(*q - '0');
+      ++digits;
+      ++q;
+    }
+    int frac = 0;
+    if (q < end && *q == '.') {
+      ++q;
+      while (q < end && static_cast<unsigned>(*q - '0') < 10 && digits < 20) {
+        m = m * 10 + static_cast<unsigned>(*q - '0');
+        ++digits;
+        ++frac;
+        ++q;
+      }
+    }
+    if (q == end && digits > 0 && digits <= 19 && m <= (uint64_t{1} << 53)) {
+      double v = static_cast<double>(m) / kPow10[frac];
+      return neg ? -v : v;
+    }
+  }
+  // from_chars takes no sign but '-', and accepts "inf" and "nan", which a profile has no use
+  // for as numbers.
+  if (p < end && (*p == '+' || *p == '-')) return std::nullopt;
+  if (p == end || !((*p >= '0' && *p <= '9') || *p == '.')) return std::nullopt;
+  const char* b = neg ? p - 1 : p;
   double v = 0;
-  auto [p, ec] = std::from_chars(b, s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  auto [e, ec] = std::from_chars(b, end, v);
+  if (ec != std::errc() || e != end || !std::isfinite(v)) return std::nullopt;
   return v;
+}
+
+std::optional<double> ParseDoublePadded(absl::string_view s) {
+  double v;
+  if (ParsePlainDecimalPadded(s, &v)) return v;
+  return ParseDouble(s);
 }
 
 namespace {
