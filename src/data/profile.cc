@@ -260,13 +260,21 @@ absl::Status Profiler::Impl::ProfileColumns(const RowBlock& block, size_t first,
 size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, double* xc) {
   Column& col = cols[c];
   const size_t nrows = block.rows();
+  const bool all_present = block.all_present();
+  const RowBlock::ColumnView view = block.column(c);
+  // Raw pointers in locals: stores through the byte-typed HLL registers could alias
+  // anything, so member pointers would be reloaded after every store.
+  const size_t base = col.batch.size();
+  col.batch.resize(base + nrows);
+  double* out = col.batch.data() + base;
+  uint8_t* registers = col.hll.registers();
   int64_t nulls = 0, non_null = 0;
   size_t min_len = col.min_len, max_len = col.max_len;
   const double shift = col.shift;
   size_t r = 0;
   for (; r < nrows; ++r) {
-    absl::string_view v = block.Field(r, c);
-    if (!block.Present(r, c) || IsNull(v)) {
+    absl::string_view v = view.Field(r);
+    if ((!all_present && !block.Present(r, c)) || IsNull(v)) {
       ++nulls;
       continue;
     }
@@ -276,13 +284,13 @@ size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, doubl
       if (!f) break;
       d = *f;
     }
-    ++non_null;
-    col.batch.push_back(d);
+    out[non_null++] = d;
     if (xc != nullptr) xc[r] = d - shift;
     min_len = std::min(min_len, v.size());
     max_len = std::max(max_len, v.size());
-    col.hll.Add(v);
+    HyperLogLog::Update(registers, Hash64(v));
   }
+  col.batch.resize(base + static_cast<size_t>(non_null));
   col.nulls += nulls;
   col.non_null += non_null;
   col.min_len = min_len;

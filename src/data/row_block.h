@@ -89,6 +89,16 @@ class RowBlock {
     uint32_t begin = c.offsets[row];
     return absl::string_view(c.arena.data() + begin, c.offsets[row + 1] - begin);
   }
+  // One column's fields, for loops that walk a column.
+  struct ColumnView {
+    const char* data;
+    const uint32_t* offsets;
+    absl::string_view Field(size_t row) const {
+      return absl::string_view(data + offsets[row], offsets[row + 1] - offsets[row]);
+    }
+  };
+  ColumnView column(size_t col) const { return {cols_[col].arena.data(), cols_[col].offsets.data()}; }
+  bool all_present() const { return absent_.empty(); }
   bool Present(size_t row, size_t col) const {
     return absent_.empty() || !absent_[row * cols_.size() + col];
   }

@@ -59,7 +59,10 @@ class HyperLogLog {
  public:
   static constexpr int kPrecision = 12;
   HyperLogLog() : registers_(1u << kPrecision, 0) {}
-  void AddHash(uint64_t hash);
+  void AddHash(uint64_t hash) { Update(registers_.data(), hash); }
+  // For hot loops that keep the register pointer in a local.
+  uint8_t* registers() { return registers_.data(); }
+  static void Update(uint8_t* registers, uint64_t hash);
   void Add(absl::string_view value) { AddHash(Hash64(value)); }
   void Merge(const HyperLogLog& other);
   double Estimate() const;
@@ -94,11 +97,11 @@ class KllSketch {
   std::vector<size_t> caps_;  // capacity per level, recomputed when a level is added
 };
 
-inline void HyperLogLog::AddHash(uint64_t hash) {
+inline void HyperLogLog::Update(uint8_t* registers, uint64_t hash) {
   uint32_t idx = static_cast<uint32_t>(hash >> (64 - kPrecision));
   uint64_t rest = (hash << kPrecision) | (1ull << (kPrecision - 1));
   uint8_t rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
-  if (rank > registers_[idx]) registers_[idx] = rank;
+  if (rank > registers[idx]) registers[idx] = rank;
 }
 
 }  // namespace kade
