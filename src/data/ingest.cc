@@ -309,8 +309,9 @@ struct Ingest::Impl {
   CsvOptions csv;
   std::string pending;  // bytes after the last cut, starting at a record boundary
   std::shared_future<int64_t> pending_line;  // line number of pending[0]
+  BlockPool pool;  // before in_flight: the piece threads use it until they are joined
   std::deque<std::future<ParsedPiece>> in_flight;
-  BlockPool pool;
+  ~Impl() { in_flight.clear(); }  // waits for the piece threads (std::async futures join)
   int64_t piece_rows = 0;
 
   // Cuts at the last newline within the first kPieceBytes of `pending`, so where pieces

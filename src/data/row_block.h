@@ -97,7 +97,9 @@ class RowBlock {
       return absl::string_view(data + offsets[row], offsets[row + 1] - offsets[row]);
     }
   };
-  ColumnView column(size_t col) const { return {cols_[col].arena.data(), cols_[col].offsets.data()}; }
+  ColumnView column(size_t col) const {
+    return {cols_[col].arena.data(), cols_[col].offsets.data()};
+  }
   bool all_present() const { return absent_.empty(); }
   bool Present(size_t row, size_t col) const {
     return absent_.empty() || !absent_[row * cols_.size() + col];

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -122,27 +124,82 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
 
 class LocalStore;
 
+// Large blobs are written with O_DIRECT where the file system allows it: whole, aligned
+// 1 MiB blocks go from a staging buffer to the disk without a copy into the page cache
+// (which for a 500 MB upload cost a second of kernel CPU beside the parser); the tail is
+// written normally after O_DIRECT is switched off. Small blobs never fill a block and take
+// the normal path only.
 class LocalWriter : public BlobWriter {
  public:
-  LocalWriter(LocalStore* store, int fd, std::string tmp_path)
-      : store_(store), fd_(fd), tmp_path_(std::move(tmp_path)) {}
+  static constexpr size_t kDirectBlock = 1u << 20;
+
+  LocalWriter(LocalStore* store, int fd, std::string tmp_path, bool direct)
+      : store_(store), fd_(fd), tmp_path_(std::move(tmp_path)), direct_(direct) {}
   ~LocalWriter() override {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(tmp_path_.c_str());
+    std::free(stage_);
   }
   absl::Status Append(absl::string_view data) override {
     if (fd_ < 0) return absl::FailedPreconditionError("blob writer already finished");
     hash_.Update(data);
     size_ += data.size();
-    return WriteAll(fd_, data, tmp_path_);
+    if (!direct_) return WriteAll(fd_, data, tmp_path_);
+    while (!data.empty()) {
+      if (stage_ == nullptr) {
+        if (::posix_memalign(&stage_, 4096, kDirectBlock) != 0) {
+          return absl::ResourceExhaustedError("out of memory for the upload buffer");
+        }
+      }
+      size_t n = std::min(data.size(), kDirectBlock - staged_);
+      std::memcpy(static_cast<char*>(stage_) + staged_, data.data(), n);
+      staged_ += n;
+      data.remove_prefix(n);
+      if (staged_ == kDirectBlock) {
+        absl::Status st =
+            WriteAll(fd_, absl::string_view(static_cast<char*>(stage_), staged_), tmp_path_);
+        if (!st.ok() && !direct_failed_) {
+          // The file system refused the aligned write: carry on through the page cache.
+          direct_failed_ = true;
+          RETURN_IF_ERROR(DirectOff());
+          st = WriteAll(fd_, absl::string_view(static_cast<char*>(stage_), staged_), tmp_path_);
+        }
+        RETURN_IF_ERROR(st);
+        staged_ = 0;
+      }
+    }
+    return absl::OkStatus();
   }
   absl::StatusOr<BlobInfo> Commit() override;
   uint64_t bytes_written() const override { return size_; }
 
  private:
+  absl::Status DirectOff() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) {
+      return ErrnoStatus("fcntl", tmp_path_);
+    }
+    return absl::OkStatus();
+  }
+  // Writes what is staged (the tail, not a whole block) through the page cache.
+  absl::Status FlushTail() {
+    if (!direct_) return absl::OkStatus();
+    RETURN_IF_ERROR(DirectOff());
+    direct_ = false;
+    if (staged_ == 0) return absl::OkStatus();
+    absl::Status st =
+        WriteAll(fd_, absl::string_view(static_cast<char*>(stage_), staged_), tmp_path_);
+    staged_ = 0;
+    return st;
+  }
+
   LocalStore* store_;
   int fd_;
   std::string tmp_path_;
+  bool direct_;
+  bool direct_failed_ = false;
+  void* stage_ = nullptr;
+  size_t staged_ = 0;
   Sha256 hash_;
   uint64_t size_ = 0;
   bool committed_ = false;
@@ -207,9 +264,14 @@ class LocalStore : public ArtifactStore {
 
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter() override {
     std::string tmp = absl::StrCat(root_, "/tmp/upload-", HexEncode(RandomBytes(12)));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    bool direct = true;
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0 && errno == EINVAL) {  // no O_DIRECT here (tmpfs, for one)
+      direct = false;
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (fd < 0) return ErrnoStatus("create", tmp);
-    return std::unique_ptr<BlobWriter>(new LocalWriter(this, fd, tmp));
+    return std::unique_ptr<BlobWriter>(new LocalWriter(this, fd, tmp, direct));
   }
 
   absl::StatusOr<BlobInfo> Put(absl::string_view data) override {
@@ -336,6 +398,7 @@ class LocalStore : public ArtifactStore {
 
 absl::StatusOr<BlobInfo> LocalWriter::Commit() {
   if (fd_ < 0) return absl::FailedPreconditionError("blob writer already finished");
+  RETURN_IF_ERROR(FlushTail());
   if (::fsync(fd_) != 0) return ErrnoStatus("fsync", tmp_path_);
   ::close(fd_);
   fd_ = -1;

@@ -208,6 +208,20 @@ CREATE TABLE run_inputs (
   PRIMARY KEY (run_id, name, digest)
 ) WITHOUT ROWID;
 )sql"},
+      {4, "metric history as an append-only log of logged batches", R"sql(
+-- One row per logged batch: its points in a compact binary form (see sqlite_tracking.cc).
+-- Rows only ever append at the end of the table, so a batch of 1,000 points dirties a few
+-- pages instead of one page per key (the clustered run_metrics layout of version 3 wrote a
+-- page per key and step). run_metrics keeps what was logged before this version; history
+-- reads take both.
+CREATE TABLE run_metric_log (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  points INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE INDEX run_metric_log_run ON run_metric_log(run_id, id);
+)sql"},
   };
   return *kMigrations;
 }

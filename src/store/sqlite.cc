@@ -84,6 +84,18 @@ std::optional<int64_t> SqliteStmt::OptInt(int col) const {
   return Int(col);
 }
 
+SqliteStmt& SqliteStmt::BindBlobStatic(int index, absl::string_view bytes) {
+  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  return *this;
+}
+
+absl::string_view SqliteStmt::Bytes(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  if (p == nullptr) return {};
+  return absl::string_view(static_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
 std::string SqliteStmt::Text(int col) const {
   const unsigned char* p = sqlite3_column_text(stmt_, col);
   if (p == nullptr) return {};

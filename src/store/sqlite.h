@@ -33,6 +33,8 @@ class SqliteStmt {
   SqliteStmt& Bind(int index, absl::string_view v);
   SqliteStmt& Bind(int index, const std::optional<int64_t>& v);
   SqliteStmt& BindNull(int index);
+  // Binds bytes as a BLOB. The bytes must outlive the statement's next Step/Run.
+  SqliteStmt& BindBlobStatic(int index, absl::string_view bytes);
   // True when a row is available, false when done.
   absl::StatusOr<bool> Step();
   // Makes the statement ready to run again (bindings are kept).
@@ -44,6 +46,8 @@ class SqliteStmt {
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::optional<int64_t> OptInt(int col) const;
   std::string Text(int col) const;
+  // A BLOB (or text) column's bytes, valid until the next Step or Reset.
+  absl::string_view Bytes(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:

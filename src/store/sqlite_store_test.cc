@@ -170,6 +170,63 @@ TEST(SqliteStoreTest, AuditRowsCannotBeUpdatedOrDeletedThroughSql) {
   sqlite3_close(db);
 }
 
+TEST(SqliteStoreTest, MetricHistoryMergesTheLogAndOlderRowsInOrderWithoutDuplicates) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/kade.db";
+  auto store = Open(path);
+  int64_t run_id = 0;
+  ASSERT_TRUE(store
+                  ->Write([&](Transaction& tx) -> absl::Status {
+                    Project p;
+                    p.name = "p";
+                    ASSIGN_OR_RETURN(p, tx.projects().Create(p));
+                    Experiment e;
+                    e.project_id = p.id;
+                    e.name = "e";
+                    ASSIGN_OR_RETURN(e, tx.tracking().CreateExperiment(e));
+                    kade::Run r;
+                    r.uuid = "r1";
+                    r.experiment_id = e.id;
+                    ASSIGN_OR_RETURN(r, tx.tracking().CreateRun(r));
+                    run_id = r.id;
+                    std::vector<MetricPoint> batch = {
+                        {"loss", 0.5, 0, 20, 2},
+                        {"acc", 0.9, 0, 20, 2},
+                        {"loss", 0.7, 0, 10, 1},
+                        {"loss", 0, 1, 30, 3},  // NaN
+                    };
+                    RETURN_IF_ERROR(tx.tracking().AddMetrics(r.id, batch));
+                    // The same batch again (a client retry): no new points.
+                    return tx.tracking().AddMetrics(r.id, batch);
+                  })
+                  .ok());
+  store->Close();
+  // A point stored by schema version 3, before the log.
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  std::string sql = "INSERT INTO run_metrics (run_id, key, step, timestamp, value, kind) VALUES (" +
+                    std::to_string(run_id) + ", 'loss', 0, 5, 0.9, 0)";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  store = Open(path);
+  std::vector<MetricPoint> hist;
+  ASSERT_TRUE(store
+                  ->Read([&](Transaction& tx) -> absl::Status {
+                    ASSIGN_OR_RETURN(hist, tx.tracking().MetricHistory(run_id, "loss"));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(hist.size(), 4u);
+  EXPECT_EQ(hist[0].step, 0);  // by step, then time
+  EXPECT_EQ(hist[0].timestamp, 5);
+  EXPECT_DOUBLE_EQ(hist[0].value, 0.9);
+  EXPECT_EQ(hist[1].step, 1);
+  EXPECT_EQ(hist[1].timestamp, 10);
+  EXPECT_EQ(hist[2].step, 2);
+  EXPECT_EQ(hist[3].step, 3);
+  EXPECT_EQ(hist[3].kind, 1);
+}
+
 TEST(SqliteStoreTest, IntegrityCheckPasses) {
   testing::TempDir dir;
   auto store = Open(dir.path() + "/kade.db");

@@ -1,5 +1,7 @@
 // SQLite implementation of TrackingRepository (see metadata.h). Run searches are compiled
 // from structured clauses into one SQL statement with bound parameters.
+#include <algorithm>
+#include <cstring>
 #include <variant>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,6 +31,63 @@ Run ReadRun(const SqliteStmt& s) {
   r.end_time = s.OptInt(7);
   r.lifecycle_stage = s.Text(8);
   return r;
+}
+
+// A logged batch of metric points in run_metric_log.data: a version byte (1), then per
+// point: key length (u16), key bytes, step (i64), timestamp (i64), kind (u8), value (f64),
+// little-endian. Written once, read back by history queries.
+constexpr char kMetricLogVersion = 1;
+
+template <typename T>
+void PutRaw(std::string& out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out.append(b, sizeof(T));
+}
+
+std::string EncodeMetricBatch(const std::vector<MetricPoint>& points) {
+  std::string out;
+  size_t size = 1;
+  for (const auto& m : points) size += 2 + m.key.size() + 8 + 8 + 1 + 8;
+  out.reserve(size);
+  out.push_back(kMetricLogVersion);
+  for (const auto& m : points) {
+    PutRaw<uint16_t>(out, static_cast<uint16_t>(m.key.size()));
+    out.append(m.key);
+    PutRaw<int64_t>(out, m.step);
+    PutRaw<int64_t>(out, m.timestamp);
+    PutRaw<uint8_t>(out, static_cast<uint8_t>(m.kind));
+    PutRaw<double>(out, m.value);
+  }
+  return out;
+}
+
+// Appends the points of `data` whose key is `key` to `out`.
+absl::Status DecodeMetricBatch(absl::string_view data, absl::string_view key,
+                               std::vector<MetricPoint>* out) {
+  auto corrupt = [] { return absl::DataLossError("a stored metric batch is corrupted"); };
+  if (data.empty() || data[0] != kMetricLogVersion) return corrupt();
+  size_t pos = 1;
+  while (pos < data.size()) {
+    uint16_t len;
+    if (pos + 2 > data.size()) return corrupt();
+    std::memcpy(&len, data.data() + pos, 2);
+    pos += 2;
+    if (pos + len + 25 > data.size()) return corrupt();
+    absl::string_view k = data.substr(pos, len);
+    pos += len;
+    if (k == key) {
+      MetricPoint m;
+      m.key = std::string(k);
+      std::memcpy(&m.step, data.data() + pos, 8);
+      std::memcpy(&m.timestamp, data.data() + pos + 8, 8);
+      m.kind = static_cast<unsigned char>(data[pos + 16]);
+      std::memcpy(&m.value, data.data() + pos + 17, 8);
+      out->push_back(std::move(m));
+    }
+    pos += 25;
+  }
+  return absl::OkStatus();
 }
 
 MetricPoint ReadMetric(const SqliteStmt& s) {
@@ -209,24 +268,12 @@ class SqliteTracking : public TrackingRepository {
   }
 
   absl::Status AddMetrics(int64_t run_id, const std::vector<MetricPoint>& points) override {
-    // History: multi-row inserts of up to 100 points per statement.
-    constexpr size_t kRowsPerInsert = 100;
-    for (size_t start = 0; start < points.size(); start += kRowsPerInsert) {
-      size_t n = std::min(kRowsPerInsert, points.size() - start);
-      std::string sql =
-          "INSERT OR IGNORE INTO run_metrics (run_id, key, step, timestamp, value, kind) VALUES ";
-      for (size_t i = 0; i < n; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
-      ASSIGN_OR_RETURN(auto ins, c_->Prepare(sql));  // at most two shapes: full and the tail
-      for (size_t i = 0; i < n; ++i) {
-        const MetricPoint& m = points[start + i];
-        int b = static_cast<int>(i * 6);
-        ins.Bind(b + 1, run_id).Bind(b + 2, m.key).Bind(b + 3, m.step).Bind(b + 4, m.timestamp);
-        if (m.kind == 1)
-          ins.BindNull(b + 5);
-        else
-          ins.BindDouble(b + 5, m.value);
-        ins.Bind(b + 6, int64_t{m.kind});
-      }
+    // History: the batch is one appended row (see run_metric_log in migrations.cc).
+    if (!points.empty()) {
+      std::string data = EncodeMetricBatch(points);
+      ASSIGN_OR_RETURN(auto ins, c_->Prepare("INSERT INTO run_metric_log (run_id, points, data) "
+                                             "VALUES (?, ?, ?)"));
+      ins.Bind(1, run_id).Bind(2, static_cast<int64_t>(points.size())).BindBlobStatic(3, data);
       RETURN_IF_ERROR(ins.Run());
     }
     // Latest value: only the newest point of each key in this batch is upserted.
@@ -365,11 +412,34 @@ class SqliteTracking : public TrackingRepository {
 
   absl::StatusOr<std::vector<MetricPoint>> MetricHistory(int64_t run_id,
                                                          absl::string_view key) override {
+    // Points logged before schema version 4, then the batch log.
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT key, step, timestamp, value, kind FROM "
-                                          "run_metrics WHERE run_id = ? AND key = ? "
-                                          "ORDER BY step, timestamp"));
+                                          "run_metrics WHERE run_id = ? AND key = ?"));
     st.Bind(1, run_id).Bind(2, key);
-    return CollectRows<MetricPoint>(st, ReadMetric);
+    ASSIGN_OR_RETURN(std::vector<MetricPoint> out, CollectRows<MetricPoint>(st, ReadMetric));
+    ASSIGN_OR_RETURN(auto log, c_->Prepare("SELECT data FROM run_metric_log WHERE run_id = ? "
+                                           "ORDER BY id"));
+    log.Bind(1, run_id);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, log.Step());
+      if (!row) break;
+      RETURN_IF_ERROR(DecodeMetricBatch(log.Bytes(0), key, &out));
+    }
+    // In step and time order; a point logged twice identically is one point (as in MLflow,
+    // whose metrics table is keyed on all of a point's fields).
+    auto order = [](const MetricPoint& a, const MetricPoint& b) {
+      if (a.step != b.step) return a.step < b.step;
+      if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+      if (a.kind != b.kind) return a.kind < b.kind;
+      return a.kind == 0 && a.value < b.value;
+    };
+    std::stable_sort(out.begin(), out.end(), order);
+    out.erase(std::unique(out.begin(), out.end(),
+                          [&](const MetricPoint& a, const MetricPoint& b) {
+                            return !order(a, b) && !order(b, a);
+                          }),
+              out.end());
+    return out;
   }
 
   absl::StatusOr<std::vector<Run>> SearchRuns(const RunQuery& q) override {
