@@ -71,7 +71,7 @@ struct HttpServer::Impl {
   // Blocking work (file I/O, hashing, whole-table scans) runs here, so event-loop threads
   // keep serving other connections meanwhile.
   net::thread_pool blocking_pool{
-      static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency() * 2))};
+      static_cast<size_t>(std::max(16u, std::thread::hardware_concurrency() * 2))};
 
   // Runs `fn` on the blocking pool and resumes the calling coroutine on its own executor.
   template <typename F>
@@ -81,6 +81,61 @@ struct HttpServer::Impl {
         blocking_pool.get_executor(),
         [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); },
         net::use_awaitable);
+  }
+
+  // Waits, without holding a thread, for `change` to be committed by the metadata store's
+  // committer thread; resumes on the calling coroutine's executor with the result.
+  net::awaitable<absl::Status> CommitAsync(std::function<absl::Status(Transaction&)> change) {
+    auto ex = co_await net::this_coro::executor;
+    MetadataStore* store = router->platform()->store.get();
+    // Everything the initiation needs is held by shared pointers in a named object: GCC 12
+    // destroys some temporaries of a co_await expression twice, so none with owned state
+    // may appear in it.
+    auto owned = std::make_shared<std::function<absl::Status(Transaction&)>>(std::move(change));
+    auto initiate = [store, ex, owned](auto handler) {
+      auto h = std::make_shared<decltype(handler)>(std::move(handler));
+      store->WriteAsync(std::move(*owned), [h, ex](absl::Status st) {
+        net::post(ex, [h, st]() mutable { std::move (*h)(st); });
+      });
+    };
+    absl::Status st =
+        co_await net::async_initiate<decltype(net::use_awaitable), void(absl::Status)>(
+            initiate, net::use_awaitable);
+    co_return st;
+  }
+
+  // A deferred-write route: admit and check on the event loop, queue the change for the
+  // group commit and answer once it is durable.
+  net::awaitable<HttpResponse> RunDeferred(const Route& route, const RouteMatch& match,
+                                           const HttpRequest& req) {
+    absl::StatusOr<RouteContext> rc = router->Admit(match, req);
+    if (!rc.ok()) {
+      co_return route.mlflow_errors ? HttpResponse::MlflowError(rc.status())
+                                    : HttpResponse::Error(rc.status());
+    }
+    absl::StatusOr<DeferredWrite> w = absl::InternalError("handler did not run");
+    try {
+      w = route.deferred(*rc);
+    } catch (const std::exception& e) {
+      w = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+    }
+    absl::StatusOr<HttpResponse> result = absl::InternalError("change did not run");
+    if (!w.ok()) {
+      result = w.status();
+    } else {
+      absl::Status st = co_await CommitAsync(std::move(w->change));
+      if (st.ok()) {
+        result = w->respond();
+      } else {
+        result = st;
+      }
+    }
+    if (!result.ok() && !route.audit_action.empty()) {
+      // Recording the refusal is itself a (synchronous) write: off the event loop.
+      co_return co_await OnPool(
+          [this, &route, &rc, &result] { return router->Render(route, *rc, std::move(result)); });
+    }
+    co_return router->Render(route, *rc, std::move(result));
   }
 
   Impl(HttpServerOptions o, Router* r, Metrics* m, StaticFiles* u)
@@ -389,7 +444,10 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
                 return HttpResponse::Error(absl::InternalError("unexpected server error"));
               }
             };
-            if (match.route != nullptr && match.route->blocking) {
+            if (match.route != nullptr && match.route->deferred) {
+              route_name = match.route->pattern;
+              resp = co_await RunDeferred(*match.route, match, req);
+            } else if (match.route != nullptr && match.route->blocking) {
               resp = co_await OnPool(handle);
             } else {
               resp = handle();

@@ -302,6 +302,21 @@ class ProxySink : public UploadSink {
 void RegisterMlflowRoutes(Router& r) {
   Platform* p = r.platform();
   // One handler, two paths; state-changing endpoints name their audit action.
+  // Logging routes: checked on the event loop, committed by the store's group commit
+  // without holding a thread while the commit is pending.
+  auto add_log = [&r](const std::string& path, DeferredHandler h) {
+    for (const std::string& prefix :
+         {std::string("/api/2.0/mlflow"), std::string("/projects/{project}/api/2.0/mlflow")}) {
+      r.AddDeferred("POST", prefix + path, Permission::kAuthenticated, "run.log", h).mlflow_errors =
+          true;
+    }
+  };
+  auto logged =
+      [p](absl::StatusOr<TrackingService::Change> change) -> absl::StatusOr<DeferredWrite> {
+    if (!change.ok()) return change.status();
+    return DeferredWrite{*std::move(change),
+                         [] { return HttpResponse::MakeJson(200, Json::object()); }};
+  };
   auto add = [&r](const std::string& method, const std::string& path, const std::string& action,
                   Handler h) {
     for (const std::string& prefix :
@@ -548,31 +563,28 @@ void RegisterMlflowRoutes(Router& r) {
         });
   }
 
-  add("POST", "/runs/log-metric", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+  add_log("/runs/log-metric", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
     if (id.empty()) {
       ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
     }
     ASSIGN_OR_RETURN(MetricPoint m, ParseMetric(f.body(), "metric"));
-    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {m}, {}, {}));
-    return HttpResponse::MakeJson(200, Json::object());
+    return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {m}, {}, {}));
   });
 
-  add("POST", "/runs/log-parameter", "run.log",
-      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-        ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-        if (id.empty()) {
-          ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-        }
-        ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
-        ASSIGN_OR_RETURN(std::string value, f.Str("value", true));
-        RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {}, {{key, value}}, {}));
-        return HttpResponse::MakeJson(200, Json::object());
-      });
+  add_log("/runs/log-parameter", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
+    }
+    ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
+    ASSIGN_OR_RETURN(std::string value, f.Str("value", true));
+    return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {}, {{key, value}}, {}));
+  });
 
-  add("POST", "/runs/set-tag", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+  add_log("/runs/set-tag", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
     if (id.empty()) {
@@ -580,8 +592,7 @@ void RegisterMlflowRoutes(Router& r) {
     }
     ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
     ASSIGN_OR_RETURN(std::string value, f.Str("value", false));
-    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {}, {}, {{key, value}}));
-    return HttpResponse::MakeJson(200, Json::object());
+    return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {}, {}, {{key, value}}));
   });
 
   add("POST", "/runs/delete-tag", "run.tag.delete",
@@ -593,7 +604,7 @@ void RegisterMlflowRoutes(Router& r) {
         return HttpResponse::MakeJson(200, Json::object());
       });
 
-  add("POST", "/runs/log-batch", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+  add_log("/runs/log-batch", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
     std::vector<MetricPoint> metrics;
@@ -613,8 +624,8 @@ void RegisterMlflowRoutes(Router& r) {
     }
     ASSIGN_OR_RETURN(auto params, KeyValues(body, "params"));
     ASSIGN_OR_RETURN(auto tags, KeyValues(body, "tags"));
-    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, metrics, params, tags));
-    return HttpResponse::MakeJson(200, Json::object());
+    return logged(p->tracking->PrepareLogBatch(rc.ctx, id, std::move(metrics), std::move(params),
+                                               std::move(tags)));
   });
 
   add("POST", "/runs/log-inputs", "run.inputs",

@@ -46,6 +46,21 @@ Route& Router::AddUpload(std::string method, std::string pattern, Permission per
   return r;
 }
 
+Route& Router::AddDeferred(std::string method, std::string pattern, Permission permission,
+                           std::string audit_action, DeferredHandler handler) {
+  // The synchronous form (a thread waits for the commit) serves callers that are not the
+  // server's event loop.
+  Handler sync = [this, handler](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(DeferredWrite w, handler(rc));
+    RETURN_IF_ERROR(platform_->store->Write(w.change));
+    return w.respond();
+  };
+  Route& r = Add(std::move(method), std::move(pattern), permission, std::move(audit_action),
+                 std::move(sync));
+  r.deferred = std::move(handler);
+  return r;
+}
+
 RouteMatch Router::Match(absl::string_view method, absl::string_view path) const {
   RouteMatch m;
   std::vector<absl::string_view> segs = absl::StrSplit(path, '/', absl::SkipEmpty());
@@ -168,6 +183,11 @@ HttpResponse Router::Run(const Route& route, RouteContext& rc) {
     // Third-party code (JSON, standard library) may throw; no exception leaves the API layer.
     result = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
   }
+  return Render(route, rc, std::move(result));
+}
+
+HttpResponse Router::Render(const Route& route, const RouteContext& rc,
+                            absl::StatusOr<HttpResponse> result) {
   if (!result.ok()) {
     if (!route.audit_action.empty()) AuditFailure(route, rc, result.status());
     if (HttpStatusOf(result.status()) >= 500) {

@@ -46,6 +46,16 @@ class UploadSink {
 };
 
 using Handler = std::function<absl::StatusOr<HttpResponse>(RouteContext&)>;
+
+// A state change that waits for its group commit without holding a thread (the hot write
+// routes: metric logging). The handler checks the request on the event loop and returns the
+// change; the server queues it with MetadataStore::WriteAsync and answers with `respond()`
+// once the commit is durable, or with the error the change returned.
+struct DeferredWrite {
+  std::function<absl::Status(Transaction&)> change;
+  std::function<HttpResponse()> respond;
+};
+using DeferredHandler = std::function<absl::StatusOr<DeferredWrite>(RouteContext&)>;
 using UploadHandler = std::function<absl::StatusOr<std::unique_ptr<UploadSink>>(RouteContext&)>;
 
 struct Route {
@@ -54,7 +64,8 @@ struct Route {
   Permission permission = Permission::kAuthenticated;
   std::string audit_action;  // empty for read-only routes
   Handler handler;
-  UploadHandler upload;  // set for routes whose body is streamed
+  UploadHandler upload;      // set for routes whose body is streamed
+  DeferredHandler deferred;  // set for writes that wait for the commit asynchronously
   // Runs on the server's blocking-work pool instead of an event-loop thread: for handlers
   // that read or hash whole files or walk whole tables. Upload chunks always do.
   bool blocking = false;
@@ -77,6 +88,8 @@ class Router {
              std::string audit_action, Handler handler);
   Route& AddUpload(std::string method, std::string pattern, Permission permission,
                    std::string audit_action, UploadHandler handler);
+  Route& AddDeferred(std::string method, std::string pattern, Permission permission,
+                     std::string audit_action, DeferredHandler handler);
 
   RouteMatch Match(absl::string_view method, absl::string_view path) const;
 
@@ -86,6 +99,10 @@ class Router {
 
   // Runs a matched, admitted route and renders its result (or error).
   HttpResponse Run(const Route& route, RouteContext& rc);
+  // Renders a route's outcome: on failure audits it (state-changing routes), logs server
+  // errors and renders the error in the route's shape.
+  HttpResponse Render(const Route& route, const RouteContext& rc,
+                      absl::StatusOr<HttpResponse> result);
 
   // Match + Admit + Run for requests whose body is already read.
   HttpResponse Handle(const HttpRequest& request, std::string* route_name);

@@ -310,6 +310,14 @@ absl::Status TrackingService::LogBatch(
     const RequestContext& ctx, absl::string_view run_id, const std::vector<MetricPoint>& metrics,
     const std::vector<std::pair<std::string, std::string>>& params,
     const std::vector<std::pair<std::string, std::string>>& tags) {
+  ASSIGN_OR_RETURN(Change change, PrepareLogBatch(ctx, std::string(run_id), metrics, params, tags));
+  return store_->Write(change);
+}
+
+absl::StatusOr<TrackingService::Change> TrackingService::PrepareLogBatch(
+    RequestContext ctx, std::string run_id, std::vector<MetricPoint> metrics,
+    std::vector<std::pair<std::string, std::string>> params,
+    std::vector<std::pair<std::string, std::string>> tags) {
   if (metrics.size() > kMaxBatchMetrics || params.size() > kMaxBatchParams ||
       tags.size() > kMaxBatchTags ||
       metrics.size() + params.size() + tags.size() > kMaxBatchMetrics) {
@@ -338,7 +346,9 @@ absl::Status TrackingService::LogBatch(
           absl::StrCat("tags[", i, "]: value is longer than ", kMaxTagValueLength));
     }
   }
-  return store_->Write([&](Transaction& tx) -> absl::Status {
+  return Change([this, ctx = std::move(ctx), run_id = std::move(run_id),
+                 metrics = std::move(metrics), params = std::move(params),
+                 tags = std::move(tags)](Transaction& tx) -> absl::Status {
     Project p;
     ASSIGN_OR_RETURN(auto re,
                      AccessibleRun(tx, ctx.principal, run_id, Permission::kProjectEdit, &p));

@@ -73,6 +73,14 @@ class TrackingService {
                         const std::vector<MetricPoint>& metrics,
                         const std::vector<std::pair<std::string, std::string>>& params,
                         const std::vector<std::pair<std::string, std::string>>& tags);
+  // The same checks, returning the change instead of writing it, for a caller that commits
+  // it itself (the server's asynchronous group commit). The change re-checks the run and
+  // the caller's role inside its transaction.
+  using Change = std::function<absl::Status(Transaction&)>;
+  absl::StatusOr<Change> PrepareLogBatch(RequestContext ctx, std::string run_id,
+                                         std::vector<MetricPoint> metrics,
+                                         std::vector<std::pair<std::string, std::string>> params,
+                                         std::vector<std::pair<std::string, std::string>> tags);
   absl::Status DeleteTag(const RequestContext& ctx, absl::string_view run_id,
                          absl::string_view key);
   absl::Status LogInputs(const RequestContext& ctx, absl::string_view run_id,

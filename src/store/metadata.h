@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -385,6 +386,11 @@ class MetadataStore {
   // Runs `fn` in one write transaction: commits when it returns OK, rolls back otherwise.
   // Writes are serialised.
   virtual absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+  // The same write without holding the caller's thread: `fn` is queued for the next group
+  // commit and `done` gets its result (on the store's committer thread) once the commit
+  // holding the change is durable. For servers that wait for commits asynchronously.
+  virtual void WriteAsync(std::function<absl::Status(Transaction&)> fn,
+                          std::function<void(absl::Status)> done) = 0;
   virtual int SchemaVersion() const = 0;
   // Runs the database's own consistency check (PRAGMA integrity_check and foreign keys).
   virtual absl::Status CheckIntegrity() = 0;

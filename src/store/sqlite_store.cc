@@ -1,7 +1,10 @@
 // SQLite implementation of MetadataStore. One writer connection (writes are serialised by
 // a mutex and BEGIN IMMEDIATE) and a pool of read-only connections; WAL mode lets readers
 // run beside the writer. Foreign keys are enforced on every connection.
+#include <functional>
+#include <thread>
 #include <vector>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
@@ -502,9 +505,22 @@ class SqliteTransaction : public Transaction {
 };
 
 struct PendingWrite {
+  explicit PendingWrite(absl::FunctionRef<absl::Status(Transaction&)> f) : fn(f) {}
   absl::FunctionRef<absl::Status(Transaction&)> fn;
   absl::Status result;
   bool done = false;
+  // Set for WriteAsync: the write owns its function and is told the result by callback.
+  std::function<void(absl::Status)> on_done;
+};
+
+// The function of an asynchronous write lives in the first base, so it exists before
+// PendingWrite refers to it.
+struct OwnedWriteFn {
+  std::function<absl::Status(Transaction&)> owned;
+};
+struct AsyncWrite : OwnedWriteFn, PendingWrite {
+  explicit AsyncWrite(std::function<absl::Status(Transaction&)> f)
+      : OwnedWriteFn{std::move(f)}, PendingWrite(owned) {}
 };
 
 class SqliteStore : public MetadataStore {
@@ -522,7 +538,9 @@ class SqliteStore : public MetadataStore {
     // rows, and re-reading and copying pages is what costs on small machines.
     RETURN_IF_ERROR(writer_->Exec("PRAGMA cache_size=-65536"));
     RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_autocheckpoint=8192"));
-    return Migrate();
+    RETURN_IF_ERROR(Migrate());
+    committer_ = std::thread([this] { CommitterLoop(); });
+    return absl::OkStatus();
   }
 
   absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn) override {
@@ -560,13 +578,23 @@ class SqliteStore : public MetadataStore {
       leader_ = true;
       batch.swap(queue_);
     }
-    RunBatch(batch);
+    LeadBatch(batch);
+    return me.result;
+  }
+
+  void WriteAsync(std::function<absl::Status(Transaction&)> fn,
+                  std::function<void(absl::Status)> done) override {
+    auto* w = new AsyncWrite(std::move(fn));
+    w->on_done = std::move(done);
     {
       absl::MutexLock lock(&queue_mu_);
-      for (PendingWrite* p : batch) p->done = true;
-      leader_ = false;
+      if (!stop_committer_) {
+        queue_.push_back(w);
+        return;
+      }
     }
-    return me.result;
+    w->on_done(absl::UnavailableError("metadata store is closed"));
+    delete w;
   }
 
   int SchemaVersion() const override { return schema_version_; }
@@ -587,6 +615,7 @@ class SqliteStore : public MetadataStore {
   }
 
   void Close() override {
+    StopCommitter();
     {
       absl::MutexLock lock(&pool_mu_);
       readers_.clear();
@@ -654,6 +683,63 @@ class SqliteStore : public MetadataStore {
     }
   }
 
+  // Runs a batch as the leader, then releases the synchronous writers in it and tells the
+  // asynchronous ones their results (outside the lock).
+  void LeadBatch(std::vector<PendingWrite*>& batch) {
+    RunBatch(batch);
+    std::vector<PendingWrite*> async;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      for (PendingWrite* p : batch) {
+        if (p->on_done) {
+          async.push_back(p);
+        } else {
+          p->done = true;
+        }
+      }
+      leader_ = false;
+    }
+    for (PendingWrite* p : async) {
+      p->on_done(p->result);
+      delete static_cast<AsyncWrite*>(p);
+    }
+  }
+
+  // Leads the batches that hold asynchronous writes when no synchronous writer is leading.
+  void CommitterLoop() {
+    for (;;) {
+      std::vector<PendingWrite*> batch;
+      {
+        absl::MutexLock lock(&queue_mu_);
+        queue_mu_.Await(absl::Condition(
+            +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
+              return s->stop_committer_ || (!s->queue_.empty() && !s->leader_);
+            },
+            this));
+        if (queue_.empty() || leader_) return;  // stopping, and nothing left to do
+        leader_ = true;
+        batch.swap(queue_);
+      }
+      LeadBatch(batch);
+    }
+  }
+
+  void StopCommitter() {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      if (committer_stopped_) return;
+      stop_committer_ = true;
+      // Whatever is queued still gets committed (or refused) before the thread ends.
+      queue_mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
+            return s->queue_.empty() && !s->leader_;
+          },
+          this));
+      committer_stopped_ = true;
+    }
+    if (committer_.joinable()) committer_.join();
+  }
+
   void RunBatch(const std::vector<PendingWrite*>& batch) {
     absl::MutexLock lock(&write_mu_);
     if (writer_ == nullptr) {
@@ -690,6 +776,9 @@ class SqliteStore : public MetadataStore {
   absl::Mutex queue_mu_;
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool leader_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool stop_committer_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool committer_stopped_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
   absl::Mutex write_mu_;
   std::unique_ptr<SqliteConn> writer_ ABSL_GUARDED_BY(write_mu_);
   absl::Mutex pool_mu_;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "store/metadata.h"
@@ -225,6 +226,65 @@ TEST(SqliteStoreTest, MetricHistoryMergesTheLogAndOlderRowsInOrderWithoutDuplica
   EXPECT_EQ(hist[2].step, 2);
   EXPECT_EQ(hist[3].step, 3);
   EXPECT_EQ(hist[3].kind, 1);
+}
+
+TEST(SqliteStoreTest, AsyncWritesShareCommitsWithSyncWritesAndReportEachResult) {
+  testing::TempDir dir;
+  MetadataStoreOptions o;
+  o.path = dir.path() + "/kade.db";
+  auto store = *MetadataStore::OpenSqlite(o);
+  absl::Mutex mu;
+  int callbacks = 0, ok = 0, failed = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool should_fail = i % 10 == 0;
+        std::string name = "a" + std::to_string(t) + "-" + std::to_string(i);
+        auto change = [name, should_fail](Transaction& tx) -> absl::Status {
+          Project p;
+          p.name = name;
+          p.created_at = 1;
+          RETURN_IF_ERROR(tx.projects().Create(p).status());
+          if (should_fail) return absl::InternalError("fails after its insert");
+          return absl::OkStatus();
+        };
+        if (t % 2 == 0) {  // half asynchronous, half synchronous, interleaved
+          store->WriteAsync(change, [&, should_fail](absl::Status s) {
+            absl::MutexLock lock(&mu);
+            ++callbacks;
+            (s.ok() ? ok : failed)++;
+            EXPECT_EQ(s.ok(), !should_fail) << s;
+          });
+        } else {
+          absl::Status s = store->Write(change);
+          absl::MutexLock lock(&mu);
+          (s.ok() ? ok : failed)++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 100; }, &callbacks));
+    EXPECT_EQ(ok, 4 * 45);
+    EXPECT_EQ(failed, 4 * 5);
+  }
+  ASSERT_TRUE(store
+                  ->Read([&](Transaction& tx) -> absl::Status {
+                    auto all = tx.projects().ListAll();
+                    EXPECT_EQ(all->size(), 4u * 45);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // Once the store is closed, an asynchronous write is refused at once.
+  store->Close();
+  absl::Status after = absl::OkStatus();
+  store->WriteAsync([](Transaction&) { return absl::OkStatus(); },
+                    [&](absl::Status s) { after = s; });
+  EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(SqliteStoreTest, IntegrityCheckPasses) {
