@@ -32,7 +32,7 @@ batch=$(RUN_ID=$r2 API_PATH=$API/runs/log-batch TOKEN=$TOKEN wrk -t2 -c8 -d"${DU
 b_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$batch")
 b_pts=$(awk -v r="$b_rps" 'BEGIN{printf "%.0f", r*1000}')
 e2=$(new_exp search)
-read -r created search_ms < <(/usr/bin/python3 bench/tracking_setup.py "$URL$API" "$TOKEN" "$e2" "$RUNS")
+read -r created search_ms parse_ms < <(/usr/bin/python3 bench/tracking_setup.py "$URL$API" "$TOKEN" "$e2" "$RUNS")
 verify=$(curl -sf "${auth[@]}" "$URL/api/v1/audit/verify" | /usr/bin/python3 -c 'import json,sys;d=json.load(sys.stdin);print("ok" if d["ok"] else "BROKEN", d["entries"])')
 
 mkdir -p bench/results
@@ -45,6 +45,7 @@ report="bench/results/tracking-$(date -u +%Y%m%dT%H%M%SZ).txt"
   printf "%-52s %14s\n" "  p99 latency" "$s_p99"
   printf "%-52s %14s %24s\n" "log-batch, 1,000 metrics per call (points/s)" "$b_pts" "~7,000"
   printf "%-52s %14s %24s\n" "runs/search, 1,000 of ${RUNS} runs (ms, median of 5)" "$search_ms" "1,700"
+  printf "%-52s %14s\n" "  + Python json.loads of the answer (client side)" "$parse_ms"
   echo
   echo "setup: ${RUNS} runs with 10 params + 10 metrics created in ${created} s; audit chain after the run: ${verify}"
   echo "targets (issue #4): log-metric >= 10,000/s, log-batch >= 500,000 points/s, search < 50 ms"

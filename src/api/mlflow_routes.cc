@@ -8,9 +8,11 @@
 //                                           find the project from the experiment or run
 // The bearer token comes from MLFLOW_TRACKING_TOKEN. Field names, string ids and error codes
 // follow mlflow/protos/service.proto.
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <set>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -255,6 +257,106 @@ Json RunJson(const RunView& v) {
       {"info", RunInfoJson(v)},
       {"data", {{"metrics", metrics}, {"params", KvJson(v.data.params)}, {"tags", KvJson(tags)}}},
       {"inputs", {{"dataset_inputs", inputs}}}};
+}
+
+void AppendKey(std::string* out, absl::string_view key) {
+  AppendJsonString(out, key);
+  out->push_back(':');
+}
+
+// A double as JSON the way the JSON library writes it: shortest round-trip digits, and
+// ".0" on integral values so clients read a float.
+void AppendDouble(std::string* out, double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  if (ec != std::errc()) {
+    out->append("null");
+    return;
+  }
+  std::string_view text(buf, static_cast<size_t>(end - buf));
+  out->append(text);
+  if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+}
+
+void AppendKvArray(std::string* out, const std::vector<std::pair<std::string, std::string>>& kvs,
+                   const std::pair<std::string, std::string>* extra = nullptr) {
+  out->push_back('[');
+  bool first = true;
+  auto one = [&](const std::pair<std::string, std::string>& kv) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->append("{\"key\":");
+    AppendJsonString(out, kv.first);
+    out->append(",\"value\":");
+    AppendJsonString(out, kv.second);
+    out->push_back('}');
+  };
+  for (const auto& kv : kvs) one(kv);
+  if (extra != nullptr) one(*extra);
+  out->push_back(']');
+}
+
+// RunJson(v).dump(), written directly.
+void AppendRunJson(std::string* out, const RunView& v) {
+  out->append("{\"info\":{");
+  AppendKey(out, "run_id");
+  AppendJsonString(out, v.run.uuid);
+  out->push_back(',');
+  AppendKey(out, "run_uuid");
+  AppendJsonString(out, v.run.uuid);
+  out->push_back(',');
+  AppendKey(out, "run_name");
+  AppendJsonString(out, v.run.name);
+  out->push_back(',');
+  AppendKey(out, "experiment_id");
+  AppendJsonString(out, std::to_string(v.run.experiment_id));
+  out->push_back(',');
+  AppendKey(out, "user_id");
+  AppendJsonString(out, v.run.user);
+  out->push_back(',');
+  AppendKey(out, "status");
+  AppendJsonString(out, v.run.status);
+  out->push_back(',');
+  AppendKey(out, "start_time");
+  absl::StrAppend(out, v.run.start_time);
+  if (v.run.end_time) {
+    out->push_back(',');
+    AppendKey(out, "end_time");
+    absl::StrAppend(out, *v.run.end_time);
+  }
+  out->push_back(',');
+  AppendKey(out, "artifact_uri");
+  AppendJsonString(
+      out, absl::StrCat("mlflow-artifacts:/", v.project, "/runs/", v.run.uuid, "/artifacts"));
+  out->push_back(',');
+  AppendKey(out, "lifecycle_stage");
+  AppendJsonString(out, v.run.lifecycle_stage);
+  out->append("},\"data\":{\"metrics\":[");
+  for (size_t i = 0; i < v.data.metrics.size(); ++i) {
+    const MetricPoint& m = v.data.metrics[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"key\":");
+    AppendJsonString(out, m.key);
+    out->append(",\"value\":");
+    if (m.kind == 0) {
+      AppendDouble(out, m.value);
+    } else {
+      out->append(MetricValueJson(m).dump());
+    }
+    absl::StrAppend(out, ",\"timestamp\":", m.timestamp, ",\"step\":", m.step, "}");
+  }
+  out->append("],\"params\":");
+  AppendKvArray(out, v.data.params);
+  out->append(",\"tags\":");
+  const std::pair<std::string, std::string> run_name{"mlflow.runName", v.run.name};
+  AppendKvArray(out, v.data.tags, &run_name);
+  out->append("},\"inputs\":");
+  if (v.data.inputs.empty()) {
+    out->append("{\"dataset_inputs\":[]}");
+  } else {
+    out->append(RunJson(v)["inputs"].dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  out->push_back('}');
 }
 
 std::string ViewType(const std::string& t) {
@@ -709,14 +811,27 @@ void RegisterMlflowRoutes(Router& r) {
       }
     }
     ASSIGN_OR_RETURN(auto result, p->tracking->SearchRuns(rc.ctx.principal, s));
-    Json runs = Json::array();
+    // A page holds up to thousands of runs: written straight to text, which is several
+    // times faster than building the JSON tree (same fields as RunJson).
+    HttpResponse resp;
+    resp.status = 200;
+    std::string& out = resp.body;
+    out.reserve(result.first.size() * 1024 + 64);
+    out += "{\"runs\":[";
+    bool first = true;
     for (const auto& v : result.first) {
       if (scope.project && v.project != scope.project->name) continue;
-      runs.push_back(RunJson(v));
+      if (!first) out.push_back(',');
+      first = false;
+      AppendRunJson(&out, v);
     }
-    Json out{{"runs", runs}};
-    if (!result.second.empty()) out["next_page_token"] = result.second;
-    return HttpResponse::MakeJson(200, out);
+    out.push_back(']');
+    if (!result.second.empty()) {
+      out += ",\"next_page_token\":";
+      AppendJsonString(&out, result.second);
+    }
+    out.push_back('}');
+    return resp;
   });
 }
 

@@ -444,28 +444,36 @@ class SqliteTracking : public TrackingRepository {
 
   absl::StatusOr<std::vector<Run>> SearchRuns(const RunQuery& q) override {
     if (q.experiment_ids.empty()) return std::vector<Run>();
-    std::vector<Arg> args;
-    std::string sql = absl::StrCat(
-        "SELECT ", kRunCols, " FROM runs r WHERE r.experiment_id IN (",
-        absl::StrJoin(std::vector<std::string>(q.experiment_ids.size(), "?"), ","), ")");
-    for (int64_t id : q.experiment_ids) args.emplace_back(id);
-    if (q.view == "active") sql += " AND r.lifecycle_stage = 'active'";
-    if (q.view == "deleted") sql += " AND r.lifecycle_stage = 'deleted'";
+    // Metric, param and tag conditions and sort keys are joins on the (run_id, key) primary
+    // keys (at most one row each), so each costs one index lookup per run; correlated
+    // subqueries cost one per use, and a sort key is used twice.
+    std::vector<Arg> join_args, where_args;
+    std::string joins, where;
+    int alias = 0;
+    for (int64_t id : q.experiment_ids) where_args.emplace_back(id);
+    where = absl::StrCat("r.experiment_id IN (",
+                         absl::StrJoin(std::vector<std::string>(q.experiment_ids.size(), "?"), ","),
+                         ")");
+    if (q.view == "active") where += " AND r.lifecycle_stage = 'active'";
+    if (q.view == "deleted") where += " AND r.lifecycle_stage = 'deleted'";
+    auto join = [&](const std::string& entity, const std::string& key, bool left) {
+      std::string a = absl::StrCat("j", alias++);
+      const char* table = entity == "metric"  ? "run_latest_metrics"
+                          : entity == "param" ? "run_params"
+                                              : "run_tags";
+      absl::StrAppend(&joins, left ? " LEFT JOIN " : " JOIN ", table, " ", a, " ON ", a,
+                      ".run_id = r.id AND ", a, ".key = ?");
+      join_args.emplace_back(key);
+      return a;
+    };
     for (const RunClause& c : q.clauses) {
-      std::string cond;
       std::string column;
       if (c.entity == "metric") {
-        column = "m.value";
-        cond =
-            "EXISTS (SELECT 1 FROM run_latest_metrics m WHERE m.run_id = r.id AND m.key = ? AND "
-            "m.kind = 0 AND ";
-        args.emplace_back(c.key);
+        std::string a = join(c.entity, c.key, false);
+        absl::StrAppend(&where, " AND ", a, ".kind = 0");
+        column = a + ".value";
       } else if (c.entity == "param" || c.entity == "tag") {
-        std::string table = c.entity == "param" ? "run_params" : "run_tags";
-        column = "x.value";
-        cond = absl::StrCat("EXISTS (SELECT 1 FROM ", table,
-                            " x WHERE x.run_id = r.id AND x.key = ? AND ");
-        args.emplace_back(c.key);
+        column = join(c.entity, c.key, false) + ".value";
       } else {
         static const std::pair<const char*, const char*> kAttrs[] = {
             {"status", "r.status"},     {"run_name", "r.name"}, {"start_time", "r.start_time"},
@@ -481,33 +489,30 @@ class SqliteTracking : public TrackingRepository {
         test =
             absl::StrCat(column, " ", c.op, " (",
                          absl::StrJoin(std::vector<std::string>(c.strings.size(), "?"), ","), ")");
-        for (const auto& v : c.strings) args.emplace_back(v);
+        for (const auto& v : c.strings) where_args.emplace_back(v);
       } else if (c.op == "LIKE") {
         test = absl::StrCat(column, " GLOB ?");
-        args.emplace_back(LikeToGlob(c.strings.at(0)));
+        where_args.emplace_back(LikeToGlob(c.strings.at(0)));
       } else if (c.op == "ILIKE") {
         test = absl::StrCat("lower(", column, ") LIKE lower(?)");
-        args.emplace_back(c.strings.at(0));
+        where_args.emplace_back(c.strings.at(0));
       } else {
         test = absl::StrCat(column, " ", c.op, " ?");
         if (c.numeric)
-          args.emplace_back(c.number);
+          where_args.emplace_back(c.number);
         else
-          args.emplace_back(c.strings.at(0));
+          where_args.emplace_back(c.strings.at(0));
       }
-      sql += " AND " + (cond.empty() ? test : cond + test + ")");
+      absl::StrAppend(&where, " AND ", test);
     }
     std::string order;
     for (const RunOrder& o : q.order_by) {
       std::string expr;
       if (o.entity == "metric") {
-        expr =
-            "(SELECT CASE WHEN kind = 0 THEN value END FROM run_latest_metrics WHERE run_id = r.id "
-            "AND key = ?)";
-      } else if (o.entity == "param") {
-        expr = "(SELECT value FROM run_params WHERE run_id = r.id AND key = ?)";
-      } else if (o.entity == "tag") {
-        expr = "(SELECT value FROM run_tags WHERE run_id = r.id AND key = ?)";
+        std::string a = join(o.entity, o.key, true);
+        expr = absl::StrCat("(CASE WHEN ", a, ".kind = 0 THEN ", a, ".value END)");
+      } else if (o.entity == "param" || o.entity == "tag") {
+        expr = join(o.entity, o.key, true) + ".value";
       } else {
         static const std::pair<const char*, const char*> kAttrs[] = {
             {"status", "r.status"},     {"run_name", "r.name"}, {"start_time", "r.start_time"},
@@ -519,17 +524,15 @@ class SqliteTracking : public TrackingRepository {
           return absl::InvalidArgumentError(
               absl::StrCat("cannot order by attribute '", o.key, "'"));
       }
-      bool keyed = o.entity != "attribute";
       // Runs without the value sort last either way.
-      absl::StrAppend(&order, order.empty() ? "" : ", ", "(", expr, ") IS NULL, ", expr,
+      absl::StrAppend(&order, order.empty() ? "" : ", ", expr, " IS NULL, ", expr,
                       o.ascending ? " ASC" : " DESC");
-      if (keyed) {
-        args.emplace_back(o.key);
-        args.emplace_back(o.key);
-      }
     }
     absl::StrAppend(&order, order.empty() ? "" : ", ", "r.start_time DESC, r.id DESC");
-    absl::StrAppend(&sql, " ORDER BY ", order, " LIMIT ? OFFSET ?");
+    std::string sql = absl::StrCat("SELECT ", kRunCols, " FROM runs r", joins, " WHERE ", where,
+                                   " ORDER BY ", order, " LIMIT ? OFFSET ?");
+    std::vector<Arg> args = std::move(join_args);
+    for (auto& a : where_args) args.push_back(std::move(a));
     args.emplace_back(q.limit);
     args.emplace_back(q.offset);
     ASSIGN_OR_RETURN(auto st, c_->PrepareUncached(sql));

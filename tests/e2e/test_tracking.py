@@ -116,6 +116,19 @@ def test_search_filter_order_and_paging(trk):
     page3 = search("", order_by=["metrics.auc ASC"], max_results=5, page_token=page2["next_page_token"])
     assert names(page1) + names(page2) + names(page3) == [f"run{i}" for i in range(12)]
     assert "next_page_token" not in page3
+    # Search pages are written by a separate fast path: each run reads exactly as runs/get
+    # renders it, including NaN/Infinity metrics, an end time and text that needs escaping.
+    rid = page3["runs"][0]["info"]["run_id"]
+    assert trk.admin("POST", f"{P}/runs/log-batch", {"run_id": rid, "metrics": [
+        {"key": "odd", "value": "NaN", "timestamp": 2}, {"key": "big", "value": "Infinity", "timestamp": 2},
+        {"key": "whole", "value": 3, "timestamp": 2}],
+        "tags": [{"key": "note", "value": "quote \" backslash \\ tab \t é"}]}).status == 200
+    trk.admin("POST", f"{P}/runs/update", {"run_id": rid, "status": "FINISHED", "end_time": 5})
+    for found in search("")["runs"]:
+        got = trk.admin("GET", f"{P}/runs/get?run_id={found['info']['run_id']}").json["run"]
+        assert found == got
+        whole = [m for m in found["data"]["metrics"] if m["key"] == "whole"]
+        assert not whole or isinstance(whole[0]["value"], float)
 
 
 @pytest.mark.parametrize("flt,expect", [
