@@ -73,7 +73,7 @@ HttpResponse StaticFiles::Serve(absl::string_view path) {
       }
       if (rel == "/index.html") {
         r.headers.emplace_back("Content-Security-Policy",
-                               "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                               "default-src 'self'; img-src 'self' data: blob:; style-src 'self' "
                                "'unsafe-inline'; frame-ancestors 'none'");
         r.headers.emplace_back("Cache-Control", "no-cache");
       }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
@@ -187,6 +188,33 @@ absl::Status Platform::SeedDemo() {
   return SeedDemoExperiment(as_alice, demo);
 }
 
+namespace {
+// A small SVG line plot of the demo run's learning curves, stored as a run artifact so the
+// run page's artifact browser has an image to preview.
+std::string CurveSvg(const std::vector<double>& train, const std::vector<double>& valid) {
+  auto line = [](const std::vector<double>& ys, const char* colour) {
+    std::string pts;
+    for (size_t i = 0; i < ys.size(); ++i) {
+      absl::StrAppendFormat(
+          &pts, "%s%.1f,%.1f", i ? " " : "",
+          40 + 300.0 * static_cast<double>(i) / static_cast<double>(ys.size() - 1),
+          20 + 160.0 * (0.72 - ys[i]) / 0.5);
+    }
+    return absl::StrFormat(R"(<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>)",
+                           colour, pts);
+  };
+  return absl::StrCat(
+      R"(<svg xmlns="http://www.w3.org/2000/svg" width="360" height="220" viewBox="0 0 360 220">)",
+      R"(<rect width="360" height="220" fill="white"/>)",
+      R"(<line x1="40" y1="180" x2="340" y2="180" stroke="#888"/>)",
+      R"(<line x1="40" y1="20" x2="40" y2="180" stroke="#888"/>)", line(train, "#1f77b4"),
+      line(valid, "#ff7f0e"),
+      R"(<text x="200" y="210" font-size="12" text-anchor="middle">boosting round</text>)",
+      R"(<text x="250" y="40" font-size="12" fill="#1f77b4">train</text>)",
+      R"(<text x="250" y="56" font-size="12" fill="#ff7f0e">valid</text>)", "</svg>\n");
+}
+}  // namespace
+
 absl::Status Platform::SeedDemoExperiment(const RequestContext& as_alice, const Project& demo) {
   // An experiment with a small hyper-parameter grid: learning curves, final metrics and the
   // dataset version each run trained on. Training itself is a later capability, so these
@@ -210,6 +238,7 @@ absl::Status Platform::SeedDemoExperiment(const RequestContext& as_alice, const 
       double best =
           0.80 + 0.02 * (depth == 6) + 0.01 * (eta < 0.1) - 0.015 * (depth == 9 && eta > 0.1);
       std::vector<MetricPoint> points;
+      std::vector<double> train_curve, valid_curve;
       for (int step = 0; step < 60; ++step) {
         double progress = 1 - std::exp(-eta * 0.5 * step);
         double train = 0.69 - 0.40 * progress * (0.8 + depth / 30.0);
@@ -218,6 +247,8 @@ absl::Status Platform::SeedDemoExperiment(const RequestContext& as_alice, const 
         int64_t ts = t0 + step * 2000;
         points.push_back({"train/logloss", train, 0, ts, step});
         points.push_back({"valid/logloss", valid, 0, ts, step});
+        train_curve.push_back(train);
+        valid_curve.push_back(valid);
       }
       double auc = best + jitter(rng);
       int64_t end_ts = t0 + 120000;
@@ -234,6 +265,21 @@ absl::Status Platform::SeedDemoExperiment(const RequestContext& as_alice, const 
           tracking->LogInputs(as_alice, run.run.uuid,
                               {RunInput{"churn", churn_v1.sha256,
                                         "kade://projects/demo/datasets/churn@1", "train", "{}"}}));
+      // Run artifacts: the learning-curve plot and the training configuration.
+      const std::pair<std::string, std::string> files[] = {
+          {"plots/learning_curve.svg", CurveSvg(train_curve, valid_curve)},
+          {"config.json",
+           absl::StrFormat("{\"max_depth\": %d, \"eta\": %.2f, \"n_estimators\": 60, "
+                           "\"objective\": \"binary:logistic\"}\n",
+                           depth, eta)}};
+      for (const auto& [file, body] : files) {
+        ASSIGN_OR_RETURN(auto up,
+                         artifacts->BeginUpload(
+                             demo, absl::StrCat("runs/", run.run.uuid, "/artifacts/", file),
+                             absl::EndsWith(file, ".svg") ? "image/svg+xml" : "application/json"));
+        RETURN_IF_ERROR(up->Append(body));
+        RETURN_IF_ERROR(up->Finish(as_alice).status());
+      }
       RETURN_IF_ERROR(
           tracking->UpdateRun(as_alice, run.run.uuid, std::string("FINISHED"), end_ts, std::nullopt)
               .status());

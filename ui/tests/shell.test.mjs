@@ -237,5 +237,14 @@ test('experiments: runs table with filter and sort, run page curves, compare vie
   await page.waitForSelector('[data-testid=param-table] >> text=max_depth');
   await page.waitForSelector('[data-testid=line-chart] canvas');
   assert.match(await page.textContent('[data-testid=inputs]'), /churn@1/);
+  // The artifact browser previews images and JSON.
+  await page.click('[data-testid=artifact-table] >> text=plots/learning_curve.svg');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('[data-testid=artifact-image]');
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await page.screenshot({ path: join(shots, 'run.png') });
+  await page.click('[data-testid=artifact-table] >> text=config.json');
+  await page.waitForSelector('pre.preview >> text=max_depth');
   await page.close();
 });

@@ -5,13 +5,14 @@ import { LineChart } from '../data/charts';
 import { fmt, kv, type Metric, mlflow, type Run, when } from './mlflow';
 
 const TEXT = /\.(txt|json|md|csv|diff|yaml|yml|log|py)$/i;
+const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
 
 // One run: params, metric charts per key (with steps), tags, code version, inputs, artifacts.
 export function RunPage(props: { project: string; id: string }) {
   const [run, setRun] = useState<Run | null>(null);
   const [history, setHistory] = useState<Record<string, Metric[]>>({});
   const [artifacts, setArtifacts] = useState<Artifact[]>([]);
-  const [preview, setPreview] = useState<{ name: string; text: string } | null>(null);
+  const [preview, setPreview] = useState<{ name: string; text?: string; image?: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const base = `/api/v1/projects/${encodeURIComponent(props.project)}`;
 
@@ -39,6 +40,14 @@ export function RunPage(props: { project: string; id: string }) {
       const res = await fetch(`${base}/artifacts/${a.name.split('/').map(encodeURIComponent).join('/')}`, {
         headers: { Authorization: `Bearer ${sessionStorage.getItem('kade.token')}` },
       });
+      if (!res.ok) throw new Error(`${a.name}: HTTP ${res.status}`);
+      if (preview?.image) URL.revokeObjectURL(preview.image);
+      if (IMAGE.test(a.name)) {
+        // Shown through <img> (scripts in an SVG do not run there), from a blob URL because
+        // the download needs the bearer token.
+        setPreview({ name: a.name, image: URL.createObjectURL(await res.blob()) });
+        return;
+      }
       let text = await res.text();
       if (a.name.endsWith('.json')) {
         try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as is */ }
@@ -111,12 +120,14 @@ export function RunPage(props: { project: string; id: string }) {
             <table class="table" data-testid="artifact-table">
               <tbody>
                 {artifacts.map((a) => (
-                  <tr><td>{TEXT.test(a.name) ? <a href="javascript:void 0" onClick={() => open(a)}>{a.name.split('/').slice(3).join('/')}</a> : a.name.split('/').slice(3).join('/')}</td><td>{formatBytes(a.size)}</td></tr>
+                  <tr><td>{TEXT.test(a.name) || IMAGE.test(a.name) ? <a href="javascript:void 0" onClick={() => open(a)}>{a.name.split('/').slice(3).join('/')}</a> : a.name.split('/').slice(3).join('/')}</td><td>{formatBytes(a.size)}</td></tr>
                 ))}
               </tbody>
             </table>
           )}
-          {preview && <><h2>{preview.name.split('/').pop()}</h2><pre class="preview">{preview.text}</pre></>}
+          {preview && <><h2>{preview.name.split('/').pop()}</h2>
+            {preview.image ? <img class="preview-image" data-testid="artifact-image" src={preview.image} alt={preview.name.split('/').pop()} />
+              : <pre class="preview">{preview.text}</pre>}</>}
         </Card>
       </div>
     </Page>
