@@ -349,7 +349,9 @@ struct Ingest::Impl {
     if (r.quoted) return SerialFrom(r.first_line, r.bytes);
     RETURN_IF_ERROR(r.status);
     for (RowBlock& b : r.blocks) {
-      RETURN_IF_ERROR(tee.OnBlock(b));
+      // Profiled on the pipeline's thread while this one reads and cuts on; the spent block
+      // it hands back goes to the pool.
+      RETURN_IF_ERROR(pipe.OnBlockSwap(b));
       pool.Put(std::move(b));
     }
     piece_rows += r.rows;
