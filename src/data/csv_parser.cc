@@ -3,6 +3,7 @@
 #endif
 
 #include <bit>
+#include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -319,6 +320,109 @@ std::unique_ptr<RecordParser> MakeCsvPieceParser(const CsvOptions& options,
                                                  std::vector<std::string> header,
                                                  int64_t first_line, RecordSink* sink) {
   return std::make_unique<CsvParser>(options, std::move(header), first_line, sink);
+}
+
+namespace {
+
+// Masks for up to 64 bytes from `p` (`n` of them valid): bit i of `sep` is set where byte i
+// is the delimiter or LF, of `lf` where it is LF, and `odd` is nonzero when any byte is CR,
+// NUL or >= 0x80.
+struct ChunkMasks {
+  uint64_t sep = 0, lf = 0, odd = 0;
+};
+
+ChunkMasks Scan64(const char* p, size_t n, char delimiter) {
+  ChunkMasks m;
+#ifdef __SSE2__
+  char buf[64];
+  if (n < 64) {  // the end of the piece: padded with LFs that are masked off below
+    std::memset(buf, '\n', sizeof buf);
+    std::memcpy(buf, p, n);
+    p = buf;
+  }
+  const __m128i d = _mm_set1_epi8(delimiter), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+                zero = _mm_setzero_si128();
+  for (int k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i is_lf = _mm_cmpeq_epi8(v, lf);
+    uint64_t s =
+        static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, d), is_lf)));
+    uint64_t l = static_cast<uint32_t>(_mm_movemask_epi8(is_lf));
+    uint64_t o = static_cast<uint32_t>(_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, zero)), v)));
+    m.sep |= s << (16 * k);
+    m.lf |= l << (16 * k);
+    m.odd |= o << (16 * k);
+  }
+  if (n < 64) {
+    uint64_t valid = (uint64_t{1} << n) - 1;
+    m.sep &= valid;
+    m.lf &= valid;
+    m.odd &= valid;
+  }
+#else
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c == static_cast<unsigned char>(delimiter) || c == '\n') m.sep |= uint64_t{1} << i;
+    if (c == '\n') m.lf |= uint64_t{1} << i;
+    if (c == '\r' || c == 0 || c >= 0x80) m.odd |= 1;
+  }
+#endif
+  return m;
+}
+
+}  // namespace
+
+bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns, int64_t first_line,
+                        RecordSink* sink, int64_t* rows) {
+  *rows = 0;
+  if (columns == 0 || delimiter == '"') return false;
+  RowBlock block(columns);
+  const char* data = piece.data();
+  const size_t n = piece.size();
+  size_t start = 0;  // of the current field
+  size_t col = 0;    // fields of the current record so far
+  int64_t line = first_line;
+  auto add = [&](size_t end) {
+    absl::string_view f(data + start, end - start);
+    if (n - start >= 16) {
+      block.AddFieldReadAhead(f);
+    } else {
+      block.AddField(f);
+    }
+    ++col;
+  };
+  auto end_row = [&]() -> bool {
+    if (col != columns) return false;  // ragged, or a blank line: the full parser decides
+    block.EndRow(line++);
+    ++*rows;
+    col = 0;
+    if (block.full()) {
+      if (!sink->OnBlockSwap(block).ok()) return false;
+      block.Reset(columns);
+    }
+    return true;
+  };
+  for (size_t base = 0; base < n; base += 64) {
+    ChunkMasks m = Scan64(data + base, std::min<size_t>(64, n - base), delimiter);
+    if (m.odd != 0) return false;
+    while (m.sep != 0) {
+      unsigned bit = static_cast<unsigned>(std::countr_zero(m.sep));
+      m.sep &= m.sep - 1;
+      size_t pos = base + bit;
+      add(pos);
+      start = pos + 1;
+      if ((m.lf >> bit) & 1) {
+        if (!end_row()) return false;
+      }
+    }
+  }
+  if (start < n || col > 0) {  // a last record without a line end
+    add(n);
+    if (!end_row()) return false;
+  }
+  if (block.rows() > 0 && !sink->OnBlockSwap(block).ok()) return false;
+  return true;
 }
 
 }  // namespace kade

@@ -258,12 +258,18 @@ ParsedPiece ParsePiece(const CsvOptions& csv, const std::vector<std::string>& he
   if (std::memchr(piece.data(), csv.quote, piece.size()) != nullptr) {
     out.quoted = true;
   } else {
-    BlockCollector collector(pool);
-    auto parser = MakeCsvPieceParser(csv, header, out.first_line, &collector);
-    out.status = parser->Feed(piece);
-    if (out.status.ok()) out.status = parser->Finish();
-    out.blocks = std::move(collector.blocks);
-    out.rows = parser->rows();
+    BlockCollector fast(pool);
+    if (ParsePlainCsvPiece(piece, csv.delimiter, header.size(), out.first_line, &fast, &out.rows)) {
+      out.blocks = std::move(fast.blocks);
+    } else {
+      for (RowBlock& b : fast.blocks) pool->Put(std::move(b));
+      BlockCollector collector(pool);
+      auto parser = MakeCsvPieceParser(csv, header, out.first_line, &collector);
+      out.status = parser->Feed(piece);
+      if (out.status.ok()) out.status = parser->Finish();
+      out.blocks = std::move(collector.blocks);
+      out.rows = parser->rows();
+    }
   }
   out.bytes = std::move(piece);
   return out;

@@ -242,8 +242,13 @@ void ExpectNearlyEqual(const Json& a, const Json& b, const std::string& path = "
 TEST(IngestTest, ParallelPiecesGiveTheSerialResult) {
   // Over 8 MiB, so the file is cut into several pieces; one variant turns quoted in a late
   // piece (the rest of the file is then read serially), one uses CR LF line ends.
+  // A fourth has a blank line and a non-ASCII value in later pieces (the fast scan of plain
+  // pieces gives those to the full parser).
+  std::string odd = MakeCsv(20u << 20, -1);
+  odd.insert(odd.find('\n', 12u << 20) + 1, "\n");
+  odd.replace(odd.find(",pro\n", 15u << 20), 5, ",pr\xc3\xb3\n");
   for (const std::string& csv :
-       {MakeCsv(30u << 20, -1), MakeCsv(30u << 20, 500000), MakeCsv(20u << 20, -1, true)}) {
+       {MakeCsv(30u << 20, -1), MakeCsv(30u << 20, 500000), MakeCsv(20u << 20, -1, true), odd}) {
     auto par = IngestMode(csv, true);
     auto ser = IngestMode(csv, false);
     ASSERT_TRUE(par.ok()) << par.status();

@@ -49,6 +49,14 @@ std::unique_ptr<RecordParser> MakeCsvPieceParser(const CsvOptions& options,
                                                  int64_t first_line, RecordSink* sink);
 std::unique_ptr<RecordParser> MakeJsonlParser(RecordSink* sink);
 
+// The fast path for such a piece when it is plain: no quote character, no CR, no NUL, only
+// ASCII bytes, and every line a record of `columns` fields. Scans 64 bytes at a time for
+// delimiters and line ends and hands blocks to `sink`. Returns false, without a diagnosis,
+// as soon as the piece is anything else; the caller then discards what `sink` got and parses
+// the piece with MakeCsvPieceParser, which handles every case and reports problems exactly.
+bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns, int64_t first_line,
+                        RecordSink* sink, int64_t* rows);
+
 // Checks header names: none empty, none repeated.
 absl::Status ValidateHeader(const std::vector<std::string>& columns);
 
