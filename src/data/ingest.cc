@@ -3,7 +3,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -277,7 +282,22 @@ ParsedPiece ParsePiece(const CsvOptions& csv, const std::vector<std::string>& he
 
 // Lines in a run of whole records without quotes: LF, CR LF and a lone CR each end one.
 int64_t CountLines(absl::string_view s) {
-  int64_t lf = std::count(s.begin(), s.end(), '\n');
+  int64_t lf = 0;
+  size_t i = 0;
+#ifdef __SSE2__
+  // Byte counters (0 - 0xFF per match) summed with SAD every 255 steps, before they wrap.
+  const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+  while (i + 16 <= s.size()) {
+    __m128i acc = zero;
+    for (int k = 0; k < 255 && i + 16 <= s.size(); ++k, i += 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));
+    }
+    __m128i sums = _mm_sad_epu8(acc, zero);
+    lf += _mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+  }
+#endif
+  lf += std::count(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(), '\n');
   const char* p = s.data();
   const char* end = p + s.size();
   int64_t lone_cr = 0;
