@@ -1,0 +1,585 @@
+#include "ml/train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "data/values.h"
+#include "ml/metrics.h"
+#include "ml/xgb.h"
+
+namespace kade::ml {
+namespace {
+
+absl::Status Bad(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
+
+// XGBoost parameters a spec may set (XGBoost itself only warns about unknown ones).
+const std::set<std::string>& KnownParams() {
+  static const auto* k = new std::set<std::string>{"eta",
+                                                   "learning_rate",
+                                                   "gamma",
+                                                   "min_split_loss",
+                                                   "max_depth",
+                                                   "min_child_weight",
+                                                   "max_delta_step",
+                                                   "subsample",
+                                                   "sampling_method",
+                                                   "colsample_bytree",
+                                                   "colsample_bylevel",
+                                                   "colsample_bynode",
+                                                   "lambda",
+                                                   "reg_lambda",
+                                                   "alpha",
+                                                   "reg_alpha",
+                                                   "max_leaves",
+                                                   "max_bin",
+                                                   "grow_policy",
+                                                   "num_parallel_tree",
+                                                   "scale_pos_weight",
+                                                   "max_cat_to_onehot",
+                                                   "max_cat_threshold",
+                                                   "eval_metric",
+                                                   "objective",
+                                                   "base_score",
+                                                   "tree_method"};
+  return *k;
+}
+
+bool Maximise(const std::string& metric) {
+  return absl::StartsWith(metric, "auc") || absl::StartsWith(metric, "aucpr") ||
+         absl::StartsWith(metric, "map") || absl::StartsWith(metric, "ndcg") ||
+         absl::StartsWith(metric, "pre");
+}
+
+}  // namespace
+
+absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
+  if (!j.is_object()) return Bad("the training spec must be a JSON object");
+  TrainSpec s;
+  static const std::set<std::string> kFields = {
+      "dataset", "version",   "target", "include",    "exclude",
+      "task",    "algorithm", "params", "num_rounds", "early_stopping_rounds",
+      "holdout", "stratify",  "seed",   "force",      "experiment",
+      "run_name"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!kFields.count(it.key())) {
+      return Bad(absl::StrCat("unknown field '", it.key(), "' in the training spec (known: ",
+                              absl::StrJoin(kFields, ", "), ")"));
+    }
+  }
+  auto str = [&](const char* f, std::string* out) -> absl::Status {
+    if (!j.contains(f) || j[f].is_null()) return absl::OkStatus();
+    if (!j[f].is_string()) return Bad(absl::StrCat("'", f, "' must be a string"));
+    *out = j[f].get<std::string>();
+    return absl::OkStatus();
+  };
+  auto list = [&](const char* f, std::vector<std::string>* out) -> absl::Status {
+    if (!j.contains(f) || j[f].is_null()) return absl::OkStatus();
+    if (!j[f].is_array()) return Bad(absl::StrCat("'", f, "' must be a list of column names"));
+    for (const auto& v : j[f]) {
+      if (!v.is_string()) return Bad(absl::StrCat("'", f, "' must be a list of column names"));
+      out->push_back(v.get<std::string>());
+    }
+    return absl::OkStatus();
+  };
+  auto integer = [&](const char* f, int64_t lo, int64_t hi, auto* out) -> absl::Status {
+    if (!j.contains(f) || j[f].is_null()) return absl::OkStatus();
+    if (!j[f].is_number_integer()) return Bad(absl::StrCat("'", f, "' must be an integer"));
+    int64_t v = j[f].get<int64_t>();
+    if (v < lo || v > hi) return Bad(absl::StrCat("'", f, "' must be between ", lo, " and ", hi));
+    *out = static_cast<std::remove_pointer_t<decltype(out)>>(v);
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(str("dataset", &s.dataset));
+  RETURN_IF_ERROR(str("version", &s.version));
+  RETURN_IF_ERROR(str("target", &s.target));
+  RETURN_IF_ERROR(list("include", &s.include));
+  RETURN_IF_ERROR(list("exclude", &s.exclude));
+  RETURN_IF_ERROR(str("task", &s.task));
+  RETURN_IF_ERROR(str("algorithm", &s.algorithm));
+  RETURN_IF_ERROR(str("experiment", &s.experiment));
+  RETURN_IF_ERROR(str("run_name", &s.run_name));
+  RETURN_IF_ERROR(integer("num_rounds", 1, 10000, &s.num_rounds));
+  RETURN_IF_ERROR(integer("early_stopping_rounds", 0, 10000, &s.early_stopping_rounds));
+  int64_t seed = static_cast<int64_t>(s.seed);
+  RETURN_IF_ERROR(integer("seed", 0, std::numeric_limits<int32_t>::max(), &seed));
+  s.seed = static_cast<uint64_t>(seed);
+  if (j.contains("holdout") && !j["holdout"].is_null()) {
+    if (!j["holdout"].is_number()) return Bad("'holdout' must be a number");
+    s.holdout = j["holdout"].get<double>();
+    if (!(s.holdout >= 0.05 && s.holdout <= 0.5))
+      return Bad("'holdout' must be between 0.05 and 0.5");
+  }
+  for (const char* f : {"stratify", "force"}) {
+    if (j.contains(f) && !j[f].is_null()) {
+      if (!j[f].is_boolean()) return Bad(absl::StrCat("'", f, "' must be true or false"));
+      (std::string(f) == "stratify" ? s.stratify : s.force) = j[f].get<bool>();
+    }
+  }
+  if (j.contains("params") && !j["params"].is_null()) {
+    if (!j["params"].is_object()) return Bad("'params' must be an object of XGBoost parameters");
+    for (auto it = j["params"].begin(); it != j["params"].end(); ++it) {
+      if (!KnownParams().count(it.key())) {
+        return Bad(absl::StrCat("params: unknown parameter '", it.key(), "'"));
+      }
+      const Json& v = it.value();
+      if (v.is_string()) {
+        s.params[it.key()] = v.get<std::string>();
+      } else if (v.is_number()) {
+        s.params[it.key()] = v.dump();
+      } else {
+        return Bad(absl::StrCat("params: '", it.key(), "' must be a number or a string"));
+      }
+    }
+  }
+  if (s.dataset.empty()) return Bad("'dataset' is required");
+  if (s.algorithm != "xgboost" && s.algorithm != "random_forest") {
+    return Bad(absl::StrCat("algorithm '", s.algorithm,
+                            "' is not supported (use xgboost or random_forest)"));
+  }
+  if (!s.task.empty() && s.task != "binary" && s.task != "multiclass" && s.task != "regression") {
+    return Bad("'task' must be binary, multiclass or regression");
+  }
+  return s;
+}
+
+Json TrainSpec::ToJson() const {
+  Json p = Json::object();
+  for (const auto& [k, v] : params) p[k] = v;
+  return Json{{"dataset", dataset},
+              {"version", version},
+              {"target", target},
+              {"include", include},
+              {"exclude", exclude},
+              {"task", task},
+              {"algorithm", algorithm},
+              {"params", p},
+              {"num_rounds", num_rounds},
+              {"early_stopping_rounds", early_stopping_rounds},
+              {"holdout", holdout},
+              {"stratify", stratify},
+              {"seed", seed},
+              {"force", force},
+              {"experiment", experiment},
+              {"run_name", run_name}};
+}
+
+Json Encoding::ToJson() const {
+  Json fs = Json::array();
+  for (const auto& f : features) {
+    Json fj{{"name", f.name},
+            {"type", f.categorical ? "categorical" : "numeric"},
+            {"source_type", ColumnTypeName(f.source_type)}};
+    if (f.categorical) fj["categories"] = f.categories;
+    fs.push_back(fj);
+  }
+  Json out{{"features", fs}, {"target", target}, {"task", task}, {"null_tokens", null_tokens}};
+  if (!classes.empty()) out["classes"] = classes;
+  return out;
+}
+
+absl::StatusOr<Encoding> PlanEncoding(const TrainSpec& spec, const Schema& schema,
+                                      const Json& profile, const Json& roles,
+                                      const std::vector<std::string>& null_tokens) {
+  Encoding e;
+  e.null_tokens = null_tokens;
+  e.target = spec.target;
+  if (e.target.empty() && roles.is_object() && roles.contains("target") &&
+      roles["target"].is_string()) {
+    e.target = roles["target"].get<std::string>();
+  }
+  if (e.target.empty()) {
+    return Bad("no target: give one in the spec ('target') or declare it on the dataset");
+  }
+  std::vector<std::string> names;
+  for (const auto& c : schema) names.push_back(c.name);
+  auto find = [&](const std::string& n) -> const ColumnSchema* {
+    for (const auto& c : schema) {
+      if (c.name == n) return &c;
+    }
+    return nullptr;
+  };
+  const ColumnSchema* target = find(e.target);
+  if (target == nullptr) {
+    return Bad(absl::StrCat("target column '", e.target,
+                            "' is not in the dataset (columns: ", absl::StrJoin(names, ", "), ")"));
+  }
+  for (const auto* list : {&spec.include, &spec.exclude}) {
+    for (const auto& n : *list) {
+      if (find(n) == nullptr) {
+        return Bad(absl::StrCat(list == &spec.include ? "include" : "exclude", ": column '", n,
+                                "' is not in the dataset (columns: ", absl::StrJoin(names, ", "),
+                                ")"));
+      }
+      if (n == e.target && list == &spec.include) {
+        return Bad(absl::StrCat("include: '", n, "' is the target, not a feature"));
+      }
+    }
+  }
+  int64_t rows = profile.value("rows", int64_t{0});
+  if (rows == 0) return Bad("the dataset version has no rows: nothing to train on");
+  const Json* tp = nullptr;
+  if (profile.contains("columns")) {
+    for (const auto& c : profile["columns"]) {
+      if (c.value("name", "") == e.target) tp = &c;
+    }
+  }
+  if (tp != nullptr) {
+    int64_t nulls = tp->value("nulls", int64_t{0});
+    if (nulls > 0) {
+      return Bad(absl::StrCat("target '", e.target, "' has ", nulls,
+                              " missing values; every row needs a label"));
+    }
+    if (tp->value("distinct", int64_t{0}) < 2) {
+      return Bad(absl::StrCat("target '", e.target, "' has a single value: nothing to learn"));
+    }
+  }
+  int64_t distinct = tp != nullptr ? tp->value("distinct", int64_t{0}) : 0;
+  e.task = spec.task;
+  if (e.task.empty()) {
+    switch (target->type) {
+      case ColumnType::kBool:
+        e.task = "binary";
+        break;
+      case ColumnType::kFloat64:
+        e.task = "regression";
+        break;
+      case ColumnType::kInt64:
+        e.task = distinct == 2 ? "binary" : "regression";
+        break;
+      default:
+        e.task = distinct == 2 ? "binary" : "multiclass";
+    }
+  }
+  if (e.task == "regression" && !IsNumeric(target->type)) {
+    return Bad(absl::StrCat("target '", e.target, "' is ", ColumnTypeName(target->type),
+                            ", not a number: regression needs a numeric target"));
+  }
+  if (e.task == "binary" && distinct > 2) {
+    return Bad(absl::StrCat("target '", e.target, "' has ", distinct,
+                            " values; binary classification needs two (use task multiclass)"));
+  }
+  if (e.task == "multiclass" && distinct > 1000) {
+    return Bad(
+        absl::StrCat("target '", e.target, "' has ", distinct, " values, more than 1,000 classes"));
+  }
+  std::string id_col = roles.is_object() && roles.contains("id") && roles["id"].is_string()
+                           ? roles["id"].get<std::string>()
+                           : "";
+  for (const auto& c : schema) {
+    if (c.name == e.target) continue;
+    bool included =
+        std::find(spec.include.begin(), spec.include.end(), c.name) != spec.include.end();
+    if (!spec.include.empty() && !included) continue;
+    if (std::find(spec.exclude.begin(), spec.exclude.end(), c.name) != spec.exclude.end()) {
+      continue;
+    }
+    Feature f;
+    f.name = c.name;
+    f.source_type = c.type;
+    switch (c.type) {
+      case ColumnType::kBool:
+      case ColumnType::kInt64:
+      case ColumnType::kFloat64:
+        break;
+      case ColumnType::kCategorical:
+        f.categorical = true;
+        break;
+      case ColumnType::kTimestamp:
+        // Dates are left out unless asked for (as seconds since 1970): they rarely generalise.
+        if (!included) continue;
+        break;
+      case ColumnType::kString:
+        // Free text and identifiers are left out unless asked for (then as categories).
+        if (!included) continue;
+        f.categorical = true;
+        break;
+    }
+    if (c.name == id_col && !included) continue;
+    e.features.push_back(std::move(f));
+  }
+  if (e.features.empty()) {
+    return Bad("no feature columns are left to train on (check include/exclude)");
+  }
+  return e;
+}
+
+TableBuilder::TableBuilder(Encoding encoding) { table_.encoding = std::move(encoding); }
+
+absl::Status TableBuilder::OnHeader(const std::vector<std::string>& columns) {
+  auto index = [&](const std::string& n) -> absl::StatusOr<size_t> {
+    auto it = std::find(columns.begin(), columns.end(), n);
+    if (it == columns.end()) return Bad(absl::StrCat("column '", n, "' is not in the file"));
+    return static_cast<size_t>(it - columns.begin());
+  };
+  ASSIGN_OR_RETURN(target_, index(table_.encoding.target));
+  source_.clear();
+  for (const auto& f : table_.encoding.features) {
+    ASSIGN_OR_RETURN(size_t i, index(f.name));
+    source_.push_back(i);
+  }
+  codes_.assign(table_.encoding.features.size(), {});
+  return absl::OkStatus();
+}
+
+absl::Status TableBuilder::OnBlock(const RowBlock& block) {
+  const Encoding& e = table_.encoding;
+  const bool regression = e.task == "regression";
+  auto is_null = [&](absl::string_view v) {
+    return std::find(e.null_tokens.begin(), e.null_tokens.end(), v) != e.null_tokens.end();
+  };
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  for (size_t r = 0; r < block.rows(); ++r) {
+    absl::string_view label = block.Field(r, target_);
+    if (!block.Present(r, target_) || is_null(label)) {
+      return Bad(absl::StrFormat("line %d: target '%s' is missing", block.Line(r), e.target));
+    }
+    if (regression) {
+      auto v = ParseDouble(label);
+      if (!v) {
+        return Bad(absl::StrFormat("line %d: target '%s' is '%s', not a finite number",
+                                   block.Line(r), e.target, std::string(label.substr(0, 40))));
+      }
+      table_.y.push_back(static_cast<float>(*v));
+    } else {
+      auto [it, inserted] =
+          class_codes_.emplace(std::string(label), static_cast<int>(class_codes_.size()));
+      table_.y.push_back(static_cast<float>(it->second));
+    }
+    for (size_t j = 0; j < source_.size(); ++j) {
+      const Feature& f = e.features[j];
+      absl::string_view v = block.Field(r, source_[j]);
+      if (!block.Present(r, source_[j]) || is_null(v)) {
+        table_.x.push_back(kNaN);
+        continue;
+      }
+      if (f.categorical) {
+        auto [it, inserted] = codes_[j].emplace(std::string(v), static_cast<int>(codes_[j].size()));
+        table_.x.push_back(static_cast<float>(it->second));
+        continue;
+      }
+      std::optional<double> d;
+      if (f.source_type == ColumnType::kBool) {
+        if (auto b = ParseBool(v)) d = *b ? 1.0 : 0.0;
+      } else if (f.source_type == ColumnType::kTimestamp) {
+        if (auto t = ParseTimestamp(v)) d = static_cast<double>(*t) / 1e6;
+      } else {
+        d = ParseDouble(v);
+      }
+      if (!d) {
+        return Bad(absl::StrFormat("line %d: column '%s' has '%s', which is not a number",
+                                   block.Line(r), f.name, std::string(v.substr(0, 40))));
+      }
+      table_.x.push_back(static_cast<float>(*d));
+    }
+    table_.lines.push_back(block.Line(r));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Table> TableBuilder::Finish() {
+  Encoding& e = table_.encoding;
+  for (size_t j = 0; j < e.features.size(); ++j) {
+    if (!e.features[j].categorical) continue;
+    e.features[j].categories.assign(codes_[j].size(), "");
+    for (const auto& [v, code] : codes_[j]) e.features[j].categories[static_cast<size_t>(code)] = v;
+  }
+  if (e.task != "regression") {
+    // Classes in a canonical order (false before true, numbers by value, else by text), so
+    // label codes do not depend on which class the file shows first.
+    std::vector<std::string> classes;
+    for (const auto& [v, code] : class_codes_) classes.push_back(v);
+    auto key = [](const std::string& s) -> std::pair<int, double> {
+      if (auto b = ParseBool(s)) return {0, *b ? 1.0 : 0.0};
+      if (auto d = ParseDouble(s)) return {1, *d};
+      return {2, 0.0};
+    };
+    std::stable_sort(classes.begin(), classes.end(),
+                     [&](const std::string& a, const std::string& b) {
+                       auto ka = key(a), kb = key(b);
+                       if (ka.first != kb.first) return ka.first < kb.first;
+                       if (ka.first < 2 && ka.second != kb.second) return ka.second < kb.second;
+                       return a < b;
+                     });
+    std::vector<float> remap(classes.size());
+    for (size_t i = 0; i < classes.size(); ++i) {
+      remap[static_cast<size_t>(class_codes_.find(classes[i])->second)] = static_cast<float>(i);
+    }
+    for (float& y : table_.y) y = remap[static_cast<size_t>(y)];
+    e.classes = classes;
+    if (classes.size() < 2) return Bad(absl::StrCat("target '", e.target, "' has a single value"));
+    if (e.task == "binary" && classes.size() != 2) {
+      return Bad(absl::StrCat("target '", e.target, "' has ", classes.size(),
+                              " values; binary classification needs two"));
+    }
+  }
+  if (table_.rows() == 0) return Bad("the table has no rows");
+  return std::move(table_);
+}
+
+absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
+                                  const TrainOptions& options) {
+  auto log = [&](const std::string& line) {
+    if (options.log) options.log(line);
+  };
+  const Encoding& e = table.encoding;
+  const size_t n = table.rows(), cols = table.cols();
+  // Holdout: seeded shuffle, per class when stratified, so each class keeps its share.
+  std::mt19937_64 rng(spec.seed);
+  auto shuffle = [&](std::vector<size_t>& v) {
+    for (size_t i = v.size(); i > 1; --i) {
+      std::uniform_int_distribution<size_t> pick(0, i - 1);
+      std::swap(v[i - 1], v[pick(rng)]);
+    }
+  };
+  std::vector<std::vector<size_t>> groups;
+  if (e.task != "regression" && spec.stratify) {
+    groups.resize(e.classes.size());
+    for (size_t i = 0; i < n; ++i) groups[static_cast<size_t>(table.y[i])].push_back(i);
+  } else {
+    groups.emplace_back(n);
+    for (size_t i = 0; i < n; ++i) groups[0][i] = i;
+  }
+  std::vector<size_t> train_rows, hold_rows;
+  for (auto& g : groups) {
+    shuffle(g);
+    size_t h = static_cast<size_t>(std::llround(spec.holdout * static_cast<double>(g.size())));
+    hold_rows.insert(hold_rows.end(), g.begin(), g.begin() + static_cast<long>(h));
+    train_rows.insert(train_rows.end(), g.begin() + static_cast<long>(h), g.end());
+  }
+  std::sort(train_rows.begin(), train_rows.end());
+  std::sort(hold_rows.begin(), hold_rows.end());
+  if (train_rows.size() < 2 || hold_rows.empty()) {
+    return Bad(absl::StrCat("too few rows (", n, ") to hold out ", spec.holdout * 100,
+                            "% for validation"));
+  }
+  auto subset = [&](const std::vector<size_t>& rows, std::vector<float>* x, std::vector<float>* y) {
+    x->reserve(rows.size() * cols);
+    for (size_t r : rows) {
+      x->insert(x->end(), table.x.begin() + static_cast<long>(r * cols),
+                table.x.begin() + static_cast<long>((r + 1) * cols));
+      y->push_back(table.y[r]);
+    }
+  };
+  std::vector<float> xt, yt, xv, yv;
+  subset(train_rows, &xt, &yt);
+  subset(hold_rows, &xv, &yv);
+  std::vector<std::string> names;
+  std::vector<bool> categorical;
+  for (const auto& f : e.features) {
+    names.push_back(f.name);
+    categorical.push_back(f.categorical);
+  }
+  ASSIGN_OR_RETURN(DMatrix dtrain, DMatrix::Dense(xt, train_rows.size(), cols, names, categorical));
+  RETURN_IF_ERROR(dtrain.SetLabels(yt));
+  ASSIGN_OR_RETURN(DMatrix dvalid, DMatrix::Dense(xv, hold_rows.size(), cols, names, categorical));
+  RETURN_IF_ERROR(dvalid.SetLabels(yv));
+  log(absl::StrFormat("%d rows: %d for training, %d held out; %d features (%d categorical)", n,
+                      train_rows.size(), hold_rows.size(), cols,
+                      std::count(categorical.begin(), categorical.end(), true)));
+
+  ASSIGN_OR_RETURN(Booster booster, Booster::Create({&dtrain, &dvalid}));
+  std::map<std::string, std::string> params = {
+      {"tree_method", "hist"},
+      {"seed", std::to_string(spec.seed)},
+      {"nthread", std::to_string(options.threads)},
+      {"max_cat_to_onehot", "4"},
+  };
+  if (e.task == "binary") {
+    params["objective"] = "binary:logistic";
+    params["eval_metric"] = "logloss";
+  } else if (e.task == "multiclass") {
+    params["objective"] = "multi:softprob";
+    params["num_class"] = std::to_string(e.classes.size());
+    params["eval_metric"] = "mlogloss";
+  } else {
+    params["objective"] = "reg:squarederror";
+    params["eval_metric"] = "rmse";
+  }
+  int rounds = spec.num_rounds;
+  if (spec.algorithm == "random_forest") {
+    // One round of many randomised trees, each on a sample of rows and columns.
+    params["num_parallel_tree"] = "100";
+    params["subsample"] = "0.8";
+    params["colsample_bynode"] = "0.8";
+    params["eta"] = "1";
+    rounds = 1;
+  }
+  for (const auto& [k, v] : spec.params) params[k] = v;
+  for (const auto& [k, v] : params) RETURN_IF_ERROR(booster.SetParam(k, v));
+  if (e.task == "binary" && !spec.params.count("eval_metric")) {
+    RETURN_IF_ERROR(booster.SetParam("eval_metric", "auc"));  // both logloss and AUC per round
+  }
+
+  TrainResult out;
+  out.encoding = e;
+  out.train_rows = train_rows.size();
+  std::string stop_metric;
+  double best = 0;
+  int best_round = -1;
+  for (int round = 0; round < rounds; ++round) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      return absl::CancelledError(absl::StrCat("cancelled after ", round, " rounds"));
+    }
+    RETURN_IF_ERROR(booster.UpdateOneIter(round, dtrain));
+    ASSIGN_OR_RETURN(auto evals, booster.Eval(round, {&dtrain, &dvalid}, {"train", "valid"}));
+    std::string line = absl::StrCat("round ", round);
+    for (const auto& [name, value] : evals) {
+      std::string key = name;
+      size_t dash = key.find('-');
+      if (dash != std::string::npos) key[dash] = '/';
+      out.history.push_back({key, round, value});
+      absl::StrAppendFormat(&line, "  %s %.5f", key, value);
+      if (stop_metric.empty() && absl::StartsWith(name, "valid-")) stop_metric = name;
+      if (name == stop_metric) {
+        bool better = best_round < 0 || (Maximise(name.substr(6)) ? value > best : value < best);
+        if (better) {
+          best = value;
+          best_round = round;
+        }
+      }
+    }
+    if (round % 10 == 0 || round == rounds - 1) log(line);
+    if (spec.early_stopping_rounds > 0 && best_round >= 0 &&
+        round - best_round >= spec.early_stopping_rounds) {
+      log(absl::StrFormat("early stop at round %d: %s best at round %d (%.5f)", round, stop_metric,
+                          best_round, best));
+      break;
+    }
+  }
+  ASSIGN_OR_RETURN(int done, booster.Rounds());
+  if (spec.early_stopping_rounds > 0 && best_round >= 0 && best_round + 1 < done) {
+    ASSIGN_OR_RETURN(booster, booster.Slice(best_round + 1));
+  }
+  ASSIGN_OR_RETURN(out.rounds, booster.Rounds());
+  out.best_iteration = best_round;
+  ASSIGN_OR_RETURN(out.model_json, booster.SaveJson());
+  ASSIGN_OR_RETURN(out.holdout_pred, booster.Predict(dvalid));
+  out.holdout_rows = hold_rows;
+  if (e.task == "binary") {
+    out.evaluation = BinaryMetrics(yv, out.holdout_pred);
+  } else if (e.task == "multiclass") {
+    out.evaluation = MulticlassMetrics(yv, out.holdout_pred, static_cast<int>(e.classes.size()));
+  } else {
+    out.evaluation = RegressionMetrics(yv, out.holdout_pred);
+  }
+  ASSIGN_OR_RETURN(out.importance, booster.Importance("total_gain"));
+  std::sort(out.importance.begin(), out.importance.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  log(absl::StrCat(
+      "trained ", out.rounds, " rounds; holdout ",
+      e.task == "regression"
+          ? absl::StrFormat("RMSE %.5f", out.evaluation["rmse"].get<double>())
+          : absl::StrFormat("accuracy %.4f", out.evaluation["accuracy"].get<double>())));
+  return out;
+}
+
+}  // namespace kade::ml

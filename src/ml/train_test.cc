@@ -1,0 +1,111 @@
+#include "ml/train.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "core/status.h"
+#include "data/ingest.h"
+#include "gtest/gtest.h"
+#include "ml/metrics.h"
+
+namespace kade::ml {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// tests/data/churn.csv, profiled and loaded the way the job runner does it.
+absl::StatusOr<Table> LoadChurn(const TrainSpec& spec) {
+  std::string csv = ReadFile(std::string(KADE_SOURCE_DIR) + "/tests/data/churn.csv");
+  IngestOptions io;
+  Ingest profile_pass(io);
+  RETURN_IF_ERROR(profile_pass.Feed(csv));
+  ASSIGN_OR_RETURN(IngestResult r, profile_pass.Finish());
+  ASSIGN_OR_RETURN(Encoding e,
+                   PlanEncoding(spec, r.schema, r.profile, Json::object(), DefaultNullTokens()));
+  TableBuilder builder(e);
+  IngestOptions load;
+  load.compute_profile = false;
+  load.extra_sinks.push_back(&builder);
+  Ingest in(load);
+  RETURN_IF_ERROR(in.Feed(csv));
+  RETURN_IF_ERROR(in.Finish().status());
+  return builder.Finish();
+}
+
+TEST(MetricsTest, AucAveragesTiesLikeScikitLearn) {
+  // roc_auc_score([0, 0, 1, 1, 1], [0.1, 0.4, 0.4, 0.8, 0.9]) = 0.91666...
+  EXPECT_NEAR(RocAuc({0, 0, 1, 1, 1}, {0.1f, 0.4f, 0.4f, 0.8f, 0.9f}), 11.0 / 12.0, 1e-12);
+  EXPECT_TRUE(std::isnan(RocAuc({1, 1}, {0.2f, 0.3f})));
+  Json m = BinaryMetrics({0, 1, 1, 0}, {0.2f, 0.7f, 0.4f, 0.6f});
+  EXPECT_EQ(m["confusion_matrix"], Json::parse("[[1, 1], [1, 1]]"));
+  EXPECT_DOUBLE_EQ(m["accuracy"].get<double>(), 0.5);
+}
+
+TEST(TrainTest, ChurnModelIsUsefulAndBitReproducible) {
+  TrainSpec spec;
+  spec.dataset = "churn";
+  spec.target = "churned";
+  spec.num_rounds = 40;
+  spec.params["max_depth"] = "3";
+  auto table = LoadChurn(spec);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->encoding.task, "binary");
+  EXPECT_EQ(table->encoding.classes, (std::vector<std::string>{"false", "true"}));
+  // customer_id (text) and signup_date (a date) are left out by default; plan and region
+  // are categorical.
+  std::vector<std::string> names;
+  for (const auto& f : table->encoding.features) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"plan", "tenure_months", "monthly_charges",
+                                             "support_calls", "region"}));
+  EXPECT_TRUE(table->encoding.features[0].categorical);
+  auto a = Train(spec, *table, TrainOptions{});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_GT(a->evaluation["auc"].get<double>(), 0.6);
+  EXPECT_EQ(a->holdout_rows.size(), 120u);  // 20% of 600, per class
+  auto b = Train(spec, *table, TrainOptions{});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a->model_json, b->model_json);  // same spec, same data, same seed
+  spec.seed = 7;
+  auto c = Train(spec, *table, TrainOptions{});
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->model_json, c->model_json);
+}
+
+TEST(TrainTest, BadSpecsAndTargetsAreRefusedBeforeTraining) {
+  EXPECT_NE(TrainSpec::FromJson(Json::parse(R"({"dataset": "d", "colour": 1})"))
+                .status()
+                .message()
+                .find("unknown field 'colour'"),
+            std::string::npos);
+  EXPECT_NE(TrainSpec::FromJson(Json::parse(R"({"dataset": "d", "params": {"depth": 3}})"))
+                .status()
+                .message()
+                .find("unknown parameter 'depth'"),
+            std::string::npos);
+  EXPECT_NE(TrainSpec::FromJson(Json::parse(R"({"dataset": "d", "num_rounds": "ten"})"))
+                .status()
+                .message()
+                .find("'num_rounds' must be an integer"),
+            std::string::npos);
+  TrainSpec spec;
+  spec.dataset = "churn";
+  spec.target = "nope";
+  EXPECT_NE(LoadChurn(spec).status().message().find("target column 'nope' is not in"),
+            std::string::npos);
+  spec.target = "churned";
+  spec.include = {"ghost"};
+  EXPECT_NE(LoadChurn(spec).status().message().find("include: column 'ghost'"), std::string::npos);
+  spec.include = {};
+  spec.task = "regression";
+  EXPECT_NE(LoadChurn(spec).status().message().find("regression needs a numeric target"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace kade::ml
