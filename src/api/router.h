@@ -128,5 +128,6 @@ void RegisterArtifactRoutes(Router& r);
 void RegisterDatasetRoutes(Router& r);
 void RegisterMlflowRoutes(Router& r);
 void RegisterTrackingRoutes(Router& r);
+void RegisterJobRoutes(Router& r);
 
 }  // namespace kade

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   kade::AddAuditCommands(app, &opts, &exit_code);
   kade::AddDataCommands(app, &opts, &exit_code);
   kade::AddTrackingCommands(app, &opts, &exit_code);
+  kade::AddJobCommands(app, &opts, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

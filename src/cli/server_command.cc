@@ -56,6 +56,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterDatasetRoutes(router);
   RegisterMlflowRoutes(router);
   RegisterTrackingRoutes(router);
+  RegisterJobRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;
@@ -76,6 +77,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   }
   std::cout << "  Stop with Ctrl-C.\n" << std::endl;
 
+  p->jobs->Start();
   server.Run();
   p->Close();
   spdlog::info("stopped cleanly");
@@ -138,6 +140,16 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
       ->envname("KADE_AUTH_FAIL_WINDOW");
   srv->add_option("--token-cache-ttl", cfg->token_cache_ttl_s, "Seconds a verified token is cached")
       ->envname("KADE_TOKEN_CACHE_TTL");
+  srv->add_option("--job-workers", cfg->job_workers, "Jobs (training) run at the same time")
+      ->envname("KADE_JOB_WORKERS")
+      ->capture_default_str();
+  srv->add_option("--job-threads", cfg->job_threads, "Threads per job (0: one per core)")
+      ->envname("KADE_JOB_THREADS")
+      ->capture_default_str();
+  srv->add_option("--job-lease", cfg->job_lease_s,
+                  "Seconds after which a job whose worker stopped is taken up again")
+      ->envname("KADE_JOB_LEASE")
+      ->capture_default_str();
   srv->add_option("--sqlite-sync", *sync, "full (default) or normal")
       ->envname("KADE_SQLITE_SYNC")
       ->check(CLI::IsMember({"full", "normal"}));

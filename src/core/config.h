@@ -29,9 +29,12 @@ struct ServerConfig {
   int auth_fail_limit = 20;                       // KADE_AUTH_FAIL_LIMIT per window and address
   int auth_fail_window_s = 60;                    // KADE_AUTH_FAIL_WINDOW
   int token_cache_ttl_s = 5;                      // KADE_TOKEN_CACHE_TTL
-  bool sqlite_sync_full = true;                   // KADE_SQLITE_SYNC=full|normal
-  bool demo = false;                              // --demo: seed demo content on an empty store
-  bool reset_admin_token = false;                 // --reset-admin-token
+  int job_workers = 1;                            // KADE_JOB_WORKERS: jobs run at once
+  int job_threads = 0;                            // KADE_JOB_THREADS per job: 0 = one per core
+  int job_lease_s = 30;            // KADE_JOB_LEASE: a dead worker's job waits this long
+  bool sqlite_sync_full = true;    // KADE_SQLITE_SYNC=full|normal
+  bool demo = false;               // --demo: seed demo content on an empty store
+  bool reset_admin_token = false;  // --reset-admin-token
 
   std::string DatabasePath() const;
   std::string ArtifactRoot() const;

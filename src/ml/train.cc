@@ -133,6 +133,9 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
       const Json& v = it.value();
       if (v.is_string()) {
         s.params[it.key()] = v.get<std::string>();
+      } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+                 std::abs(v.get<double>()) < 1e15) {
+        s.params[it.key()] = std::to_string(static_cast<int64_t>(v.get<double>()));  // 4.0 -> 4
       } else if (v.is_number()) {
         s.params[it.key()] = v.dump();
       } else {
@@ -425,6 +428,65 @@ absl::StatusOr<Table> TableBuilder::Finish() {
   return std::move(table_);
 }
 
+// Sets the booster's parameters for the task and algorithm, then the spec's own.
+static absl::Status Configure(const TrainSpec& spec, const Encoding& e, int threads,
+                              Booster& booster, int* rounds) {
+  std::map<std::string, std::string> params = {
+      {"tree_method", "hist"},
+      {"seed", std::to_string(spec.seed)},
+      {"nthread", std::to_string(threads)},
+      {"max_cat_to_onehot", "4"},
+  };
+  if (e.task == "binary") {
+    params["objective"] = "binary:logistic";
+    params["eval_metric"] = "logloss";
+  } else if (e.task == "multiclass") {
+    params["objective"] = "multi:softprob";
+    params["num_class"] = std::to_string(e.classes.size());
+    params["eval_metric"] = "mlogloss";
+  } else {
+    params["objective"] = "reg:squarederror";
+    params["eval_metric"] = "rmse";
+  }
+  if (spec.algorithm == "random_forest") {
+    // One round of many randomised trees, each on a sample of rows and columns.
+    params["num_parallel_tree"] = "100";
+    params["subsample"] = "0.8";
+    params["colsample_bynode"] = "0.8";
+    params["eta"] = "1";
+    *rounds = 1;
+  }
+  for (const auto& [k, v] : spec.params) params[k] = v;
+  for (const auto& [k, v] : params) RETURN_IF_ERROR(booster.SetParam(k, v));
+  if (e.task == "binary" && !spec.params.count("eval_metric")) {
+    RETURN_IF_ERROR(booster.SetParam("eval_metric", "auc"));  // both logloss and AUC per round
+  }
+
+  return absl::OkStatus();
+}
+
+absl::Status CheckParams(const TrainSpec& spec, const Encoding& encoding) {
+  // Two rows of one round: XGBoost checks most parameter values only when it trains.
+  const size_t cols = encoding.features.size();
+  std::vector<float> x(2 * cols, std::numeric_limits<float>::quiet_NaN());
+  std::vector<std::string> names;
+  std::vector<bool> categorical;
+  for (const auto& f : encoding.features) {
+    names.push_back(f.name);
+    categorical.push_back(f.categorical);
+  }
+  ASSIGN_OR_RETURN(DMatrix m, DMatrix::Dense(x, 2, cols, names, categorical));
+  RETURN_IF_ERROR(m.SetLabels({0, 1}));
+  ASSIGN_OR_RETURN(Booster b, Booster::Create({&m}));
+  Encoding e = encoding;
+  if (e.task == "multiclass" && e.classes.size() < 2) e.classes = {"0", "1"};
+  int rounds = 1;
+  absl::Status s = Configure(spec, e, 1, b, &rounds);
+  if (s.ok()) s = b.UpdateOneIter(0, m);
+  if (!s.ok()) return Bad(absl::StrCat("params: ", s.message()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
                                   const TrainOptions& options) {
   auto log = [&](const std::string& line) {
@@ -487,37 +549,8 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
                       std::count(categorical.begin(), categorical.end(), true)));
 
   ASSIGN_OR_RETURN(Booster booster, Booster::Create({&dtrain, &dvalid}));
-  std::map<std::string, std::string> params = {
-      {"tree_method", "hist"},
-      {"seed", std::to_string(spec.seed)},
-      {"nthread", std::to_string(options.threads)},
-      {"max_cat_to_onehot", "4"},
-  };
-  if (e.task == "binary") {
-    params["objective"] = "binary:logistic";
-    params["eval_metric"] = "logloss";
-  } else if (e.task == "multiclass") {
-    params["objective"] = "multi:softprob";
-    params["num_class"] = std::to_string(e.classes.size());
-    params["eval_metric"] = "mlogloss";
-  } else {
-    params["objective"] = "reg:squarederror";
-    params["eval_metric"] = "rmse";
-  }
   int rounds = spec.num_rounds;
-  if (spec.algorithm == "random_forest") {
-    // One round of many randomised trees, each on a sample of rows and columns.
-    params["num_parallel_tree"] = "100";
-    params["subsample"] = "0.8";
-    params["colsample_bynode"] = "0.8";
-    params["eta"] = "1";
-    rounds = 1;
-  }
-  for (const auto& [k, v] : spec.params) params[k] = v;
-  for (const auto& [k, v] : params) RETURN_IF_ERROR(booster.SetParam(k, v));
-  if (e.task == "binary" && !spec.params.count("eval_metric")) {
-    RETURN_IF_ERROR(booster.SetParam("eval_metric", "auc"));  // both logloss and AUC per round
-  }
+  RETURN_IF_ERROR(Configure(spec, e, options.threads, booster, &rounds));
 
   TrainResult out;
   out.encoding = e;

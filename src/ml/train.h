@@ -122,4 +122,8 @@ struct TrainOptions {
 absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
                                   const TrainOptions& options);
 
+// Checks the spec's XGBoost parameters by training one round on two empty rows, so a bad
+// value ("max_depth=deep") is a 400 at submission instead of a failed job.
+absl::Status CheckParams(const TrainSpec& spec, const Encoding& encoding);
+
 }  // namespace kade::ml

@@ -1,5 +1,7 @@
 #include "platform/platform.h"
 
+#include <thread>
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -82,6 +84,14 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
       p->store.get(), p->blobs.get(),
       DatasetLimits{config.max_upload_bytes, config.max_decompressed_bytes});
   p->tracking = std::make_unique<TrackingService>(p->store.get());
+  JobOptions jo;
+  jo.workers = std::max(0, config.job_workers);
+  jo.threads_per_job = config.job_threads > 0
+                           ? config.job_threads
+                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  jo.lease_s = std::max(3, config.job_lease_s);
+  p->jobs = std::make_unique<JobService>(p->store.get(), p->datasets.get(), p->tracking.get(),
+                                         p->artifacts.get(), jo);
   return p;
 }
 

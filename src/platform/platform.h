@@ -11,6 +11,7 @@
 #include "platform/audit_log.h"
 #include "platform/auth_service.h"
 #include "platform/dataset_service.h"
+#include "platform/job_service.h"
 #include "platform/project_service.h"
 #include "platform/tracking_service.h"
 #include "store/artifact_store.h"
@@ -27,7 +28,10 @@ class Platform {
   // yet, so a newcomer has something to look at. Idempotent.
   absl::Status SeedDemo();
 
-  void Close() { store->Close(); }
+  void Close() {
+    if (jobs) jobs->Stop();
+    store->Close();
+  }
 
  private:
   absl::Status SeedDemoExperiment(const RequestContext& as_alice, const Project& demo);
@@ -42,6 +46,7 @@ class Platform {
   std::unique_ptr<ArtifactService> artifacts;
   std::unique_ptr<DatasetService> datasets;
   std::unique_ptr<TrackingService> tracking;
+  std::unique_ptr<JobService> jobs;  // workers start with Start(), in the server
 };
 
 }  // namespace kade

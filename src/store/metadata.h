@@ -281,6 +281,60 @@ class TrackingRepository {
   virtual absl::StatusOr<std::vector<Run>> SearchRuns(const RunQuery& q) = 0;
 };
 
+// A unit of background work (a training run, later batch scoring). Workers claim queued
+// jobs with a lease they renew while working; a job whose lease ran out (its worker
+// died) is queued again until it has used its attempts.
+struct Job {
+  int64_t id = 0;
+  std::string uuid;
+  int64_t project_id = 0;
+  std::string kind;    // "train"
+  std::string spec;    // JSON
+  std::string status;  // queued | running | succeeded | failed | cancelled
+  int64_t attempts = 0;
+  int64_t max_attempts = 3;
+  std::string lease_owner;
+  int64_t lease_expires_at = 0;
+  bool cancel_requested = false;
+  std::string run_uuid;
+  std::string error;
+  std::string result = "{}";  // JSON summary
+  std::string created_by;
+  int64_t created_at = 0;
+  std::optional<int64_t> started_at, finished_at;
+};
+
+struct JobLogLine {
+  int64_t seq = 0;
+  int64_t ts = 0;
+  std::string line;
+};
+
+class JobRepository {
+ public:
+  virtual ~JobRepository() = default;
+  virtual absl::StatusOr<Job> Create(const Job& job) = 0;
+  virtual absl::StatusOr<std::optional<Job>> Find(absl::string_view uuid) = 0;
+  virtual absl::StatusOr<std::vector<Job>> List(int64_t project_id, int64_t limit) = 0;
+  // Takes the oldest queued job: running, leased to `owner` until `lease_until`, one more
+  // attempt. One statement, so two workers never take the same job.
+  virtual absl::StatusOr<std::optional<Job>> Claim(absl::string_view owner, int64_t now,
+                                                   int64_t lease_until) = 0;
+  // Extends the lease if `owner` still holds it; false when it does not (the job was
+  // recovered by someone else). Reports whether cancellation was requested.
+  virtual absl::StatusOr<bool> Renew(int64_t id, absl::string_view owner, int64_t lease_until,
+                                     bool* cancel_requested) = 0;
+  // Ends a job held by `owner` with a final status.
+  virtual absl::Status Finish(const Job& job) = 0;
+  virtual absl::Status RequestCancel(int64_t id) = 0;
+  // Running jobs whose lease expired: queued again, or failed when out of attempts.
+  // Returns how many were recovered.
+  virtual absl::StatusOr<int64_t> RecoverExpired(int64_t now) = 0;
+  virtual absl::Status AppendLog(int64_t job_id, int64_t ts, absl::string_view line) = 0;
+  virtual absl::StatusOr<std::vector<JobLogLine>> Logs(int64_t job_id, int64_t after_seq,
+                                                       int64_t limit) = 0;
+};
+
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
@@ -361,6 +415,7 @@ class Transaction {
   virtual ArtifactRepository& artifacts() = 0;
   virtual DatasetRepository& datasets() = 0;
   virtual TrackingRepository& tracking() = 0;
+  virtual JobRepository& jobs() = 0;
   // Every blob hash referenced by any record (for artifact garbage collection).
   virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
 };

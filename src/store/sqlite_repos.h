@@ -33,5 +33,6 @@ absl::StatusOr<std::optional<T>> FirstRow(SqliteStmt& st, F read) {
 
 std::unique_ptr<DatasetRepository> NewSqliteDatasets(SqliteConn* c);
 std::unique_ptr<TrackingRepository> NewSqliteTracking(SqliteConn* c);
+std::unique_ptr<JobRepository> NewSqliteJobs(SqliteConn* c);
 
 }  // namespace kade

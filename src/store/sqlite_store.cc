@@ -481,6 +481,10 @@ class SqliteTransaction : public Transaction {
     if (!tracking_) tracking_ = NewSqliteTracking(c_);
     return *tracking_;
   }
+  JobRepository& jobs() override {
+    if (!jobs_) jobs_ = NewSqliteJobs(c_);
+    return *jobs_;
+  }
   absl::StatusOr<std::vector<std::string>> ReferencedBlobs() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT DISTINCT sha256 FROM blob_refs"));
     std::vector<std::string> out;
@@ -501,6 +505,7 @@ class SqliteTransaction : public Transaction {
   SqliteAudit audit_;
   SqliteArtifacts artifacts_;
   std::unique_ptr<DatasetRepository> datasets_;
+  std::unique_ptr<JobRepository> jobs_;
   std::unique_ptr<TrackingRepository> tracking_;
 };
 

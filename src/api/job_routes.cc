@@ -1,0 +1,73 @@
+// Jobs: training submissions, their status, logs and cancellation.
+//   POST /api/v1/projects/{p}/jobs/train        {training spec}      -> 201 job
+//   GET  /api/v1/projects/{p}/jobs[?limit=N]                         -> jobs, newest first
+//   GET  /api/v1/projects/{p}/jobs/{id}                              -> job
+//   GET  /api/v1/projects/{p}/jobs/{id}/logs[?after=SEQ]             -> log lines after SEQ
+//   POST /api/v1/projects/{p}/jobs/{id}/cancel                       -> job
+#include "absl/strings/numbers.h"
+#include "api/router.h"
+#include "core/status.h"
+#include "core/time.h"
+
+namespace kade {
+
+void RegisterJobRoutes(Router& r) {
+  Platform* p = r.platform();
+  const std::string base = "/api/v1/projects/{project}/jobs";
+
+  r.Add("POST", base + "/train", Permission::kProjectEdit, "job.submit",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json spec, rc.JsonBody());
+          ASSIGN_OR_RETURN(Job job, p->jobs->SubmitTraining(rc.ctx, rc.project_record(), spec));
+          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+        })
+      .blocking = true;
+
+  r.Add("GET", base, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          int64_t limit = 100;
+          if (auto l = rc.request->Query("limit")) {
+            if (!absl::SimpleAtoi(*l, &limit) || limit < 1 || limit > 1000) {
+              return absl::InvalidArgumentError("limit must be between 1 and 1000");
+            }
+          }
+          ASSIGN_OR_RETURN(auto jobs, p->jobs->List(rc.project_record(), limit));
+          Json arr = Json::array();
+          for (const auto& j : jobs) arr.push_back(JobService::ToJson(j));
+          return HttpResponse::MakeJson(200, Json{{"jobs", arr}});
+        });
+
+  r.Add("GET", base + "/{job}", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Job job, p->jobs->Get(rc.project_record(), rc.Param("job")));
+          return HttpResponse::MakeJson(200, JobService::ToJson(job));
+        });
+
+  r.Add("GET", base + "/{job}/logs", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          int64_t after = 0;
+          if (auto a = rc.request->Query("after")) {
+            if (!absl::SimpleAtoi(*a, &after) || after < 0) {
+              return absl::InvalidArgumentError("after must be a line number (0 or more)");
+            }
+          }
+          ASSIGN_OR_RETURN(Job job, p->jobs->Get(rc.project_record(), rc.Param("job")));
+          ASSIGN_OR_RETURN(auto lines, p->jobs->Logs(rc.project_record(), rc.Param("job"), after));
+          Json arr = Json::array();
+          for (const auto& l : lines) {
+            arr.push_back(
+                Json{{"seq", l.seq}, {"time", FormatRfc3339Millis(l.ts)}, {"line", l.line}});
+          }
+          bool ended = job.status != "queued" && job.status != "running";
+          return HttpResponse::MakeJson(
+              200, Json{{"lines", arr}, {"status", job.status}, {"ended", ended}});
+        });
+
+  r.Add("POST", base + "/{job}/cancel", Permission::kProjectEdit, "job.cancel",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Job job, p->jobs->Cancel(rc.ctx, rc.project_record(), rc.Param("job")));
+          return HttpResponse::MakeJson(200, JobService::ToJson(job));
+        });
+}
+
+}  // namespace kade

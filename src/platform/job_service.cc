@@ -1,0 +1,457 @@
+#include "platform/job_service.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "core/crypto.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "core/version.h"
+#include "data/ingest.h"
+#include "ml/train.h"
+#include "ml/xgb.h"
+#include "platform/audit_log.h"
+#include "platform/policy.h"
+#include "spdlog/spdlog.h"
+
+namespace kade {
+namespace {
+
+Json ParseOr(const std::string& text, Json fallback) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+std::vector<std::string> NullTokens(const Dataset& d) {
+  Json options = ParseOr(d.options, Json::object());
+  if (options.is_object() && options.contains("null_tokens") && options["null_tokens"].is_array()) {
+    std::vector<std::string> out;
+    for (const auto& t : options["null_tokens"]) {
+      if (t.is_string()) out.push_back(t.get<std::string>());
+    }
+    return out;
+  }
+  return DefaultNullTokens();
+}
+
+// Everything training needs to know about the data, checked without reading it.
+struct Plan {
+  ml::TrainSpec spec;
+  Dataset dataset;
+  DatasetVersion version;
+  ml::Encoding encoding;
+};
+
+absl::StatusOr<Plan> MakePlan(DatasetService* datasets, const Project& project,
+                              ml::TrainSpec spec) {
+  Plan p;
+  ASSIGN_OR_RETURN(p.dataset, datasets->Get(project, spec.dataset));
+  ASSIGN_OR_RETURN(p.version, datasets->GetVersion(project, spec.dataset, spec.version, true));
+  ASSIGN_OR_RETURN(Schema schema, SchemaFromJson(ParseOr(p.version.schema, Json::array())));
+  ASSIGN_OR_RETURN(
+      p.encoding,
+      ml::PlanEncoding(spec, schema, ParseOr(p.version.profile, Json::object()),
+                       ParseOr(p.dataset.roles, Json::object()), NullTokens(p.dataset)));
+  spec.version = std::to_string(p.version.version);  // "latest" pinned at submission
+  spec.target = p.encoding.target;
+  p.spec = std::move(spec);
+  return p;
+}
+
+}  // namespace
+
+JobService::JobService(MetadataStore* store, DatasetService* datasets, TrackingService* tracking,
+                       ArtifactService* artifacts, JobOptions options)
+    : store_(store),
+      datasets_(datasets),
+      tracking_(tracking),
+      artifacts_(artifacts),
+      options_(options),
+      instance_(absl::StrCat("pid", ::getpid(), "-", HexEncode(RandomBytes(4)))) {}
+
+JobService::~JobService() { Stop(); }
+
+Json JobService::ToJson(const Job& j) {
+  Json out{{"id", j.uuid},
+           {"kind", j.kind},
+           {"status", j.status},
+           {"attempts", j.attempts},
+           {"max_attempts", j.max_attempts},
+           {"spec", ParseOr(j.spec, Json::object())},
+           {"run_id", j.run_uuid},
+           {"error", j.error},
+           {"result", ParseOr(j.result, Json::object())},
+           {"cancel_requested", j.cancel_requested},
+           {"created_by", j.created_by},
+           {"created_at", FormatRfc3339Millis(j.created_at)},
+           {"started_at", nullptr},
+           {"finished_at", nullptr}};
+  if (j.started_at) out["started_at"] = FormatRfc3339Millis(*j.started_at);
+  if (j.finished_at) out["finished_at"] = FormatRfc3339Millis(*j.finished_at);
+  return out;
+}
+
+absl::StatusOr<Job> JobService::SubmitTraining(const RequestContext& ctx, const Project& project,
+                                               const Json& spec_json) {
+  ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(spec_json));
+  ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, std::move(spec)));
+  RETURN_IF_ERROR(ml::CheckParams(plan.spec, plan.encoding));
+  Job job;
+  job.uuid = HexEncode(RandomBytes(8));
+  job.project_id = project.id;
+  job.kind = "train";
+  job.spec = plan.spec.ToJson().dump();
+  job.created_by = ctx.principal.user_name;
+  job.created_at = NowMillis();
+  // The quality guard: a version that failed a blocking check is refused unless forced,
+  // and forced use is audited (by the dataset service).
+  RETURN_IF_ERROR(datasets_->RecordUsage(ctx, project, plan.spec.dataset, plan.spec.version,
+                                         "training-job", job.uuid, plan.spec.force));
+  Job created;
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(created, tx.jobs().Create(job));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"job.submit", absl::StrCat("project/", project.name, "/job/", job.uuid), project.name,
+         Json{{"kind", "train"},
+              {"dataset", absl::StrCat(plan.spec.dataset, "@", plan.spec.version)},
+              {"target", plan.spec.target},
+              {"algorithm", plan.spec.algorithm}}});
+  }));
+  Log(created.id,
+      absl::StrCat("queued: train ", plan.spec.algorithm, " on ", plan.spec.dataset, "@",
+                   plan.spec.version, " for '", plan.spec.target, "' (", plan.encoding.task, ", ",
+                   plan.encoding.features.size(), " features)"));
+  return created;
+}
+
+absl::StatusOr<Job> JobService::Get(const Project& project, absl::string_view id) {
+  std::optional<Job> job;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(job, tx.jobs().Find(id));
+    return absl::OkStatus();
+  }));
+  if (!job || job->project_id != project.id) {
+    return absl::NotFoundError(absl::StrCat("no job '", id, "' in project ", project.name));
+  }
+  return *job;
+}
+
+absl::StatusOr<std::vector<Job>> JobService::List(const Project& project, int64_t limit) {
+  std::vector<Job> out;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, tx.jobs().List(project.id, limit));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<JobLogLine>> JobService::Logs(const Project& project,
+                                                         absl::string_view id, int64_t after_seq) {
+  ASSIGN_OR_RETURN(Job job, Get(project, id));
+  std::vector<JobLogLine> out;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, tx.jobs().Logs(job.id, after_seq, 1000));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Job> JobService::Cancel(const RequestContext& ctx, const Project& project,
+                                       absl::string_view id) {
+  ASSIGN_OR_RETURN(Job job, Get(project, id));
+  if (job.status != "queued" && job.status != "running") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job '", id, "' is ", job.status, "; only queued or running jobs cancel"));
+  }
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.jobs().RequestCancel(job.id));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"job.cancel", absl::StrCat("project/", project.name, "/job/", job.uuid), project.name});
+  }));
+  Log(job.id, absl::StrCat("cancel requested by ", ctx.principal.user_name));
+  return Get(project, id);
+}
+
+void JobService::Log(int64_t job_id, const std::string& line) {
+  absl::Status s = store_->Write(
+      [&](Transaction& tx) { return tx.jobs().AppendLog(job_id, NowMillis(), line); });
+  if (!s.ok()) spdlog::warn("job log: {}", s.ToString());
+}
+
+void JobService::Start() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = false;
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+void JobService::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  workers_.clear();
+}
+
+void JobService::WorkerLoop(int index) {
+  const std::string owner = absl::StrCat(instance_, "-w", index);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    std::optional<Job> job;
+    int64_t now = NowMillis();
+    absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(int64_t recovered, tx.jobs().RecoverExpired(now));
+      if (recovered > 0) spdlog::info("{} job(s) with an expired lease taken up again", recovered);
+      ASSIGN_OR_RETURN(job, tx.jobs().Claim(owner, now, now + options_.lease_s * 1000LL));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) spdlog::warn("job queue: {}", s.ToString());
+    if (s.ok() && job) {
+      RunJob(*job, owner);
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(options_.poll_ms));
+  }
+}
+
+void JobService::RunJob(Job job, const std::string& owner) {
+  if (job.cancel_requested) {
+    job.status = "cancelled";
+  }
+  Log(job.id,
+      absl::StrCat("started (attempt ", job.attempts, " of ", job.max_attempts, ") by ", owner));
+  // The lease is renewed while the job runs; the renewal also brings a cancel request.
+  std::atomic<bool> cancel{job.cancel_requested};
+  absl::Notification done;
+  std::thread heartbeat([&] {
+    // Often enough that a cancel is noticed within a second; the lease itself is long.
+    const int64_t every_ms = std::min<int64_t>(1000, options_.lease_s * 1000 / 3);
+    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(every_ms))) {
+      bool requested = false;
+      absl::StatusOr<bool> held = false;
+      absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {
+        held = tx.jobs().Renew(job.id, owner, NowMillis() + options_.lease_s * 1000LL, &requested);
+        return held.status();
+      });
+      if (s.ok() && (!*held || requested)) cancel = true;
+    }
+  });
+  RequestContext ctx;
+  ctx.request_id = absl::StrCat("job-", job.uuid);
+  ctx.remote = "job";
+  absl::Status who = store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto user, tx.users().FindByName(job.created_by));
+    if (!user) return absl::FailedPreconditionError("the user who submitted the job is gone");
+    ctx.principal.user_id = user->id;
+    ctx.principal.user_name = user->name;
+    ctx.principal.is_admin = user->is_admin;
+    return absl::OkStatus();
+  });
+  absl::StatusOr<std::pair<std::string, Json>> r =
+      who.ok() ? RunTraining(job, ctx, cancel) : absl::StatusOr<std::pair<std::string, Json>>(who);
+  done.Notify();
+  heartbeat.join();
+  job.lease_owner = owner;
+  job.finished_at = NowMillis();
+  if (r.ok()) {
+    job.status = "succeeded";
+    job.run_uuid = r->first;
+    job.result = r->second.dump();
+    Log(job.id, "succeeded");
+  } else {
+    job.status = absl::IsCancelled(r.status()) ? "cancelled" : "failed";
+    job.error = std::string(r.status().message());
+    Log(job.id, absl::StrCat(job.status, ": ", job.error));
+  }
+  absl::Status s = store_->Write([&](Transaction& tx) { return tx.jobs().Finish(job); });
+  if (!s.ok()) spdlog::warn("job {}: {}", job.uuid, s.ToString());
+}
+
+absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
+    const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel) {
+  auto log = [&](const std::string& line) { Log(job.id, line); };
+  Project project;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto p, tx.projects().FindById(job.project_id));
+    if (!p) return absl::NotFoundError("the job's project is gone");
+    project = *p;
+    return absl::OkStatus();
+  }));
+  ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(ParseOr(job.spec, Json())));
+  ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, spec));
+
+  // Load the version's bytes into features and labels.
+  ASSIGN_OR_RETURN(auto original,
+                   datasets_->OpenOriginal(project, plan.spec.dataset, plan.spec.version));
+  ml::TableBuilder builder(plan.encoding);
+  IngestOptions io;
+  io.compute_profile = false;
+  io.format = ParseTableFormat(plan.version.format).value_or(TableFormat::kAuto);
+  Json options = ParseOr(plan.dataset.options, Json::object());
+  if (options.is_object() && options.contains("delimiter") && options["delimiter"].is_string()) {
+    io.delimiter = options["delimiter"].get<std::string>()[0];
+  }
+  io.extra_sinks.push_back(&builder);
+  {
+    Ingest ingest(io);
+    std::ifstream in(original.second, std::ios::binary);
+    std::string buf(1 << 20, '\0');
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (in.gcount() > 0) {
+        RETURN_IF_ERROR(
+            ingest.Feed(absl::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
+      }
+    }
+    RETURN_IF_ERROR(ingest.Finish().status());
+  }
+  ASSIGN_OR_RETURN(ml::Table table, builder.Finish());
+  log(absl::StrFormat("loaded %s@%s: %d rows", plan.spec.dataset, plan.spec.version, table.rows()));
+
+  // The tracked run.
+  absl::StatusOr<Experiment> exp =
+      tracking_->GetExperimentByName(ctx.principal, project, plan.spec.experiment);
+  if (absl::IsNotFound(exp.status())) {
+    exp = tracking_->CreateExperiment(ctx, project, plan.spec.experiment, {});
+  }
+  RETURN_IF_ERROR(exp.status());
+  std::string run_name =
+      plan.spec.run_name.empty()
+          ? absl::StrCat(plan.spec.algorithm, "-", plan.spec.dataset, "@", plan.spec.version)
+          : plan.spec.run_name;
+  ASSIGN_OR_RETURN(RunView run, tracking_->CreateRun(ctx, exp->id, run_name, NowMillis(),
+                                                     {{"kade.job", job.uuid},
+                                                      {"kade.source", "training-job"},
+                                                      {"kade.version", kVersion},
+                                                      {"xgboost.version", ml::XgboostVersion()},
+                                                      {"algorithm", plan.spec.algorithm}}));
+  const std::string run_id = run.run.uuid;
+  log(absl::StrCat("run ", run_id, " in experiment '", exp->name, "'"));
+  RETURN_IF_ERROR(
+      tracking_->LogInputs(ctx, run_id,
+                           {RunInput{plan.spec.dataset, plan.version.sha256,
+                                     absl::StrCat("kade://projects/", project.name, "/datasets/",
+                                                  plan.spec.dataset, "@", plan.version.version),
+                                     "train", "{}"}}));
+  auto fail_run = [&](const absl::Status& s) {
+    (void)tracking_->UpdateRun(ctx, run_id, std::string(absl::IsCancelled(s) ? "KILLED" : "FAILED"),
+                               NowMillis(), std::nullopt);
+    return s;
+  };
+
+  ml::TrainOptions to;
+  to.threads = options_.threads_per_job;
+  to.log = log;
+  to.cancel = &cancel;
+  absl::StatusOr<ml::TrainResult> trained = ml::Train(plan.spec, table, to);
+  if (!trained.ok()) return fail_run(trained.status());
+  const ml::TrainResult& t = *trained;
+
+  // Params, per-round metrics and the holdout metrics.
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"algorithm", plan.spec.algorithm},
+      {"task", t.encoding.task},
+      {"target", t.encoding.target},
+      {"num_rounds", std::to_string(plan.spec.num_rounds)},
+      {"early_stopping_rounds", std::to_string(plan.spec.early_stopping_rounds)},
+      {"holdout", absl::StrCat(plan.spec.holdout)},
+      {"seed", std::to_string(plan.spec.seed)},
+      {"features", std::to_string(t.encoding.features.size())},
+      {"dataset", absl::StrCat(plan.spec.dataset, "@", plan.spec.version)}};
+  for (const auto& [k, v] : plan.spec.params) params.emplace_back(k, v);
+  std::vector<MetricPoint> points;
+  int64_t ts = NowMillis();
+  for (const auto& p : t.history) points.push_back({p.key, p.value, 0, ts, p.step});
+  Json scalars = Json::object();
+  for (auto it = t.evaluation.begin(); it != t.evaluation.end(); ++it) {
+    if (it.value().is_number()) {
+      scalars[it.key()] = it.value();
+      points.push_back({it.key(), it.value().get<double>(), 0, ts, t.rounds});
+    }
+  }
+  points.push_back({"rounds", static_cast<double>(t.rounds), 0, ts, t.rounds});
+  if (absl::Status s = tracking_->LogBatch(ctx, run_id, {}, params, {}); !s.ok()) {
+    return fail_run(s);
+  }
+  for (size_t start = 0; start < points.size(); start += kMaxBatchMetrics) {
+    std::vector<MetricPoint> chunk(
+        points.begin() + static_cast<long>(start),
+        points.begin() + static_cast<long>(std::min(points.size(), start + kMaxBatchMetrics)));
+    if (absl::Status s = tracking_->LogBatch(ctx, run_id, chunk, {}, {}); !s.ok()) {
+      return fail_run(s);
+    }
+  }
+
+  // Artifacts: the model, its manifest, the evaluation (curves, importance) and the holdout
+  // predictions.
+  Json importance = Json::array();
+  for (const auto& [f, g] : t.importance) importance.push_back(Json{{"feature", f}, {"gain", g}});
+  Json manifest{{"format", "kade-model/1"},
+                {"flavor", "xgboost"},
+                {"model_file", "model.json"},
+                {"xgboost_version", ml::XgboostVersion()},
+                {"kade_version", kVersion},
+                {"signature", t.encoding.ToJson()},
+                {"rounds", t.rounds},
+                {"best_iteration", t.best_iteration},
+                {"metrics", scalars},
+                {"lineage",
+                 {{"dataset", plan.spec.dataset},
+                  {"version", plan.version.version},
+                  {"sha256", plan.version.sha256},
+                  {"run_id", run_id},
+                  {"job_id", job.uuid}}},
+                {"spec", plan.spec.ToJson()}};
+  std::string predictions = "line,label,prediction\n";
+  const size_t per = t.encoding.task == "multiclass" ? t.encoding.classes.size() : 1;
+  for (size_t i = 0; i < t.holdout_rows.size(); ++i) {
+    size_t r = t.holdout_rows[i];
+    absl::StrAppend(&predictions, table.lines[r], ",", table.y[r], ",");
+    for (size_t k = 0; k < per; ++k) {
+      absl::StrAppendFormat(&predictions, "%s%.9g", k ? ";" : "", t.holdout_pred[i * per + k]);
+    }
+    predictions.push_back('\n');
+  }
+  Json evaluation = t.evaluation;
+  evaluation["importance"] = importance;
+  evaluation["train_rows"] = t.train_rows;
+  evaluation["holdout_rows"] = t.holdout_rows.size();
+  const std::pair<std::string, std::pair<std::string, std::string>> files[] = {
+      {"model/model.json", {t.model_json, "application/json"}},
+      {"model/kade_model.json", {manifest.dump(2), "application/json"}},
+      {"eval/evaluation.json", {evaluation.dump(2), "application/json"}},
+      {"eval/predictions.csv", {predictions, "text/csv"}}};
+  std::string model_sha;
+  for (const auto& [name, body] : files) {
+    auto up = artifacts_->BeginUpload(project, absl::StrCat("runs/", run_id, "/artifacts/", name),
+                                      body.second);
+    if (!up.ok()) return fail_run(up.status());
+    if (auto s = (*up)->Append(body.first); !s.ok()) return fail_run(s);
+    auto done = (*up)->Finish(ctx);
+    if (!done.ok()) return fail_run(done.status());
+    if (name == "model/model.json") model_sha = done->sha256;
+  }
+  ASSIGN_OR_RETURN(Run finished, tracking_->UpdateRun(ctx, run_id, std::string("FINISHED"),
+                                                      NowMillis(), std::nullopt));
+  (void)finished;
+  log(absl::StrCat("model ", model_sha.substr(0, 12), "… saved with run ", run_id));
+  return std::make_pair(run_id, Json{{"run_id", run_id},
+                                     {"metrics", scalars},
+                                     {"rounds", t.rounds},
+                                     {"model_sha256", model_sha}});
+}
+
+}  // namespace kade

@@ -1,0 +1,82 @@
+// Background jobs (training now; batch scoring later): submitted through the API, kept in
+// the metadata store, run by an in-process worker pool.
+//
+// A worker claims the oldest queued job with a lease and renews the lease while it works;
+// the renewal also brings cancellation requests. When a server dies mid-job its lease runs
+// out, and the job is queued again (or failed after its last allowed attempt) by the next
+// worker to look, here or on another server sharing the store. Each training job is a
+// tracked run: params, per-round metrics, holdout evaluation, the model and its manifest as
+// artifacts, the dataset version as input.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/json.h"
+#include "platform/artifact_service.h"
+#include "platform/context.h"
+#include "platform/dataset_service.h"
+#include "platform/tracking_service.h"
+#include "store/metadata.h"
+
+namespace kade {
+
+struct JobOptions {
+  int workers = 1;
+  int threads_per_job = 2;
+  int lease_s = 30;
+  int poll_ms = 500;  // how often an idle worker looks for work
+};
+
+class JobService {
+ public:
+  JobService(MetadataStore* store, DatasetService* datasets, TrackingService* tracking,
+             ArtifactService* artifacts, JobOptions options);
+  ~JobService();
+
+  // Checks a training spec as far as it can be checked without reading the data (dataset
+  // and version exist, the version passed its blocking quality checks or `force`, target and
+  // columns exist, the target has labels and two values at least) and queues the job.
+  absl::StatusOr<Job> SubmitTraining(const RequestContext& ctx, const Project& project,
+                                     const Json& spec);
+  absl::StatusOr<Job> Get(const Project& project, absl::string_view id);
+  absl::StatusOr<std::vector<Job>> List(const Project& project, int64_t limit);
+  absl::StatusOr<std::vector<JobLogLine>> Logs(const Project& project, absl::string_view id,
+                                               int64_t after_seq);
+  absl::StatusOr<Job> Cancel(const RequestContext& ctx, const Project& project,
+                             absl::string_view id);
+
+  // Starts and stops the workers (Stop waits for running jobs to notice; their leases let
+  // another server take them up if this one is killed instead).
+  void Start();
+  void Stop();
+
+  static Json ToJson(const Job& job);
+
+ private:
+  void WorkerLoop(int index);
+  void RunJob(Job job, const std::string& owner);
+  absl::StatusOr<std::pair<std::string, Json>> RunTraining(const Job& job,
+                                                           const RequestContext& ctx,
+                                                           const std::atomic<bool>& cancel);
+  void Log(int64_t job_id, const std::string& line);
+
+  MetadataStore* store_;
+  DatasetService* datasets_;
+  TrackingService* tracking_;
+  ArtifactService* artifacts_;
+  JobOptions options_;
+  std::string instance_;  // lease owner prefix of this process
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace kade

@@ -1,0 +1,172 @@
+// SQLite JobRepository. Claiming is one UPDATE ... RETURNING on the oldest queued job, so
+// concurrent workers never take the same job (SQLite serialises writers; a PostgreSQL
+// backend would use SELECT ... FOR UPDATE SKIP LOCKED in the same statement).
+#include "store/sqlite_repos.h"
+
+namespace kade {
+namespace {
+
+constexpr const char* kJobCols =
+    "id, uuid, project_id, kind, spec, status, attempts, max_attempts, lease_owner, "
+    "lease_expires_at, cancel_requested, run_uuid, error, result, created_by, created_at, "
+    "started_at, finished_at";
+
+Job ReadJob(const SqliteStmt& s) {
+  Job j;
+  j.id = s.Int(0);
+  j.uuid = s.Text(1);
+  j.project_id = s.Int(2);
+  j.kind = s.Text(3);
+  j.spec = s.Text(4);
+  j.status = s.Text(5);
+  j.attempts = s.Int(6);
+  j.max_attempts = s.Int(7);
+  j.lease_owner = s.Text(8);
+  j.lease_expires_at = s.Int(9);
+  j.cancel_requested = s.Int(10) != 0;
+  j.run_uuid = s.Text(11);
+  j.error = s.Text(12);
+  j.result = s.Text(13);
+  j.created_by = s.Text(14);
+  j.created_at = s.Int(15);
+  j.started_at = s.OptInt(16);
+  j.finished_at = s.OptInt(17);
+  return j;
+}
+
+class SqliteJobs : public JobRepository {
+ public:
+  explicit SqliteJobs(SqliteConn* c) : c_(c) {}
+
+  absl::StatusOr<Job> Create(const Job& job) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("INSERT INTO jobs (uuid, project_id, kind, spec, "
+                                          "status, max_attempts, created_by, created_at) "
+                                          "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)"));
+    st.Bind(1, job.uuid)
+        .Bind(2, job.project_id)
+        .Bind(3, job.kind)
+        .Bind(4, job.spec)
+        .Bind(5, job.max_attempts)
+        .Bind(6, job.created_by)
+        .Bind(7, job.created_at);
+    RETURN_IF_ERROR(st.Run());
+    Job out = job;
+    out.id = c_->LastInsertId();
+    out.status = "queued";
+    return out;
+  }
+
+  absl::StatusOr<std::optional<Job>> Find(absl::string_view uuid) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare(absl::StrCat("SELECT ", kJobCols, " FROM jobs WHERE uuid = ?")));
+    st.Bind(1, uuid);
+    return FirstRow<Job>(st, ReadJob);
+  }
+
+  absl::StatusOr<std::vector<Job>> List(int64_t project_id, int64_t limit) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kJobCols,
+                                                       " FROM jobs WHERE project_id = ? "
+                                                       "ORDER BY id DESC LIMIT ?")));
+    st.Bind(1, project_id).Bind(2, limit);
+    return CollectRows<Job>(st, ReadJob);
+  }
+
+  absl::StatusOr<std::optional<Job>> Claim(absl::string_view owner, int64_t now,
+                                           int64_t lease_until) override {
+    ASSIGN_OR_RETURN(
+        auto st, c_->Prepare(absl::StrCat(
+                     "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
+                     "attempts = attempts + 1, started_at = coalesce(started_at, ?) "
+                     "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) "
+                     "RETURNING ",
+                     kJobCols)));
+    st.Bind(1, owner).Bind(2, lease_until).Bind(3, now);
+    ASSIGN_OR_RETURN(std::optional<Job> j, FirstRow<Job>(st, ReadJob));
+    st.Reset();  // finish the statement so the update is complete
+    return j;
+  }
+
+  absl::StatusOr<bool> Renew(int64_t id, absl::string_view owner, int64_t lease_until,
+                             bool* cancel_requested) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET lease_expires_at = ? WHERE id = ? "
+                                          "AND lease_owner = ? AND status = 'running' "
+                                          "RETURNING cancel_requested"));
+    st.Bind(1, lease_until).Bind(2, id).Bind(3, owner);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) *cancel_requested = st.Int(0) != 0;
+    st.Reset();
+    return row;
+  }
+
+  absl::Status Finish(const Job& job) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET status = ?, error = ?, result = ?, "
+                                          "run_uuid = ?, finished_at = ?, lease_expires_at = 0 "
+                                          "WHERE id = ? AND lease_owner = ?"));
+    st.Bind(1, job.status)
+        .Bind(2, job.error)
+        .Bind(3, job.result)
+        .Bind(4, job.run_uuid)
+        .Bind(5, job.finished_at)
+        .Bind(6, job.id)
+        .Bind(7, job.lease_owner);
+    RETURN_IF_ERROR(st.Run());
+    if (c_->Changes() == 0) {
+      return absl::AbortedError("the job's lease was lost; another worker took it over");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RequestCancel(int64_t id) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET cancel_requested = 1, "
+                                          "status = CASE WHEN status = 'queued' THEN "
+                                          "'cancelled' ELSE status END WHERE id = ?"));
+    st.Bind(1, id);
+    return st.Run();
+  }
+
+  absl::StatusOr<int64_t> RecoverExpired(int64_t now) override {
+    ASSIGN_OR_RETURN(
+        auto st,
+        c_->Prepare("UPDATE jobs SET "
+                    "status = CASE WHEN cancel_requested THEN 'cancelled' "
+                    "WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+                    "error = CASE WHEN attempts >= max_attempts AND NOT cancel_requested THEN "
+                    "'the worker stopped (crash or restart) on the last allowed attempt' "
+                    "ELSE error END, "
+                    "finished_at = CASE WHEN attempts >= max_attempts OR cancel_requested "
+                    "THEN ? ELSE finished_at END, lease_owner = '', lease_expires_at = 0 "
+                    "WHERE status = 'running' AND lease_expires_at < ?"));
+    st.Bind(1, now).Bind(2, now);
+    RETURN_IF_ERROR(st.Run());
+    return static_cast<int64_t>(c_->Changes());
+  }
+
+  absl::Status AppendLog(int64_t job_id, int64_t ts, absl::string_view line) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("INSERT INTO job_logs (job_id, seq, ts, line) "
+                                          "VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM "
+                                          "job_logs WHERE job_id = ?), ?, ?)"));
+    st.Bind(1, job_id).Bind(2, job_id).Bind(3, ts).Bind(4, line);
+    return st.Run();
+  }
+
+  absl::StatusOr<std::vector<JobLogLine>> Logs(int64_t job_id, int64_t after_seq,
+                                               int64_t limit) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT seq, ts, line FROM job_logs WHERE job_id = ? "
+                                          "AND seq > ? ORDER BY seq LIMIT ?"));
+    st.Bind(1, job_id).Bind(2, after_seq).Bind(3, limit);
+    return CollectRows<JobLogLine>(st, [](const SqliteStmt& s) {
+      return JobLogLine{s.Int(0), s.Int(1), s.Text(2)};
+    });
+  }
+
+ private:
+  SqliteConn* c_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobRepository> NewSqliteJobs(SqliteConn* c) {
+  return std::make_unique<SqliteJobs>(c);
+}
+
+}  // namespace kade

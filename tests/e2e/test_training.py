@@ -1,0 +1,193 @@
+"""Training jobs end to end: a job trains XGBoost on a dataset version and records a run;
+its model, reloaded by Python's xgboost, gives the same predictions, and scikit-learn gives
+the same metrics. Also: bit-identical models for the same spec, guards before any work,
+cancellation, and a job taken up again after its server was killed."""
+import csv
+import io
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost
+from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score, roc_auc_score
+
+from conftest import ADMIN_TOKEN, ROOT
+
+P = "/api/v1/projects/ml"
+CHURN = os.path.join(ROOT, "tests", "data", "churn.csv")
+
+
+@pytest.fixture
+def ml(server):
+    assert server.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+    with open(CHURN, "rb") as f:
+        r = server.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read(),
+                           headers={"Content-Type": "text/csv"})
+    assert r.status == 201, r.raw
+    return server
+
+
+def submit(server, spec):
+    return server.admin("POST", f"{P}/jobs/train", spec)
+
+
+def wait(server, job_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = server.admin("GET", f"{P}/jobs/{job_id}").json
+        if j["status"] not in ("queued", "running"):
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end")
+
+
+def artifact(server, run_id, name):
+    r = server.admin("GET", f"{P}/artifacts/runs/{run_id}/artifacts/{name}")
+    assert r.status == 200, (name, r.raw)
+    return r.raw
+
+
+def encode(df, signature):
+    """The model's input matrix, encoded as its manifest says (categories by code)."""
+    cols = []
+    for f in signature["features"]:
+        s = df[f["name"]]
+        if f["type"] == "categorical":
+            codes = {c: i for i, c in enumerate(f["categories"])}
+            cols.append(s.map(lambda v: codes.get(v, np.nan) if isinstance(v, str) else np.nan).astype(float))
+        else:
+            cols.append(pd.to_numeric(s, errors="coerce").astype(float))
+    return np.column_stack(cols).astype(np.float32)
+
+
+def test_training_job_records_a_run_that_python_xgboost_and_sklearn_confirm(ml):
+    spec = {"dataset": "churn", "target": "churned", "params": {"max_depth": 3, "eta": 0.2},
+            "num_rounds": 40, "seed": 11}
+    r = submit(ml, spec)
+    assert r.status == 201, r.raw
+    job = wait(ml, r.json["id"])
+    assert job["status"] == "succeeded", job
+    run_id = job["run_id"]
+    run = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/runs/get?run_id={run_id}").json["run"]
+    assert run["info"]["status"] == "FINISHED"
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert params["max_depth"] == "3" and params["target"] == "churned" and params["task"] == "binary"
+    assert tags["kade.job"] == job["id"] and tags["xgboost.version"] == xgboost.__version__
+    assert run["inputs"]["dataset_inputs"][0]["dataset"]["name"] == "churn"
+    hist = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/metrics/get-history?run_id={run_id}"
+                           "&metric_key=valid/logloss").json["metrics"]
+    assert len(hist) >= 10 and [h["step"] for h in hist] == sorted(h["step"] for h in hist)
+
+    manifest = json.loads(artifact(ml, run_id, "model/kade_model.json"))
+    model = artifact(ml, run_id, "model/model.json")
+    preds = list(csv.DictReader(io.StringIO(artifact(ml, run_id, "eval/predictions.csv").decode())))
+    assert len(preds) == 120  # 20% of 600 rows, stratified
+    assert manifest["signature"]["classes"] == ["false", "true"]
+    assert manifest["lineage"]["run_id"] == run_id
+
+    # Python's xgboost, loading the same JSON model, predicts the same on the same rows.
+    df = pd.read_csv(CHURN, keep_default_na=False, na_values=["", "NA"], dtype=str)
+    rows = [int(p["line"]) - 2 for p in preds]  # line 1 is the header
+    x = encode(df.iloc[rows], manifest["signature"])
+    types = ["c" if f["type"] == "categorical" else "q" for f in manifest["signature"]["features"]]
+    names = [f["name"] for f in manifest["signature"]["features"]]
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model))
+    dm = xgboost.DMatrix(x, feature_names=names, feature_types=types, enable_categorical=True,
+                         missing=np.nan)
+    ours = np.array([float(p["prediction"]) for p in preds])
+    theirs = booster.predict(dm)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+    # scikit-learn computes the same metrics from the labels and predictions.
+    y = np.array([float(p["label"]) for p in preds])
+    assert metrics["auc"] == pytest.approx(roc_auc_score(y, ours), abs=1e-9)
+    assert metrics["logloss"] == pytest.approx(log_loss(y, ours), rel=1e-6)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y, ours >= 0.5), abs=1e-12)
+
+    # The same spec on the same version and seed: a bit-identical model (same artifact hash).
+    again = wait(ml, submit(ml, spec).json["id"])
+    assert again["status"] == "succeeded"
+    assert again["result"]["model_sha256"] == job["result"]["model_sha256"]
+
+
+def test_regression_job_matches_sklearn(ml):
+    r = submit(ml, {"dataset": "churn", "target": "monthly_charges", "exclude": ["churned"],
+                    "num_rounds": 30, "params": {"max_depth": 3}})
+    assert r.status == 201, r.raw
+    job = wait(ml, r.json["id"])
+    assert job["status"] == "succeeded", job
+    run_id = job["run_id"]
+    preds = list(csv.DictReader(io.StringIO(artifact(ml, run_id, "eval/predictions.csv").decode())))
+    y = np.array([float(p["label"]) for p in preds])
+    yhat = np.array([float(p["prediction"]) for p in preds])
+    m = job["result"]["metrics"]
+    assert m["rmse"] == pytest.approx(mean_squared_error(y, yhat) ** 0.5, rel=1e-5)
+    assert m["r2"] == pytest.approx(r2_score(y, yhat), abs=1e-5)
+
+
+@pytest.mark.parametrize("spec,expect", [
+    ({"dataset": "churn", "target": "nope"}, "target column 'nope' is not in the dataset"),
+    ({"dataset": "nope", "target": "churned"}, "nope"),
+    ({"dataset": "churn", "target": "churned", "include": ["ghost"]}, "include: column 'ghost'"),
+    ({"dataset": "churn", "target": "churned", "params": {"max_depth": "deep"}}, "max_depth"),
+    ({"dataset": "churn", "target": "churned", "params": {"depth": 3}}, "unknown parameter 'depth'"),
+    ({"dataset": "churn", "target": "churned", "colour": 1}, "unknown field 'colour'"),
+    ({"dataset": "churn", "target": "churned", "num_rounds": "many"}, "'num_rounds' must be an integer"),
+    ({"dataset": "churn", "target": "plan", "task": "regression"}, "regression needs a numeric target"),
+    ({"dataset": "churn", "target": "region"}, "missing values"),
+    ({"dataset": "churn", "target": "churned", "algorithm": "svm"}, "algorithm 'svm' is not supported"),
+])
+def test_bad_specs_are_refused_before_any_work(ml, spec, expect):
+    before = ml.admin("GET", f"{P}/jobs").json["jobs"]
+    r = submit(ml, spec)
+    assert 400 <= r.status < 500 and expect in r.json["error"]["message"], r.raw
+    assert ml.admin("GET", f"{P}/jobs").json["jobs"] == before
+
+
+def test_constant_target_is_refused(ml):
+    data = b"x,y\n1,a\n2,a\n3,a\n"
+    assert ml.request("POST", f"{P}/datasets/flat/versions", token=ADMIN_TOKEN, raw=data).status == 201
+    r = submit(ml, {"dataset": "flat", "target": "y"})
+    assert r.status == 400 and "single value" in r.json["error"]["message"]
+
+
+def test_cancel_a_running_job(ml):
+    r = submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 10000,
+                    "early_stopping_rounds": 0, "params": {"max_depth": 8, "eta": 0.01}})
+    jid = r.json["id"]
+    deadline = time.time() + 30
+    while ml.admin("GET", f"{P}/jobs/{jid}").json["status"] == "queued" and time.time() < deadline:
+        time.sleep(0.05)
+    c = ml.admin("POST", f"{P}/jobs/{jid}/cancel")
+    assert c.status == 200, c.raw
+    job = wait(ml, jid)
+    assert job["status"] == "cancelled", job["error"]
+    logs = ml.admin("GET", f"{P}/jobs/{jid}/logs").json
+    assert logs["ended"] and any("cancel" in l["line"] for l in logs["lines"])
+    assert ml.admin("POST", f"{P}/jobs/{jid}/cancel").status == 409  # already over
+    audit = ml.admin("GET", "/api/v1/audit?action=job.cancel").json["entries"]
+    assert any(jid in e["target"] for e in audit)
+
+
+def test_a_job_whose_server_was_killed_is_taken_up_again(make_server):
+    s = make_server(extra_env={"KADE_JOB_LEASE": "3"}).start()
+    assert s.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+    with open(CHURN, "rb") as f:
+        assert s.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read()).status == 201
+    jid = submit(s, {"dataset": "churn", "target": "churned", "num_rounds": 4000,
+                     "early_stopping_rounds": 0, "params": {"max_depth": 8, "eta": 0.01}}).json["id"]
+    deadline = time.time() + 30
+    while s.admin("GET", f"{P}/jobs/{jid}").json["status"] != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    s.stop(signal.SIGKILL)
+    s2 = make_server().start()  # same data directory
+    s2.extra_env = {}
+    job = wait(s2, jid, timeout=180)
+    assert job["status"] == "succeeded" and job["attempts"] == 2, job
