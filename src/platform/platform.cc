@@ -195,7 +195,19 @@ absl::Status Platform::SeedDemo() {
   }
   RETURN_IF_ERROR(datasets->RecordUsage(as_alice, demo, "churn", "1", "training-run",
                                         "baseline-xgboost", false));
-  return SeedDemoExperiment(as_alice, demo);
+  RETURN_IF_ERROR(SeedDemoExperiment(as_alice, demo));
+  // A real training job on the first snapshot: queued now, run by the job workers when the
+  // server starts, so the demo has a trained model with its evaluation.
+  return jobs
+      ->SubmitTraining(as_alice, demo,
+                       Json{{"dataset", "churn"},
+                            {"version", "1"},
+                            {"target", "churned"},
+                            {"params", {{"max_depth", 4}, {"eta", 0.1}}},
+                            {"num_rounds", 200},
+                            {"experiment", "churn-training"},
+                            {"run_name", "xgboost-depth4"}})
+      .status();
 }
 
 namespace {
