@@ -49,6 +49,12 @@ void PrintJob(const Json& j) {
     std::cout << "run      " << JsonCell(j["run_id"]) << "\n";
   if (!j["error"].get<std::string>().empty())
     std::cout << "error    " << JsonCell(j["error"]) << "\n";
+  if (j["result"].contains("best_run_id")) {
+    std::cout << "best     trial " << j["result"]["best_trial"] << " (run "
+              << JsonCell(j["result"]["best_run_id"]) << "): " << JsonCell(j["result"]["metric"])
+              << " " << absl::StrFormat("%.4f", j["result"]["best_value"].get<double>()) << ", "
+              << j["result"]["best_params"].dump() << "\n";
+  }
   if (j["result"].contains("metrics")) {
     for (auto it = j["result"]["metrics"].begin(); it != j["result"]["metrics"].end(); ++it) {
       std::cout << absl::StrFormat("  %-10s %.4f\n", it.key(), it.value().get<double>());
@@ -90,6 +96,8 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   static double t_holdout = 0.2;
   static int64_t t_seed = 42;
   static bool t_force = false, t_wait = false;
+  static std::string t_search, t_strategy, t_search_metric;
+  static int t_trials = 10, t_parallel = 2;
   train->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")
       ->envname("KADE_PROJECT");
   train->add_option("--dataset", t_dataset, "Dataset version: NAME[@VERSION]")->required();
@@ -108,6 +116,15 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   train->add_option("--experiment", t_experiment, "Experiment of the run (default: training)");
   train->add_option("--run-name", t_name, "Name of the run");
   train->add_flag("--force", t_force, "Train even on a version that failed a blocking check");
+  train->add_option("--search", t_search,
+                    "Hyper-parameter search space: \"max_depth=4,6,8;eta=0.05..0.3\"");
+  train->add_option("--strategy", t_strategy,
+                    "grid or random (default: grid when every dimension is a list)");
+  train->add_option("--trials", t_trials, "Random search: trials")->capture_default_str();
+  train->add_option("--search-metric", t_search_metric,
+                    "Holdout metric that picks the best trial (default: auc, logloss or rmse)");
+  train->add_option("--parallel", t_parallel, "Trials trained at the same time")
+      ->capture_default_str();
   train->add_flag("--wait,-w", t_wait, "Follow the job's log until it ends");
   train->callback([=] {
     *exit_code = WithClient(*opts, [&](Client& c) -> absl::Status {
@@ -133,6 +150,16 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         params[p.first] = p.second;
       }
       spec["params"] = params;
+      if (!t_search.empty()) {
+        std::string strategy = t_strategy;
+        if (strategy.empty()) strategy = absl::StrContains(t_search, "..") ? "random" : "grid";
+        Json search{{"strategy", strategy},
+                    {"space", t_search},
+                    {"trials", t_trials},
+                    {"parallel", t_parallel}};
+        if (!t_search_metric.empty()) search["metric"] = t_search_metric;
+        spec["search"] = search;
+      }
       ASSIGN_OR_RETURN(Json job, c.Call("POST", Jobs(project) + "/train", &spec));
       std::string id = job["id"].get<std::string>();
       if (c.json() && !t_wait) {

@@ -8,9 +8,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/status.h"
 #include "data/values.h"
 #include "ml/metrics.h"
@@ -61,14 +64,202 @@ bool Maximise(const std::string& metric) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<SearchSpec::Dimension>> SearchSpec::ParseSpace(absl::string_view text) {
+  std::vector<Dimension> out;
+  for (absl::string_view part : absl::StrSplit(text, ';', absl::SkipWhitespace())) {
+    size_t eq = part.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return Bad(absl::StrCat("search: '", part, "' must be PARAM=V1,V2,... or PARAM=MIN..MAX"));
+    }
+    Dimension d;
+    d.param = std::string(absl::StripAsciiWhitespace(part.substr(0, eq)));
+    absl::string_view rest = absl::StripAsciiWhitespace(part.substr(eq + 1));
+    size_t dots = rest.find("..");
+    if (dots != absl::string_view::npos) {
+      std::string lo(rest.substr(0, dots)), hi(rest.substr(dots + 2));
+      if (!absl::SimpleAtod(lo, &d.min) || !absl::SimpleAtod(hi, &d.max) || !(d.min < d.max)) {
+        return Bad(absl::StrCat("search: range '", rest, "' of ", d.param,
+                                " must be MIN..MAX with MIN < MAX"));
+      }
+      int64_t a = 0, b = 0;
+      d.integer = absl::SimpleAtoi(lo, &a) && absl::SimpleAtoi(hi, &b);
+    } else {
+      for (absl::string_view v : absl::StrSplit(rest, ',', absl::SkipWhitespace())) {
+        d.values.emplace_back(absl::StripAsciiWhitespace(v));
+      }
+      if (d.values.empty()) return Bad(absl::StrCat("search: ", d.param, " has no values"));
+    }
+    out.push_back(std::move(d));
+  }
+  if (out.empty()) return Bad("search: the space is empty");
+  return out;
+}
+
+absl::StatusOr<SearchSpec> SearchSpec::FromJson(const Json& j) {
+  if (!j.is_object()) return Bad("'search' must be an object");
+  static const std::set<std::string> kFields = {"strategy", "space",     "trials",
+                                                "metric",   "direction", "parallel"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!kFields.count(it.key())) {
+      return Bad(absl::StrCat("search: unknown field '", it.key(),
+                              "' (known: ", absl::StrJoin(kFields, ", "), ")"));
+    }
+  }
+  SearchSpec s;
+  if (j.contains("strategy")) {
+    if (!j["strategy"].is_string()) return Bad("search: 'strategy' must be grid or random");
+    s.strategy = j["strategy"].get<std::string>();
+  }
+  if (s.strategy != "grid" && s.strategy != "random") {
+    return Bad("search: 'strategy' must be grid or random");
+  }
+  if (!j.contains("space")) return Bad("search: 'space' is required");
+  const Json& sp = j["space"];
+  if (sp.is_string()) {
+    ASSIGN_OR_RETURN(s.space, ParseSpace(sp.get<std::string>()));
+  } else if (sp.is_object()) {
+    for (auto it = sp.begin(); it != sp.end(); ++it) {
+      Dimension d;
+      d.param = it.key();
+      const Json& v = it.value();
+      if (v.is_array()) {
+        for (const auto& x : v) {
+          if (x.is_string()) {
+            d.values.push_back(x.get<std::string>());
+          } else if (x.is_number()) {
+            d.values.push_back(x.dump());
+          } else {
+            return Bad(absl::StrCat("search: values of ", d.param, " must be numbers or strings"));
+          }
+        }
+        if (d.values.empty()) return Bad(absl::StrCat("search: ", d.param, " has no values"));
+      } else if (v.is_object() && v.contains("min") && v.contains("max") && v["min"].is_number() &&
+                 v["max"].is_number()) {
+        d.min = v["min"].get<double>();
+        d.max = v["max"].get<double>();
+        if (!(d.min < d.max)) return Bad(absl::StrCat("search: range of ", d.param, " is empty"));
+        d.integer = v["min"].is_number_integer() && v["max"].is_number_integer();
+        d.log = v.value("log", false);
+        if (d.log && d.min <= 0)
+          return Bad(absl::StrCat("search: log range of ", d.param, " must be > 0"));
+      } else {
+        return Bad(absl::StrCat("search: ", d.param,
+                                " must be a list of values or {\"min\": …, \"max\": …}"));
+      }
+      s.space.push_back(std::move(d));
+    }
+  } else {
+    return Bad("search: 'space' must be an object or \"PARAM=V1,V2;PARAM=MIN..MAX\"");
+  }
+  for (const auto& d : s.space) {
+    if (!KnownParams().count(d.param)) {
+      return Bad(absl::StrCat("search: unknown parameter '", d.param, "'"));
+    }
+    if (s.strategy == "grid" && d.values.empty()) {
+      return Bad(absl::StrCat("search: ", d.param,
+                              " is a range; a grid needs lists (or use strategy random)"));
+    }
+  }
+  if (j.contains("trials")) {
+    if (!j["trials"].is_number_integer() || j["trials"].get<int64_t>() < 1 ||
+        j["trials"].get<int64_t>() > 500) {
+      return Bad("search: 'trials' must be an integer from 1 to 500");
+    }
+    s.trials = j["trials"].get<int>();
+  }
+  if (j.contains("parallel")) {
+    if (!j["parallel"].is_number_integer() || j["parallel"].get<int64_t>() < 1 ||
+        j["parallel"].get<int64_t>() > 16) {
+      return Bad("search: 'parallel' must be an integer from 1 to 16");
+    }
+    s.parallel = j["parallel"].get<int>();
+  }
+  if (j.contains("metric")) {
+    if (!j["metric"].is_string()) return Bad("search: 'metric' must be a string");
+    s.metric = j["metric"].get<std::string>();
+  }
+  if (j.contains("direction")) {
+    if (!j["direction"].is_string() || (j["direction"] != "max" && j["direction"] != "min")) {
+      return Bad("search: 'direction' must be max or min");
+    }
+    s.direction = j["direction"].get<std::string>();
+  }
+  size_t combos = 1;
+  for (const auto& d : s.space) combos *= std::max<size_t>(1, d.values.size());
+  if (s.strategy == "grid" && combos > 500) {
+    return Bad(absl::StrCat("search: the grid has ", combos, " combinations, more than 500"));
+  }
+  return s;
+}
+
+Json SearchSpec::ToJson() const {
+  Json space_json = Json::object();
+  for (const auto& d : space) {
+    if (!d.values.empty()) {
+      space_json[d.param] = d.values;
+    } else if (d.integer) {
+      space_json[d.param] = Json{{"min", static_cast<int64_t>(d.min)},
+                                 {"max", static_cast<int64_t>(d.max)},
+                                 {"log", d.log}};
+    } else {
+      space_json[d.param] = Json{{"min", d.min}, {"max", d.max}, {"log", d.log}};
+    }
+  }
+  Json out{
+      {"strategy", strategy}, {"space", space_json}, {"trials", trials}, {"parallel", parallel}};
+  if (!metric.empty()) out["metric"] = metric;
+  if (!direction.empty()) out["direction"] = direction;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::map<std::string, std::string>>> SearchSpec::Trials(
+    uint64_t seed) const {
+  std::vector<std::map<std::string, std::string>> out;
+  if (strategy == "grid") {
+    out.emplace_back();
+    for (const auto& d : space) {
+      std::vector<std::map<std::string, std::string>> next;
+      for (const auto& partial : out) {
+        for (const auto& v : d.values) {
+          auto t = partial;
+          t[d.param] = v;
+          next.push_back(std::move(t));
+        }
+      }
+      out = std::move(next);
+    }
+    return out;
+  }
+  std::mt19937_64 rng(seed ^ 0x5eedULL);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int i = 0; i < trials; ++i) {
+    std::map<std::string, std::string> t;
+    for (const auto& d : space) {
+      if (!d.values.empty()) {
+        size_t k = std::min(d.values.size() - 1,
+                            static_cast<size_t>(unit(rng) * static_cast<double>(d.values.size())));
+        t[d.param] = d.values[k];
+        continue;
+      }
+      double u = unit(rng);
+      double v = d.log ? std::exp(std::log(d.min) + u * (std::log(d.max) - std::log(d.min)))
+                       : d.min + u * (d.max - d.min);
+      t[d.param] = d.integer ? std::to_string(static_cast<int64_t>(std::llround(v)))
+                             : absl::StrFormat("%.6g", v);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
   if (!j.is_object()) return Bad("the training spec must be a JSON object");
   TrainSpec s;
   static const std::set<std::string> kFields = {
-      "dataset", "version",   "target", "include",    "exclude",
-      "task",    "algorithm", "params", "num_rounds", "early_stopping_rounds",
-      "holdout", "stratify",  "seed",   "force",      "experiment",
-      "run_name"};
+      "dataset",  "version",   "target", "include",    "exclude",
+      "task",     "algorithm", "params", "num_rounds", "early_stopping_rounds",
+      "holdout",  "stratify",  "seed",   "force",      "experiment",
+      "run_name", "search"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kFields.count(it.key())) {
       return Bad(absl::StrCat("unknown field '", it.key(), "' in the training spec (known: ",
@@ -143,6 +334,9 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
       }
     }
   }
+  if (j.contains("search") && !j["search"].is_null()) {
+    ASSIGN_OR_RETURN(s.search, SearchSpec::FromJson(j["search"]));
+  }
   if (s.dataset.empty()) return Bad("'dataset' is required");
   if (s.algorithm != "xgboost" && s.algorithm != "random_forest") {
     return Bad(absl::StrCat("algorithm '", s.algorithm,
@@ -172,7 +366,8 @@ Json TrainSpec::ToJson() const {
               {"seed", seed},
               {"force", force},
               {"experiment", experiment},
-              {"run_name", run_name}};
+              {"run_name", run_name},
+              {"search", search ? search->ToJson() : Json(nullptr)}};
 }
 
 Json Encoding::ToJson() const {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,30 @@
 #include "data/profile.h"
 
 namespace kade::ml {
+
+// Hyper-parameter search: trials of the same spec with parameters drawn from a space.
+struct SearchSpec {
+  struct Dimension {
+    std::string param;
+    std::vector<std::string> values;  // a list (grid, or random choice)
+    double min = 0, max = 0;          // a range (random search), when values is empty
+    bool integer = false;             // draw whole numbers from the range
+    bool log = false;                 // draw uniformly on a log scale
+  };
+  std::string strategy = "grid";  // grid | random
+  std::vector<Dimension> space;
+  int trials = 10;        // random search: how many
+  std::string metric;     // holdout metric that picks the best trial; default by task
+  std::string direction;  // max | min; default by metric
+  int parallel = 2;       // trials trained at the same time
+
+  static absl::StatusOr<SearchSpec> FromJson(const Json& j);
+  // "max_depth=4,6,8;eta=0.05..0.3" (lists and ranges, ';'-separated).
+  static absl::StatusOr<std::vector<Dimension>> ParseSpace(absl::string_view text);
+  Json ToJson() const;
+  // The parameter sets to try, in order: every combination (grid) or `trials` seeded draws.
+  absl::StatusOr<std::vector<std::map<std::string, std::string>>> Trials(uint64_t seed) const;
+};
 
 struct TrainSpec {
   std::string dataset;             // dataset name in the project
@@ -37,6 +62,7 @@ struct TrainSpec {
   bool force = false;  // train on a version that failed a blocking check
   std::string experiment = "training";
   std::string run_name;
+  std::optional<SearchSpec> search;  // a hyper-parameter search instead of one training
 
   // Strict: unknown fields and wrong types are errors naming the field.
   static absl::StatusOr<TrainSpec> FromJson(const Json& j);

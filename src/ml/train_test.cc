@@ -107,5 +107,31 @@ TEST(TrainTest, BadSpecsAndTargetsAreRefusedBeforeTraining) {
             std::string::npos);
 }
 
+TEST(SearchTest, GridCombinationsAndSeededRandomDraws) {
+  auto grid = SearchSpec::FromJson(
+      Json::parse(R"({"strategy": "grid", "space": "max_depth=3,5;eta=0.1,0.2,0.3"})"));
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  auto g = grid->Trials(1);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->size(), 6u);
+  EXPECT_EQ((*g)[0].at("max_depth"), "3");
+  EXPECT_EQ((*g)[5].at("eta"), "0.3");
+  auto random = SearchSpec::FromJson(Json::parse(
+      R"({"strategy": "random", "trials": 20, "space": {"max_depth": {"min": 2, "max": 8},
+          "eta": {"min": 0.001, "max": 0.3, "log": true}}})"));
+  ASSERT_TRUE(random.ok()) << random.status();
+  auto a = random->Trials(42), b = random->Trials(42), c = random->Trials(43);
+  EXPECT_EQ(*a, *b);  // seeded
+  EXPECT_NE(*a, *c);
+  for (const auto& t : *a) {
+    int depth = std::stoi(t.at("max_depth"));
+    double eta = std::stod(t.at("eta"));
+    EXPECT_TRUE(depth >= 2 && depth <= 8);
+    EXPECT_TRUE(eta >= 0.001 && eta <= 0.3);
+  }
+  EXPECT_FALSE(SearchSpec::ParseSpace("max_depth").ok());
+  EXPECT_FALSE(SearchSpec::ParseSpace("eta=0.3..0.1").ok());
+}
+
 }  // namespace
 }  // namespace kade::ml

@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "core/crypto.h"
 #include "core/status.h"
@@ -64,6 +67,16 @@ absl::StatusOr<Plan> MakePlan(DatasetService* datasets, const Project& project,
 }
 
 }  // namespace
+
+struct JobService::TrainContext {
+  const Job& job;
+  const RequestContext& ctx;
+  const Project& project;
+  const Plan& plan;
+  const ml::Table& table;
+  int64_t experiment_id;
+  const std::atomic<bool>& cancel;
+};
 
 JobService::JobService(MetadataStore* store, DatasetService* datasets, TrackingService* tracking,
                        ArtifactService* artifacts, JobOptions options)
@@ -328,18 +341,44 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
     exp = tracking_->CreateExperiment(ctx, project, plan.spec.experiment, {});
   }
   RETURN_IF_ERROR(exp.status());
-  std::string run_name =
-      plan.spec.run_name.empty()
-          ? absl::StrCat(plan.spec.algorithm, "-", plan.spec.dataset, "@", plan.spec.version)
-          : plan.spec.run_name;
-  ASSIGN_OR_RETURN(RunView run, tracking_->CreateRun(ctx, exp->id, run_name, NowMillis(),
-                                                     {{"kade.job", job.uuid},
-                                                      {"kade.source", "training-job"},
-                                                      {"kade.version", kVersion},
-                                                      {"xgboost.version", ml::XgboostVersion()},
-                                                      {"algorithm", plan.spec.algorithm}}));
+  TrainContext tc{job, ctx, project, plan, table, exp->id, cancel};
+  if (!plan.spec.search) {
+    std::string run_name =
+        plan.spec.run_name.empty()
+            ? absl::StrCat(plan.spec.algorithm, "-", plan.spec.dataset, "@", plan.spec.version)
+            : plan.spec.run_name;
+    ASSIGN_OR_RETURN(Trained t, TrainAndRecord(tc, plan.spec, run_name, "",
+                                               options_.threads_per_job, {{"kade.job", job.uuid}}));
+    log(absl::StrCat("model ", t.model_sha.substr(0, 12), "… saved with run ", t.run_id));
+    return std::make_pair(t.run_id, Json{{"run_id", t.run_id},
+                                         {"metrics", t.metrics},
+                                         {"rounds", t.rounds},
+                                         {"model_sha256", t.model_sha}});
+  }
+  return RunSearch(tc);
+}
+
+absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
+    const TrainContext& tc, const ml::TrainSpec& spec, const std::string& run_name,
+    const std::string& parent_run, int threads,
+    std::vector<std::pair<std::string, std::string>> extra_tags) {
+  const RequestContext& ctx = tc.ctx;
+  const Project& project = tc.project;
+  const Plan& plan = tc.plan;
+  const ml::Table& table = tc.table;
+  const Job& job = tc.job;
+  auto log = [&](const std::string& line) { Log(job.id, line); };
+  std::vector<std::pair<std::string, std::string>> tags = {
+      {"kade.source", "training-job"},
+      {"kade.version", kVersion},
+      {"xgboost.version", ml::XgboostVersion()},
+      {"algorithm", spec.algorithm}};
+  if (!parent_run.empty()) tags.emplace_back("mlflow.parentRunId", parent_run);
+  for (auto& t : extra_tags) tags.push_back(std::move(t));
+  ASSIGN_OR_RETURN(RunView run,
+                   tracking_->CreateRun(ctx, tc.experiment_id, run_name, NowMillis(), tags));
   const std::string run_id = run.run.uuid;
-  log(absl::StrCat("run ", run_id, " in experiment '", exp->name, "'"));
+  if (parent_run.empty()) log(absl::StrCat("run ", run_id));
   RETURN_IF_ERROR(
       tracking_->LogInputs(ctx, run_id,
                            {RunInput{plan.spec.dataset, plan.version.sha256,
@@ -351,27 +390,26 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
                                NowMillis(), std::nullopt);
     return s;
   };
-
   ml::TrainOptions to;
-  to.threads = options_.threads_per_job;
-  to.log = log;
-  to.cancel = &cancel;
-  absl::StatusOr<ml::TrainResult> trained = ml::Train(plan.spec, table, to);
+  to.threads = threads;
+  if (parent_run.empty()) to.log = log;  // the trials of a search log one line each instead
+  to.cancel = &tc.cancel;
+  absl::StatusOr<ml::TrainResult> trained = ml::Train(spec, table, to);
   if (!trained.ok()) return fail_run(trained.status());
   const ml::TrainResult& t = *trained;
 
   // Params, per-round metrics and the holdout metrics.
   std::vector<std::pair<std::string, std::string>> params = {
-      {"algorithm", plan.spec.algorithm},
+      {"algorithm", spec.algorithm},
       {"task", t.encoding.task},
       {"target", t.encoding.target},
-      {"num_rounds", std::to_string(plan.spec.num_rounds)},
-      {"early_stopping_rounds", std::to_string(plan.spec.early_stopping_rounds)},
-      {"holdout", absl::StrCat(plan.spec.holdout)},
-      {"seed", std::to_string(plan.spec.seed)},
+      {"num_rounds", std::to_string(spec.num_rounds)},
+      {"early_stopping_rounds", std::to_string(spec.early_stopping_rounds)},
+      {"holdout", absl::StrCat(spec.holdout)},
+      {"seed", std::to_string(spec.seed)},
       {"features", std::to_string(t.encoding.features.size())},
       {"dataset", absl::StrCat(plan.spec.dataset, "@", plan.spec.version)}};
-  for (const auto& [k, v] : plan.spec.params) params.emplace_back(k, v);
+  for (const auto& [k, v] : spec.params) params.emplace_back(k, v);
   std::vector<MetricPoint> points;
   int64_t ts = NowMillis();
   for (const auto& p : t.history) points.push_back({p.key, p.value, 0, ts, p.step});
@@ -414,7 +452,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
                   {"sha256", plan.version.sha256},
                   {"run_id", run_id},
                   {"job_id", job.uuid}}},
-                {"spec", plan.spec.ToJson()}};
+                {"spec", spec.ToJson()}};
   std::string predictions = "line,label,prediction\n";
   const size_t per = t.encoding.task == "multiclass" ? t.encoding.classes.size() : 1;
   for (size_t i = 0; i < t.holdout_rows.size(); ++i) {
@@ -447,11 +485,169 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
   ASSIGN_OR_RETURN(Run finished, tracking_->UpdateRun(ctx, run_id, std::string("FINISHED"),
                                                       NowMillis(), std::nullopt));
   (void)finished;
-  log(absl::StrCat("model ", model_sha.substr(0, 12), "… saved with run ", run_id));
-  return std::make_pair(run_id, Json{{"run_id", run_id},
-                                     {"metrics", scalars},
-                                     {"rounds", t.rounds},
-                                     {"model_sha256", model_sha}});
+  Trained out;
+  out.run_id = run_id;
+  out.metrics = scalars;
+  out.rounds = t.rounds;
+  out.model_sha = model_sha;
+  return out;
+}
+
+absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainContext& tc) {
+  const ml::SearchSpec& search = *tc.plan.spec.search;
+  auto log = [&](const std::string& line) { Log(tc.job.id, line); };
+  ASSIGN_OR_RETURN(auto trials, search.Trials(tc.plan.spec.seed));
+  const std::string& task = tc.plan.encoding.task;
+  std::string metric = search.metric;
+  if (metric.empty()) metric = task == "binary" ? "auc" : task == "multiclass" ? "logloss" : "rmse";
+  static const std::set<std::string> kHigherIsBetter = {"auc", "accuracy", "precision", "recall",
+                                                        "f1",  "f1_macro", "r2"};
+  std::string direction = search.direction;
+  if (direction.empty()) direction = kHigherIsBetter.count(metric) ? "max" : "min";
+  std::string name = tc.plan.spec.run_name.empty()
+                         ? absl::StrCat(search.strategy, "-search-", tc.plan.spec.dataset, "@",
+                                        tc.plan.spec.version)
+                         : tc.plan.spec.run_name;
+  ASSIGN_OR_RETURN(RunView parent, tracking_->CreateRun(tc.ctx, tc.experiment_id, name, NowMillis(),
+                                                        {{"kade.job", tc.job.uuid},
+                                                         {"kade.source", "training-job"},
+                                                         {"kade.search", search.strategy},
+                                                         {"kade.version", kVersion}}));
+  const std::string parent_id = parent.run.uuid;
+  RETURN_IF_ERROR(tracking_->LogBatch(
+      tc.ctx, parent_id, {},
+      {{"search.strategy", search.strategy},
+       {"search.space", search.ToJson()["space"].dump()},
+       {"search.trials", std::to_string(trials.size())},
+       {"search.metric", metric},
+       {"search.direction", direction},
+       {"algorithm", tc.plan.spec.algorithm},
+       {"dataset", absl::StrCat(tc.plan.spec.dataset, "@", tc.plan.spec.version)}},
+      {}));
+  log(absl::StrFormat("%s search: %d trials, %d at a time, best by holdout %s (%s); parent run %s",
+                      search.strategy, trials.size(), search.parallel, metric, direction,
+                      parent_id));
+
+  // Trials run on `parallel` threads sharing the job's cores; each is a child run.
+  struct Outcome {
+    absl::Status status;
+    Trained trained;
+  };
+  std::vector<Outcome> outcomes(trials.size());
+  std::atomic<size_t> next{0};
+  const int parallel = std::max(1, std::min<int>(search.parallel, static_cast<int>(trials.size())));
+  const int threads = std::max(1, options_.threads_per_job / parallel);
+  auto worker = [&] {
+    for (size_t i = next++; i < trials.size(); i = next++) {
+      if (tc.cancel.load()) {
+        outcomes[i].status = absl::CancelledError("cancelled");
+        continue;
+      }
+      ml::TrainSpec spec = tc.plan.spec;
+      spec.search.reset();
+      for (const auto& [k, v] : trials[i]) spec.params[k] = v;
+      absl::StatusOr<Trained> t =
+          TrainAndRecord(tc, spec, absl::StrCat(name, "-trial-", i), parent_id, threads,
+                         {{"kade.trial", std::to_string(i)}});
+      std::string desc;
+      for (const auto& [k, v] : trials[i])
+        absl::StrAppend(&desc, desc.empty() ? "" : " ", k, "=", v);
+      if (t.ok()) {
+        outcomes[i].trained = *t;
+        double m = t->metrics.contains(metric) && t->metrics[metric].is_number()
+                       ? t->metrics[metric].get<double>()
+                       : std::nan("");
+        log(absl::StrFormat("trial %d (%s): %s %.5f", i, desc, metric, m));
+      } else {
+        outcomes[i].status = t.status();
+        log(absl::StrFormat("trial %d (%s) failed: %s", i, desc, t.status().message()));
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < parallel; ++w) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+
+  // The best trial, the results table, and the parent's record of both.
+  int best = -1;
+  double best_value = 0;
+  Json results = Json::array();
+  std::vector<MetricPoint> points;
+  int64_t ts = NowMillis();
+  for (size_t i = 0; i < trials.size(); ++i) {
+    Json row{{"trial", i}, {"params", trials[i]}};
+    if (!outcomes[i].status.ok()) {
+      row["error"] = std::string(outcomes[i].status.message());
+      results.push_back(row);
+      continue;
+    }
+    const Trained& t = outcomes[i].trained;
+    row["run_id"] = t.run_id;
+    row["metrics"] = t.metrics;
+    results.push_back(row);
+    if (!t.metrics.contains(metric) || !t.metrics[metric].is_number()) continue;
+    double v = t.metrics[metric].get<double>();
+    points.push_back({absl::StrCat("trial/", metric), v, 0, ts, static_cast<int64_t>(i)});
+    if (best < 0 || (direction == "max" ? v > best_value : v < best_value)) {
+      best = static_cast<int>(i);
+      best_value = v;
+    }
+  }
+  auto finish_parent = [&](const char* status) {
+    (void)tracking_->UpdateRun(tc.ctx, parent_id, std::string(status), NowMillis(), std::nullopt);
+  };
+  if (tc.cancel.load()) {
+    finish_parent("KILLED");
+    return absl::CancelledError("cancelled during the search");
+  }
+  if (best < 0) {
+    finish_parent("FAILED");
+    return absl::InternalError("every trial of the search failed (see the job's log)");
+  }
+  const Trained& winner = outcomes[static_cast<size_t>(best)].trained;
+  points.push_back(
+      {absl::StrCat("best/", metric), best_value, 0, ts, static_cast<int64_t>(trials.size())});
+  std::vector<std::pair<std::string, std::string>> best_params;
+  for (const auto& [k, v] : trials[static_cast<size_t>(best)]) {
+    best_params.emplace_back(absl::StrCat("best.", k), v);
+  }
+  RETURN_IF_ERROR(tracking_->LogBatch(
+      tc.ctx, parent_id, points, best_params,
+      {{"kade.best_run", winner.run_id}, {"kade.best_trial", std::to_string(best)}}));
+  std::string csv = absl::StrCat("trial,run_id,", metric, ",params\n");
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const Json& row = results[i];
+    absl::StrAppend(&csv, i, ",", row.value("run_id", ""), ",",
+                    row.contains("metrics") && row["metrics"].contains(metric)
+                        ? row["metrics"][metric].dump()
+                        : "",
+                    ",\"", absl::StrReplaceAll(row["params"].dump(), {{"\"", "\"\""}}), "\"\n");
+  }
+  Json summary{{"metric", metric},         {"direction", direction},
+               {"best_trial", best},       {"best_run_id", winner.run_id},
+               {"best_value", best_value}, {"best_params", trials[static_cast<size_t>(best)]},
+               {"trials", results}};
+  for (const auto& [file, body] :
+       {std::pair<std::string, std::string>{"search/results.json", summary.dump(2)},
+        std::pair<std::string, std::string>{"search/results.csv", csv}}) {
+    ASSIGN_OR_RETURN(auto up, artifacts_->BeginUpload(
+                                  tc.project, absl::StrCat("runs/", parent_id, "/artifacts/", file),
+                                  absl::EndsWith(file, ".csv") ? "text/csv" : "application/json"));
+    RETURN_IF_ERROR(up->Append(body));
+    RETURN_IF_ERROR(up->Finish(tc.ctx).status());
+  }
+  finish_parent("FINISHED");
+  log(absl::StrFormat("best: trial %d, %s %.5f (run %s)", best, metric, best_value, winner.run_id));
+  return std::make_pair(parent_id, Json{{"run_id", parent_id},
+                                        {"best_run_id", winner.run_id},
+                                        {"best_trial", best},
+                                        {"best_params", trials[static_cast<size_t>(best)]},
+                                        {"metric", metric},
+                                        {"best_value", best_value},
+                                        {"metrics", winner.metrics},
+                                        {"model_sha256", winner.model_sha},
+                                        {"trials", trials.size()}});
 }
 
 }  // namespace kade

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/json.h"
+#include "ml/train.h"
 #include "platform/artifact_service.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
@@ -61,11 +62,25 @@ class JobService {
   static Json ToJson(const Job& job);
 
  private:
+  struct Trained {
+    std::string run_id;
+    Json metrics;
+    int rounds = 0;
+    std::string model_sha;
+  };
+  struct TrainContext;
   void WorkerLoop(int index);
   void RunJob(Job job, const std::string& owner);
   absl::StatusOr<std::pair<std::string, Json>> RunTraining(const Job& job,
                                                            const RequestContext& ctx,
                                                            const std::atomic<bool>& cancel);
+  // Trains `spec` on the context's table and records it as a run (a child of `parent_run`
+  // when set): params, metrics, input, model, manifest, evaluation.
+  absl::StatusOr<Trained> TrainAndRecord(const TrainContext& tc, const ml::TrainSpec& spec,
+                                         const std::string& run_name, const std::string& parent_run,
+                                         int threads,
+                                         std::vector<std::pair<std::string, std::string>> tags);
+  absl::StatusOr<std::pair<std::string, Json>> RunSearch(const TrainContext& tc);
   void Log(int64_t job_id, const std::string& line);
 
   MetadataStore* store_;

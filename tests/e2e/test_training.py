@@ -191,3 +191,46 @@ def test_a_job_whose_server_was_killed_is_taken_up_again(make_server):
     s2.extra_env = {}
     job = wait(s2, jid, timeout=180)
     assert job["status"] == "succeeded" and job["attempts"] == 2, job
+
+
+def test_grid_search_runs_child_trials_and_records_the_best(ml):
+    r = submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 30,
+                    "search": {"strategy": "grid", "space": "max_depth=2,4;eta=0.1,0.3", "parallel": 2}})
+    assert r.status == 201, r.raw
+    job = wait(ml, r.json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    res = job["result"]
+    assert res["trials"] == 4 and res["metric"] == "auc"
+    parent = res["run_id"]
+    found = ml.admin("POST", "/projects/ml/api/2.0/mlflow/runs/search", {
+        "experiment_ids": [ml.admin("GET", "/projects/ml/api/2.0/mlflow/experiments/get-by-name"
+                                           "?experiment_name=training").json["experiment"]["experiment_id"]],
+        "filter": f"tags.mlflow.parentRunId = '{parent}'"}).json["runs"]
+    assert len(found) == 4
+    aucs = {c["info"]["run_id"]: {m["key"]: m["value"] for m in c["data"]["metrics"]}["auc"] for c in found}
+    combos = {tuple(sorted((p["key"], p["value"]) for p in c["data"]["params"] if p["key"] in ("max_depth", "eta")))
+              for c in found}
+    assert len(combos) == 4
+    best = max(aucs, key=aucs.get)
+    assert res["best_run_id"] == best and res["best_value"] == pytest.approx(aucs[best])
+    prun = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/runs/get?run_id={parent}").json["run"]
+    ptags = {t["key"]: t["value"] for t in prun["data"]["tags"]}
+    pmetrics = {m["key"]: m["value"] for m in prun["data"]["metrics"]}
+    assert ptags["kade.best_run"] == best and pmetrics["best/auc"] == pytest.approx(aucs[best])
+    table = json.loads(artifact(ml, parent, "search/results.json"))
+    assert len(table["trials"]) == 4 and table["best_run_id"] == best
+
+
+def test_random_search_and_bad_search_specs(ml):
+    job = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 20, "search": {
+        "strategy": "random", "space": {"max_depth": {"min": 2, "max": 6}, "eta": {"min": 0.01, "max": 0.3, "log": True}},
+        "trials": 3, "metric": "logloss"}}).json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["trials"] == 3 and job["result"]["metric"] == "logloss"
+    for search, expect in [({"strategy": "grid", "space": "eta=0.01..0.3"}, "a grid needs lists"),
+                           ({"strategy": "annealing", "space": "eta=0.1"}, "grid or random"),
+                           ({"space": "depth=1,2"}, "unknown parameter 'depth'"),
+                           ({"space": "max_depth=5..2", "strategy": "random"}, "MIN < MAX"),
+                           ({"space": "eta=0.1", "trials": 0}, "'trials' must be")]:
+        r = submit(ml, {"dataset": "churn", "target": "churned", "search": search})
+        assert r.status == 400 and expect in r.json["error"]["message"], (search, r.raw)
