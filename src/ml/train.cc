@@ -744,6 +744,7 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
                       std::count(categorical.begin(), categorical.end(), true)));
 
   ASSIGN_OR_RETURN(Booster booster, Booster::Create({&dtrain, &dvalid}));
+  RETURN_IF_ERROR(booster.SetFeatures(names, categorical));
   int rounds = spec.num_rounds;
   RETURN_IF_ERROR(Configure(spec, e, options.threads, booster, &rounds));
 

@@ -16,6 +16,12 @@ absl::Status Check(int rc, absl::string_view what) {
 
 }  // namespace
 
+#define RETURN_IF_ERROR_XGB(call, what)      \
+  do {                                       \
+    absl::Status _s = Check((call), (what)); \
+    if (!_s.ok()) return _s;                 \
+  } while (0)
+
 std::string XgboostVersion() {
   int major = 0, minor = 0, patch = 0;
   XGBoostVersion(&major, &minor, &patch);
@@ -99,6 +105,19 @@ Booster::~Booster() {
 absl::Status Booster::SetParam(const std::string& name, const std::string& value) {
   return Check(XGBoosterSetParam(handle_, name.c_str(), value.c_str()),
                absl::StrCat("parameter ", name, "=", value));
+}
+
+absl::Status Booster::SetFeatures(const std::vector<std::string>& names,
+                                  const std::vector<bool>& categorical) {
+  std::vector<const char*> n, t;
+  for (size_t j = 0; j < names.size(); ++j) {
+    n.push_back(names[j].c_str());
+    t.push_back(categorical[j] ? "c" : "q");
+  }
+  RETURN_IF_ERROR_XGB(XGBoosterSetStrFeatureInfo(handle_, "feature_name", n.data(), n.size()),
+                      "feature names");
+  return Check(XGBoosterSetStrFeatureInfo(handle_, "feature_type", t.data(), t.size()),
+               "feature types");
 }
 
 absl::Status Booster::UpdateOneIter(int iteration, const DMatrix& train) {

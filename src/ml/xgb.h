@@ -45,6 +45,10 @@ class Booster {
   ~Booster();
 
   absl::Status SetParam(const std::string& name, const std::string& value);
+  // Names and types ("q" numeric, "c" categorical) saved with the model, so importance and
+  // other tools name the features.
+  absl::Status SetFeatures(const std::vector<std::string>& names,
+                           const std::vector<bool>& categorical);
   absl::Status UpdateOneIter(int iteration, const DMatrix& train);
   // XGBoost's evaluation line for the round, parsed: {("valid-logloss", 0.43), ...}.
   absl::StatusOr<std::vector<std::pair<std::string, double>>> Eval(

@@ -466,6 +466,7 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
   Json evaluation = t.evaluation;
   evaluation["importance"] = importance;
   evaluation["train_rows"] = t.train_rows;
+  if (!t.encoding.classes.empty()) evaluation["classes"] = t.encoding.classes;
   evaluation["holdout_rows"] = t.holdout_rows.size();
   const std::pair<std::string, std::pair<std::string, std::string>> files[] = {
       {"model/model.json", {t.model_json, "application/json"}},

@@ -90,6 +90,10 @@ def test_training_job_records_a_run_that_python_xgboost_and_sklearn_confirm(ml):
     assert len(preds) == 120  # 20% of 600 rows, stratified
     assert manifest["signature"]["classes"] == ["false", "true"]
     assert manifest["lineage"]["run_id"] == run_id
+    evaluation = json.loads(artifact(ml, run_id, "eval/evaluation.json"))
+    assert {f["feature"] for f in evaluation["importance"]} <= {f["name"] for f in manifest["signature"]["features"]}
+    assert evaluation["confusion_matrix"][0][0] + evaluation["confusion_matrix"][1][1] == \
+        round(metrics["accuracy"] * 120)
 
     # Python's xgboost, loading the same JSON model, predicts the same on the same rows.
     df = pd.read_csv(CHURN, keep_default_na=False, na_values=["", "NA"], dtype=str)

@@ -11,12 +11,14 @@ import { Area, AREAS } from './pages/areas/Area';
 import { ProjectDetail } from './pages/projects/ProjectDetail';
 import { ProjectList } from './pages/projects/ProjectList';
 import { SignIn } from './pages/signin/SignIn';
+import { JobPage, TrainingPage } from './pages/training/Training';
 import { useRoute } from './router';
 
 const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'projects', label: 'Projects' },
   { id: 'data', label: 'Data' },
   { id: 'experiments', label: 'Experiments' },
+  { id: 'training', label: 'Training' },
   { id: 'models', label: 'Models', soon: true },
   { id: 'endpoints', label: 'Endpoints', soon: true },
   { id: 'monitoring', label: 'Monitoring', soon: true },
@@ -44,6 +46,8 @@ export function App() {
   let content;
   if (section === 'experiments' && route[1] && route[2]) content = <ExperimentPage project={route[1]} id={route[2]} />;
   else if (section === 'experiments') content = <ExperimentList project={route[1]} />;
+  else if (section === 'training' && route[1] && route[2]) content = <JobPage project={route[1]} id={route[2]} />;
+  else if (section === 'training') content = <TrainingPage project={route[1]} />;
   else if (section === 'runs' && route[2]) content = <RunPage project={route[1]} id={route[2]} />;
   else if (section === 'compare' && route[2]) content = <ComparePage project={route[1]} ids={route[2].split(',')} />;
   else if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;

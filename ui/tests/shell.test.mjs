@@ -248,3 +248,40 @@ test('experiments: runs table with filter and sort, run page curves, compare vie
   await page.waitForSelector('pre.preview >> text=max_depth');
   await page.close();
 });
+
+test('training: submit a job from the form, follow its log, and see the evaluation plots of its run', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.click('nav >> text=Training');
+  // The demo's own training job is listed (and finishes on its own).
+  await page.waitForSelector('[data-testid=job-table] >> text=churn@1');
+  await page.waitForSelector('[data-testid=train-form] select[aria-label=Dataset] >> option[value=churn]', { state: 'attached' });
+  await page.fill('input[aria-label=Version]', '1');
+  await page.fill('input[aria-label=Rounds]', '40');
+  await page.fill('input[aria-label=max_depth]', '3');
+  await page.click('[data-testid=train-form] button[type=submit]');
+  // The job page follows the log until the job ends.
+  await page.waitForSelector('[data-testid=job-log] >> text=succeeded', { timeout: 60000 });
+  assert.equal(await page.textContent('[data-testid=job-status]'), 'succeeded');
+  assert.match(await page.textContent('[data-testid=job-log]'), /held out/);
+  await page.screenshot({ path: join(shots, 'job.png') });
+  // Its run page shows learning curves and the holdout evaluation.
+  await page.click('text=Run: >> a');
+  await page.waitForSelector('[data-testid=evaluation]');
+  await page.waitForSelector('[data-testid=roc-chart] canvas');
+  await page.waitForSelector('[data-testid=calibration-chart] canvas');
+  await page.waitForSelector('[data-testid=importance] canvas');
+  assert.match(await page.textContent('[data-testid=confusion-matrix]'), /true/);
+  await page.screenshot({ path: join(shots, 'training-run.png'), fullPage: true });
+  // A bad spec is refused with the server's message.
+  await page.goBack();
+  await page.goto(base + '/#/training/demo');
+  await page.fill('input[aria-label=Target]', 'nope');
+  await page.click('[data-testid=train-form] button[type=submit]');
+  await page.waitForSelector('.error');
+  assert.match(await page.textContent('.error'), /target column 'nope'/);
+  await page.close();
+});

@@ -89,3 +89,40 @@ export function Histogram(props: { edges: number[]; counts: number[] }) {
   const labels = props.counts.map((_, i) => fmt(props.edges[i]));
   return <BarChart labels={labels} values={props.counts} label="rows" />;
 }
+
+// Curves over a numeric x axis with axis titles (ROC, precision-recall, calibration).
+export function XYChart(props: {
+  series: { label: string; points: [number, number][]; dashed?: boolean }[];
+  xLabel: string; yLabel: string; height?: number; testid?: string;
+}) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const key = JSON.stringify(props.series);
+  useEffect(() => {
+    if (!ref.current) return;
+    const chart = new Chart(ref.current, {
+      type: 'line',
+      data: {
+        datasets: props.series.map((s, i) => ({
+          label: s.label,
+          data: s.points.map(([x, y]) => ({ x, y })),
+          borderColor: s.dashed ? '#94a3b8' : color(i), backgroundColor: color(i),
+          borderDash: s.dashed ? [4, 4] : [], pointRadius: 0, borderWidth: 2, tension: 0,
+        })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
+        plugins: { legend: { display: props.series.length > 1, position: 'bottom' } },
+        scales: {
+          x: { type: 'linear', min: 0, max: 1, title: { display: true, text: props.xLabel } },
+          y: { min: 0, max: 1, title: { display: true, text: props.yLabel } },
+        },
+      },
+    });
+    return () => chart.destroy();
+  }, [key]);
+  return (
+    <div class="chart" style={`height: ${props.height ?? 240}px`} data-testid={props.testid ?? 'xy-chart'}>
+      <canvas ref={ref} />
+    </div>
+  );
+}

@@ -1,11 +1,71 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Artifact, errorMessage } from '../../api';
 import { Card, ErrorBox, formatBytes, Page } from '../../components';
-import { LineChart } from '../data/charts';
+import { BarChart, LineChart, XYChart } from '../data/charts';
 import { fmt, kv, type Metric, mlflow, type Run, when } from './mlflow';
 
 const TEXT = /\.(txt|json|md|csv|diff|yaml|yml|log|py)$/i;
 const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
+
+interface Evaluation {
+  roc?: [number, number][]; pr?: [number, number][];
+  calibration?: { predicted: number; observed: number; count: number }[];
+  confusion_matrix?: number[][]; importance?: { feature: string; gain: number }[];
+  residuals?: Record<string, number>; train_rows?: number; holdout_rows?: number; classes?: string[];
+}
+
+// train/X and valid/X share a chart (learning curves); other keys get their own.
+function groupCurves(curves: [string, Metric[]][]): [string, [string, Metric[]][]][] {
+  const groups = new Map<string, [string, Metric[]][]>();
+  for (const [key, pts] of curves) {
+    const m = /^(train|valid)\/(.+)$/.exec(key);
+    const title = m ? m[2] : key;
+    groups.set(title, [...(groups.get(title) ?? []), [key, pts]]);
+  }
+  return [...groups.entries()];
+}
+
+// A training run's holdout evaluation: ROC, precision-recall and calibration curves, the
+// confusion matrix and the features' importance (gain).
+function EvaluationCard(props: { ev: Evaluation; classes?: string[] }) {
+  const ev = props.ev;
+  const cm = ev.confusion_matrix;
+  const labels = props.classes ?? cm?.map((_, i) => String(i)) ?? [];
+  return (
+    <Card title={`Evaluation on the holdout (${ev.holdout_rows ?? '?'} rows; trained on ${ev.train_rows ?? '?'})`}>
+      <div class="grid-3" data-testid="evaluation">
+        {ev.roc && <div><h3>ROC</h3><XYChart testid="roc-chart" xLabel="false positive rate" yLabel="true positive rate"
+          series={[{ label: 'model', points: ev.roc }, { label: 'chance', points: [[0, 0], [1, 1]], dashed: true }]} /></div>}
+        {ev.pr && <div><h3>Precision–recall</h3><XYChart testid="pr-chart" xLabel="recall" yLabel="precision" series={[{ label: 'model', points: ev.pr }]} /></div>}
+        {ev.calibration && <div><h3>Calibration</h3><XYChart testid="calibration-chart" xLabel="predicted probability" yLabel="observed frequency"
+          series={[{ label: 'model', points: ev.calibration.map((c) => [c.predicted, c.observed] as [number, number]) },
+            { label: 'perfect', points: [[0, 0], [1, 1]], dashed: true }]} /></div>}
+      </div>
+      <div class="grid-2">
+        {cm && (
+          <div>
+            <h3>Confusion matrix</h3>
+            <table class="table confusion" data-testid="confusion-matrix">
+              <thead><tr><th>true \ predicted</th>{labels.map((l) => <th>{l}</th>)}</tr></thead>
+              <tbody>{cm.map((row, i) => <tr><th>{labels[i]}</th>{row.map((v, j) => <td class={i === j ? 'hit' : ''}>{v}</td>)}</tr>)}</tbody>
+            </table>
+          </div>
+        )}
+        {ev.residuals && (
+          <div><h3>Residuals</h3><table class="table"><tbody>
+            {Object.entries(ev.residuals).map(([k, v]) => <tr><td>{k}</td><td>{fmt(v)}</td></tr>)}
+          </tbody></table></div>
+        )}
+        {ev.importance && ev.importance.length > 0 && (
+          <div data-testid="importance">
+            <h3>Feature importance (gain)</h3>
+            <BarChart horizontal label="gain" labels={ev.importance.slice(0, 15).map((f) => f.feature)} values={ev.importance.slice(0, 15).map((f) => f.gain)} />
+          </div>
+        )}
+      </div>
+    </Card>
+  );
+}
 
 // One run: params, metric charts per key (with steps), tags, code version, inputs, artifacts.
 export function RunPage(props: { project: string; id: string }) {
@@ -14,6 +74,7 @@ export function RunPage(props: { project: string; id: string }) {
   const [artifacts, setArtifacts] = useState<Artifact[]>([]);
   const [preview, setPreview] = useState<{ name: string; text?: string; image?: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [evaluation, setEvaluation] = useState<Evaluation | null>(null);
   const base = `/api/v1/projects/${encodeURIComponent(props.project)}`;
 
   useEffect(() => {
@@ -29,6 +90,14 @@ export function RunPage(props: { project: string; id: string }) {
         setHistory(h);
         const a = await api<{ artifacts: Artifact[] }>('GET', `${base}/artifacts?prefix=${encodeURIComponent(`runs/${props.id}/artifacts/`)}`);
         setArtifacts(a.artifacts);
+        // A training job's evaluation on the holdout, for the plots below.
+        const ev = a.artifacts.find((x) => x.name.endsWith('/artifacts/eval/evaluation.json'));
+        if (ev) {
+          const res = await fetch(`${base}/artifacts/${ev.name.split('/').map(encodeURIComponent).join('/')}`, {
+            headers: { Authorization: `Bearer ${sessionStorage.getItem('kade.token')}` },
+          });
+          if (res.ok) setEvaluation(await res.json());
+        }
       } catch (e) {
         setError(errorMessage(e));
       }
@@ -81,16 +150,17 @@ export function RunPage(props: { project: string; id: string }) {
       {curves.length > 0 && (
         <Card title="Metric history">
           <div class="column-grid">
-            {curves.map(([key, pts]) => (
+            {groupCurves(curves).map(([title, series]) => (
               <div>
-                <h2>{key}</h2>
-                <LineChart series={[{ label: key, points: pts.map((p) => ({ x: p.step, y: typeof p.value === 'number' ? p.value : null })) }]} />
+                <h2>{title}</h2>
+                <LineChart series={series.map(([key, pts]) => ({ label: key, points: pts.map((p) => ({ x: p.step, y: typeof p.value === 'number' ? p.value : null })) }))} />
               </div>
             ))}
           </div>
           {finals.length > 0 && <p class="hint">Single-value metrics: {finals.map(([k]) => k).join(', ')}</p>}
         </Card>
       )}
+      {evaluation && <EvaluationCard ev={evaluation} classes={evaluation.classes} />}
       <div class="grid-2">
         <Card title="Code and data">
           <dl class="stats">
