@@ -4,6 +4,7 @@
 //   GET  /api/v1/projects/{p}/jobs/{id}                              -> job
 //   GET  /api/v1/projects/{p}/jobs/{id}/logs[?after=SEQ]             -> log lines after SEQ
 //   POST /api/v1/projects/{p}/jobs/{id}/cancel                       -> job
+//   POST /api/v1/projects/{p}/jobs/reproduce    {"run_id": RUN}      -> 201 job
 #include "absl/strings/numbers.h"
 #include "api/router.h"
 #include "core/status.h"
@@ -19,6 +20,18 @@ void RegisterJobRoutes(Router& r) {
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json spec, rc.JsonBody());
           ASSIGN_OR_RETURN(Job job, p->jobs->SubmitTraining(rc.ctx, rc.project_record(), spec));
+          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+        })
+      .blocking = true;
+
+  r.Add("POST", base + "/reproduce", Permission::kProjectEdit, "job.submit",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          if (!body.contains("run_id") || !body["run_id"].is_string()) {
+            return absl::InvalidArgumentError("give the run to reproduce as 'run_id'");
+          }
+          ASSIGN_OR_RETURN(Job job, p->jobs->Reproduce(rc.ctx, rc.project_record(),
+                                                       body["run_id"].get<std::string>()));
           return HttpResponse::MakeJson(201, JobService::ToJson(job));
         })
       .blocking = true;

@@ -183,6 +183,35 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
 
+  // kade runs reproduce RUN: under the tracking commands' "runs", using their --project.
+  if (CLI::App* runs = app.get_subcommand("runs")) {
+    auto* rep = runs->add_subcommand("reproduce", "Train again what produced a run (a new job)");
+    static std::string rep_run;
+    static bool rep_wait = false;
+    rep->add_option("run_id", rep_run, "Run id")->required();
+    rep->add_flag("--wait,-w", rep_wait, "Follow the job's log until it ends");
+    rep->callback([=] {
+      *exit_code = WithClient(*opts, [&](Client& c) -> absl::Status {
+        std::string proj = runs->get_option("--project")->as<std::string>();
+        if (proj.empty()) {
+          return absl::InvalidArgumentError("give the project with --project or KADE_PROJECT");
+        }
+        Json body{{"run_id", rep_run}};
+        ASSIGN_OR_RETURN(Json job, c.Call("POST", Jobs(proj) + "/reproduce", &body));
+        std::string id = job["id"].get<std::string>();
+        std::cout << "Submitted job " << id << "\n";
+        if (!rep_wait) return absl::OkStatus();
+        RETURN_IF_ERROR(Follow(c, proj, id, true));
+        ASSIGN_OR_RETURN(Json done, c.Call("GET", Jobs(proj) + "/" + id));
+        PrintJob(done);
+        return done["status"] == "succeeded"
+                   ? absl::OkStatus()
+                   : absl::AbortedError(
+                         absl::StrCat("job ", id, " ", done["status"].get<std::string>()));
+      });
+    });
+  }
+
   auto* jobs = app.add_subcommand("jobs", "Jobs: list, show, logs, cancel");
   jobs->require_subcommand(1);
   jobs->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -141,6 +142,33 @@ absl::StatusOr<Job> JobService::SubmitTraining(const RequestContext& ctx, const 
                    plan.spec.version, " for '", plan.spec.target, "' (", plan.encoding.task, ", ",
                    plan.encoding.features.size(), " features)"));
   return created;
+}
+
+absl::StatusOr<Job> JobService::Reproduce(const RequestContext& ctx, const Project& project,
+                                          absl::string_view run_id) {
+  ASSIGN_OR_RETURN(RunView run, tracking_->GetRun(ctx.principal, run_id));
+  if (run.project != project.name) {
+    return absl::NotFoundError(absl::StrCat("no run '", run_id, "' in project ", project.name));
+  }
+  auto manifest = artifacts_->OpenForDownload(
+      project, absl::StrCat("runs/", run.run.uuid, "/artifacts/model/kade_model.json"));
+  if (manifest.ok()) {
+    std::ifstream in(manifest->local_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    Json m = ParseOr(text.str(), Json::object());
+    if (m.is_object() && m.contains("spec")) return SubmitTraining(ctx, project, m["spec"]);
+  }
+  std::string job_id;
+  for (const auto& [k, v] : run.data.tags) {
+    if (k == "kade.job") job_id = v;
+  }
+  if (job_id.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run '", run_id, "' was not produced by a training job; there is no spec to repeat"));
+  }
+  ASSIGN_OR_RETURN(Job job, Get(project, job_id));
+  return SubmitTraining(ctx, project, ParseOr(job.spec, Json::object()));
 }
 
 absl::StatusOr<Job> JobService::Get(const Project& project, absl::string_view id) {

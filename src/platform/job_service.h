@@ -47,6 +47,10 @@ class JobService {
   // columns exist, the target has labels and two values at least) and queues the job.
   absl::StatusOr<Job> SubmitTraining(const RequestContext& ctx, const Project& project,
                                      const Json& spec);
+  // Submits again what produced a run: a training run's spec from its model manifest (a
+  // search trial becomes one training), a search's parent run from its job.
+  absl::StatusOr<Job> Reproduce(const RequestContext& ctx, const Project& project,
+                                absl::string_view run_id);
   absl::StatusOr<Job> Get(const Project& project, absl::string_view id);
   absl::StatusOr<std::vector<Job>> List(const Project& project, int64_t limit);
   absl::StatusOr<std::vector<JobLogLine>> Logs(const Project& project, absl::string_view id,

@@ -238,3 +238,24 @@ def test_random_search_and_bad_search_specs(ml):
                            ({"space": "eta=0.1", "trials": 0}, "'trials' must be")]:
         r = submit(ml, {"dataset": "churn", "target": "churned", "search": search})
         assert r.status == 400 and expect in r.json["error"]["message"], (search, r.raw)
+
+
+def test_reproduce_a_run_and_a_search_trial(ml):
+    job = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 25, "seed": 3}).json["id"])
+    assert job["status"] == "succeeded"
+    # With the CLI: kade runs reproduce RUN --wait gives a new job with the same model.
+    out = ml.cli("runs", "-p", "ml", "reproduce", job["run_id"], "--wait")
+    assert out.returncode == 0, out.stderr
+    again = ml.admin("GET", f"{P}/jobs").json["jobs"][0]
+    assert again["id"] != job["id"] and again["status"] == "succeeded"
+    assert again["result"]["model_sha256"] == job["result"]["model_sha256"]
+    # A search trial reproduces as one training with that trial's parameters.
+    search = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 15,
+                                  "search": {"space": "max_depth=2,3"}}).json["id"])
+    best = search["result"]["best_run_id"]
+    r = ml.admin("POST", f"{P}/jobs/reproduce", {"run_id": best})
+    assert r.status == 201, r.raw
+    rep = wait(ml, r.json["id"])
+    assert rep["spec"]["search"] is None and rep["spec"]["params"]["max_depth"] == search["result"]["best_params"]["max_depth"]
+    assert rep["result"]["model_sha256"] == search["result"]["model_sha256"]
+    assert ml.admin("POST", f"{P}/jobs/reproduce", {"run_id": "nope"}).status == 404
