@@ -102,7 +102,7 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       ->envname("KADE_PROJECT");
   train->add_option("--dataset", t_dataset, "Dataset version: NAME[@VERSION]")->required();
   train->add_option("--target", t_target, "Target column (default: the dataset's declared one)");
-  train->add_option("--algo", t_algo, "xgboost or random_forest")->capture_default_str();
+  train->add_option("--algo", t_algo, "xgboost, random_forest or linear")->capture_default_str();
   train->add_option("--task", t_task, "binary, multiclass or regression (default: inferred)");
   train->add_option("--param", t_params, "XGBoost parameter NAME=VALUE (repeatable)");
   train->add_option("--include", t_include, "Feature column (repeatable; default: all usable)");

@@ -338,9 +338,9 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
     ASSIGN_OR_RETURN(s.search, SearchSpec::FromJson(j["search"]));
   }
   if (s.dataset.empty()) return Bad("'dataset' is required");
-  if (s.algorithm != "xgboost" && s.algorithm != "random_forest") {
+  if (s.algorithm != "xgboost" && s.algorithm != "random_forest" && s.algorithm != "linear") {
     return Bad(absl::StrCat("algorithm '", s.algorithm,
-                            "' is not supported (use xgboost or random_forest)"));
+                            "' is not supported (use xgboost, random_forest or linear)"));
   }
   if (!s.task.empty() && s.task != "binary" && s.task != "multiclass" && s.task != "regression") {
     return Bad("'task' must be binary, multiclass or regression");
@@ -624,14 +624,89 @@ absl::StatusOr<Table> TableBuilder::Finish() {
 }
 
 // Sets the booster's parameters for the task and algorithm, then the spec's own.
+// Inputs of a linear model: numeric features standardised with the training rows' mean and
+// standard deviation (a missing value becomes the mean, i.e. 0), categorical features one-hot
+// (a missing or unseen category is all zeros). Rewrites the row-major matrices in place and
+// returns the transformation, which the model manifest keeps for serving.
+static absl::StatusOr<Json> LinearInputs(const Encoding& e, size_t train_n, std::vector<float>* xt,
+                                         std::vector<float>* xv, size_t hold_n,
+                                         std::vector<std::string>* names,
+                                         std::vector<bool>* categorical) {
+  const size_t cols = e.features.size();
+  std::vector<double> mean(cols, 0), sd(cols, 1);
+  for (size_t j = 0; j < cols; ++j) {
+    if (e.features[j].categorical) continue;
+    double sum = 0, sq = 0;
+    size_t n = 0;
+    for (size_t r = 0; r < train_n; ++r) {
+      float v = (*xt)[r * cols + j];
+      if (std::isnan(v)) continue;
+      sum += v;
+      ++n;
+    }
+    mean[j] = n > 0 ? sum / static_cast<double>(n) : 0.0;
+    for (size_t r = 0; r < train_n; ++r) {
+      float v = (*xt)[r * cols + j];
+      if (!std::isnan(v)) sq += (v - mean[j]) * (v - mean[j]);
+    }
+    sd[j] = n > 1 ? std::sqrt(sq / static_cast<double>(n - 1)) : 1.0;
+    if (!(sd[j] > 0)) sd[j] = 1.0;
+  }
+  std::vector<std::string> out_names;
+  Json standardize = Json::object(), one_hot = Json::object();
+  for (size_t j = 0; j < cols; ++j) {
+    const Feature& f = e.features[j];
+    if (f.categorical) {
+      for (const auto& c : f.categories) out_names.push_back(absl::StrCat(f.name, "=", c));
+      one_hot[f.name] = f.categories;
+    } else {
+      out_names.push_back(f.name);
+      standardize[f.name] = Json{{"mean", mean[j]}, {"std", sd[j]}};
+    }
+  }
+  if (out_names.size() > 100000) return Bad("too many one-hot columns for a linear model");
+  auto transform = [&](const std::vector<float>& in, size_t rows) {
+    std::vector<float> out;
+    out.reserve(rows * out_names.size());
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t j = 0; j < cols; ++j) {
+        float v = in[r * cols + j];
+        const Feature& f = e.features[j];
+        if (f.categorical) {
+          for (size_t c = 0; c < f.categories.size(); ++c) {
+            out.push_back(!std::isnan(v) && static_cast<size_t>(v) == c ? 1.0f : 0.0f);
+          }
+        } else {
+          out.push_back(std::isnan(v) ? 0.0f : static_cast<float>((v - mean[j]) / sd[j]));
+        }
+      }
+    }
+    return out;
+  };
+  *xt = transform(*xt, train_n);
+  *xv = transform(*xv, hold_n);
+  *names = out_names;
+  categorical->assign(out_names.size(), false);
+  return Json{{"standardize", standardize}, {"one_hot", one_hot}, {"inputs", out_names}};
+}
+
 static absl::Status Configure(const TrainSpec& spec, const Encoding& e, int threads,
                               Booster& booster, int* rounds) {
   std::map<std::string, std::string> params = {
-      {"tree_method", "hist"},
       {"seed", std::to_string(spec.seed)},
       {"nthread", std::to_string(threads)},
-      {"max_cat_to_onehot", "4"},
   };
+  if (spec.algorithm == "linear") {
+    // XGBoost's linear booster with cyclic coordinate descent (deterministic; the default
+    // "shotgun" updater is not) and L2 regularisation.
+    params["booster"] = "gblinear";
+    params["updater"] = "coord_descent";
+    params["feature_selector"] = "cyclic";
+    params["lambda"] = "1";
+  } else {
+    params["tree_method"] = "hist";
+    params["max_cat_to_onehot"] = "4";
+  }
   if (e.task == "binary") {
     params["objective"] = "binary:logistic";
     params["eval_metric"] = "logloss";
@@ -668,7 +743,7 @@ absl::Status CheckParams(const TrainSpec& spec, const Encoding& encoding) {
   std::vector<bool> categorical;
   for (const auto& f : encoding.features) {
     names.push_back(f.name);
-    categorical.push_back(f.categorical);
+    categorical.push_back(f.categorical && spec.algorithm != "linear");
   }
   ASSIGN_OR_RETURN(DMatrix m, DMatrix::Dense(x, 2, cols, names, categorical));
   RETURN_IF_ERROR(m.SetLabels({0, 1}));
@@ -735,9 +810,17 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
     names.push_back(f.name);
     categorical.push_back(f.categorical);
   }
-  ASSIGN_OR_RETURN(DMatrix dtrain, DMatrix::Dense(xt, train_rows.size(), cols, names, categorical));
+  size_t width = cols;
+  Json preprocessing = Json::object();
+  if (spec.algorithm == "linear") {
+    ASSIGN_OR_RETURN(preprocessing, LinearInputs(e, train_rows.size(), &xt, &xv, hold_rows.size(),
+                                                 &names, &categorical));
+    width = names.size();
+  }
+  ASSIGN_OR_RETURN(DMatrix dtrain,
+                   DMatrix::Dense(xt, train_rows.size(), width, names, categorical));
   RETURN_IF_ERROR(dtrain.SetLabels(yt));
-  ASSIGN_OR_RETURN(DMatrix dvalid, DMatrix::Dense(xv, hold_rows.size(), cols, names, categorical));
+  ASSIGN_OR_RETURN(DMatrix dvalid, DMatrix::Dense(xv, hold_rows.size(), width, names, categorical));
   RETURN_IF_ERROR(dvalid.SetLabels(yv));
   log(absl::StrFormat("%d rows: %d for training, %d held out; %d features (%d categorical)", n,
                       train_rows.size(), hold_rows.size(), cols,
@@ -800,7 +883,13 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
   } else {
     out.evaluation = RegressionMetrics(yv, out.holdout_pred);
   }
-  ASSIGN_OR_RETURN(out.importance, booster.Importance("total_gain"));
+  // Trees: total gain of a feature's splits; linear: the size of its coefficient.
+  ASSIGN_OR_RETURN(out.importance,
+                   booster.Importance(spec.algorithm == "linear" ? "weight" : "total_gain"));
+  if (spec.algorithm == "linear") {
+    for (auto& [f, w] : out.importance) w = std::abs(w);
+  }
+  out.preprocessing = preprocessing;
   std::sort(out.importance.begin(), out.importance.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
   log(absl::StrCat(

@@ -134,8 +134,10 @@ struct TrainResult {
   std::vector<Point> history;
   Json evaluation;  // metrics on the holdout (see metrics.h), plus curves
   std::vector<std::pair<std::string, double>> importance;  // gain, descending
-  std::vector<size_t> holdout_rows;                        // indices into the table
-  std::vector<float> holdout_pred;                         // model output on those rows
+  // Linear models: how raw features become the model's inputs (standardisation, one-hot).
+  Json preprocessing = Json::object();
+  std::vector<size_t> holdout_rows;  // indices into the table
+  std::vector<float> holdout_pred;   // model output on those rows
   size_t train_rows = 0;
 };
 

@@ -473,6 +473,7 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
                 {"signature", t.encoding.ToJson()},
                 {"rounds", t.rounds},
                 {"best_iteration", t.best_iteration},
+                {"preprocessing", t.preprocessing},
                 {"metrics", scalars},
                 {"lineage",
                  {{"dataset", plan.spec.dataset},

@@ -99,6 +99,7 @@ export function TrainingPage(props: { project?: string }) {
             <select aria-label="Algorithm" value={form.algorithm} onChange={set('algorithm')}>
               <option value="xgboost">XGBoost (boosted trees)</option>
               <option value="random_forest">Random forest</option>
+              <option value="linear">Linear / logistic regression</option>
             </select>
           </label>
           <label>max_depth <input aria-label="max_depth" value={form.max_depth} onInput={set('max_depth')} /></label>
