@@ -77,6 +77,7 @@ struct JobService::TrainContext {
   const ml::Table& table;
   int64_t experiment_id;
   const std::atomic<bool>& cancel;
+  std::string owner;  // lease owner, for recording the attempt's run
 };
 
 JobService::JobService(MetadataStore* store, DatasetService* datasets, TrackingService* tracking,
@@ -220,6 +221,12 @@ absl::StatusOr<Job> JobService::Cancel(const RequestContext& ctx, const Project&
   return Get(project, id);
 }
 
+void JobService::RecordAttemptRun(const TrainContext& tc, const std::string& run_id) {
+  absl::Status s =
+      store_->Write([&](Transaction& tx) { return tx.jobs().SetRun(tc.job.id, tc.owner, run_id); });
+  if (!s.ok()) spdlog::warn("job {}: {}", tc.job.uuid, s.ToString());
+}
+
 void JobService::Log(int64_t job_id, const std::string& line) {
   absl::Status s = store_->Write(
       [&](Transaction& tx) { return tx.jobs().AppendLog(job_id, NowMillis(), line); });
@@ -301,6 +308,17 @@ void JobService::RunJob(Job job, const std::string& owner) {
     ctx.principal.is_admin = user->is_admin;
     return absl::OkStatus();
   });
+  job.lease_owner = owner;
+  if (who.ok() && job.attempts > 1 && !job.run_uuid.empty()) {
+    // The run of an attempt whose worker died is closed, so only the finishing attempt's
+    // run reads as finished.
+    auto prev = tracking_->GetRun(ctx.principal, job.run_uuid);
+    if (prev.ok() && prev->run.status == "RUNNING") {
+      (void)tracking_->UpdateRun(ctx, job.run_uuid, std::string("FAILED"), NowMillis(),
+                                 std::nullopt);
+      Log(job.id, absl::StrCat("run ", job.run_uuid, " of the interrupted attempt marked FAILED"));
+    }
+  }
   absl::StatusOr<std::pair<std::string, Json>> r =
       who.ok() ? RunTraining(job, ctx, cancel) : absl::StatusOr<std::pair<std::string, Json>>(who);
   done.Notify();
@@ -369,7 +387,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
     exp = tracking_->CreateExperiment(ctx, project, plan.spec.experiment, {});
   }
   RETURN_IF_ERROR(exp.status());
-  TrainContext tc{job, ctx, project, plan, table, exp->id, cancel};
+  TrainContext tc{job, ctx, project, plan, table, exp->id, cancel, job.lease_owner};
   if (!plan.spec.search) {
     std::string run_name =
         plan.spec.run_name.empty()
@@ -406,7 +424,10 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
   ASSIGN_OR_RETURN(RunView run,
                    tracking_->CreateRun(ctx, tc.experiment_id, run_name, NowMillis(), tags));
   const std::string run_id = run.run.uuid;
-  if (parent_run.empty()) log(absl::StrCat("run ", run_id));
+  if (parent_run.empty()) {
+    log(absl::StrCat("run ", run_id));
+    RecordAttemptRun(tc, run_id);
+  }
   RETURN_IF_ERROR(
       tracking_->LogInputs(ctx, run_id,
                            {RunInput{plan.spec.dataset, plan.version.sha256,
@@ -544,6 +565,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
                                                          {"kade.search", search.strategy},
                                                          {"kade.version", kVersion}}));
   const std::string parent_id = parent.run.uuid;
+  RecordAttemptRun(tc, parent_id);
   RETURN_IF_ERROR(tracking_->LogBatch(
       tc.ctx, parent_id, {},
       {{"search.strategy", search.strategy},

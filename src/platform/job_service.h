@@ -85,6 +85,7 @@ class JobService {
                                          int threads,
                                          std::vector<std::pair<std::string, std::string>> tags);
   absl::StatusOr<std::pair<std::string, Json>> RunSearch(const TrainContext& tc);
+  void RecordAttemptRun(const TrainContext& tc, const std::string& run_id);
   void Log(int64_t job_id, const std::string& line);
 
   MetadataStore* store_;

@@ -116,6 +116,13 @@ class SqliteJobs : public JobRepository {
     return absl::OkStatus();
   }
 
+  absl::Status SetRun(int64_t id, absl::string_view owner, absl::string_view run_uuid) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("UPDATE jobs SET run_uuid = ? WHERE id = ? AND lease_owner = ?"));
+    st.Bind(1, run_uuid).Bind(2, id).Bind(3, owner);
+    return st.Run();
+  }
+
   absl::Status RequestCancel(int64_t id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET cancel_requested = 1, "
                                           "status = CASE WHEN status = 'queued' THEN "

@@ -195,6 +195,14 @@ def test_a_job_whose_server_was_killed_is_taken_up_again(make_server):
     s2.extra_env = {}
     job = wait(s2, jid, timeout=180)
     assert job["status"] == "succeeded" and job["attempts"] == 2, job
+    # It finished once: one finished run for the job; the interrupted attempt's run is FAILED.
+    exp_id = s2.admin("GET", "/projects/ml/api/2.0/mlflow/experiments/get-by-name"
+                             "?experiment_name=training").json["experiment"]["experiment_id"]
+    runs = s2.admin("POST", "/projects/ml/api/2.0/mlflow/runs/search", {
+        "experiment_ids": [exp_id], "filter": f"tags.kade.job = '{jid}'"}).json["runs"]
+    statuses = sorted(r["info"]["status"] for r in runs)
+    assert statuses == ["FAILED", "FINISHED"], statuses
+    assert any("interrupted attempt" in l["line"] for l in s2.admin("GET", f"{P}/jobs/{jid}/logs").json["lines"])
 
 
 def test_grid_search_runs_child_trials_and_records_the_best(ml):
@@ -292,3 +300,27 @@ def test_linear_model_standardises_one_hot_encodes_and_matches_python(ml):
     y = np.array([float(p["label"]) for p in preds])
     assert job["result"]["metrics"]["auc"] == pytest.approx(roc_auc_score(y, ours), abs=1e-9)
     assert job["result"]["metrics"]["auc"] > 0.6
+
+
+def test_multiclass_job_matches_python_xgboost_and_sklearn(ml):
+    job = wait(ml, submit(ml, {"dataset": "churn", "target": "plan", "num_rounds": 30,
+                               "params": {"max_depth": 3}}).json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    run_id = job["run_id"]
+    manifest = json.loads(artifact(ml, run_id, "model/kade_model.json"))
+    classes = manifest["signature"]["classes"]
+    assert manifest["signature"]["task"] == "multiclass" and sorted(classes) == classes and len(classes) >= 3
+    preds = list(csv.DictReader(io.StringIO(artifact(ml, run_id, "eval/predictions.csv").decode())))
+    prob = np.array([[float(v) for v in p["prediction"].split(";")] for p in preds])
+    y = np.array([int(float(p["label"])) for p in preds])
+    df = pd.read_csv(CHURN, keep_default_na=False, na_values=["", "NA"], dtype=str)
+    x = encode(df.iloc[[int(p["line"]) - 2 for p in preds]], manifest["signature"])
+    types = ["c" if f["type"] == "categorical" else "q" for f in manifest["signature"]["features"]]
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(artifact(ml, run_id, "model/model.json")))
+    theirs = booster.predict(xgboost.DMatrix(x, feature_names=[f["name"] for f in manifest["signature"]["features"]],
+                                             feature_types=types, enable_categorical=True))
+    np.testing.assert_allclose(prob, theirs, rtol=1e-6, atol=1e-7)
+    m = job["result"]["metrics"]
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, prob.argmax(axis=1)), abs=1e-12)
+    assert m["logloss"] == pytest.approx(log_loss(y, prob, labels=list(range(len(classes)))), rel=1e-5)
