@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking format lint clean
+.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking bench-training format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -40,7 +40,7 @@ test-e2e: build
 test-ui: build ui
 	@cd ui && npm test
 
-bench: bench-http bench-ingest bench-tracking
+bench: bench-http bench-ingest bench-tracking bench-training
 
 bench-http: build
 	@bash bench/http_bench.sh
@@ -50,6 +50,9 @@ bench-ingest: build
 
 bench-tracking: build
 	@bash bench/tracking_bench.sh
+
+bench-training: build
+	@bash bench/training_bench.sh
 
 format:
 	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')

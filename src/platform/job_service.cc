@@ -584,6 +584,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
   struct Outcome {
     absl::Status status;
     Trained trained;
+    double seconds = 0;  // the trial's own wall time
   };
   std::vector<Outcome> outcomes(trials.size());
   std::atomic<size_t> next{0};
@@ -598,9 +599,12 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
       ml::TrainSpec spec = tc.plan.spec;
       spec.search.reset();
       for (const auto& [k, v] : trials[i]) spec.params[k] = v;
+      auto started = std::chrono::steady_clock::now();
       absl::StatusOr<Trained> t =
           TrainAndRecord(tc, spec, absl::StrCat(name, "-trial-", i), parent_id, threads,
                          {{"kade.trial", std::to_string(i)}});
+      outcomes[i].seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::string desc;
       for (const auto& [k, v] : trials[i])
         absl::StrAppend(&desc, desc.empty() ? "" : " ", k, "=", v);
@@ -658,6 +662,8 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
     return absl::InternalError("every trial of the search failed (see the job's log)");
   }
   const Trained& winner = outcomes[static_cast<size_t>(best)].trained;
+  double trial_seconds = 0;
+  for (const auto& o : outcomes) trial_seconds += o.seconds;
   points.push_back(
       {absl::StrCat("best/", metric), best_value, 0, ts, static_cast<int64_t>(trials.size())});
   std::vector<std::pair<std::string, std::string>> best_params;
@@ -699,7 +705,8 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
                                         {"best_value", best_value},
                                         {"metrics", winner.metrics},
                                         {"model_sha256", winner.model_sha},
-                                        {"trials", trials.size()}});
+                                        {"trials", trials.size()},
+                                        {"trial_seconds", trial_seconds}});
 }
 
 }  // namespace kade
