@@ -12,7 +12,7 @@ help:
 	@echo "make ui         build the web UI into ui/dist"
 	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
 	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
-	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: dataset ingest vs pandas)"
+	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API)"
 	@echo "make format     clang-format the C++ sources"
 
 setup:
