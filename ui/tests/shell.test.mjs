@@ -285,3 +285,23 @@ test('training: submit a job from the form, follow its log, and see the evaluati
   assert.match(await page.textContent('.error'), /target column 'nope'/);
   await page.close();
 });
+
+test('training: a search shows its trials as a table and a parallel-coordinates chart', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.goto(base + '/#/training/demo');
+  await page.waitForSelector('[data-testid=train-form] select[aria-label=Dataset] >> option[value=churn]', { state: 'attached' });
+  await page.fill('input[aria-label=Version]', '1');
+  await page.fill('input[aria-label=Rounds]', '20');
+  await page.fill('input[aria-label="Search space"]', 'max_depth=2,3,4');
+  await page.click('[data-testid=train-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=search-table]', { timeout: 60000 });
+  assert.equal((await page.$$('[data-testid=search-table] tbody tr')).length, 3);
+  await page.waitForSelector('[data-testid=search-parallel] canvas');
+  assert.match(await page.textContent('[data-testid=search-table]'), /best/);
+  await page.screenshot({ path: join(shots, 'search.png'), fullPage: true });
+  await page.close();
+});

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, errorMessage, type Project } from '../../api';
 import { Card, ErrorBox, Page } from '../../components';
 import { navigate } from '../../router';
+import { LineChart } from '../data/charts';
 
 export interface Job {
   id: string; kind: string; status: string; attempts: number; max_attempts: number;
@@ -146,11 +147,63 @@ function summary(j: Job): string {
   return '';
 }
 
+interface SearchResults {
+  metric: string; direction: string; best_trial: number; best_run_id: string;
+  trials: { trial: number; params: Record<string, string>; run_id?: string; metrics?: Record<string, number>; error?: string }[];
+}
+
+// A search's trials: a table sorted best first and a parallel-coordinates chart of the
+// parameters against the search metric (each axis scaled to its range).
+function SearchView(props: { project: string; results: SearchResults }) {
+  const { metric, direction, trials } = props.results;
+  const ok = trials.filter((t) => t.metrics && typeof t.metrics[metric] === 'number');
+  const sorted = [...ok].sort((a, b) => (direction === 'max' ? -1 : 1) * (a.metrics![metric] - b.metrics![metric]));
+  const params = [...new Set(trials.flatMap((t) => Object.keys(t.params)))].sort();
+  const axes = [...params, metric];
+  const raw = ok.map((t) => axes.map((a) => (a === metric ? t.metrics![metric] : Number(t.params[a]))));
+  const scaled = raw.map((row) => row.map((v, j) => {
+    const col = raw.map((r) => r[j]);
+    const lo = Math.min(...col), hi = Math.max(...col);
+    return hi > lo ? (v - lo) / (hi - lo) : 0.5;
+  }));
+  return (
+    <Card title={`Search: ${trials.length} trials, best by ${metric} (${direction})`}>
+      <div class="grid-2">
+        <table class="table" data-testid="search-table">
+          <thead><tr><th>Trial</th>{params.map((p) => <th>{p}</th>)}<th>{metric}</th><th>Run</th></tr></thead>
+          <tbody>
+            {sorted.map((t) => (
+              <tr class={t.trial === props.results.best_trial ? 'best' : ''}>
+                <td>{t.trial}{t.trial === props.results.best_trial && <span class="badge ok">best</span>}</td>
+                {params.map((p) => <td>{t.params[p]}</td>)}
+                <td>{t.metrics![metric].toFixed(4)}</td>
+                <td><a href={`#/runs/${encodeURIComponent(props.project)}/${t.run_id}`}>{t.run_id?.slice(0, 8)}</a></td>
+              </tr>
+            ))}
+            {trials.filter((t) => t.error).map((t) => <tr><td>{t.trial}</td><td colSpan={params.length + 2} class="error">{t.error}</td></tr>)}
+          </tbody>
+        </table>
+        <div data-testid="search-parallel">
+          <LineChart categorical height={260} series={ok.map((t, i) => ({ label: `trial ${t.trial}`, points: axes.map((a, j) => ({ x: a, y: scaled[i][j] })) }))}
+            tooltip={(si, j) => `trial ${ok[si].trial}: ${axes[j]} = ${raw[si][j]}`} />
+        </div>
+      </div>
+    </Card>
+  );
+}
+
 // One job: status, spec, result and its log, followed live until the job ends.
 export function JobPage(props: { project: string; id: string }) {
   const [job, setJob] = useState<Job | null>(null);
   const [lines, setLines] = useState<{ seq: number; time: string; line: string }[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [search, setSearch] = useState<SearchResults | null>(null);
+  useEffect(() => {
+    if (!job || job.status !== 'succeeded' || !job.spec.search || !job.run_id) return;
+    fetch(`${base(props.project)}/artifacts/runs/${job.run_id}/artifacts/search/results.json`, {
+      headers: { Authorization: `Bearer ${sessionStorage.getItem('kade.token')}` },
+    }).then((r) => (r.ok ? r.json() : null)).then(setSearch).catch(() => setSearch(null));
+  }, [job?.status, job?.run_id]);
   useEffect(() => {
     let stop = false;
     let after = 0;
@@ -202,6 +255,7 @@ export function JobPage(props: { project: string; id: string }) {
         </Card>
         <Card title="Spec"><pre class="preview">{JSON.stringify(job.spec, null, 2)}</pre></Card>
       </div>
+      {search && <SearchView project={props.project} results={search} />}
       <Card title="Log">
         <pre class="preview log" data-testid="job-log">{lines.map((l) => `${l.time.slice(11, 23)}  ${l.line}`).join('\n')}</pre>
       </Card>
