@@ -92,7 +92,7 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   auto* train = app.add_subcommand("train", "Train a model on a dataset version (a job)");
   static std::string t_dataset, t_target, t_algo = "xgboost", t_task, t_experiment, t_name;
   static std::vector<std::string> t_params, t_include, t_exclude;
-  static int t_rounds = 100, t_early = 10;
+  static int t_rounds = 100, t_early = 10, t_folds = 0;
   static double t_holdout = 0.2;
   static int64_t t_seed = 42;
   static bool t_force = false, t_wait = false;
@@ -111,6 +111,8 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   train->add_option("--early-stopping", t_early, "Stop after N rounds without improvement (0: off)")
       ->capture_default_str();
   train->add_option("--holdout", t_holdout, "Fraction held out for evaluation")
+      ->capture_default_str();
+  train->add_option("--folds", t_folds, "k-fold cross-validation on the training rows (0: none)")
       ->capture_default_str();
   train->add_option("--seed", t_seed, "Random seed")->capture_default_str();
   train->add_option("--experiment", t_experiment, "Experiment of the run (default: training)");
@@ -138,6 +140,7 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
                 {"holdout", t_holdout},
                 {"seed", t_seed},
                 {"force", t_force}};
+      if (t_folds > 0) spec["folds"] = t_folds;
       if (!t_target.empty()) spec["target"] = t_target;
       if (!t_task.empty()) spec["task"] = t_task;
       if (!t_experiment.empty()) spec["experiment"] = t_experiment;

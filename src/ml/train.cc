@@ -259,7 +259,7 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
       "dataset",  "version",   "target", "include",    "exclude",
       "task",     "algorithm", "params", "num_rounds", "early_stopping_rounds",
       "holdout",  "stratify",  "seed",   "force",      "experiment",
-      "run_name", "search"};
+      "run_name", "search",    "folds"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kFields.count(it.key())) {
       return Bad(absl::StrCat("unknown field '", it.key(), "' in the training spec (known: ",
@@ -300,6 +300,8 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
   RETURN_IF_ERROR(str("run_name", &s.run_name));
   RETURN_IF_ERROR(integer("num_rounds", 1, 10000, &s.num_rounds));
   RETURN_IF_ERROR(integer("early_stopping_rounds", 0, 10000, &s.early_stopping_rounds));
+  RETURN_IF_ERROR(integer("folds", 0, 20, &s.folds));
+  if (s.folds == 1) return Bad("'folds' must be 0 (none) or from 2 to 20");
   int64_t seed = static_cast<int64_t>(s.seed);
   RETURN_IF_ERROR(integer("seed", 0, std::numeric_limits<int32_t>::max(), &seed));
   s.seed = static_cast<uint64_t>(seed);
@@ -367,7 +369,8 @@ Json TrainSpec::ToJson() const {
               {"force", force},
               {"experiment", experiment},
               {"run_name", run_name},
-              {"search", search ? search->ToJson() : Json(nullptr)}};
+              {"search", search ? search->ToJson() : Json(nullptr)},
+              {"folds", folds}};
 }
 
 Json Encoding::ToJson() const {
@@ -758,6 +761,74 @@ absl::Status CheckParams(const TrainSpec& spec, const Encoding& encoding) {
 }
 
 absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
+                                  const TrainOptions& options);
+
+// k-fold cross-validation on `rows` of the table (the training rows, so the holdout stays
+// unseen): folds stratified by class when asked, seeded; one model per fold trained on the
+// other folds and scored on its own. Returns the mean, standard deviation and per-fold
+// value of each scalar metric.
+static absl::StatusOr<Json> CrossValidate(const TrainSpec& spec, const Table& table,
+                                          const std::vector<size_t>& rows,
+                                          const TrainOptions& options) {
+  const size_t cols = table.cols();
+  Table sub;
+  sub.encoding = table.encoding;
+  for (size_t r : rows) {
+    sub.x.insert(sub.x.end(), table.x.begin() + static_cast<long>(r * cols),
+                 table.x.begin() + static_cast<long>((r + 1) * cols));
+    sub.y.push_back(table.y[r]);
+    sub.lines.push_back(table.lines[r]);
+  }
+  const size_t k = static_cast<size_t>(spec.folds);
+  if (sub.rows() < 2 * k)
+    return Bad(absl::StrCat("too few rows for ", k, "-fold cross-validation"));
+  std::mt19937_64 rng(spec.seed ^ 0xf01dULL);
+  std::vector<std::vector<size_t>> groups;
+  if (sub.encoding.task != "regression" && spec.stratify) {
+    groups.resize(sub.encoding.classes.size());
+    for (size_t i = 0; i < sub.rows(); ++i) groups[static_cast<size_t>(sub.y[i])].push_back(i);
+  } else {
+    groups.emplace_back(sub.rows());
+    for (size_t i = 0; i < sub.rows(); ++i) groups[0][i] = i;
+  }
+  std::vector<std::vector<size_t>> folds(k);
+  size_t next = 0;
+  for (auto& g : groups) {
+    for (size_t i = g.size(); i > 1; --i) {
+      std::uniform_int_distribution<size_t> pick(0, i - 1);
+      std::swap(g[i - 1], g[pick(rng)]);
+    }
+    for (size_t r : g) folds[next++ % k].push_back(r);  // dealt out in turn: even sizes
+  }
+  TrainSpec fold_spec = spec;
+  fold_spec.folds = 0;
+  std::map<std::string, std::vector<double>> values;
+  for (size_t f = 0; f < k; ++f) {
+    TrainOptions o;
+    o.threads = options.threads;
+    o.cancel = options.cancel;
+    o.holdout_rows = folds[f];
+    ASSIGN_OR_RETURN(TrainResult r, Train(fold_spec, sub, o));
+    for (auto it = r.evaluation.begin(); it != r.evaluation.end(); ++it) {
+      if (it.value().is_number()) values[it.key()].push_back(it.value().get<double>());
+    }
+  }
+  Json out = Json::object();
+  std::string summary;
+  for (const auto& [metric, v] : values) {
+    double mean = 0, var = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (double x : v) var += (x - mean) * (x - mean);
+    double sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+    out[metric] = Json{{"mean", mean}, {"std", sd}, {"folds", v}};
+    absl::StrAppendFormat(&summary, "  %s %.4f ± %.4f", metric, mean, sd);
+  }
+  if (options.log) options.log(absl::StrCat(k, "-fold cross-validation:", summary));
+  return out;
+}
+
+absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
                                   const TrainOptions& options) {
   auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
@@ -781,14 +852,24 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
     for (size_t i = 0; i < n; ++i) groups[0][i] = i;
   }
   std::vector<size_t> train_rows, hold_rows;
-  for (auto& g : groups) {
-    shuffle(g);
-    size_t h = static_cast<size_t>(std::llround(spec.holdout * static_cast<double>(g.size())));
-    hold_rows.insert(hold_rows.end(), g.begin(), g.begin() + static_cast<long>(h));
-    train_rows.insert(train_rows.end(), g.begin() + static_cast<long>(h), g.end());
+  if (!options.holdout_rows.empty()) {
+    std::vector<bool> held(n, false);
+    for (size_t r : options.holdout_rows) held[r] = true;
+    for (size_t r = 0; r < n; ++r) (held[r] ? hold_rows : train_rows).push_back(r);
+  } else {
+    for (auto& g : groups) {
+      shuffle(g);
+      size_t h = static_cast<size_t>(std::llround(spec.holdout * static_cast<double>(g.size())));
+      hold_rows.insert(hold_rows.end(), g.begin(), g.begin() + static_cast<long>(h));
+      train_rows.insert(train_rows.end(), g.begin() + static_cast<long>(h), g.end());
+    }
   }
   std::sort(train_rows.begin(), train_rows.end());
   std::sort(hold_rows.begin(), hold_rows.end());
+  Json cv = Json::object();
+  if (spec.folds >= 2) {
+    ASSIGN_OR_RETURN(cv, CrossValidate(spec, table, train_rows, options));
+  }
   if (train_rows.size() < 2 || hold_rows.empty()) {
     return Bad(absl::StrCat("too few rows (", n, ") to hold out ", spec.holdout * 100,
                             "% for validation"));
@@ -896,6 +977,7 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
     for (auto& [f, w] : out.importance) w = std::abs(w);
   }
   out.preprocessing = preprocessing;
+  out.cv = cv;
   std::sort(out.importance.begin(), out.importance.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
   log(absl::StrCat(

@@ -57,6 +57,7 @@ struct TrainSpec {
   int num_rounds = 100;
   int early_stopping_rounds = 10;  // 0 = off
   double holdout = 0.2;            // fraction held out for validation and final metrics
+  int folds = 0;                   // k-fold cross-validation on the training rows (0 = none)
   bool stratify = true;            // for classification
   uint64_t seed = 42;
   bool force = false;  // train on a version that failed a blocking check
@@ -133,6 +134,8 @@ struct TrainResult {
   };
   std::vector<Point> history;
   Json evaluation;  // metrics on the holdout (see metrics.h), plus curves
+  // k-fold cross-validation on the training rows: {metric: {mean, std, folds: [...]}}.
+  Json cv = Json::object();
   std::vector<std::pair<std::string, double>> importance;  // gain, descending
   // Linear models: how raw features become the model's inputs (standardisation, one-hot).
   Json preprocessing = Json::object();
@@ -145,6 +148,8 @@ struct TrainOptions {
   int threads = 2;
   std::function<void(const std::string&)> log;  // progress lines
   const std::atomic<bool>* cancel = nullptr;    // checked between rounds
+  // Rows to hold out instead of a random split (cross-validation folds use it).
+  std::vector<size_t> holdout_rows;
 };
 
 absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,

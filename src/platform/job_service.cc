@@ -470,6 +470,11 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
     }
   }
   points.push_back({"rounds", static_cast<double>(t.rounds), 0, ts, t.rounds});
+  for (auto it = t.cv.begin(); it != t.cv.end(); ++it) {
+    points.push_back({absl::StrCat("cv/", it.key()), it.value()["mean"].get<double>(), 0, ts, 0});
+    points.push_back(
+        {absl::StrCat("cv/", it.key(), "_std"), it.value()["std"].get<double>(), 0, ts, 0});
+  }
   if (absl::Status s = tracking_->LogBatch(ctx, run_id, {}, params, {}); !s.ok()) {
     return fail_run(s);
   }
@@ -516,6 +521,7 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
   Json evaluation = t.evaluation;
   evaluation["importance"] = importance;
   evaluation["train_rows"] = t.train_rows;
+  if (!t.cv.empty()) evaluation["cross_validation"] = t.cv;
   if (!t.encoding.classes.empty()) evaluation["classes"] = t.encoding.classes;
   evaluation["holdout_rows"] = t.holdout_rows.size();
   const std::pair<std::string, std::pair<std::string, std::string>> files[] = {

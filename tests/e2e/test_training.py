@@ -324,3 +324,21 @@ def test_multiclass_job_matches_python_xgboost_and_sklearn(ml):
     m = job["result"]["metrics"]
     assert m["accuracy"] == pytest.approx(accuracy_score(y, prob.argmax(axis=1)), abs=1e-12)
     assert m["logloss"] == pytest.approx(log_loss(y, prob, labels=list(range(len(classes)))), rel=1e-5)
+
+
+def test_k_fold_cross_validation_on_the_training_rows(ml):
+    job = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 20,
+                               "folds": 3}).json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    run_id = job["run_id"]
+    run = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/runs/get?run_id={run_id}").json["run"]
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    cv = json.loads(artifact(ml, run_id, "eval/evaluation.json"))["cross_validation"]
+    assert len(cv["auc"]["folds"]) == 3
+    assert metrics["cv/auc"] == pytest.approx(np.mean(cv["auc"]["folds"]))
+    assert metrics["cv/auc_std"] == pytest.approx(np.std(cv["auc"]["folds"], ddof=1))
+    assert 0.6 < metrics["cv/auc"] < 1
+    logs = ml.admin("GET", f"{P}/jobs/{job['id']}/logs").json["lines"]
+    assert any("3-fold cross-validation" in l["line"] for l in logs)
+    r = submit(ml, {"dataset": "churn", "target": "churned", "folds": 1})
+    assert r.status == 400 and "'folds'" in r.json["error"]["message"]
