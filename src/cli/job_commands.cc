@@ -90,7 +90,8 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   };
 
   auto* train = app.add_subcommand("train", "Train a model on a dataset version (a job)");
-  static std::string t_dataset, t_target, t_algo = "xgboost", t_task, t_experiment, t_name;
+  static std::string t_dataset, t_target, t_algo = "xgboost", t_task, t_experiment, t_name,
+                                          t_validation, t_test;
   static std::vector<std::string> t_params, t_include, t_exclude;
   static int t_rounds = 100, t_early = 10, t_folds = 0;
   static double t_holdout = 0.2;
@@ -114,6 +115,9 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       ->capture_default_str();
   train->add_option("--folds", t_folds, "k-fold cross-validation on the training rows (0: none)")
       ->capture_default_str();
+  train->add_option("--validation-version", t_validation,
+                    "A version of the dataset for validation instead of the holdout");
+  train->add_option("--test-version", t_test, "A version of the dataset for the final metrics");
   train->add_option("--seed", t_seed, "Random seed")->capture_default_str();
   train->add_option("--experiment", t_experiment, "Experiment of the run (default: training)");
   train->add_option("--run-name", t_name, "Name of the run");
@@ -141,6 +145,8 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
                 {"seed", t_seed},
                 {"force", t_force}};
       if (t_folds > 0) spec["folds"] = t_folds;
+      if (!t_validation.empty()) spec["validation_version"] = t_validation;
+      if (!t_test.empty()) spec["test_version"] = t_test;
       if (!t_target.empty()) spec["target"] = t_target;
       if (!t_task.empty()) spec["task"] = t_task;
       if (!t_experiment.empty()) spec["experiment"] = t_experiment;

@@ -255,11 +255,26 @@ absl::StatusOr<std::vector<std::map<std::string, std::string>>> SearchSpec::Tria
 absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
   if (!j.is_object()) return Bad("the training spec must be a JSON object");
   TrainSpec s;
-  static const std::set<std::string> kFields = {
-      "dataset",  "version",   "target", "include",    "exclude",
-      "task",     "algorithm", "params", "num_rounds", "early_stopping_rounds",
-      "holdout",  "stratify",  "seed",   "force",      "experiment",
-      "run_name", "search",    "folds"};
+  static const std::set<std::string> kFields = {"dataset",
+                                                "version",
+                                                "target",
+                                                "include",
+                                                "exclude",
+                                                "task",
+                                                "algorithm",
+                                                "params",
+                                                "num_rounds",
+                                                "early_stopping_rounds",
+                                                "holdout",
+                                                "stratify",
+                                                "seed",
+                                                "force",
+                                                "experiment",
+                                                "run_name",
+                                                "search",
+                                                "folds",
+                                                "validation_version",
+                                                "test_version"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kFields.count(it.key())) {
       return Bad(absl::StrCat("unknown field '", it.key(), "' in the training spec (known: ",
@@ -298,6 +313,11 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
   RETURN_IF_ERROR(str("algorithm", &s.algorithm));
   RETURN_IF_ERROR(str("experiment", &s.experiment));
   RETURN_IF_ERROR(str("run_name", &s.run_name));
+  RETURN_IF_ERROR(str("validation_version", &s.validation_version));
+  RETURN_IF_ERROR(str("test_version", &s.test_version));
+  if (!s.test_version.empty() && s.validation_version.empty()) {
+    return Bad("'test_version' needs a 'validation_version' too (for early stopping)");
+  }
   RETURN_IF_ERROR(integer("num_rounds", 1, 10000, &s.num_rounds));
   RETURN_IF_ERROR(integer("early_stopping_rounds", 0, 10000, &s.early_stopping_rounds));
   RETURN_IF_ERROR(integer("folds", 0, 20, &s.folds));
@@ -370,7 +390,9 @@ Json TrainSpec::ToJson() const {
               {"experiment", experiment},
               {"run_name", run_name},
               {"search", search ? search->ToJson() : Json(nullptr)},
-              {"folds", folds}};
+              {"folds", folds},
+              {"validation_version", validation_version},
+              {"test_version", test_version}};
 }
 
 Json Encoding::ToJson() const {
@@ -515,6 +537,12 @@ absl::StatusOr<Encoding> PlanEncoding(const TrainSpec& spec, const Schema& schem
 
 TableBuilder::TableBuilder(Encoding encoding) { table_.encoding = std::move(encoding); }
 
+TableBuilder TableBuilder::WithFixedEncoding(Encoding trained) {
+  TableBuilder b(std::move(trained));
+  b.fixed_classes_ = true;
+  return b;
+}
+
 absl::Status TableBuilder::OnHeader(const std::vector<std::string>& columns) {
   auto index = [&](const std::string& n) -> absl::StatusOr<size_t> {
     auto it = std::find(columns.begin(), columns.end(), n);
@@ -528,6 +556,15 @@ absl::Status TableBuilder::OnHeader(const std::vector<std::string>& columns) {
     source_.push_back(i);
   }
   codes_.assign(table_.encoding.features.size(), {});
+  if (fixed_classes_) {
+    for (size_t j = 0; j < table_.encoding.features.size(); ++j) {
+      const auto& cats = table_.encoding.features[j].categories;
+      for (size_t c = 0; c < cats.size(); ++c) codes_[j].emplace(cats[c], static_cast<int>(c));
+    }
+    for (size_t c = 0; c < table_.encoding.classes.size(); ++c) {
+      class_codes_.emplace(table_.encoding.classes[c], static_cast<int>(c));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -551,9 +588,17 @@ absl::Status TableBuilder::OnBlock(const RowBlock& block) {
       }
       table_.y.push_back(static_cast<float>(*v));
     } else {
-      auto [it, inserted] =
-          class_codes_.emplace(std::string(label), static_cast<int>(class_codes_.size()));
-      table_.y.push_back(static_cast<float>(it->second));
+      auto found = class_codes_.find(label);
+      if (found == class_codes_.end() && fixed_classes_) {
+        return Bad(
+            absl::StrFormat("line %d: label '%s' of '%s' is not a class of the training data",
+                            block.Line(r), std::string(label.substr(0, 40)), e.target));
+      }
+      if (found == class_codes_.end()) {
+        found =
+            class_codes_.emplace(std::string(label), static_cast<int>(class_codes_.size())).first;
+      }
+      table_.y.push_back(static_cast<float>(found->second));
     }
     for (size_t j = 0; j < source_.size(); ++j) {
       const Feature& f = e.features[j];
@@ -563,8 +608,15 @@ absl::Status TableBuilder::OnBlock(const RowBlock& block) {
         continue;
       }
       if (f.categorical) {
-        auto [it, inserted] = codes_[j].emplace(std::string(v), static_cast<int>(codes_[j].size()));
-        table_.x.push_back(static_cast<float>(it->second));
+        auto found = codes_[j].find(v);
+        if (found == codes_[j].end()) {
+          if (fixed_classes_) {  // a category the model never saw: missing
+            table_.x.push_back(kNaN);
+            continue;
+          }
+          found = codes_[j].emplace(std::string(v), static_cast<int>(codes_[j].size())).first;
+        }
+        table_.x.push_back(static_cast<float>(found->second));
         continue;
       }
       std::optional<double> d;
@@ -588,6 +640,10 @@ absl::Status TableBuilder::OnBlock(const RowBlock& block) {
 
 absl::StatusOr<Table> TableBuilder::Finish() {
   Encoding& e = table_.encoding;
+  if (fixed_classes_) {  // codes are the training table's already
+    if (table_.rows() == 0) return Bad("the table has no rows");
+    return std::move(table_);
+  }
   for (size_t j = 0; j < e.features.size(); ++j) {
     if (!e.features[j].categorical) continue;
     e.features[j].categories.assign(codes_[j].size(), "");
@@ -852,7 +908,9 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
     for (size_t i = 0; i < n; ++i) groups[0][i] = i;
   }
   std::vector<size_t> train_rows, hold_rows;
-  if (!options.holdout_rows.empty()) {
+  if (options.validation != nullptr) {
+    for (size_t r = 0; r < n; ++r) train_rows.push_back(r);  // the whole training version
+  } else if (!options.holdout_rows.empty()) {
     std::vector<bool> held(n, false);
     for (size_t r : options.holdout_rows) held[r] = true;
     for (size_t r = 0; r < n; ++r) (held[r] ? hold_rows : train_rows).push_back(r);
@@ -870,7 +928,7 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
   if (spec.folds >= 2) {
     ASSIGN_OR_RETURN(cv, CrossValidate(spec, table, train_rows, options));
   }
-  if (train_rows.size() < 2 || hold_rows.empty()) {
+  if (train_rows.size() < 2 || (hold_rows.empty() && options.validation == nullptr)) {
     return Bad(absl::StrCat("too few rows (", n, ") to hold out ", spec.holdout * 100,
                             "% for validation"));
   }
@@ -882,9 +940,22 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
       y->push_back(table.y[r]);
     }
   };
-  std::vector<float> xt, yt, xv, yv;
+  std::vector<float> xt, yt, xv, yv, xe, ye;
   subset(train_rows, &xt, &yt);
-  subset(hold_rows, &xv, &yv);
+  const Table* eval_table = options.test != nullptr ? options.test : options.validation;
+  if (options.validation != nullptr) {
+    xv = options.validation->x;
+    yv = options.validation->y;
+    hold_rows.resize(options.validation->rows());
+    for (size_t i = 0; i < hold_rows.size(); ++i) hold_rows[i] = i;
+  } else {
+    subset(hold_rows, &xv, &yv);
+  }
+  // The rows of the final metrics: the holdout, or the test (else validation) table.
+  if (eval_table != nullptr) {
+    xe = eval_table->x;
+    ye = eval_table->y;
+  }
   std::vector<std::string> names;
   std::vector<bool> categorical;
   for (const auto& f : e.features) {
@@ -894,8 +965,19 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
   size_t width = cols;
   Json preprocessing = Json::object();
   if (spec.algorithm == "linear") {
+    std::vector<std::string> raw_names = names;
+    std::vector<bool> raw_cat = categorical;
+    std::vector<float> train_copy = xt;
     ASSIGN_OR_RETURN(preprocessing, LinearInputs(e, train_rows.size(), &xt, &xv, hold_rows.size(),
                                                  &names, &categorical));
+    if (eval_table != nullptr && eval_table != options.validation) {
+      // The test table through the same transformation (statistics of the training rows).
+      ASSIGN_OR_RETURN(Json again, LinearInputs(e, train_rows.size(), &train_copy, &xe,
+                                                eval_table->rows(), &raw_names, &raw_cat));
+      (void)again;
+    } else if (eval_table != nullptr) {
+      xe = xv;
+    }
     width = names.size();
   }
   ASSIGN_OR_RETURN(DMatrix dtrain,
@@ -961,14 +1043,29 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
   ASSIGN_OR_RETURN(out.rounds, booster.Rounds());
   out.best_iteration = best_round;
   ASSIGN_OR_RETURN(out.model_json, booster.SaveJson());
-  ASSIGN_OR_RETURN(out.holdout_pred, booster.Predict(dvalid));
-  out.holdout_rows = hold_rows;
-  if (e.task == "binary") {
-    out.evaluation = BinaryMetrics(yv, out.holdout_pred);
-  } else if (e.task == "multiclass") {
-    out.evaluation = MulticlassMetrics(yv, out.holdout_pred, static_cast<int>(e.classes.size()));
+  if (eval_table != nullptr && eval_table != options.validation) {
+    ASSIGN_OR_RETURN(DMatrix dtest,
+                     DMatrix::Dense(xe, eval_table->rows(), width, names, categorical));
+    ASSIGN_OR_RETURN(out.holdout_pred, booster.Predict(dtest));
   } else {
-    out.evaluation = RegressionMetrics(yv, out.holdout_pred);
+    ASSIGN_OR_RETURN(out.holdout_pred, booster.Predict(dvalid));
+  }
+  const std::vector<float>& labels = eval_table != nullptr ? ye : yv;
+  if (eval_table != nullptr) {
+    out.evaluated_on = options.test != nullptr ? "test" : "validation";
+    out.holdout_lines = eval_table->lines;
+  } else {
+    out.holdout_rows = hold_rows;
+    for (size_t r : hold_rows) out.holdout_lines.push_back(table.lines[r]);
+  }
+  out.holdout_labels = labels;
+  if (e.task == "binary") {
+    out.evaluation = BinaryMetrics(labels, out.holdout_pred);
+  } else if (e.task == "multiclass") {
+    out.evaluation =
+        MulticlassMetrics(labels, out.holdout_pred, static_cast<int>(e.classes.size()));
+  } else {
+    out.evaluation = RegressionMetrics(labels, out.holdout_pred);
   }
   // Trees: total gain of a feature's splits; linear: the size of its coefficient.
   ASSIGN_OR_RETURN(out.importance,

@@ -58,7 +58,10 @@ struct TrainSpec {
   int early_stopping_rounds = 10;  // 0 = off
   double holdout = 0.2;            // fraction held out for validation and final metrics
   int folds = 0;                   // k-fold cross-validation on the training rows (0 = none)
-  bool stratify = true;            // for classification
+  // Versions of the same dataset for validation (early stopping, per-round metrics) and for
+  // the final metrics; with either, the whole training version is used for training.
+  std::string validation_version, test_version;
+  bool stratify = true;  // for classification
   uint64_t seed = 42;
   bool force = false;  // train on a version that failed a blocking check
   std::string experiment = "training";
@@ -108,6 +111,10 @@ absl::StatusOr<Encoding> PlanEncoding(const TrainSpec& spec, const Schema& schem
 class TableBuilder : public RecordSink {
  public:
   explicit TableBuilder(Encoding encoding);
+  // For validation and test tables: the training table's encoding as it is (categories and
+  // classes of the training data; an unseen category reads as missing, an unseen class is
+  // an error naming the line).
+  static TableBuilder WithFixedEncoding(Encoding trained);
   absl::Status OnHeader(const std::vector<std::string>& columns) override;
   absl::Status OnBlock(const RowBlock& block) override;
   absl::StatusOr<Table> Finish();
@@ -139,8 +146,11 @@ struct TrainResult {
   std::vector<std::pair<std::string, double>> importance;  // gain, descending
   // Linear models: how raw features become the model's inputs (standardisation, one-hot).
   Json preprocessing = Json::object();
-  std::vector<size_t> holdout_rows;  // indices into the table
-  std::vector<float> holdout_pred;   // model output on those rows
+  std::vector<size_t> holdout_rows;      // indices into the table
+  std::vector<float> holdout_pred;       // model output on those rows
+  std::vector<int64_t> holdout_lines;    // source line of each evaluated row
+  std::vector<float> holdout_labels;     // and its label
+  std::string evaluated_on = "holdout";  // holdout | validation | test
   size_t train_rows = 0;
 };
 
@@ -150,6 +160,9 @@ struct TrainOptions {
   const std::atomic<bool>* cancel = nullptr;    // checked between rounds
   // Rows to hold out instead of a random split (cross-validation folds use it).
   std::vector<size_t> holdout_rows;
+  // Separate validation and test tables (encoded with the training table's encoding).
+  const Table* validation = nullptr;
+  const Table* test = nullptr;
 };
 
 absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,

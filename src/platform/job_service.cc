@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -62,6 +64,11 @@ absl::StatusOr<Plan> MakePlan(DatasetService* datasets, const Project& project,
       ml::PlanEncoding(spec, schema, ParseOr(p.version.profile, Json::object()),
                        ParseOr(p.dataset.roles, Json::object()), NullTokens(p.dataset)));
   spec.version = std::to_string(p.version.version);  // "latest" pinned at submission
+  for (std::string* other : {&spec.validation_version, &spec.test_version}) {
+    if (other->empty()) continue;
+    ASSIGN_OR_RETURN(DatasetVersion v, datasets->GetVersion(project, spec.dataset, *other, false));
+    *other = std::to_string(v.version);
+  }
   spec.target = p.encoding.target;
   p.spec = std::move(spec);
   return p;
@@ -78,6 +85,8 @@ struct JobService::TrainContext {
   int64_t experiment_id;
   const std::atomic<bool>& cancel;
   std::string owner;  // lease owner, for recording the attempt's run
+  const ml::Table* validation = nullptr;
+  const ml::Table* test = nullptr;
 };
 
 JobService::JobService(MetadataStore* store, DatasetService* datasets, TrackingService* tracking,
@@ -352,19 +361,18 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
   ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(ParseOr(job.spec, Json())));
   ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, spec));
 
-  // Load the version's bytes into features and labels.
-  ASSIGN_OR_RETURN(auto original,
-                   datasets_->OpenOriginal(project, plan.spec.dataset, plan.spec.version));
-  ml::TableBuilder builder(plan.encoding);
-  IngestOptions io;
-  io.compute_profile = false;
-  io.format = ParseTableFormat(plan.version.format).value_or(TableFormat::kAuto);
-  Json options = ParseOr(plan.dataset.options, Json::object());
-  if (options.is_object() && options.contains("delimiter") && options["delimiter"].is_string()) {
-    io.delimiter = options["delimiter"].get<std::string>()[0];
-  }
-  io.extra_sinks.push_back(&builder);
-  {
+  // Load the version's bytes into features and labels (and the validation and test
+  // versions, encoded like the training version).
+  auto load = [&](const std::string& version, ml::TableBuilder& builder) -> absl::Status {
+    ASSIGN_OR_RETURN(auto original, datasets_->OpenOriginal(project, plan.spec.dataset, version));
+    IngestOptions io;
+    io.compute_profile = false;
+    io.format = ParseTableFormat(original.first.format).value_or(TableFormat::kAuto);
+    Json options = ParseOr(plan.dataset.options, Json::object());
+    if (options.is_object() && options.contains("delimiter") && options["delimiter"].is_string()) {
+      io.delimiter = options["delimiter"].get<std::string>()[0];
+    }
+    io.extra_sinks.push_back(&builder);
     Ingest ingest(io);
     std::ifstream in(original.second, std::ios::binary);
     std::string buf(1 << 20, '\0');
@@ -375,10 +383,29 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
             ingest.Feed(absl::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
       }
     }
-    RETURN_IF_ERROR(ingest.Finish().status());
-  }
+    return ingest.Finish().status();
+  };
+  ml::TableBuilder builder(plan.encoding);
+  RETURN_IF_ERROR(load(plan.spec.version, builder));
   ASSIGN_OR_RETURN(ml::Table table, builder.Finish());
   log(absl::StrFormat("loaded %s@%s: %d rows", plan.spec.dataset, plan.spec.version, table.rows()));
+  std::optional<ml::Table> validation, test;
+  for (auto [version, slot, role] :
+       {std::tuple{plan.spec.validation_version, &validation, "validation"},
+        std::tuple{plan.spec.test_version, &test, "test"}}) {
+    if (version.empty()) continue;
+    auto b = ml::TableBuilder::WithFixedEncoding(table.encoding);
+    absl::Status s = load(version, b);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(role, " version: ", s.message()));
+    absl::StatusOr<ml::Table> t = b.Finish();
+    if (!t.ok()) {
+      return absl::Status(t.status().code(),
+                          absl::StrCat(role, " version: ", t.status().message()));
+    }
+    *slot = std::move(*t);
+    log(absl::StrFormat("loaded %s@%s for %s: %d rows", plan.spec.dataset, version, role,
+                        (*slot)->rows()));
+  }
 
   // The tracked run.
   absl::StatusOr<Experiment> exp =
@@ -387,7 +414,16 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
     exp = tracking_->CreateExperiment(ctx, project, plan.spec.experiment, {});
   }
   RETURN_IF_ERROR(exp.status());
-  TrainContext tc{job, ctx, project, plan, table, exp->id, cancel, job.lease_owner};
+  TrainContext tc{job,
+                  ctx,
+                  project,
+                  plan,
+                  table,
+                  exp->id,
+                  cancel,
+                  job.lease_owner,
+                  validation ? &*validation : nullptr,
+                  test ? &*test : nullptr};
   if (!plan.spec.search) {
     std::string run_name =
         plan.spec.run_name.empty()
@@ -434,6 +470,18 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
                                      absl::StrCat("kade://projects/", project.name, "/datasets/",
                                                   plan.spec.dataset, "@", plan.version.version),
                                      "train", "{}"}}));
+  for (const auto& [version, role] :
+       {std::pair{spec.validation_version, "validation"}, std::pair{spec.test_version, "test"}}) {
+    if (version.empty()) continue;
+    auto v = datasets_->GetVersion(project, plan.spec.dataset, version, false);
+    if (!v.ok()) continue;
+    RETURN_IF_ERROR(
+        tracking_->LogInputs(ctx, run_id,
+                             {RunInput{plan.spec.dataset, v->sha256,
+                                       absl::StrCat("kade://projects/", project.name, "/datasets/",
+                                                    plan.spec.dataset, "@", v->version),
+                                       role, "{}"}}));
+  }
   auto fail_run = [&](const absl::Status& s) {
     (void)tracking_->UpdateRun(ctx, run_id, std::string(absl::IsCancelled(s) ? "KILLED" : "FAILED"),
                                NowMillis(), std::nullopt);
@@ -443,6 +491,8 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
   to.threads = threads;
   if (parent_run.empty()) to.log = log;  // the trials of a search log one line each instead
   to.cancel = &tc.cancel;
+  to.validation = tc.validation;
+  to.test = tc.test;
   absl::StatusOr<ml::TrainResult> trained = ml::Train(spec, table, to);
   if (!trained.ok()) return fail_run(trained.status());
   const ml::TrainResult& t = *trained;
@@ -510,9 +560,8 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
                 {"spec", spec.ToJson()}};
   std::string predictions = "line,label,prediction\n";
   const size_t per = t.encoding.task == "multiclass" ? t.encoding.classes.size() : 1;
-  for (size_t i = 0; i < t.holdout_rows.size(); ++i) {
-    size_t r = t.holdout_rows[i];
-    absl::StrAppend(&predictions, table.lines[r], ",", table.y[r], ",");
+  for (size_t i = 0; i < t.holdout_lines.size(); ++i) {
+    absl::StrAppend(&predictions, t.holdout_lines[i], ",", t.holdout_labels[i], ",");
     for (size_t k = 0; k < per; ++k) {
       absl::StrAppendFormat(&predictions, "%s%.9g", k ? ";" : "", t.holdout_pred[i * per + k]);
     }
@@ -521,9 +570,10 @@ absl::StatusOr<JobService::Trained> JobService::TrainAndRecord(
   Json evaluation = t.evaluation;
   evaluation["importance"] = importance;
   evaluation["train_rows"] = t.train_rows;
+  evaluation["evaluated_on"] = t.evaluated_on;
   if (!t.cv.empty()) evaluation["cross_validation"] = t.cv;
   if (!t.encoding.classes.empty()) evaluation["classes"] = t.encoding.classes;
-  evaluation["holdout_rows"] = t.holdout_rows.size();
+  evaluation["holdout_rows"] = t.holdout_lines.size();
   const std::pair<std::string, std::pair<std::string, std::string>> files[] = {
       {"model/model.json", {t.model_json, "application/json"}},
       {"model/kade_model.json", {manifest.dump(2), "application/json"}},

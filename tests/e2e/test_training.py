@@ -342,3 +342,40 @@ def test_k_fold_cross_validation_on_the_training_rows(ml):
     assert any("3-fold cross-validation" in l["line"] for l in logs)
     r = submit(ml, {"dataset": "churn", "target": "churned", "folds": 1})
     assert r.status == 400 and "'folds'" in r.json["error"]["message"]
+
+
+def test_separate_validation_and_test_versions(ml):
+    lines = open(CHURN).read().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    for part in (rows[:250], rows[250:]):  # versions 2 and 3 of the dataset
+        r = ml.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN,
+                       raw=(header + "".join(part)).encode())
+        assert r.status == 201, r.raw
+    job = wait(ml, submit(ml, {"dataset": "churn", "version": "1", "target": "churned", "num_rounds": 30,
+                               "validation_version": "2", "test_version": "3"}).json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    run_id = job["run_id"]
+    evaluation = json.loads(artifact(ml, run_id, "eval/evaluation.json"))
+    assert evaluation["evaluated_on"] == "test" and evaluation["train_rows"] == 600
+    preds = list(csv.DictReader(io.StringIO(artifact(ml, run_id, "eval/predictions.csv").decode())))
+    assert len(preds) == len(rows) - 250
+    manifest = json.loads(artifact(ml, run_id, "model/kade_model.json"))
+    test_df = pd.read_csv(io.StringIO(header + "".join(rows[250:])), keep_default_na=False,
+                          na_values=["", "NA"], dtype=str)
+    x = encode(test_df.iloc[[int(p["line"]) - 2 for p in preds]], manifest["signature"])
+    types = ["c" if f["type"] == "categorical" else "q" for f in manifest["signature"]["features"]]
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(artifact(ml, run_id, "model/model.json")))
+    theirs = booster.predict(xgboost.DMatrix(x, feature_names=[f["name"] for f in manifest["signature"]["features"]],
+                                             feature_types=types, enable_categorical=True))
+    ours = np.array([float(p["prediction"]) for p in preds])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    y = np.array([float(p["label"]) for p in preds])
+    assert job["result"]["metrics"]["auc"] == pytest.approx(roc_auc_score(y, ours), abs=1e-9)
+    run = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/runs/get?run_id={run_id}").json["run"]
+    roles = sorted(i["tags"][0]["value"] for i in run["inputs"]["dataset_inputs"])
+    assert roles == ["test", "train", "validation"]
+    r = submit(ml, {"dataset": "churn", "target": "churned", "validation_version": "9"})
+    assert r.status == 404
+    r = submit(ml, {"dataset": "churn", "target": "churned", "test_version": "2"})
+    assert r.status == 400 and "needs a 'validation_version'" in r.json["error"]["message"]
