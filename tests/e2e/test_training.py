@@ -187,8 +187,10 @@ def test_a_job_whose_server_was_killed_is_taken_up_again(make_server):
         assert s.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read()).status == 201
     jid = submit(s, {"dataset": "churn", "target": "churned", "num_rounds": 4000,
                      "early_stopping_rounds": 0, "params": {"max_depth": 8, "eta": 0.01}}).json["id"]
-    deadline = time.time() + 30
-    while s.admin("GET", f"{P}/jobs/{jid}").json["status"] != "running" and time.time() < deadline:
+    # Killed once the first attempt is training (its run exists).
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(
+            l["line"].startswith("round") for l in s.admin("GET", f"{P}/jobs/{jid}/logs").json["lines"]):
         time.sleep(0.05)
     s.stop(signal.SIGKILL)
     s2 = make_server().start()  # same data directory
