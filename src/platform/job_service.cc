@@ -245,6 +245,7 @@ void JobService::Log(int64_t job_id, const std::string& line) {
 void JobService::Start() {
   absl::MutexLock lock(&mu_);
   stopping_ = false;
+  stopping_now_ = false;
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
@@ -253,6 +254,9 @@ void JobService::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  // A running job stops between rounds and goes back to the queue (see RunJob), so a
+  // server stops in about a second instead of waiting for training to end.
+  stopping_now_ = true;
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
@@ -296,7 +300,12 @@ void JobService::RunJob(Job job, const std::string& owner) {
   std::thread heartbeat([&] {
     // Often enough that a cancel is noticed within a second; the lease itself is long.
     const int64_t every_ms = std::min<int64_t>(1000, options_.lease_s * 1000 / 3);
-    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(every_ms))) {
+    while (!done.WaitForNotificationWithTimeout(
+        absl::Milliseconds(stopping_now_.load() ? 50 : every_ms))) {
+      if (stopping_now_.load()) {
+        cancel = true;
+        continue;
+      }
       bool requested = false;
       absl::StatusOr<bool> held = false;
       absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {
@@ -318,7 +327,7 @@ void JobService::RunJob(Job job, const std::string& owner) {
     return absl::OkStatus();
   });
   job.lease_owner = owner;
-  if (who.ok() && job.attempts > 1 && !job.run_uuid.empty()) {
+  if (who.ok() && !job.run_uuid.empty()) {
     // The run of an attempt whose worker died is closed, so only the finishing attempt's
     // run reads as finished.
     auto prev = tracking_->GetRun(ctx.principal, job.run_uuid);
@@ -332,6 +341,23 @@ void JobService::RunJob(Job job, const std::string& owner) {
       who.ok() ? RunTraining(job, ctx, cancel) : absl::StatusOr<std::pair<std::string, Json>>(who);
   done.Notify();
   heartbeat.join();
+  if (!r.ok() && absl::IsCancelled(r.status()) && stopping_now_.load()) {
+    // Interrupted by this server stopping, not by a user: back to the queue, attempt
+    // not used up; the next attempt closes this attempt's run.
+    bool user_cancelled = false;
+    (void)store_->Read([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(auto now, tx.jobs().Find(job.uuid));
+      user_cancelled = now && now->cancel_requested;
+      return absl::OkStatus();
+    });
+    if (!user_cancelled) {
+      Log(job.id, "server stopping: the job goes back to the queue");
+      absl::Status s =
+          store_->Write([&](Transaction& tx) { return tx.jobs().Release(job.id, owner); });
+      if (!s.ok()) spdlog::warn("job {}: {}", job.uuid, s.ToString());
+      return;
+    }
+  }
   job.lease_owner = owner;
   job.finished_at = NowMillis();
   if (r.ok()) {

@@ -96,6 +96,7 @@ class JobService {
   std::string instance_;  // lease owner prefix of this process
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stopping_now_{false};  // read by running jobs: give the job back
   std::vector<std::thread> workers_;
 };
 

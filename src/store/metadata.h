@@ -327,6 +327,9 @@ class JobRepository {
   // Ends a job held by `owner` with a final status.
   virtual absl::Status Finish(const Job& job) = 0;
   virtual absl::Status RequestCancel(int64_t id) = 0;
+  // Gives a job held by `owner` back to the queue without using up the attempt (its server
+  // is stopping).
+  virtual absl::Status Release(int64_t id, absl::string_view owner) = 0;
   // Records the run of the current attempt (so a later attempt can close it if this one dies).
   virtual absl::Status SetRun(int64_t id, absl::string_view owner, absl::string_view run_uuid) = 0;
   // Running jobs whose lease expired: queued again, or failed when out of attempts.

@@ -123,6 +123,15 @@ class SqliteJobs : public JobRepository {
     return st.Run();
   }
 
+  absl::Status Release(int64_t id, absl::string_view owner) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("UPDATE jobs SET status = 'queued', lease_owner = '', "
+                                 "lease_expires_at = 0, attempts = max(attempts - 1, 0) "
+                                 "WHERE id = ? AND lease_owner = ? AND status = 'running'"));
+    st.Bind(1, id).Bind(2, owner);
+    return st.Run();
+  }
+
   absl::Status RequestCancel(int64_t id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET cancel_requested = 1, "
                                           "status = CASE WHEN status = 'queued' THEN "

@@ -381,3 +381,31 @@ def test_separate_validation_and_test_versions(ml):
     assert r.status == 404
     r = submit(ml, {"dataset": "churn", "target": "churned", "test_version": "2"})
     assert r.status == 400 and "needs a 'validation_version'" in r.json["error"]["message"]
+
+
+def test_a_stopping_server_gives_its_running_job_back(make_server):
+    s = make_server().start()
+    assert s.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+    with open(CHURN, "rb") as f:
+        assert s.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read()).status == 201
+    jid = submit(s, {"dataset": "churn", "target": "churned", "num_rounds": 10000,
+                     "early_stopping_rounds": 0, "params": {"max_depth": 10, "eta": 0.01}}).json["id"]
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(
+            l["line"].startswith("round") for l in s.admin("GET", f"{P}/jobs/{jid}/logs").json["lines"]):
+        time.sleep(0.05)
+    t0 = time.time()
+    assert s.stop(signal.SIGTERM) == 0
+    assert time.time() - t0 < 15  # it does not wait for the training to end
+    s2 = make_server().start()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        j = s2.admin("GET", f"{P}/jobs/{jid}").json
+        if j["status"] == "running" and j["attempts"] == 1 and any(
+                "goes back to the queue" in l["line"] for l in s2.admin("GET", f"{P}/jobs/{jid}/logs").json["lines"]):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(j)
+    assert s2.admin("POST", f"{P}/jobs/{jid}/cancel").status == 200
+    assert wait(s2, jid)["status"] == "cancelled"
