@@ -409,3 +409,21 @@ def test_a_stopping_server_gives_its_running_job_back(make_server):
         raise AssertionError(j)
     assert s2.admin("POST", f"{P}/jobs/{jid}/cancel").status == 200
     assert wait(s2, jid)["status"] == "cancelled"
+
+
+def test_a_version_that_failed_a_blocking_check_trains_only_when_forced(server):
+    assert server.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+    r = server.admin("POST", f"{P}/datasets", {"name": "dirty", "target": "churned",
+                                                "checks": [{"check": "not_null", "column": "region"}]})
+    assert r.status == 201, r.raw
+    with open(CHURN, "rb") as f:
+        v = server.request("POST", f"{P}/datasets/dirty/versions", token=ADMIN_TOKEN, raw=f.read()).json
+    assert v["quality_status"] == "failed"
+    r = submit(server, {"dataset": "dirty", "num_rounds": 5})
+    assert r.status == 409 and "failed a blocking quality check" in r.json["error"]["message"], r.raw
+    assert server.admin("GET", f"{P}/jobs").json["jobs"] == []
+    r = submit(server, {"dataset": "dirty", "num_rounds": 5, "force": True})
+    assert r.status == 201, r.raw
+    assert wait(server, r.json["id"])["status"] == "succeeded"
+    forced = server.admin("GET", "/api/v1/audit?action=dataset.version.use_forced").json["entries"]
+    assert len(forced) == 1 and forced[0]["detail"]["forced_past_failed_quality"] is True
