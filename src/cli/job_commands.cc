@@ -125,8 +125,9 @@ void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   train->add_option("--search", t_search,
                     "Hyper-parameter search space: \"max_depth=4,6,8;eta=0.05..0.3\"");
   train->add_option("--strategy", t_strategy,
-                    "grid or random (default: grid when every dimension is a list)");
-  train->add_option("--trials", t_trials, "Random search: trials")->capture_default_str();
+                    "grid, random or halving (default: grid when every dimension is a list)");
+  train->add_option("--trials", t_trials, "Random search and halving: trials")
+      ->capture_default_str();
   train->add_option("--search-metric", t_search_metric,
                     "Holdout metric that picks the best trial (default: auc, logloss or rmse)");
   train->add_option("--parallel", t_parallel, "Trials trained at the same time")

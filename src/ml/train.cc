@@ -107,11 +107,13 @@ absl::StatusOr<SearchSpec> SearchSpec::FromJson(const Json& j) {
   }
   SearchSpec s;
   if (j.contains("strategy")) {
-    if (!j["strategy"].is_string()) return Bad("search: 'strategy' must be grid or random");
+    if (!j["strategy"].is_string()) {
+      return Bad("search: 'strategy' must be grid, random or halving");
+    }
     s.strategy = j["strategy"].get<std::string>();
   }
-  if (s.strategy != "grid" && s.strategy != "random") {
-    return Bad("search: 'strategy' must be grid or random");
+  if (s.strategy != "grid" && s.strategy != "random" && s.strategy != "halving") {
+    return Bad("search: 'strategy' must be grid, random or halving");
   }
   if (!j.contains("space")) return Bad("search: 'space' is required");
   const Json& sp = j["space"];

@@ -667,45 +667,94 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
     absl::Status status;
     Trained trained;
     double seconds = 0;  // the trial's own wall time
+    int rung = -1;       // successive halving: the last rung the trial reached
   };
   std::vector<Outcome> outcomes(trials.size());
-  std::atomic<size_t> next{0};
   const int parallel = std::max(1, std::min<int>(search.parallel, static_cast<int>(trials.size())));
   const int threads = std::max(1, options_.threads_per_job / parallel);
-  auto worker = [&] {
-    for (size_t i = next++; i < trials.size(); i = next++) {
-      if (tc.cancel.load()) {
-        outcomes[i].status = absl::CancelledError("cancelled");
-        continue;
+  // Trains the trials in `which` with `rounds` rounds, `parallel` at a time.
+  auto run_batch = [&](const std::vector<size_t>& which, int rounds, int rung) {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t w = next++; w < which.size(); w = next++) {
+        const size_t i = which[w];
+        if (tc.cancel.load()) {
+          outcomes[i].status = absl::CancelledError("cancelled");
+          continue;
+        }
+        ml::TrainSpec spec = tc.plan.spec;
+        spec.search.reset();
+        spec.num_rounds = rounds;
+        for (const auto& [k, v] : trials[i]) spec.params[k] = v;
+        std::vector<std::pair<std::string, std::string>> tags = {{"kade.trial", std::to_string(i)}};
+        std::string run_name = absl::StrCat(name, "-trial-", i);
+        if (rung >= 0) {
+          tags.emplace_back("kade.rung", std::to_string(rung));
+          absl::StrAppend(&run_name, "-rung-", rung);
+        }
+        auto started = std::chrono::steady_clock::now();
+        absl::StatusOr<Trained> t = TrainAndRecord(tc, spec, run_name, parent_id, threads, tags);
+        outcomes[i].seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::string desc;
+        for (const auto& [k, v] : trials[i])
+          absl::StrAppend(&desc, desc.empty() ? "" : " ", k, "=", v);
+        if (t.ok()) {
+          outcomes[i].status = absl::OkStatus();
+          outcomes[i].trained = *t;
+          outcomes[i].rung = rung;
+          double m = t->metrics.contains(metric) && t->metrics[metric].is_number()
+                         ? t->metrics[metric].get<double>()
+                         : std::nan("");
+          log(absl::StrFormat("trial %d%s (%s, %d rounds): %s %.5f", i,
+                              rung >= 0 ? absl::StrCat(" rung ", rung) : "", desc, rounds, metric,
+                              m));
+        } else {
+          outcomes[i].status = t.status();
+          log(absl::StrFormat("trial %d (%s) failed: %s", i, desc, t.status().message()));
+        }
       }
-      ml::TrainSpec spec = tc.plan.spec;
-      spec.search.reset();
-      for (const auto& [k, v] : trials[i]) spec.params[k] = v;
-      auto started = std::chrono::steady_clock::now();
-      absl::StatusOr<Trained> t =
-          TrainAndRecord(tc, spec, absl::StrCat(name, "-trial-", i), parent_id, threads,
-                         {{"kade.trial", std::to_string(i)}});
-      outcomes[i].seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::string desc;
-      for (const auto& [k, v] : trials[i])
-        absl::StrAppend(&desc, desc.empty() ? "" : " ", k, "=", v);
-      if (t.ok()) {
-        outcomes[i].trained = *t;
-        double m = t->metrics.contains(metric) && t->metrics[metric].is_number()
-                       ? t->metrics[metric].get<double>()
-                       : std::nan("");
-        log(absl::StrFormat("trial %d (%s): %s %.5f", i, desc, metric, m));
-      } else {
-        outcomes[i].status = t.status();
-        log(absl::StrFormat("trial %d (%s) failed: %s", i, desc, t.status().message()));
-      }
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < std::min<int>(parallel, static_cast<int>(which.size())); ++w) {
+      pool.emplace_back(worker);
     }
+    worker();
+    for (auto& th : pool) th.join();
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < parallel; ++w) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
+  auto value_of = [&](size_t i) {
+    const Json& m = outcomes[i].trained.metrics;
+    return m.contains(metric) && m[metric].is_number() ? m[metric].get<double>() : std::nan("");
+  };
+  int final_rung = -1;
+  if (search.strategy != "halving") {
+    std::vector<size_t> all(trials.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    run_batch(all, tc.plan.spec.num_rounds, -1);
+  } else {
+    // Successive halving: every trial gets a small budget of rounds; the best third goes on
+    // to the next rung with three times the rounds, until one trial remains or the budget
+    // reaches num_rounds.
+    int rungs = 1;
+    for (size_t n = trials.size(); n > 1; n = (n + 2) / 3) ++rungs;
+    std::vector<size_t> alive(trials.size());
+    for (size_t i = 0; i < alive.size(); ++i) alive[i] = i;
+    for (int r = 0; r < rungs && !alive.empty() && !tc.cancel.load(); ++r) {
+      int rounds = tc.plan.spec.num_rounds;
+      for (int k = r; k < rungs - 1; ++k) rounds = std::max(1, rounds / 3);
+      run_batch(alive, rounds, r);
+      final_rung = r;
+      std::vector<size_t> scored;
+      for (size_t i : alive) {
+        if (outcomes[i].status.ok() && std::isfinite(value_of(i))) scored.push_back(i);
+      }
+      std::sort(scored.begin(), scored.end(), [&](size_t x, size_t y) {
+        return direction == "max" ? value_of(x) > value_of(y) : value_of(x) < value_of(y);
+      });
+      if (r + 1 < rungs) scored.resize((scored.size() + 2) / 3);
+      alive = scored;
+    }
+  }
 
   // The best trial, the results table, and the parent's record of both.
   int best = -1;
@@ -723,9 +772,14 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunSearch(const TrainCo
     const Trained& t = outcomes[i].trained;
     row["run_id"] = t.run_id;
     row["metrics"] = t.metrics;
+    if (search.strategy == "halving") row["rung"] = outcomes[i].rung;
     results.push_back(row);
     if (!t.metrics.contains(metric) || !t.metrics[metric].is_number()) continue;
     double v = t.metrics[metric].get<double>();
+    if (search.strategy == "halving" && outcomes[i].rung != final_rung) {
+      points.push_back({absl::StrCat("trial/", metric), v, 0, ts, static_cast<int64_t>(i)});
+      continue;  // stopped at an earlier rung: not a candidate for best
+    }
     points.push_back({absl::StrCat("trial/", metric), v, 0, ts, static_cast<int64_t>(i)});
     if (best < 0 || (direction == "max" ? v > best_value : v < best_value)) {
       best = static_cast<int>(i);

@@ -242,7 +242,7 @@ def test_random_search_and_bad_search_specs(ml):
     assert job["status"] == "succeeded", job["error"]
     assert job["result"]["trials"] == 3 and job["result"]["metric"] == "logloss"
     for search, expect in [({"strategy": "grid", "space": "eta=0.01..0.3"}, "a grid needs lists"),
-                           ({"strategy": "annealing", "space": "eta=0.1"}, "grid or random"),
+                           ({"strategy": "annealing", "space": "eta=0.1"}, "grid, random or halving"),
                            ({"space": "depth=1,2"}, "unknown parameter 'depth'"),
                            ({"space": "max_depth=5..2", "strategy": "random"}, "MIN < MAX"),
                            ({"space": "eta=0.1", "trials": 0}, "'trials' must be")]:
@@ -427,3 +427,20 @@ def test_a_version_that_failed_a_blocking_check_trains_only_when_forced(server):
     assert wait(server, r.json["id"])["status"] == "succeeded"
     forced = server.admin("GET", "/api/v1/audit?action=dataset.version.use_forced").json["entries"]
     assert len(forced) == 1 and forced[0]["detail"]["forced_past_failed_quality"] is True
+
+
+def test_successive_halving_keeps_the_best_third_each_rung(ml):
+    job = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 27, "early_stopping_rounds": 0,
+                               "search": {"strategy": "halving", "trials": 9,
+                                          "space": {"max_depth": {"min": 2, "max": 8}, "eta": {"min": 0.02, "max": 0.4}}}}).json["id"])
+    assert job["status"] == "succeeded", job["error"]
+    table = json.loads(artifact(ml, job["run_id"], "search/results.json"))
+    rungs = sorted(t["rung"] for t in table["trials"])
+    assert rungs == [0] * 6 + [1] * 2 + [2]  # 9 -> 3 -> 1
+    finalist = next(t for t in table["trials"] if t["rung"] == 2)
+    assert table["best_trial"] == finalist["trial"] and table["best_run_id"] == finalist["run_id"]
+    # The finalist trained with the whole budget (27 rounds), the first rung with 3.
+    run = ml.admin("GET", f"/projects/ml/api/2.0/mlflow/runs/get?run_id={finalist['run_id']}").json["run"]
+    assert {p["key"]: p["value"] for p in run["data"]["params"]}["num_rounds"] == "27"
+    logs = [l["line"] for l in ml.admin("GET", f"{P}/jobs/{job['id']}/logs").json["lines"]]
+    assert sum("rung 0" in l and "3 rounds" in l for l in logs) == 9
