@@ -258,7 +258,7 @@ test('training: submit a job from the form, follow its log, and see the evaluati
   await page.click('nav >> text=Training');
   // The demo's own training job is listed (and finishes on its own).
   await page.waitForSelector('[data-testid=job-table] >> text=churn@1');
-  await page.waitForSelector('[data-testid=train-form] select[aria-label=Dataset] >> option[value=churn]', { state: 'attached' });
+  await page.waitForFunction(() => document.querySelector('input[aria-label=Target]')?.value === 'churned');
   await page.fill('input[aria-label=Version]', '1');
   await page.fill('input[aria-label=Rounds]', '40');
   await page.fill('input[aria-label=max_depth]', '3');
@@ -279,6 +279,9 @@ test('training: submit a job from the form, follow its log, and see the evaluati
   // A bad spec is refused with the server's message.
   await page.goBack();
   await page.goto(base + '/#/training/demo');
+  // The form fills in the dataset's declared target once the datasets arrive; wait for it,
+  // or it could overwrite what is typed.
+  await page.waitForFunction(() => document.querySelector('input[aria-label=Target]')?.value === 'churned');
   await page.fill('input[aria-label=Target]', 'nope');
   await page.click('[data-testid=train-form] button[type=submit]');
   await page.waitForSelector('.error');
@@ -293,7 +296,7 @@ test('training: a search shows its trials as a table and a parallel-coordinates 
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=project-table]');
   await page.goto(base + '/#/training/demo');
-  await page.waitForSelector('[data-testid=train-form] select[aria-label=Dataset] >> option[value=churn]', { state: 'attached' });
+  await page.waitForFunction(() => document.querySelector('input[aria-label=Target]')?.value === 'churned');
   await page.fill('input[aria-label=Version]', '1');
   await page.fill('input[aria-label=Rounds]', '20');
   await page.fill('input[aria-label="Search space"]', 'max_depth=2,3,4');
