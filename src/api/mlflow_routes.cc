@@ -63,6 +63,12 @@ class Fields {
     if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
     return absl::InvalidArgumentError(absl::StrCat("parameter '", k, "' must be a string"));
   }
+  // MLflow names a run "run_id", or "run_uuid" in older clients.
+  absl::StatusOr<std::string> RunId() const {
+    ASSIGN_OR_RETURN(std::string id, Str("run_id", false));
+    if (!id.empty()) return id;
+    return Str("run_uuid", true);
+  }
   absl::StatusOr<std::optional<int64_t>> Int(const char* k) const {
     if (!body_.contains(k) || body_[k].is_null()) return std::optional<int64_t>();
     const Json& v = body_[k];
@@ -629,20 +635,14 @@ void RegisterMlflowRoutes(Router& r) {
 
   add("GET", "/runs/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(RunView v, p->tracking->GetRun(rc.ctx.principal, id));
     return HttpResponse::MakeJson(200, Json{{"run", RunJson(v)}});
   });
 
   add("POST", "/runs/update", "run.update", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(std::string status, f.Str("status", false));
     ASSIGN_OR_RETURN(auto end, f.Int("end_time"));
     ASSIGN_OR_RETURN(std::string name, f.Str("run_name", false));
@@ -667,20 +667,14 @@ void RegisterMlflowRoutes(Router& r) {
 
   add_log("/runs/log-metric", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(MetricPoint m, ParseMetric(f.body(), "metric"));
     return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {m}, {}, {}));
   });
 
   add_log("/runs/log-parameter", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
     ASSIGN_OR_RETURN(std::string value, f.Str("value", true));
     return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {}, {{key, value}}, {}));
@@ -688,10 +682,7 @@ void RegisterMlflowRoutes(Router& r) {
 
   add_log("/runs/set-tag", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
     ASSIGN_OR_RETURN(std::string value, f.Str("value", false));
     return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {}, {}, {{key, value}}));
@@ -766,10 +757,7 @@ void RegisterMlflowRoutes(Router& r) {
 
   add("GET", "/metrics/get-history", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string id, f.Str("run_id", false));
-    if (id.empty()) {
-      ASSIGN_OR_RETURN(id, f.Str("run_uuid", true));
-    }
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
     ASSIGN_OR_RETURN(std::string key, f.Str("metric_key", true));
     ASSIGN_OR_RETURN(auto history, p->tracking->MetricHistory(rc.ctx.principal, id, key));
     Json arr = Json::array();

@@ -362,6 +362,11 @@ absl::StatusOr<TrainSpec> TrainSpec::FromJson(const Json& j) {
     ASSIGN_OR_RETURN(s.search, SearchSpec::FromJson(j["search"]));
   }
   if (s.dataset.empty()) return Bad("'dataset' is required");
+  // Checked here, so a name the tracking store would refuse fails the submission, not the job.
+  if (s.experiment.empty() || s.experiment.size() > 500) {
+    return Bad("'experiment' must be 1 to 500 characters");
+  }
+  if (s.run_name.size() > 500) return Bad("'run_name' must be at most 500 characters");
   if (s.algorithm != "xgboost" && s.algorithm != "random_forest" && s.algorithm != "linear") {
     return Bad(absl::StrCat("algorithm '", s.algorithm,
                             "' is not supported (use xgboost, random_forest or linear)"));

@@ -306,6 +306,23 @@ absl::Status TrackingService::SetRunLifecycle(const RequestContext& ctx, absl::s
   });
 }
 
+namespace {
+// Keys and value lengths of a batch's params or tags; errors name the entry ("params[3]: …").
+absl::Status ValidateKeyValues(absl::string_view kind, absl::string_view field,
+                               const std::vector<std::pair<std::string, std::string>>& kvs,
+                               size_t max_value_length) {
+  for (size_t i = 0; i < kvs.size(); ++i) {
+    absl::Status s = ValidateTrackingKey(kind, kvs[i].first);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "]: ", s.message()));
+    if (kvs[i].second.size() > max_value_length) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: value is longer than ", max_value_length));
+    }
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::Status TrackingService::LogBatch(
     const RequestContext& ctx, absl::string_view run_id, const std::vector<MetricPoint>& metrics,
     const std::vector<std::pair<std::string, std::string>>& params,
@@ -330,22 +347,8 @@ absl::StatusOr<TrackingService::Change> TrackingService::PrepareLogBatch(
     absl::Status s = ValidateTrackingKey("metric", metrics[i].key);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("metrics[", i, "]: ", s.message()));
   }
-  for (size_t i = 0; i < params.size(); ++i) {
-    absl::Status s = ValidateTrackingKey("param", params[i].first);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("params[", i, "]: ", s.message()));
-    if (params[i].second.size() > kMaxParamValueLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("params[", i, "]: value is longer than ", kMaxParamValueLength));
-    }
-  }
-  for (size_t i = 0; i < tags.size(); ++i) {
-    absl::Status s = ValidateTrackingKey("tag", tags[i].first);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("tags[", i, "]: ", s.message()));
-    if (tags[i].second.size() > kMaxTagValueLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tags[", i, "]: value is longer than ", kMaxTagValueLength));
-    }
-  }
+  RETURN_IF_ERROR(ValidateKeyValues("param", "params", params, kMaxParamValueLength));
+  RETURN_IF_ERROR(ValidateKeyValues("tag", "tags", tags, kMaxTagValueLength));
   return Change([this, ctx = std::move(ctx), run_id = std::move(run_id),
                  metrics = std::move(metrics), params = std::move(params),
                  tags = std::move(tags)](Transaction& tx) -> absl::Status {

@@ -444,3 +444,47 @@ def test_successive_halving_keeps_the_best_third_each_rung(ml):
     assert {p["key"]: p["value"] for p in run["data"]["params"]}["num_rounds"] == "27"
     logs = [l["line"] for l in ml.admin("GET", f"{P}/jobs/{job['id']}/logs").json["lines"]]
     assert sum("rung 0" in l and "3 rounds" in l for l in logs) == 9
+
+
+def test_job_routes_need_a_token_a_role_and_well_formed_input(ml):
+    jid = wait(ml, submit(ml, {"dataset": "churn", "target": "churned", "num_rounds": 5}).json["id"])["id"]
+    viewer = ml.make_user("vera")
+    assert ml.admin("POST", "/api/v1/projects/ml/members", {"user": "vera", "role": "viewer"}).status in (200, 201)
+    outsider = ml.make_user("otto")
+    # No token: 401. A viewer reads but may not train or cancel (403, audited). Another
+    # user without a role in the project does not see it (404).
+    assert ml.request("GET", f"{P}/jobs").status == 401
+    assert ml.request("POST", f"{P}/jobs/train", body={"dataset": "churn"}).status == 401
+    assert ml.request("GET", f"{P}/jobs/{jid}", token=viewer).status == 200
+    assert ml.request("GET", f"{P}/jobs/{jid}/logs", token=viewer).status == 200
+    r = ml.request("POST", f"{P}/jobs/train", token=viewer, body={"dataset": "churn", "target": "churned"})
+    assert r.status == 403, r.raw
+    assert ml.request("POST", f"{P}/jobs/{jid}/cancel", token=viewer).status == 403
+    assert ml.request("POST", f"{P}/jobs/reproduce", token=viewer, body={"run_id": "x"}).status == 403
+    assert ml.request("GET", f"{P}/jobs", token=outsider).status == 404
+    refused = ml.admin("GET", "/api/v1/audit?action=job.submit").json["entries"]
+    assert any(e["actor"] == "vera" and e["outcome"] == "PERMISSION_DENIED" for e in refused)
+    before = ml.admin("GET", f"{P}/jobs").json["jobs"]
+    # Malformed, wrong-typed, oversized and hostile requests: 4xx naming the problem, nothing queued.
+    r = ml.admin("POST", f"{P}/jobs/train", raw=b'{"dataset": "churn",', headers={"Content-Type": "application/json"})
+    assert r.status == 400 and "line 1" in r.json["error"]["message"], r.raw
+    r = ml.admin("POST", f"{P}/jobs/train", raw=b'[1, 2]', headers={"Content-Type": "application/json"})
+    assert r.status == 400, r.raw
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": ["churn"], "target": "churned"})
+    assert r.status == 400 and "'dataset' must be a string" in r.json["error"]["message"]
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": "churn", "target": "churned", "experiment": "e" * 501})
+    assert r.status == 400 and "'experiment' must be 1 to 500" in r.json["error"]["message"]
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": "churn", "target": "churned", "run_name": "r" * 501})
+    assert r.status == 400 and "'run_name'" in r.json["error"]["message"]
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": "../../etc/passwd", "target": "churned"})
+    assert r.status == 404
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": "churn", "target": "churned", "holdout": 0.99})
+    assert r.status == 400 and "'holdout' must be between" in r.json["error"]["message"]
+    r = ml.admin("POST", f"{P}/jobs/train", {"dataset": "churn", "target": "churned",
+                                            "search": {"space": "max_depth=" + ",".join(str(i) for i in range(600))}})
+    assert r.status == 400 and "more than 500" in r.json["error"]["message"]
+    assert ml.admin("GET", f"{P}/jobs").json["jobs"] == before
+    assert ml.admin("GET", f"{P}/jobs/nope").status == 404
+    assert ml.admin("GET", f"{P}/jobs/{jid}/logs?after=-3").status == 400
+    assert ml.admin("GET", f"{P}/jobs?limit=0").status == 400
+    assert ml.admin("POST", f"{P}/jobs/reproduce", {"run": "x"}).status == 400
