@@ -56,7 +56,9 @@ class Booster {
       const std::vector<std::string>& names);
   // Predictions on `m`: one value per row (probability, value) or rows x classes for
   // multi-class probabilities, row-major. `rounds` limits the trees used (0 = all).
-  absl::StatusOr<std::vector<float>> Predict(const DMatrix& m, int rounds = 0) const;
+  // `margin` gives the raw scores before the objective's transform.
+  absl::StatusOr<std::vector<float>> Predict(const DMatrix& m, int rounds = 0,
+                                             bool margin = false) const;
   // The first `rounds` rounds as a new booster (early stopping keeps the best round).
   absl::StatusOr<Booster> Slice(int rounds) const;
   absl::StatusOr<int> Rounds() const;
