@@ -39,12 +39,12 @@ struct Fixture {
     auto train = kade::ml::DMatrix::Dense(x, n, kCols, names, std::vector<bool>(kCols, false));
     (void)train->SetLabels(y);
     auto b = kade::ml::Booster::Create({&*train});
-    for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {"objective", "binary:logistic"},
-             {"max_depth", "6"},
-             {"tree_method", "hist"},
-             {"nthread", "1"},
-             {"seed", "1"}}) {
+    for (auto [k, v] :
+         std::vector<std::pair<std::string, std::string>>{{"objective", "binary:logistic"},
+                                                          {"max_depth", "6"},
+                                                          {"tree_method", "hist"},
+                                                          {"nthread", "1"},
+                                                          {"seed", "1"}}) {
       (void)b->SetParam(k, v);
     }
     for (int i = 0; i < 100; ++i) (void)b->UpdateOneIter(i, *train);
@@ -65,17 +65,17 @@ Fixture& F() {
 
 // XGBoost's in-place prediction on a dense array (array interface), no DMatrix.
 const float* XgbInplace(const float* data, size_t n) {
-  std::string iface = absl::StrCat(R"({"data": [)", reinterpret_cast<uintptr_t>(data),
-                                   R"(, true], "shape": [)", n, ", ", kCols,
-                                   R"(], "typestr": "<f4", "version": 3})");
+  std::string iface =
+      absl::StrCat(R"({"data": [)", reinterpret_cast<uintptr_t>(data), R"(, true], "shape": [)", n,
+                   ", ", kCols, R"(], "typestr": "<f4", "version": 3})");
   const char* config =
       R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,
           "strict_shape": false, "missing": NaN, "cache_id": 0})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* out = nullptr;
-  if (XGBoosterPredictFromDense(F().booster, iface.c_str(), config, nullptr, &shape, &dim,
-                                &out) != 0) {
+  if (XGBoosterPredictFromDense(F().booster, iface.c_str(), config, nullptr, &shape, &dim, &out) !=
+      0) {
     std::abort();
   }
   return out;

@@ -266,6 +266,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
     req.request_id = ValidRequestId(rid) ? std::string(rid) : NextRequestId();
     req.authorization = std::string(hreq[http::field::authorization]);
     req.content_type = std::string(hreq[http::field::content_type]);
+    req.model_version = std::string(hreq["X-Kade-Model-Version"]);
     size_t q = req.target.find('?');
     req.path = req.target.substr(0, q);
     bool keep = hreq.keep_alive() && !draining.load();

@@ -25,6 +25,7 @@ struct HttpRequest {
   std::string body;
   std::string remote;
   std::string request_id;
+  std::string model_version;  // X-Kade-Model-Version: pins a model version on predict
 
   // First value of a query parameter, if present.
   std::optional<std::string> Query(absl::string_view key) const;

@@ -129,6 +129,21 @@ absl::StatusOr<RouteContext> Router::Admit(const RouteMatch& match, const HttpRe
   RouteContext rc;
   rc.request = &request;
   rc.params = match.params;
+  if (route.model_names_project) {
+    for (auto& [k, v] : rc.params) {
+      if (k != "model") continue;
+      size_t colon = v.find(':');
+      if (colon == std::string::npos) {
+        return absl::NotFoundError(absl::StrCat(
+            "model '", v, "': at the root, name a model as PROJECT:ENDPOINT (or use the ",
+            "project's base URL /api/v1/projects/PROJECT/v2/...)"));
+      }
+      std::string project = v.substr(0, colon);
+      v = v.substr(colon + 1);
+      rc.params.emplace_back("project", project);
+      break;
+    }
+  }
   rc.ctx.request_id = request.request_id;
   rc.ctx.remote = request.remote;
   if (route.permission == Permission::kPublic) return rc;

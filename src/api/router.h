@@ -71,6 +71,9 @@ struct Route {
   bool blocking = false;
   // Errors in MLflow's shape ({"error_code", "message"}) instead of Kade's.
   bool mlflow_errors = false;
+  // The {model} parameter reads PROJECT:NAME and names the project (Open Inference Protocol
+  // routes at the root, where the protocol has no place for a project).
+  bool model_names_project = false;
   std::vector<std::string> segments;
 };
 
@@ -129,5 +132,7 @@ void RegisterDatasetRoutes(Router& r);
 void RegisterMlflowRoutes(Router& r);
 void RegisterTrackingRoutes(Router& r);
 void RegisterJobRoutes(Router& r);
+void RegisterRegistryRoutes(Router& r);
+void RegisterServingRoutes(Router& r);
 
 }  // namespace kade

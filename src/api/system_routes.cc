@@ -30,10 +30,11 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
         });
 
   r.Add("GET", "/metrics", Permission::kAuthenticated, "",
-        [metrics](RouteContext&) -> absl::StatusOr<HttpResponse> {
+        [metrics, platform](RouteContext&) -> absl::StatusOr<HttpResponse> {
           HttpResponse resp;
           resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
           resp.body = metrics->Render();
+          resp.body += platform->serving->RenderMetrics();
           return resp;
         });
 

@@ -57,6 +57,8 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterMlflowRoutes(router);
   RegisterTrackingRoutes(router);
   RegisterJobRoutes(router);
+  RegisterRegistryRoutes(router);
+  RegisterServingRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;
@@ -78,6 +80,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   std::cout << "  Stop with Ctrl-C.\n" << std::endl;
 
   p->jobs->Start();
+  p->serving->Start();
   server.Run();
   p->Close();
   spdlog::info("stopped cleanly");

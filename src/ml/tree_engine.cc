@@ -148,8 +148,8 @@ absl::StatusOr<std::shared_ptr<const TreeModel>> TreeModel::FromXgboostJson(
     m->transform_ = Transform::kHinge;
     m->base_margin_ = base;
   } else if (o == "reg:squarederror" || o == "reg:linear" || o == "reg:squaredlogerror" ||
-             o == "reg:pseudohubererror" || o == "reg:absoluteerror" ||
-             o == "reg:quantileerror" || o.rfind("rank:", 0) == 0) {
+             o == "reg:pseudohubererror" || o == "reg:absoluteerror" || o == "reg:quantileerror" ||
+             o.rfind("rank:", 0) == 0) {
     m->transform_ = Transform::kIdentity;
     m->base_margin_ = base;
   } else {
@@ -405,8 +405,7 @@ void WalkDepth(bool missing, const uint32_t* feature, const float* threshold, co
 }
 
 void WalkPerfect(uint32_t depth, bool missing, const uint32_t* feature, const float* threshold,
-                 const float* leaf, const float* x, size_t nf, size_t rows, float* out,
-                 size_t ng) {
+                 const float* leaf, const float* x, size_t nf, size_t rows, float* out, size_t ng) {
   switch (depth) {
 #define KADE_WALK_DEPTH(d) \
   case d:                  \
@@ -440,8 +439,7 @@ bool TreeModel::CategoryGoesRight(size_t node_index, float v) const {
 }
 
 template <bool kHasCategorical>
-void TreeModel::PredictTreesBlock(const float* x, size_t rows, float* out,
-                                  bool any_missing) const {
+void TreeModel::PredictTreesBlock(const float* x, size_t rows, float* out, bool any_missing) const {
   const size_t nf = static_cast<size_t>(num_features_);
   const size_t ng = static_cast<size_t>(num_groups_);
   const Node* nodes = nodes_.data();

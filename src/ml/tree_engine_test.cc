@@ -193,15 +193,18 @@ TEST(TreeEngineTest, RefusesBrokenModelsWithAReason) {
   EXPECT_EQ(out[1], -1.0f);  // missing: default left
   expect_bad(head + R"({"left_children": [1, -1, -1], "right_children": [1, -1, -1],
           "split_conditions": [0.5, -1.0, 1.0], "split_indices": [1, 0, 0],
-          "default_left": [1, 0, 0]})" + "]}}}}",
+          "default_left": [1, 0, 0]})" +
+                 "]}}}}",
              "do not form a tree");
   expect_bad(head + R"({"left_children": [1, -1, -1], "right_children": [2, -1, -1],
           "split_conditions": [0.5, -1.0, 1.0], "split_indices": [7, 0, 0],
-          "default_left": [1, 0, 0]})" + "]}}}}",
+          "default_left": [1, 0, 0]})" +
+                 "]}}}}",
              "split feature out of range");
   expect_bad(head + R"({"left_children": [1, -1], "right_children": [2, -1, -1],
           "split_conditions": [0.5, -1.0, 1.0], "split_indices": [1, 0, 0],
-          "default_left": [1, 0, 0]})" + "]}}}}",
+          "default_left": [1, 0, 0]})" +
+                 "]}}}}",
              "differ in length");
   std::string unknown = head + good_tree + "]}}}}";
   unknown.replace(unknown.find("binary:logistic"), 15, "reg:mystery");

@@ -150,10 +150,10 @@ absl::StatusOr<std::vector<std::pair<std::string, double>>> Booster::Eval(
 }
 
 absl::StatusOr<std::vector<float>> Booster::Predict(const DMatrix& m, int rounds,
-                                                   bool margin) const {
-  std::string config = absl::StrCat(R"({"type": )", margin ? 1 : 0,
-                                    R"(, "training": false, "iteration_begin": 0, )",
-                                    R"("iteration_end": )", rounds, R"(, "strict_shape": false})");
+                                                    bool margin) const {
+  std::string config =
+      absl::StrCat(R"({"type": )", margin ? 1 : 0, R"(, "training": false, "iteration_begin": 0, )",
+                   R"("iteration_end": )", rounds, R"(, "strict_shape": false})");
   const uint64_t* shape = nullptr;
   uint64_t dim = 0;
   const float* result = nullptr;

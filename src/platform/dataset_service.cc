@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <future>
 
 #include <map>
@@ -483,6 +484,31 @@ class PreviewSink : public RecordSink {
   Json rows_ = Json::array();
 };
 }  // namespace
+
+absl::Status DatasetService::Scan(const Project& project, absl::string_view name,
+                                  absl::string_view ref, RecordSink* sink) {
+  ASSIGN_OR_RETURN(Dataset dataset, Get(project, name));
+  ASSIGN_OR_RETURN(auto original, OpenOriginal(project, name, ref));
+  IngestOptions io;
+  io.compute_profile = false;
+  io.format = ParseTableFormat(original.first.format).value_or(TableFormat::kAuto);
+  Json options = Json::parse(dataset.options, nullptr, false);
+  if (options.is_object() && options.contains("delimiter") && options["delimiter"].is_string() &&
+      !options["delimiter"].get<std::string>().empty()) {
+    io.delimiter = options["delimiter"].get<std::string>()[0];
+  }
+  io.extra_sinks.push_back(sink);
+  Ingest ingest(io);
+  std::ifstream in(original.second, std::ios::binary);
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) {
+      RETURN_IF_ERROR(ingest.Feed(absl::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
+    }
+  }
+  return ingest.Finish().status();
+}
 
 absl::StatusOr<Json> DatasetService::Preview(const Project& project, absl::string_view name,
                                              absl::string_view ref, int64_t offset, int64_t limit,

@@ -22,6 +22,8 @@
 
 namespace kade {
 
+class RecordSink;
+
 // Fields a caller may set when creating or updating a dataset (absent = unchanged).
 struct DatasetSpec {
   std::optional<std::string> description;
@@ -75,6 +77,10 @@ class DatasetService {
   absl::StatusOr<std::pair<DatasetVersion, std::string>> OpenOriginal(const Project& project,
                                                                       absl::string_view name,
                                                                       absl::string_view ref);
+  // Parses a version's stored bytes (in its own format and delimiter) into `sink`, without
+  // profiling: training tables, re-scoring for quality gates, batch scoring.
+  absl::Status Scan(const Project& project, absl::string_view name, absl::string_view ref,
+                    RecordSink* sink);
   absl::StatusOr<Json> Preview(const Project& project, absl::string_view name,
                                absl::string_view ref, int64_t offset, int64_t limit,
                                const std::vector<std::string>& columns);

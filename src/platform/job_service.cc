@@ -390,26 +390,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
   // Load the version's bytes into features and labels (and the validation and test
   // versions, encoded like the training version).
   auto load = [&](const std::string& version, ml::TableBuilder& builder) -> absl::Status {
-    ASSIGN_OR_RETURN(auto original, datasets_->OpenOriginal(project, plan.spec.dataset, version));
-    IngestOptions io;
-    io.compute_profile = false;
-    io.format = ParseTableFormat(original.first.format).value_or(TableFormat::kAuto);
-    Json options = ParseOr(plan.dataset.options, Json::object());
-    if (options.is_object() && options.contains("delimiter") && options["delimiter"].is_string()) {
-      io.delimiter = options["delimiter"].get<std::string>()[0];
-    }
-    io.extra_sinks.push_back(&builder);
-    Ingest ingest(io);
-    std::ifstream in(original.second, std::ios::binary);
-    std::string buf(1 << 20, '\0');
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      if (in.gcount() > 0) {
-        RETURN_IF_ERROR(
-            ingest.Feed(absl::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
-      }
-    }
-    return ingest.Finish().status();
+    return datasets_->Scan(project, plan.spec.dataset, version, &builder);
   };
   ml::TableBuilder builder(plan.encoding);
   RETURN_IF_ERROR(load(plan.spec.version, builder));

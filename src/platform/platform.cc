@@ -92,6 +92,10 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   jo.lease_s = std::max(3, config.job_lease_s);
   p->jobs = std::make_unique<JobService>(p->store.get(), p->datasets.get(), p->tracking.get(),
                                          p->artifacts.get(), jo);
+  p->registry = std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(),
+                                                  p->tracking.get(), p->datasets.get());
+  p->serving =
+      std::make_unique<ServingService>(p->store.get(), p->registry.get(), ServingOptions{});
   return p;
 }
 

@@ -13,6 +13,8 @@
 #include "platform/dataset_service.h"
 #include "platform/job_service.h"
 #include "platform/project_service.h"
+#include "platform/registry_service.h"
+#include "platform/serving_service.h"
 #include "platform/tracking_service.h"
 #include "store/artifact_store.h"
 #include "store/metadata.h"
@@ -30,6 +32,7 @@ class Platform {
 
   void Close() {
     if (jobs) jobs->Stop();
+    if (serving) serving->Stop();
     store->Close();
   }
 
@@ -47,6 +50,8 @@ class Platform {
   std::unique_ptr<DatasetService> datasets;
   std::unique_ptr<TrackingService> tracking;
   std::unique_ptr<JobService> jobs;  // workers start with Start(), in the server
+  std::unique_ptr<RegistryService> registry;
+  std::unique_ptr<ServingService> serving;  // endpoints load with Start(), in the server
 };
 
 }  // namespace kade

@@ -340,6 +340,122 @@ class JobRepository {
                                                        int64_t limit) = 0;
 };
 
+// Model registry.
+struct RegisteredModel {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  std::string description;
+  std::string tags = "{}";   // JSON object
+  std::string gates = "{}";  // JSON: quality gate configuration
+  std::string created_by;
+  int64_t created_at = 0, updated_at = 0;
+};
+
+struct ModelVersion {
+  int64_t id = 0;
+  int64_t model_id = 0;
+  int64_t version = 0;
+  std::string source;  // run | import
+  std::string run_uuid;
+  std::string model_sha256;
+  std::string manifest;  // JSON: signature, preprocessing, metrics, params, lineage
+  std::string description;
+  std::string tags = "{}";
+  std::string status = "ready";  // ready | archived
+  std::string gate_report = "{}";
+  std::string created_by;
+  int64_t created_at = 0;
+};
+
+struct ModelAlias {
+  std::string alias;
+  int64_t version = 0;
+  std::string updated_by;
+  int64_t updated_at = 0;
+};
+
+struct AliasChange {
+  int64_t id = 0;
+  std::string alias;
+  std::optional<int64_t> version, previous;  // nullopt: removed / did not exist
+  std::string actor;
+  int64_t ts = 0;
+};
+
+struct Endpoint {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  int64_t model_id = 0;
+  std::string model_name;  // filled on reads
+  std::string config;      // JSON: traffic targets, shadow, log sampling
+  std::string description;
+  std::string created_by;
+  int64_t created_at = 0, updated_at = 0;
+};
+
+struct PredictionRecord {
+  int64_t id = 0;
+  int64_t endpoint_id = 0;
+  std::string request_id;
+  int64_t ts = 0;
+  int64_t version = 0;
+  bool shadow = false;
+  int64_t latency_us = 0;
+  std::string features;  // JSON array of input records
+  std::string outputs;   // JSON
+  std::optional<std::string> label;  // ground truth, when fed back (reads only)
+};
+
+class RegistryRepository {
+ public:
+  virtual ~RegistryRepository() = default;
+  virtual absl::StatusOr<RegisteredModel> CreateModel(const RegisteredModel& m) = 0;
+  virtual absl::StatusOr<std::optional<RegisteredModel>> FindModel(int64_t project_id,
+                                                                   absl::string_view name) = 0;
+  virtual absl::StatusOr<std::optional<RegisteredModel>> FindModelById(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<RegisteredModel>> ListModels(int64_t project_id) = 0;
+  virtual absl::Status UpdateModel(const RegisteredModel& m) = 0;
+  // Next version number of the model, assigned inside the caller's transaction.
+  virtual absl::StatusOr<ModelVersion> CreateVersion(const ModelVersion& v) = 0;
+  virtual absl::StatusOr<std::optional<ModelVersion>> FindVersion(int64_t model_id,
+                                                                  int64_t version) = 0;
+  virtual absl::StatusOr<std::vector<ModelVersion>> ListVersions(int64_t model_id) = 0;
+  virtual absl::StatusOr<std::vector<ModelVersion>> VersionsOfRun(absl::string_view run_uuid) = 0;
+  virtual absl::Status UpdateVersion(const ModelVersion& v) = 0;
+  virtual absl::StatusOr<std::vector<ModelAlias>> Aliases(int64_t model_id) = 0;
+  // Points `alias` at `version` (nullopt removes it) and records the change.
+  virtual absl::Status SetAlias(int64_t model_id, absl::string_view alias,
+                                std::optional<int64_t> version, absl::string_view actor,
+                                int64_t now) = 0;
+  virtual absl::StatusOr<std::vector<AliasChange>> AliasHistory(int64_t model_id,
+                                                                int64_t limit) = 0;
+};
+
+class EndpointRepository {
+ public:
+  virtual ~EndpointRepository() = default;
+  virtual absl::StatusOr<Endpoint> Create(const Endpoint& e) = 0;
+  virtual absl::StatusOr<std::optional<Endpoint>> Find(int64_t project_id,
+                                                       absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Endpoint>> List(int64_t project_id) = 0;
+  // Every endpoint of every project (the serving manager loads them at start).
+  virtual absl::StatusOr<std::vector<Endpoint>> ListAll() = 0;
+  virtual absl::Status Update(const Endpoint& e) = 0;
+  virtual absl::Status Delete(int64_t id) = 0;
+  virtual absl::Status AppendPredictions(const std::vector<PredictionRecord>& records) = 0;
+  // Newest first; with their ground truth when fed back.
+  virtual absl::StatusOr<std::vector<PredictionRecord>> Predictions(int64_t endpoint_id,
+                                                                    int64_t limit) = 0;
+  virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id,
+                                             absl::string_view request_id) = 0;
+  // Stores (or replaces) the ground truth of a request.
+  virtual absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
+                                   absl::string_view label, absl::string_view actor,
+                                   int64_t now) = 0;
+};
+
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
@@ -421,6 +537,8 @@ class Transaction {
   virtual DatasetRepository& datasets() = 0;
   virtual TrackingRepository& tracking() = 0;
   virtual JobRepository& jobs() = 0;
+  virtual RegistryRepository& registry() = 0;
+  virtual EndpointRepository& endpoints() = 0;
   // Every blob hash referenced by any record (for artifact garbage collection).
   virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
 };

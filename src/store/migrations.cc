@@ -253,6 +253,88 @@ CREATE TABLE job_logs (
   PRIMARY KEY (job_id, seq)
 ) WITHOUT ROWID;
 )sql"},
+      {6, "model registry, endpoints, prediction log and feedback", R"sql(
+CREATE TABLE registered_models (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '{}',
+  gates TEXT NOT NULL DEFAULT '{}',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE model_versions (
+  id INTEGER PRIMARY KEY,
+  model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  run_uuid TEXT NOT NULL DEFAULT '',
+  model_sha256 TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'ready',
+  gate_report TEXT NOT NULL DEFAULT '{}',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (model_id, version)
+);
+CREATE INDEX model_versions_run ON model_versions(run_uuid);
+CREATE TABLE model_aliases (
+  model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated_by TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (model_id, alias)
+) WITHOUT ROWID;
+CREATE TABLE model_alias_history (
+  id INTEGER PRIMARY KEY,
+  model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  version INTEGER,
+  previous INTEGER,
+  actor TEXT NOT NULL DEFAULT '',
+  ts INTEGER NOT NULL
+);
+CREATE INDEX model_alias_history_alias ON model_alias_history(model_id, alias, id);
+CREATE TABLE endpoints (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  model_id INTEGER NOT NULL REFERENCES registered_models(id),
+  config TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE predictions (
+  id INTEGER PRIMARY KEY,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  request_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  shadow INTEGER NOT NULL DEFAULT 0,
+  latency_us INTEGER NOT NULL,
+  features TEXT NOT NULL,
+  outputs TEXT NOT NULL
+);
+CREATE INDEX predictions_request ON predictions(endpoint_id, request_id);
+CREATE INDEX predictions_time ON predictions(endpoint_id, ts);
+CREATE TABLE feedback (
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  request_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (endpoint_id, request_id)
+) WITHOUT ROWID;
+)sql"},
   };
   return *kMigrations;
 }

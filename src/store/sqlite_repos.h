@@ -34,5 +34,7 @@ absl::StatusOr<std::optional<T>> FirstRow(SqliteStmt& st, F read) {
 std::unique_ptr<DatasetRepository> NewSqliteDatasets(SqliteConn* c);
 std::unique_ptr<TrackingRepository> NewSqliteTracking(SqliteConn* c);
 std::unique_ptr<JobRepository> NewSqliteJobs(SqliteConn* c);
+std::unique_ptr<RegistryRepository> NewSqliteRegistry(SqliteConn* c);
+std::unique_ptr<EndpointRepository> NewSqliteEndpoints(SqliteConn* c);
 
 }  // namespace kade

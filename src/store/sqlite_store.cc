@@ -485,6 +485,14 @@ class SqliteTransaction : public Transaction {
     if (!jobs_) jobs_ = NewSqliteJobs(c_);
     return *jobs_;
   }
+  RegistryRepository& registry() override {
+    if (!registry_) registry_ = NewSqliteRegistry(c_);
+    return *registry_;
+  }
+  EndpointRepository& endpoints() override {
+    if (!endpoints_) endpoints_ = NewSqliteEndpoints(c_);
+    return *endpoints_;
+  }
   absl::StatusOr<std::vector<std::string>> ReferencedBlobs() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT DISTINCT sha256 FROM blob_refs"));
     std::vector<std::string> out;
@@ -506,6 +514,8 @@ class SqliteTransaction : public Transaction {
   SqliteArtifacts artifacts_;
   std::unique_ptr<DatasetRepository> datasets_;
   std::unique_ptr<JobRepository> jobs_;
+  std::unique_ptr<RegistryRepository> registry_;
+  std::unique_ptr<EndpointRepository> endpoints_;
   std::unique_ptr<TrackingRepository> tracking_;
 };
 

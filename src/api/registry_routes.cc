@@ -1,0 +1,235 @@
+// Model registry: models, versions (from runs or imported files), aliases, gates, lineage.
+//   POST   /api/v1/projects/{p}/models                               {name, description, tags,
+//   gates} GET    /api/v1/projects/{p}/models GET    /api/v1/projects/{p}/models/{m} PATCH
+//   /api/v1/projects/{p}/models/{m}                           {description, tags, gates} POST
+//   /api/v1/projects/{p}/models/{m}/versions                  {run_id, description} POST
+//   /api/v1/projects/{p}/models/{m}/import                    {model | model_base64, signature,
+//   metrics} GET    /api/v1/projects/{p}/models/{m}/versions/{v}              (v: number or alias)
+//   POST   /api/v1/projects/{p}/models/{m}/versions/{v}/archive | restore
+//   POST   /api/v1/projects/{p}/models/{m}/versions/{v}/gates        -> gate report
+//   GET    /api/v1/projects/{p}/models/{m}/versions/{v}/lineage
+//   GET    /api/v1/projects/{p}/models/{m}/compare?versions=1,2
+//   GET    /api/v1/projects/{p}/models/{m}/aliases                   -> aliases and their history
+//   PUT    /api/v1/projects/{p}/models/{m}/aliases/{a}               {version, force}
+//   POST   /api/v1/projects/{p}/models/{m}/aliases/{a}/rollback
+//   DELETE /api/v1/projects/{p}/models/{m}/aliases/{a}
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "api/router.h"
+#include "core/status.h"
+#include "core/time.h"
+
+namespace kade {
+namespace {
+
+absl::StatusOr<int64_t> VersionNumber(absl::string_view text) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a version number"));
+  }
+  return v;
+}
+
+}  // namespace
+
+void RegisterRegistryRoutes(Router& r) {
+  Platform* p = r.platform();
+  const std::string base = "/api/v1/projects/{project}/models";
+  const std::string one = base + "/{model}";
+
+  r.Add("POST", base, Permission::kProjectEdit, "model.create",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(RegisteredModel m,
+                           p->registry->CreateModel(rc.ctx, rc.project_record(), body));
+          return HttpResponse::MakeJson(201, RegistryService::ToJson(m));
+        });
+
+  r.Add("GET", base, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(auto models, p->registry->ListModels(rc.project_record()));
+          Json arr = Json::array();
+          for (const auto& m : models) arr.push_back(RegistryService::ToJson(m));
+          return HttpResponse::MakeJson(200, Json{{"models", arr}});
+        });
+
+  r.Add("GET", one, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(ModelDetails d,
+                           p->registry->GetModel(rc.project_record(), rc.Param("model")));
+          return HttpResponse::MakeJson(200, RegistryService::ToJson(d));
+        });
+
+  // Gates decide what may serve traffic: changing them is for maintainers.
+  r.Add("PATCH", one, Permission::kProjectManage, "model.update",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(RegisteredModel m, p->registry->UpdateModel(rc.ctx, rc.project_record(),
+                                                                       rc.Param("model"), body));
+          return HttpResponse::MakeJson(200, RegistryService::ToJson(m));
+        });
+
+  r.Add("POST", one + "/versions", Permission::kProjectEdit, "model.version.create",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          RETURN_IF_ERROR(RejectUnknownFields(body, {"run_id", "description"}));
+          ASSIGN_OR_RETURN(std::string run, RequiredString(body, "run_id"));
+          ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+          ASSIGN_OR_RETURN(ModelVersion v,
+                           p->registry->RegisterRun(rc.ctx, rc.project_record(), rc.Param("model"),
+                                                    run, desc.value_or("")));
+          return HttpResponse::MakeJson(201, RegistryService::ToJson(v));
+        })
+      .blocking = true;
+
+  r.Add("POST", one + "/import", Permission::kProjectEdit, "model.version.create",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          RETURN_IF_ERROR(RejectUnknownFields(
+              body, {"model", "model_base64", "signature", "metrics", "description"}));
+          std::string bytes;
+          if (body.contains("model") == body.contains("model_base64")) {
+            return absl::InvalidArgumentError(
+                "give the model file as 'model' (XGBoost JSON) or 'model_base64' (JSON or "
+                "UBJSON, base64)");
+          }
+          if (body.contains("model")) {
+            // The file's text (it may hold NaN, which a JSON object cannot), or the object.
+            if (body["model"].is_string()) {
+              bytes = body["model"].get<std::string>();
+            } else if (body["model"].is_object()) {
+              bytes = body["model"].dump();
+            } else {
+              return absl::InvalidArgumentError(
+                  "model: expected XGBoost's JSON model (its text, or the object)");
+            }
+          } else {
+            if (!body["model_base64"].is_string() ||
+                !absl::Base64Unescape(body["model_base64"].get<std::string>(), &bytes)) {
+              return absl::InvalidArgumentError("model_base64: not valid base64");
+            }
+          }
+          if (!body.contains("signature")) {
+            return absl::InvalidArgumentError(
+                "signature: give the features ({\"features\": [...]}) or a dataset version "
+                "({\"dataset\", \"version\", \"target\"})");
+          }
+          ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+          ASSIGN_OR_RETURN(
+              ModelVersion v,
+              p->registry->Import(rc.ctx, rc.project_record(), rc.Param("model"), bytes,
+                                  body["signature"], body.value("metrics", Json::object()),
+                                  desc.value_or("")));
+          return HttpResponse::MakeJson(201, RegistryService::ToJson(v));
+        })
+      .blocking = true;
+
+  r.Add("GET", one + "/versions/{version}", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(
+              ModelVersion v,
+              p->registry->GetVersion(rc.project_record(), rc.Param("model"), rc.Param("version")));
+          return HttpResponse::MakeJson(200, RegistryService::ToJson(v));
+        });
+
+  for (bool archive : {true, false}) {
+    r.Add("POST", one + (archive ? "/versions/{version}/archive" : "/versions/{version}/restore"),
+          Permission::kProjectEdit, archive ? "model.version.archive" : "model.version.restore",
+          [p, archive](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+            ASSIGN_OR_RETURN(int64_t n, VersionNumber(rc.Param("version")));
+            ASSIGN_OR_RETURN(ModelVersion v,
+                             p->registry->SetArchived(rc.ctx, rc.project_record(),
+                                                      rc.Param("model"), n, archive));
+            return HttpResponse::MakeJson(200, RegistryService::ToJson(v));
+          });
+  }
+
+  r.Add("POST", one + "/versions/{version}/gates", Permission::kProjectEdit, "model.gates.evaluate",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(int64_t n, VersionNumber(rc.Param("version")));
+          ASSIGN_OR_RETURN(Json report,
+                           p->registry->EvaluateGates(rc.project_record(), rc.Param("model"), n));
+          return HttpResponse::MakeJson(200, report);
+        })
+      .blocking = true;
+
+  r.Add("GET", one + "/versions/{version}/lineage", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(int64_t n, VersionNumber(rc.Param("version")));
+          ASSIGN_OR_RETURN(Json l, p->registry->Lineage(rc.project_record(), rc.Param("model"), n));
+          return HttpResponse::MakeJson(200, l);
+        });
+
+  r.Add("GET", one + "/compare", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          std::vector<int64_t> versions;
+          for (absl::string_view part :
+               absl::StrSplit(rc.request->Query("versions").value_or(""), ',', absl::SkipEmpty())) {
+            ASSIGN_OR_RETURN(int64_t n, VersionNumber(part));
+            versions.push_back(n);
+          }
+          ASSIGN_OR_RETURN(Json c,
+                           p->registry->Compare(rc.project_record(), rc.Param("model"), versions));
+          return HttpResponse::MakeJson(200, c);
+        });
+
+  r.Add("GET", one + "/aliases", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(ModelDetails d,
+                           p->registry->GetModel(rc.project_record(), rc.Param("model")));
+          ASSIGN_OR_RETURN(auto history,
+                           p->registry->AliasHistory(rc.project_record(), rc.Param("model")));
+          Json aliases = Json::array();
+          for (const auto& a : d.aliases) {
+            aliases.push_back(Json{{"alias", a.alias},
+                                   {"version", a.version},
+                                   {"updated_by", a.updated_by},
+                                   {"updated_at", FormatRfc3339Millis(a.updated_at)}});
+          }
+          Json h = Json::array();
+          for (const auto& c : history) {
+            h.push_back(Json{{"alias", c.alias},
+                             {"version", c.version ? Json(*c.version) : Json(nullptr)},
+                             {"previous", c.previous ? Json(*c.previous) : Json(nullptr)},
+                             {"actor", c.actor},
+                             {"time", FormatRfc3339Millis(c.ts)}});
+          }
+          return HttpResponse::MakeJson(200, Json{{"aliases", aliases}, {"history", h}});
+        });
+
+  r.Add("PUT", one + "/aliases/{alias}", Permission::kProjectEdit, "model.alias.set",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          RETURN_IF_ERROR(RejectUnknownFields(body, {"version", "force"}));
+          if (!body.contains("version") || !body["version"].is_number_integer()) {
+            return absl::InvalidArgumentError("version: expected the version number to point at");
+          }
+          ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
+          ASSIGN_OR_RETURN(
+              ModelAlias a,
+              p->registry->SetAlias(rc.ctx, rc.project_record(), rc.project->role,
+                                    rc.Param("model"), rc.Param("alias"),
+                                    body["version"].get<int64_t>(), force.value_or(false)));
+          return HttpResponse::MakeJson(200, Json{{"alias", a.alias}, {"version", a.version}});
+        })
+      .blocking = true;
+
+  r.Add("POST", one + "/aliases/{alias}/rollback", Permission::kProjectEdit, "model.alias.rollback",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(ModelAlias a,
+                           p->registry->Rollback(rc.ctx, rc.project_record(), rc.Param("model"),
+                                                 rc.Param("alias")));
+          return HttpResponse::MakeJson(200, Json{{"alias", a.alias}, {"version", a.version}});
+        })
+      .blocking = true;
+
+  r.Add("DELETE", one + "/aliases/{alias}", Permission::kProjectEdit, "model.alias.delete",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          RETURN_IF_ERROR(p->registry->DeleteAlias(rc.ctx, rc.project_record(), rc.Param("model"),
+                                                   rc.Param("alias")));
+          return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("alias")}});
+        });
+}
+
+}  // namespace kade

@@ -1,0 +1,161 @@
+// Real-time endpoints and the Open Inference Protocol.
+//   POST   /api/v1/projects/{p}/endpoints               {name, model, alias | targets, shadow,
+//   log_sample} GET    /api/v1/projects/{p}/endpoints GET    /api/v1/projects/{p}/endpoints/{e}
+//   PATCH  /api/v1/projects/{p}/endpoints/{e}           {alias | targets, shadow, log_sample}
+//   DELETE /api/v1/projects/{p}/endpoints/{e}
+//   POST   /api/v1/projects/{p}/endpoints/{e}/predict   {instances | inputs | dataframe_split}
+//   POST   /api/v1/projects/{p}/endpoints/{e}/feedback  {request_id, label} | {items: [...]}
+//   GET    /api/v1/projects/{p}/endpoints/{e}/predictions?limit=N
+// Open Inference Protocol (KServe V2); the model name is PROJECT:ENDPOINT at the root, or the
+// endpoint's name under a project's base URL (/api/v1/projects/{p}/v2/...):
+//   GET  /v2/health/live, /v2/health/ready, /v2
+//   GET  /v2/models/{model}[/versions/{v}], /v2/models/{model}/ready
+//   POST /v2/models/{model}[/versions/{v}]/infer
+// Predictions need the viewer role (a read of the model); they are not audited one by one but
+// written to the prediction log.
+#include "absl/strings/numbers.h"
+#include "api/router.h"
+#include "core/status.h"
+#include "core/version.h"
+
+namespace kade {
+namespace {
+
+absl::StatusOr<std::optional<int64_t>> PinnedVersion(const RouteContext& rc) {
+  std::string text = rc.request->model_version;
+  if (auto v = rc.Param("version"); !v.empty()) text = v;
+  if (text.empty()) return std::optional<int64_t>();
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(text, &n) || n < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model version '", text, "' is not a version number"));
+  }
+  return std::optional<int64_t>(n);
+}
+
+ServingService::PredictRequest MakeRequest(const RouteContext& rc, std::optional<int64_t> pinned) {
+  ServingService::PredictRequest req;
+  req.request_id = rc.request->request_id;
+  req.pinned_version = pinned;
+  return req;
+}
+
+}  // namespace
+
+void RegisterServingRoutes(Router& r) {
+  Platform* p = r.platform();
+  const std::string base = "/api/v1/projects/{project}/endpoints";
+  const std::string one = base + "/{endpoint}";
+
+  r.Add("POST", base, Permission::kProjectEdit, "endpoint.create",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(Json e, p->serving->Create(rc.ctx, rc.project_record(), body));
+          return HttpResponse::MakeJson(201, e);
+        })
+      .blocking = true;
+
+  r.Add("GET", base, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json list, p->serving->List(rc.project_record()));
+          return HttpResponse::MakeJson(200, list);
+        });
+
+  r.Add("GET", one, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json e, p->serving->Get(rc.project_record(), rc.Param("endpoint")));
+          return HttpResponse::MakeJson(200, e);
+        });
+
+  r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(
+              Json e, p->serving->Update(rc.ctx, rc.project_record(), rc.Param("endpoint"), body));
+          return HttpResponse::MakeJson(200, e);
+        })
+      .blocking = true;
+
+  r.Add("DELETE", one, Permission::kProjectManage, "endpoint.delete",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          RETURN_IF_ERROR(p->serving->Delete(rc.ctx, rc.project_record(), rc.Param("endpoint")));
+          return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("endpoint")}});
+        });
+
+  r.Add("POST", one + "/predict", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+          ASSIGN_OR_RETURN(Json out, p->serving->Predict(rc.project_record(), rc.Param("endpoint"),
+                                                         body, MakeRequest(rc, pinned)));
+          return HttpResponse::MakeJson(200, out);
+        });
+
+  r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(Json out, p->serving->Feedback(rc.ctx, rc.project_record(),
+                                                          rc.Param("endpoint"), body));
+          return HttpResponse::MakeJson(200, out);
+        })
+      .blocking = true;
+
+  r.Add("GET", one + "/predictions", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          int64_t limit = 100;
+          if (auto l = rc.request->Query("limit")) {
+            if (!absl::SimpleAtoi(*l, &limit) || limit < 1 || limit > 10000) {
+              return absl::InvalidArgumentError("limit must be between 1 and 10000");
+            }
+          }
+          ASSIGN_OR_RETURN(
+              Json out, p->serving->Predictions(rc.project_record(), rc.Param("endpoint"), limit));
+          return HttpResponse::MakeJson(200, out);
+        })
+      .blocking = true;
+
+  // Open Inference Protocol.
+  r.Add("GET", "/v2/health/live", Permission::kPublic, "",
+        [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          return HttpResponse::MakeJson(200, Json{{"live", true}});
+        });
+  r.Add("GET", "/v2/health/ready", Permission::kPublic, "",
+        [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          return HttpResponse::MakeJson(200, Json{{"ready", true}});
+        });
+  r.Add("GET", "/v2", Permission::kPublic, "", [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse::MakeJson(
+        200, Json{{"name", "kade"}, {"version", kVersion}, {"extensions", Json::array()}});
+  });
+  for (const std::string& prefix : {std::string("/v2/models/{model}"),
+                                    std::string("/api/v1/projects/{project}/v2/models/{model}")}) {
+    const bool root = prefix[1] == 'v';
+    auto add = [&](const char* method, const std::string& path, Handler h) {
+      Route& route = r.Add(method, path, Permission::kProjectView, "", std::move(h));
+      route.model_names_project = root;
+    };
+    for (const std::string& suffix : {std::string(""), std::string("/versions/{version}")}) {
+      add("GET", prefix + suffix, [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+        ASSIGN_OR_RETURN(Json meta,
+                         p->serving->OipMetadata(rc.project_record(), rc.Param("model"), pinned));
+        return HttpResponse::MakeJson(200, meta);
+      });
+      add("POST", prefix + suffix + "/infer",
+          [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+            ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+            ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+            ASSIGN_OR_RETURN(Json out, p->serving->OipInfer(rc.project_record(), rc.Param("model"),
+                                                            body, MakeRequest(rc, pinned)));
+            return HttpResponse::MakeJson(200, out);
+          });
+    }
+    add("GET", prefix + "/ready", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+      ASSIGN_OR_RETURN(bool ready, p->serving->OipReady(rc.project_record(), rc.Param("model")));
+      return HttpResponse::MakeJson(ready ? 200 : 503,
+                                    Json{{"name", rc.Param("model")}, {"ready", ready}});
+    });
+  }
+}
+
+}  // namespace kade

@@ -1,0 +1,75 @@
+// A model version ready to answer requests: its signature (the features, their types and
+// categories, the classes), the preprocessing a linear model needs, and the native engine.
+// Requests arrive as JSON records ({"instances": [{...}]}), columns ({"inputs": {"age":
+// [...]}}) or a split frame ({"dataframe_split": {"columns": [...], "data": [[...]]}}); every
+// problem in them is found and reported together, naming the row and the field.
+//
+// Immutable after Load; safe to share between threads (endpoints hold it by shared_ptr, so
+// a version swap never pulls a model from under a running request).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/json.h"
+#include "ml/train.h"
+#include "ml/tree_engine.h"
+
+namespace kade::ml {
+
+// Parses a manifest's "signature" (Encoding::ToJson's shape). InvalidArgument names the field.
+absl::StatusOr<Encoding> EncodingFromJson(const Json& j);
+
+struct Batch {
+  size_t rows = 0;
+  std::vector<float> x;  // rows x features, the training table's encoding (codes, NaN)
+};
+
+struct Prediction {
+  size_t rows = 0;
+  size_t width = 1;           // outputs per row (classes for multi-class probabilities)
+  std::vector<float> output;  // rows x width, the engine's output
+};
+
+class Servable {
+ public:
+  // `manifest` is a Kade model manifest (kade_model.json: signature, preprocessing);
+  // `model_json` the XGBoost JSON model.
+  static absl::StatusOr<std::shared_ptr<const Servable>> Load(const Json& manifest,
+                                                              absl::string_view model_json);
+
+  const Encoding& signature() const { return signature_; }
+  const TreeModel& engine() const { return *engine_; }
+
+  // Decodes a request body into features. InvalidArgument lists every problem (up to 20).
+  absl::StatusOr<Batch> Decode(const Json& body) const;
+  // Columns given as name -> values (the Open Inference Protocol's inputs, already split).
+  absl::StatusOr<Batch> DecodeColumns(const std::vector<std::pair<std::string, const Json*>>& cols,
+                                      size_t rows) const;
+  Prediction Predict(const Batch& batch) const;
+  // {"predictions": [...], "probabilities": [[...]], "classes": [...]} (probabilities and
+  // classes for classifiers).
+  Json Render(const Prediction& p) const;
+  // The label a prediction row stands for (class name, or the value as text).
+  std::string Label(const Prediction& p, size_t row) const;
+  // The signature as the Open Inference Protocol describes inputs and outputs.
+  Json OipMetadata() const;
+
+ private:
+  // Appends one value of feature j; false with `problem` set when it does not fit.
+  bool Encode(size_t j, const Json& v, float* out, std::string* problem) const;
+
+  Encoding signature_;
+  std::shared_ptr<const TreeModel> engine_;
+  // Linear models: standardisation per numeric feature and one-hot width per categorical.
+  bool linear_ = false;
+  std::vector<double> mean_, sd_;
+  size_t linear_width_ = 0;
+  // Name -> feature index, for request decoding.
+  std::vector<std::pair<std::string, size_t>> by_name_;          // sorted
+  std::vector<std::vector<std::pair<std::string, int>>> codes_;  // per feature, sorted
+};
+
+}  // namespace kade::ml

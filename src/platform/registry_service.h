@@ -1,0 +1,126 @@
+// Model registry: registered models in a project, their versions (from a training run's
+// model, or imported from an XGBoost model file trained elsewhere), aliases, archiving,
+// comparison, and the quality gates an alias that serves traffic must pass before it moves.
+//
+// Moving an alias is the rollout; moving it back (Rollback, from the alias history) is the
+// rollback. Observers (the serving manager) hear about every alias move after it commits.
+//
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/json.h"
+#include "ml/servable.h"
+#include "platform/artifact_service.h"
+#include "platform/context.h"
+#include "platform/dataset_service.h"
+#include "platform/tracking_service.h"
+#include "store/metadata.h"
+
+namespace kade {
+
+struct ModelDetails {
+  RegisteredModel model;
+  std::vector<ModelVersion> versions;  // newest first
+  std::vector<ModelAlias> aliases;
+};
+
+class RegistryService {
+ public:
+  RegistryService(MetadataStore* store, ArtifactService* artifacts, TrackingService* tracking,
+                  DatasetService* datasets);
+
+  absl::StatusOr<RegisteredModel> CreateModel(const RequestContext& ctx, const Project& project,
+                                              const Json& body);
+  absl::StatusOr<std::vector<ModelDetails>> ListModels(const Project& project);
+  absl::StatusOr<ModelDetails> GetModel(const Project& project, absl::string_view name);
+  // Description, tags and gates ({"gates": {...}}, see docs/registry.md).
+  absl::StatusOr<RegisteredModel> UpdateModel(const RequestContext& ctx, const Project& project,
+                                              absl::string_view name, const Json& body);
+
+  // A new version from a finished training run's model (the model is created when missing).
+  absl::StatusOr<ModelVersion> RegisterRun(const RequestContext& ctx, const Project& project,
+                                           absl::string_view model, absl::string_view run_id,
+                                           absl::string_view description);
+  // A new version from an XGBoost model file (JSON or UBJSON). `signature` is either a
+  // signature ({"features": [...], "task", "classes"}) or {"dataset": NAME, "version": REF,
+  // "target": COL}, which takes the features' types and categories from that version.
+  absl::StatusOr<ModelVersion> Import(const RequestContext& ctx, const Project& project,
+                                      absl::string_view model, absl::string_view model_bytes,
+                                      const Json& signature, const Json& metrics,
+                                      absl::string_view description);
+  // `ref`: a version number or an alias.
+  absl::StatusOr<ModelVersion> GetVersion(const Project& project, absl::string_view model,
+                                          absl::string_view ref);
+  absl::StatusOr<ModelVersion> SetArchived(const RequestContext& ctx, const Project& project,
+                                           absl::string_view model, int64_t version, bool archived);
+  // Metrics, params and signature of several versions side by side.
+  absl::StatusOr<Json> Compare(const Project& project, absl::string_view model,
+                               const std::vector<int64_t>& versions);
+
+  // Points `alias` at `version`. Aliases that serve traffic (the gated ones, "champion" by
+  // default, and every alias an endpoint follows) pass the model's quality gates first; a
+  // failed gate is FailedPrecondition unless `force`, which needs the maintainer role and is
+  // audited with the report.
+  absl::StatusOr<ModelAlias> SetAlias(const RequestContext& ctx, const Project& project,
+                                      std::optional<Role> role, absl::string_view model,
+                                      absl::string_view alias, int64_t version, bool force);
+  // Moves `alias` back to the version it pointed at before its last move.
+  absl::StatusOr<ModelAlias> Rollback(const RequestContext& ctx, const Project& project,
+                                      absl::string_view model, absl::string_view alias);
+  absl::Status DeleteAlias(const RequestContext& ctx, const Project& project,
+                           absl::string_view model, absl::string_view alias);
+  absl::StatusOr<std::vector<AliasChange>> AliasHistory(const Project& project,
+                                                        absl::string_view model);
+  // Evaluates the gates for `version` and stores the report with it.
+  absl::StatusOr<Json> EvaluateGates(const Project& project, absl::string_view model,
+                                     int64_t version);
+  // Dataset version -> run -> model version -> endpoints.
+  absl::StatusOr<Json> Lineage(const Project& project, absl::string_view model, int64_t version);
+
+  // The servable of a version, loaded once and shared (by model id and version).
+  absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(const Project& project,
+                                                                   const ModelVersion& version);
+  absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(int64_t project_id,
+                                                                   const ModelVersion& version);
+
+  // Called after an alias of model `model_id` moved (on the caller's thread).
+  void AddAliasObserver(std::function<void(int64_t model_id)> fn);
+  // Aliases followed by endpoints (gated like "champion"); set by the serving manager.
+  void SetServingAliases(std::function<std::vector<std::string>(int64_t model_id)> fn);
+
+  static Json ToJson(const RegisteredModel& m);
+  static Json ToJson(const ModelVersion& v, bool with_manifest = true);
+  static Json ToJson(const ModelDetails& d);
+
+ private:
+  absl::StatusOr<RegisteredModel> FindModel(const Project& project, absl::string_view name);
+  absl::StatusOr<ModelVersion> CreateVersion(const RequestContext& ctx, const Project& project,
+                                             absl::string_view model_name, ModelVersion v,
+                                             bool create_model);
+  absl::StatusOr<std::string> ReadArtifact(const Project& project, const std::string& path);
+  absl::StatusOr<Json> Gates(const Project& project, const RegisteredModel& m,
+                             const ModelVersion& v);
+  absl::StatusOr<double> Rescore(const Project& project, const ModelVersion& v,
+                                 const std::string& dataset, const std::string& ref,
+                                 const std::string& metric);
+  void NotifyAlias(int64_t model_id);
+
+  MetadataStore* store_;
+  ArtifactService* artifacts_;
+  TrackingService* tracking_;
+  DatasetService* datasets_;
+  absl::Mutex mu_;
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const ml::Servable>> cache_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(int64_t)>> observers_ ABSL_GUARDED_BY(mu_);
+  std::function<std::vector<std::string>(int64_t)> serving_aliases_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kade

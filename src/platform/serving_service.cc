@@ -1,0 +1,839 @@
+#include "platform/serving_service.h"
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/crypto.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "platform/audit_log.h"
+#include "platform/names.h"
+#include "spdlog/spdlog.h"
+
+namespace kade {
+namespace {
+
+absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
+
+Json ParseOr(const std::string& text, Json fallback) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+absl::StatusOr<EndpointConfig::Target> TargetFromJson(const Json& t, const std::string& where) {
+  if (!t.is_object()) return Bad(where + ": expected {\"alias\": NAME} or {\"version\": N}");
+  RETURN_IF_ERROR(RejectUnknownFields(t, {"alias", "version", "weight"}));
+  EndpointConfig::Target out;
+  if (t.contains("alias") == t.contains("version")) {
+    return Bad(where + ": give either 'alias' or 'version'");
+  }
+  if (t.contains("alias")) {
+    if (!t["alias"].is_string()) return Bad(where + ".alias: expected a string");
+    out.alias = t["alias"].get<std::string>();
+    RETURN_IF_ERROR(ValidateName("alias", out.alias));
+  } else {
+    if (!t["version"].is_number_integer() || t["version"].get<int64_t>() < 1) {
+      return Bad(where + ".version: expected a version number");
+    }
+    out.version = t["version"].get<int64_t>();
+  }
+  if (t.contains("weight")) {
+    if (!t["weight"].is_number() || !(t["weight"].get<double>() >= 0) ||
+        t["weight"].get<double>() > 1e6) {
+      return Bad(where + ".weight: expected a number 0 or more");
+    }
+    out.weight = t["weight"].get<double>();
+  }
+  return out;
+}
+
+Json TargetToJson(const EndpointConfig::Target& t) {
+  Json j = Json::object();
+  if (!t.alias.empty()) {
+    j["alias"] = t.alias;
+  } else {
+    j["version"] = t.version;
+  }
+  j["weight"] = t.weight;
+  return j;
+}
+
+uint64_t NextRandom() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                    0.01,   0.025,   0.05,   0.1,   0.25,   1};
+
+}  // namespace
+
+struct ServingService::Stats {
+  std::atomic<uint64_t> requests{0}, errors{0}, rows{0};
+  std::array<std::atomic<uint64_t>, kLatencyBuckets.size()> buckets{};
+  std::atomic<uint64_t> latency_count{0};
+  std::atomic<uint64_t> latency_sum_ns{0};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> load_ms{0};
+};
+
+absl::StatusOr<EndpointConfig> EndpointConfig::FromJson(const Json& j) {
+  if (!j.is_object()) return Bad("expected an object");
+  EndpointConfig c;
+  if (j.contains("alias") && j.contains("targets")) {
+    return Bad("give either 'alias' (one alias takes all traffic) or 'targets' (a split)");
+  }
+  if (j.contains("alias")) {
+    ASSIGN_OR_RETURN(Target t, TargetFromJson(Json{{"alias", j["alias"]}}, "alias"));
+    c.targets.push_back(t);
+  } else if (j.contains("targets")) {
+    if (!j["targets"].is_array() || j["targets"].empty() || j["targets"].size() > 10) {
+      return Bad("targets: expected one to ten {alias|version, weight} entries");
+    }
+    for (size_t i = 0; i < j["targets"].size(); ++i) {
+      ASSIGN_OR_RETURN(Target t, TargetFromJson(j["targets"][i], absl::StrCat("targets[", i, "]")));
+      c.targets.push_back(t);
+    }
+  } else {
+    c.targets.push_back(Target{"champion", 0, 100});
+  }
+  double total = 0;
+  for (const auto& t : c.targets) total += t.weight;
+  if (!(total > 0)) return Bad("targets: the weights add up to zero");
+  if (j.contains("shadow") && !j["shadow"].is_null()) {
+    ASSIGN_OR_RETURN(Target t, TargetFromJson(j["shadow"], "shadow"));
+    c.shadow = t;
+  }
+  if (j.contains("log_sample")) {
+    if (!j["log_sample"].is_number() || j["log_sample"].get<double>() < 0 ||
+        j["log_sample"].get<double>() > 1) {
+      return Bad("log_sample: expected a fraction between 0 and 1");
+    }
+    c.log_sample = j["log_sample"].get<double>();
+  }
+  return c;
+}
+
+Json EndpointConfig::ToJson() const {
+  Json targets = Json::array();
+  for (const auto& t : this->targets) targets.push_back(TargetToJson(t));
+  Json j{{"targets", targets}, {"log_sample", log_sample}};
+  j["shadow"] = shadow ? TargetToJson(*shadow) : Json(nullptr);
+  return j;
+}
+
+Project ServingService::ProjectById(int64_t id) {
+  Project p;
+  p.id = id;
+  absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto found, tx.projects().FindById(id));
+    if (found) p = *found;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) spdlog::warn("serving: project {}: {}", id, s.ToString());
+  return p;
+}
+
+ServingService::ServingService(MetadataStore* store, RegistryService* registry,
+                               ServingOptions options)
+    : store_(store), registry_(registry), options_(options) {
+  registry_->AddAliasObserver([this](int64_t model_id) { OnAliasMoved(model_id); });
+  registry_->SetServingAliases([this](int64_t model_id) { return ServingAliases(model_id); });
+}
+
+ServingService::~ServingService() { Stop(); }
+
+void ServingService::Start() {
+  std::vector<Endpoint> all;
+  absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(all, tx.endpoints().ListAll());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) spdlog::warn("serving: cannot list endpoints: {}", s.ToString());
+  for (const auto& e : all) {
+    auto state = Build(ProjectById(e.project_id), e);
+    if (state.ok()) Install(*state);
+  }
+  std::lock_guard<std::mutex> l(log_mu_);
+  if (!writer_.joinable()) {
+    log_stop_ = false;
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+}
+
+void ServingService::Stop() {
+  {
+    std::lock_guard<std::mutex> l(log_mu_);
+    log_stop_ = true;
+  }
+  log_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+// Resolves the endpoint's targets to versions and loads them. On failure the state carries
+// the reason (the endpoint exists but is not ready).
+absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Build(
+    const Project& project, const Endpoint& e) {
+  auto s = std::make_shared<State>();
+  s->record = e;
+  ASSIGN_OR_RETURN(s->config, EndpointConfig::FromJson(ParseOr(e.config, Json::object())));
+  std::vector<ModelAlias> aliases;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(aliases, tx.registry().Aliases(e.model_id));
+    return absl::OkStatus();
+  }));
+  auto resolve = [&](const EndpointConfig::Target& t) -> absl::StatusOr<Live> {
+    Live live;
+    live.alias = t.alias;
+    live.version = t.version;
+    if (!t.alias.empty()) {
+      for (const auto& a : aliases) {
+        if (a.alias == t.alias) live.version = a.version;
+      }
+      if (live.version == 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("model '", e.model_name, "' has no alias '", t.alias, "'"));
+      }
+    }
+    std::optional<ModelVersion> v;
+    RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(v, tx.registry().FindVersion(e.model_id, live.version));
+      return absl::OkStatus();
+    }));
+    if (!v) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model '", e.model_name, "' has no version ", live.version));
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(live.servable, registry_->LoadServable(project, *v));
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    StatsFor(absl::StrCat(project.name, "/", e.name), live.version).load_ms =
+        static_cast<uint64_t>(ms);
+    return live;
+  };
+  double total = 0;
+  for (const auto& t : s->config.targets) total += t.weight;
+  double cumulative = 0;
+  for (const auto& t : s->config.targets) {
+    auto live = resolve(t);
+    if (!live.ok()) {
+      s->error = std::string(live.status().message());
+      s->targets.clear();
+      break;
+    }
+    cumulative += t.weight / total;
+    live->weight = cumulative;
+    s->targets.push_back(std::move(*live));
+  }
+  if (!s->targets.empty()) s->targets.back().weight = 1.0;
+  if (s->config.shadow) {
+    auto live = resolve(*s->config.shadow);
+    if (live.ok()) {
+      s->shadow = std::move(*live);
+    } else if (s->error.empty()) {
+      s->error = absl::StrCat("shadow: ", live.status().message());
+    }
+  }
+  return std::shared_ptr<const State>(std::move(s));
+}
+
+void ServingService::Install(std::shared_ptr<const State> s) {
+  absl::MutexLock l(&mu_);
+  states_[{s->record.project_id, s->record.name}] = std::move(s);
+}
+
+std::shared_ptr<const ServingService::State> ServingService::Find(int64_t project_id,
+                                                                  absl::string_view name) {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = states_.find({project_id, std::string(name)});
+  return it == states_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Require(
+    const Project& project, absl::string_view name) {
+  auto s = Find(project.id, name);
+  if (!s) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint '", name, "' does not exist in project '", project.name, "'"));
+  }
+  return s;
+}
+
+void ServingService::OnAliasMoved(int64_t model_id) {
+  std::vector<std::shared_ptr<const State>> affected;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [k, s] : states_) {
+      if (s->record.model_id == model_id) affected.push_back(s);
+    }
+  }
+  // New states are built (and their versions loaded) before they replace the old ones.
+  for (const auto& old : affected) {
+    auto fresh = Build(ProjectById(old->record.project_id), old->record);
+    if (fresh.ok()) {
+      Install(*fresh);
+    } else {
+      spdlog::warn("endpoint {}: {}", old->record.name, fresh.status().ToString());
+    }
+  }
+}
+
+std::vector<std::string> ServingService::ServingAliases(int64_t model_id) {
+  std::vector<std::string> out;
+  absl::ReaderMutexLock l(&mu_);
+  for (const auto& [k, s] : states_) {
+    if (s->record.model_id != model_id) continue;
+    for (const auto& t : s->config.targets) {
+      if (!t.alias.empty()) out.push_back(t.alias);
+    }
+  }
+  return out;
+}
+
+Json ServingService::Describe(const State& s) {
+  Json versions = Json::array();
+  for (const auto& t : s.targets) {
+    Json v{{"version", t.version}};
+    if (!t.alias.empty()) v["alias"] = t.alias;
+    versions.push_back(v);
+  }
+  Json out{{"name", s.record.name},
+           {"model", s.record.model_name},
+           {"description", s.record.description},
+           {"config", s.config.ToJson()},
+           {"ready", s.error.empty() && !s.targets.empty()},
+           {"serving", versions},
+           {"created_by", s.record.created_by},
+           {"created_at", FormatRfc3339Millis(s.record.created_at)},
+           {"updated_at", FormatRfc3339Millis(s.record.updated_at)}};
+  if (s.shadow) out["shadow_version"] = s.shadow->version;
+  if (!s.error.empty()) out["error"] = s.error;
+  return out;
+}
+
+absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Project& project,
+                                            const Json& body) {
+  RETURN_IF_ERROR(RejectUnknownFields(
+      body, {"name", "model", "alias", "targets", "shadow", "log_sample", "description"}));
+  ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
+  RETURN_IF_ERROR(ValidateName("endpoint", name));
+  ASSIGN_OR_RETURN(std::string model, RequiredString(body, "model"));
+  Json cfg_json = body;
+  cfg_json.erase("name");
+  cfg_json.erase("model");
+  cfg_json.erase("description");
+  ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
+  ASSIGN_OR_RETURN(ModelDetails details, registry_->GetModel(project, model));
+  Endpoint e;
+  e.project_id = project.id;
+  e.name = name;
+  e.model_id = details.model.id;
+  e.model_name = model;
+  e.config = config.ToJson().dump();
+  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  e.description = desc.value_or("");
+  e.created_by = ctx.principal.user_name;
+  e.created_at = e.updated_at = NowMillis();
+  // Loads first: an endpoint whose versions cannot serve is refused, not half-created.
+  ASSIGN_OR_RETURN(auto state, Build(project, e));
+  if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto existing, tx.endpoints().Find(project.id, name));
+    if (existing) {
+      return absl::AlreadyExistsError(absl::StrCat("endpoint '", name, "' already exists"));
+    }
+    ASSIGN_OR_RETURN(e, tx.endpoints().Create(e));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"endpoint.create", absl::StrCat("project/", project.name, "/endpoint/", name),
+         project.name, Json{{"model", model}, {"config", config.ToJson()}}});
+  }));
+  auto s = std::make_shared<State>(*state);
+  s->record = e;
+  Install(s);
+  return Describe(*s);
+}
+
+absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Project& project,
+                                            absl::string_view name, const Json& body) {
+  RETURN_IF_ERROR(
+      RejectUnknownFields(body, {"alias", "targets", "shadow", "log_sample", "description"}));
+  ASSIGN_OR_RETURN(auto current, Require(project, name));
+  Json cfg_json = current->config.ToJson();
+  if (body.contains("alias") || body.contains("targets")) cfg_json.erase("targets");
+  for (const auto& [k, v] : body.items()) {
+    if (k != "description") cfg_json[k] = v;
+  }
+  ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
+  Endpoint e = current->record;
+  e.config = config.ToJson().dump();
+  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  if (desc) e.description = *desc;
+  e.updated_at = NowMillis();
+  ASSIGN_OR_RETURN(auto state, Build(project, e));
+  if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.endpoints().Update(e));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"endpoint.update", absl::StrCat("project/", project.name, "/endpoint/", name),
+         project.name, Json{{"config", config.ToJson()}}});
+  }));
+  Install(state);
+  return Describe(*state);
+}
+
+absl::Status ServingService::Delete(const RequestContext& ctx, const Project& project,
+                                    absl::string_view name) {
+  ASSIGN_OR_RETURN(auto current, Require(project, name));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.endpoints().Delete(current->record.id));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"endpoint.delete", absl::StrCat("project/", project.name, "/endpoint/", name),
+         project.name});
+  }));
+  absl::MutexLock l(&mu_);
+  states_.erase({project.id, std::string(name)});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> ServingService::Get(const Project& project, absl::string_view name) {
+  ASSIGN_OR_RETURN(auto s, Require(project, name));
+  Json out = Describe(*s);
+  Json stats = Json::array();
+  const std::string key = absl::StrCat(project.name, "/", name);
+  {
+    absl::MutexLock l(&stats_mu_);
+    for (const auto& [k, st] : stats_) {
+      if (k.first != key) continue;
+      uint64_t n = st->latency_count.load();
+      stats.push_back(Json{{"version", k.second},
+                           {"requests", st->requests.load()},
+                           {"errors", st->errors.load()},
+                           {"rows", st->rows.load()},
+                           {"mean_latency_ms", n ? st->latency_sum_ns.load() / 1e6 / n : 0.0},
+                           {"model_load_ms", st->load_ms.load()}});
+    }
+  }
+  out["stats"] = stats;
+  out["log_dropped"] = log_dropped_.load();
+  return out;
+}
+
+absl::StatusOr<Json> ServingService::List(const Project& project) {
+  Json arr = Json::array();
+  absl::ReaderMutexLock l(&mu_);
+  for (const auto& [k, s] : states_) {
+    if (k.first == project.id) arr.push_back(Describe(*s));
+  }
+  return Json{{"endpoints", arr}};
+}
+
+ServingService::Stats& ServingService::StatsFor(const std::string& endpoint, int64_t version) {
+  absl::MutexLock l(&stats_mu_);
+  auto& slot = stats_[{endpoint, version}];
+  if (!slot) slot = std::make_unique<Stats>();
+  return *slot;
+}
+
+absl::StatusOr<const ServingService::Live*> ServingService::Choose(
+    const State& s, std::optional<int64_t> pinned,
+    std::shared_ptr<const ml::Servable>* pinned_servable, const Project& project) {
+  if (!s.error.empty() || s.targets.empty()) {
+    return absl::UnavailableError(absl::StrCat("endpoint '", s.record.name, "' is not ready: ",
+                                               s.error.empty() ? "no versions" : s.error));
+  }
+  if (pinned) {
+    for (const auto& t : s.targets) {
+      if (t.version == *pinned) return &t;
+    }
+    // Any ready version of the model may be pinned (loaded on demand, then cached).
+    std::optional<ModelVersion> v;
+    RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(v, tx.registry().FindVersion(s.record.model_id, *pinned));
+      return absl::OkStatus();
+    }));
+    if (!v || v->status == "archived") {
+      return absl::NotFoundError(
+          absl::StrCat("model '", s.record.model_name, "' has no servable version ", *pinned));
+    }
+    ASSIGN_OR_RETURN(*pinned_servable, registry_->LoadServable(project, *v));
+    return nullptr;
+  }
+  if (s.targets.size() == 1) return &s.targets[0];
+  double u = static_cast<double>(NextRandom() >> 11) * 0x1.0p-53;
+  for (const auto& t : s.targets) {
+    if (u < t.weight) return &t;
+  }
+  return &s.targets.back();
+}
+
+absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::string_view endpoint,
+                                             const Json& body, const PredictRequest& req) {
+  auto t0 = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  std::shared_ptr<const ml::Servable> pinned;
+  ASSIGN_OR_RETURN(const Live* live, Choose(*state, req.pinned_version, &pinned, project));
+  const ml::Servable& servable = live ? *live->servable : *pinned;
+  const int64_t version = live ? live->version : *req.pinned_version;
+  Stats& st = StatsFor(absl::StrCat(project.name, "/", endpoint), version);
+  st.requests.fetch_add(1, std::memory_order_relaxed);
+  st.in_flight.fetch_add(1, std::memory_order_relaxed);
+  auto batch = servable.Decode(body);
+  if (!batch.ok()) {
+    st.errors.fetch_add(1, std::memory_order_relaxed);
+    st.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    return batch.status();
+  }
+  ml::Prediction p = servable.Predict(*batch);
+  Json out = servable.Render(p);
+  out["model"] = state->record.model_name;
+  out["version"] = version;
+  out["request_id"] = req.request_id;
+  auto t1 = std::chrono::steady_clock::now();
+  const uint64_t ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  st.rows.fetch_add(batch->rows, std::memory_order_relaxed);
+  st.latency_count.fetch_add(1, std::memory_order_relaxed);
+  st.latency_sum_ns.fetch_add(ns, std::memory_order_relaxed);
+  for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
+    if (ns <= kLatencyBuckets[b] * 1e9) {
+      st.buckets[b].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  st.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  // The log entry (and the shadow's work) goes to the writer thread.
+  const bool sampled =
+      state->config.log_sample >= 1.0 ||
+      static_cast<double>(NextRandom() >> 11) * 0x1.0p-53 < state->config.log_sample;
+  if (sampled || state->shadow) {
+    LogEntry e;
+    e.record.endpoint_id = state->record.id;
+    e.record.request_id = req.request_id;
+    e.record.ts = NowMillis();
+    e.record.version = version;
+    e.record.latency_us = static_cast<int64_t>(ns / 1000);
+    if (sampled) {
+      Json feats = body.contains("instances") ? body["instances"] : body;
+      e.record.features = feats.dump();
+      Json outs = out;
+      outs.erase("request_id");
+      outs.erase("model");
+      e.record.outputs = outs.dump();
+    }
+    if (state->shadow) {
+      e.shadow = state->shadow->servable;
+      e.shadow_version = state->shadow->version;
+      e.batch = std::make_shared<const ml::Batch>(std::move(*batch));
+    }
+    Enqueue(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<Json> ServingService::OipMetadata(const Project& project, absl::string_view endpoint,
+                                                 std::optional<int64_t> version) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  std::shared_ptr<const ml::Servable> pinned;
+  ASSIGN_OR_RETURN(const Live* live, Choose(*state, version, &pinned, project));
+  const ml::Servable& s = live ? *live->servable : *pinned;
+  Json versions = Json::array();
+  for (const auto& t : state->targets) versions.push_back(absl::StrCat(t.version));
+  Json meta = s.OipMetadata();
+  meta["name"] = std::string(endpoint);
+  meta["versions"] = versions;
+  meta["platform"] = "kade-xgboost";
+  return meta;
+}
+
+absl::StatusOr<bool> ServingService::OipReady(const Project& project, absl::string_view endpoint) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  return state->error.empty() && !state->targets.empty();
+}
+
+absl::StatusOr<Json> ServingService::OipInfer(const Project& project, absl::string_view endpoint,
+                                              const Json& body, const PredictRequest& req) {
+  if (!body.is_object()) return Bad("the request body must be a JSON object");
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"id", "inputs", "outputs", "parameters"}));
+  if (!body.contains("inputs") || !body["inputs"].is_array() || body["inputs"].empty()) {
+    return Bad("'inputs' must be a non-empty array of {name, shape, datatype, data}");
+  }
+  // One tensor per feature, shape [rows] (or [rows, 1]); turned into columns.
+  Json columns = Json::object();
+  for (size_t i = 0; i < body["inputs"].size(); ++i) {
+    const Json& t = body["inputs"][i];
+    const std::string where = absl::StrCat("inputs[", i, "]");
+    if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("data") ||
+        !t["data"].is_array() || !t.contains("shape") || !t["shape"].is_array() ||
+        !t.contains("datatype") || !t["datatype"].is_string()) {
+      return Bad(where + ": expected {\"name\", \"shape\", \"datatype\", \"data\"}");
+    }
+    const std::string dt = t["datatype"].get<std::string>();
+    static const char* kTypes[] = {"BOOL",  "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16",
+                                   "INT32", "INT64", "FP16",   "FP32",   "FP64",   "BYTES"};
+    if (std::none_of(std::begin(kTypes), std::end(kTypes),
+                     [&](const char* k) { return dt == k; })) {
+      return Bad(
+          absl::StrCat(where, ".datatype: '", dt, "' is not an Open Inference Protocol type"));
+    }
+    int64_t elements = 1;
+    for (const auto& d : t["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0) {
+        return Bad(where + ".shape: expected non-negative integers");
+      }
+      elements *= d.get<int64_t>();
+    }
+    if (t["shape"].empty() || t["shape"].size() > 2 ||
+        (t["shape"].size() == 2 && t["shape"][1] != 1)) {
+      return Bad(where + ".shape: one value per row: [rows] or [rows, 1]");
+    }
+    if (static_cast<size_t>(elements) != t["data"].size()) {
+      return Bad(absl::StrCat(where, ": shape holds ", elements, " values but data has ",
+                              t["data"].size()));
+    }
+    columns[t["name"].get<std::string>()] = t["data"];
+  }
+  ASSIGN_OR_RETURN(Json answer, Predict(project, endpoint, Json{{"inputs", columns}}, req));
+  Json outputs = Json::array();
+  const Json& preds = answer["predictions"];
+  const bool numeric = !preds.empty() && preds[0].is_number();
+  outputs.push_back(Json{{"name", "predictions"},
+                         {"datatype", numeric ? "FP32" : "BYTES"},
+                         {"shape", Json::array({preds.size()})},
+                         {"data", preds}});
+  if (answer.contains("probabilities")) {
+    Json flat = Json::array();
+    size_t width = 0;
+    for (const auto& row : answer["probabilities"]) {
+      width = row.size();
+      for (const auto& v : row) flat.push_back(v);
+    }
+    outputs.push_back(Json{{"name", "probabilities"},
+                           {"datatype", "FP32"},
+                           {"shape", Json::array({preds.size(), width})},
+                           {"data", flat}});
+  }
+  Json out{{"model_name", std::string(endpoint)},
+           {"model_version", absl::StrCat(answer["version"].get<int64_t>())},
+           {"id", body.contains("id") && body["id"].is_string() ? body["id"].get<std::string>()
+                                                                : req.request_id},
+           {"outputs", outputs}};
+  return out;
+}
+
+absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const Project& project,
+                                              absl::string_view endpoint, const Json& body) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  std::vector<std::pair<std::string, std::string>> items;
+  auto take = [&](const Json& item, const std::string& where) -> absl::Status {
+    if (!item.is_object()) return Bad(where + ": expected {\"request_id\", \"label\"}");
+    RETURN_IF_ERROR(RejectUnknownFields(item, {"request_id", "label"}));
+    if (!item.contains("request_id") || !item["request_id"].is_string() ||
+        item["request_id"].get<std::string>().empty() ||
+        item["request_id"].get<std::string>().size() > 200) {
+      return Bad(where + ".request_id: expected the request id of a prediction");
+    }
+    if (!item.contains("label") ||
+        !(item["label"].is_string() || item["label"].is_number() || item["label"].is_boolean())) {
+      return Bad(where + ".label: expected the true value (string, number or boolean)");
+    }
+    const Json& l = item["label"];
+    items.emplace_back(item["request_id"].get<std::string>(),
+                       l.is_string() ? l.get<std::string>() : l.dump());
+    return absl::OkStatus();
+  };
+  if (body.contains("items")) {
+    RETURN_IF_ERROR(RejectUnknownFields(body, {"items"}));
+    if (!body["items"].is_array() || body["items"].empty() || body["items"].size() > 10000) {
+      return Bad("items: expected 1 to 10,000 {request_id, label} entries");
+    }
+    for (size_t i = 0; i < body["items"].size(); ++i) {
+      RETURN_IF_ERROR(take(body["items"][i], absl::StrCat("items[", i, "]")));
+    }
+  } else {
+    RETURN_IF_ERROR(take(body, "body"));
+  }
+  FlushLog();  // a prediction answered a moment ago is in the log before it is looked up
+  const int64_t now = NowMillis();
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    for (size_t i = 0; i < items.size(); ++i) {
+      ASSIGN_OR_RETURN(bool known, tx.endpoints().HasPrediction(state->record.id, items[i].first));
+      if (!known) {
+        return absl::NotFoundError(absl::StrCat("item ", i, ": endpoint '", endpoint,
+                                                "' logged no request '", items[i].first, "'"));
+      }
+      RETURN_IF_ERROR(tx.endpoints().PutFeedback(state->record.id, items[i].first, items[i].second,
+                                                 ctx.principal.user_name, now));
+    }
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"endpoint.feedback", absl::StrCat("project/", project.name, "/endpoint/", endpoint),
+         project.name, Json{{"items", items.size()}}});
+  }));
+  return Json{{"accepted", items.size()}};
+}
+
+absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::string_view endpoint,
+                                                 int64_t limit) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  FlushLog();  // what was answered before this call is in the log it returns
+  std::vector<PredictionRecord> rows;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(rows, tx.endpoints().Predictions(state->record.id, limit));
+    return absl::OkStatus();
+  }));
+  Json arr = Json::array();
+  for (const auto& r : rows) {
+    Json j{{"request_id", r.request_id},
+           {"time", FormatRfc3339Millis(r.ts)},
+           {"version", r.version},
+           {"shadow", r.shadow},
+           {"latency_us", r.latency_us},
+           {"features", ParseOr(r.features, Json())},
+           {"outputs", ParseOr(r.outputs, Json())}};
+    j["label"] = r.label ? Json(*r.label) : Json(nullptr);
+    arr.push_back(std::move(j));
+  }
+  return Json{{"predictions", arr}, {"dropped", log_dropped_.load()}};
+}
+
+void ServingService::Enqueue(LogEntry e) {
+  {
+    std::lock_guard<std::mutex> l(log_mu_);
+    if (log_queue_.size() >= options_.log_queue || log_stop_) {
+      log_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    log_queue_.push_back(std::move(e));
+  }
+  log_cv_.notify_one();
+}
+
+void ServingService::FlushLog() {
+  std::unique_lock<std::mutex> l(log_mu_);
+  log_idle_cv_.wait_for(l, std::chrono::seconds(10),
+                        [&] { return (log_queue_.empty() && log_busy_ == 0) || log_stop_; });
+}
+
+void ServingService::WriterLoop() {
+  for (;;) {
+    std::vector<LogEntry> batch;
+    {
+      std::unique_lock<std::mutex> l(log_mu_);
+      log_cv_.wait(l, [&] { return log_stop_ || !log_queue_.empty(); });
+      if (log_queue_.empty() && log_stop_) {
+        log_idle_cv_.notify_all();
+        return;
+      }
+      while (!log_queue_.empty() && batch.size() < 1024) {
+        batch.push_back(std::move(log_queue_.front()));
+        log_queue_.pop_front();
+      }
+      log_busy_ = batch.size();
+    }
+    std::vector<PredictionRecord> records;
+    for (auto& e : batch) {
+      if (!e.record.features.empty()) records.push_back(e.record);
+      if (e.shadow && e.batch) {
+        // The shadow answers the same rows; its answer only goes to the log.
+        auto t0 = std::chrono::steady_clock::now();
+        ml::Prediction p = e.shadow->Predict(*e.batch);
+        Json outs = e.shadow->Render(p);
+        outs["version"] = e.shadow_version;
+        PredictionRecord r = e.record;
+        r.version = e.shadow_version;
+        r.shadow = true;
+        r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - t0)
+                           .count();
+        r.outputs = outs.dump();
+        if (r.features.empty()) r.features = "null";
+        records.push_back(std::move(r));
+      }
+    }
+    if (!records.empty()) {
+      absl::Status s =
+          store_->Write([&](Transaction& tx) { return tx.endpoints().AppendPredictions(records); });
+      if (s.ok()) {
+        log_written_.fetch_add(records.size(), std::memory_order_relaxed);
+      } else {
+        log_dropped_.fetch_add(records.size(), std::memory_order_relaxed);
+        spdlog::warn("prediction log: {}", s.ToString());
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(log_mu_);
+      log_busy_ = 0;
+      if (log_queue_.empty()) log_idle_cv_.notify_all();
+    }
+  }
+}
+
+std::string ServingService::RenderMetrics() {
+  std::string out;
+  // Endpoint names by key.
+  std::map<std::string, std::pair<std::string, std::string>> names;  // key -> project id, name
+  absl::StrAppend(
+      &out,
+      "# HELP kade_endpoint_requests_total Prediction requests by endpoint and version.\n"
+      "# TYPE kade_endpoint_requests_total counter\n");
+  std::string errors =
+      "# HELP kade_endpoint_errors_total Failed prediction requests (bad input).\n"
+      "# TYPE kade_endpoint_errors_total counter\n";
+  std::string inflight =
+      "# HELP kade_endpoint_in_flight Prediction requests being answered.\n"
+      "# TYPE kade_endpoint_in_flight gauge\n";
+  std::string load =
+      "# HELP kade_endpoint_model_load_seconds Time to load the version's model.\n"
+      "# TYPE kade_endpoint_model_load_seconds gauge\n";
+  std::string latency =
+      "# HELP kade_endpoint_latency_seconds Time to answer a prediction request in Kade.\n"
+      "# TYPE kade_endpoint_latency_seconds histogram\n";
+  {
+    absl::MutexLock l(&stats_mu_);
+    for (const auto& [k, st] : stats_) {
+      std::string labels = absl::StrCat("endpoint=\"", k.first, "\",version=\"", k.second, "\"");
+      absl::StrAppend(&out, "kade_endpoint_requests_total{", labels, "} ", st->requests.load(),
+                      "\n");
+      absl::StrAppend(&errors, "kade_endpoint_errors_total{", labels, "} ", st->errors.load(),
+                      "\n");
+      absl::StrAppend(&inflight, "kade_endpoint_in_flight{", labels, "} ", st->in_flight.load(),
+                      "\n");
+      absl::StrAppend(&load, "kade_endpoint_model_load_seconds{", labels, "} ",
+                      st->load_ms.load() / 1000.0, "\n");
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
+        cumulative += st->buckets[b].load();
+        absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"",
+                        kLatencyBuckets[b], "\"} ", cumulative, "\n");
+      }
+      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"+Inf\"} ",
+                      st->latency_count.load(), "\n");
+      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_sum{", labels, "} ",
+                      st->latency_sum_ns.load() / 1e9, "\n");
+      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_count{", labels, "} ",
+                      st->latency_count.load(), "\n");
+    }
+  }
+  absl::StrAppend(&out, errors, inflight, load, latency);
+  absl::StrAppend(&out,
+                  "# HELP kade_prediction_log_dropped_total Prediction log entries dropped "
+                  "(queue full).\n# TYPE kade_prediction_log_dropped_total counter\n"
+                  "kade_prediction_log_dropped_total ",
+                  log_dropped_.load(),
+                  "\n# HELP kade_prediction_log_written_total Prediction log entries "
+                  "written.\n# TYPE kade_prediction_log_written_total counter\n"
+                  "kade_prediction_log_written_total ",
+                  log_written_.load(), "\n");
+  return out;
+}
+
+}  // namespace kade

@@ -1,0 +1,163 @@
+// Real-time endpoints: each serves a registered model through a traffic split over aliases
+// or fixed versions (90/10 canary), with an optional shadow version that gets a copy of
+// every request and whose answer is logged, never returned.
+//
+// Following TF Serving's manager: an endpoint's live state (its versions, loaded and
+// ready) is an immutable object behind a shared_ptr. A request takes a reference and
+// answers from it; an alias move or split change builds and loads the new state first, then
+// swaps the pointer. In-flight requests finish on the old state, so a rollout drops nothing.
+//
+// The prediction log is a bounded queue drained by one writer thread (which also runs the
+// shadow predictions): the request path never waits on it; when it is full, entries are
+// dropped and counted.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/json.h"
+#include "platform/context.h"
+#include "platform/registry_service.h"
+#include "store/metadata.h"
+
+namespace kade {
+
+struct EndpointConfig {
+  struct Target {
+    std::string alias;    // follows the alias, or
+    int64_t version = 0;  // a fixed version
+    double weight = 100;  // share of traffic (the weights are normalised)
+  };
+  std::vector<Target> targets;
+  std::optional<Target> shadow;
+  double log_sample = 1.0;  // fraction of requests written to the prediction log
+
+  // Strict: unknown fields and wrong types name the field.
+  static absl::StatusOr<EndpointConfig> FromJson(const Json& j);
+  Json ToJson() const;
+};
+
+struct ServingOptions {
+  size_t log_queue = 10000;  // prediction log entries waiting to be written
+};
+
+class ServingService {
+ public:
+  ServingService(MetadataStore* store, RegistryService* registry, ServingOptions options);
+  ~ServingService();
+
+  // Loads every endpoint (a version that fails to load leaves its endpoint not ready, with
+  // the reason) and starts the prediction log writer.
+  void Start();
+  void Stop();
+
+  absl::StatusOr<Json> Create(const RequestContext& ctx, const Project& project, const Json& body);
+  // Replaces the traffic split, shadow and sampling ({"targets", "shadow", "log_sample"}).
+  absl::StatusOr<Json> Update(const RequestContext& ctx, const Project& project,
+                              absl::string_view name, const Json& body);
+  absl::Status Delete(const RequestContext& ctx, const Project& project, absl::string_view name);
+  absl::StatusOr<Json> Get(const Project& project, absl::string_view name);
+  absl::StatusOr<Json> List(const Project& project);
+
+  struct PredictRequest {
+    std::string request_id;
+    std::optional<int64_t> pinned_version;  // X-Kade-Model-Version
+  };
+  // {"predictions", "probabilities", "classes", "model", "version", "request_id"}.
+  absl::StatusOr<Json> Predict(const Project& project, absl::string_view endpoint, const Json& body,
+                               const PredictRequest& req);
+  // Open Inference Protocol: model metadata and inference ("model" = endpoint name).
+  absl::StatusOr<Json> OipMetadata(const Project& project, absl::string_view endpoint,
+                                   std::optional<int64_t> version);
+  absl::StatusOr<bool> OipReady(const Project& project, absl::string_view endpoint);
+  absl::StatusOr<Json> OipInfer(const Project& project, absl::string_view endpoint,
+                                const Json& body, const PredictRequest& req);
+
+  // Ground truth for earlier requests: {"request_id": ID, "label": VALUE} or
+  // {"items": [{...}, ...]}.
+  absl::StatusOr<Json> Feedback(const RequestContext& ctx, const Project& project,
+                                absl::string_view endpoint, const Json& body);
+  absl::StatusOr<Json> Predictions(const Project& project, absl::string_view endpoint,
+                                   int64_t limit);
+  // Waits until every queued log entry is written (tests, shutdown).
+  void FlushLog();
+
+  // Prometheus text: per endpoint and version requests, errors, latency, in-flight, model
+  // load time; dropped log entries.
+  std::string RenderMetrics();
+
+  // Aliases followed by endpoints of `model_id` (for the registry's gates).
+  std::vector<std::string> ServingAliases(int64_t model_id);
+
+ private:
+  struct Live {
+    int64_t version = 0;
+    std::string alias;
+    double weight = 0;  // cumulative, in [0, 1]
+    std::shared_ptr<const ml::Servable> servable;
+  };
+  struct State {
+    Endpoint record;
+    EndpointConfig config;
+    std::vector<Live> targets;
+    std::optional<Live> shadow;
+    std::string error;  // why the endpoint is not ready
+  };
+  struct Stats;
+  struct LogEntry {
+    PredictionRecord record;
+    std::shared_ptr<const ml::Servable> shadow;
+    int64_t shadow_version = 0;
+    std::shared_ptr<const ml::Batch> batch;
+  };
+
+  absl::StatusOr<std::shared_ptr<const State>> Build(const Project& project, const Endpoint& e);
+  std::shared_ptr<const State> Find(int64_t project_id, absl::string_view name);
+  absl::StatusOr<std::shared_ptr<const State>> Require(const Project& project,
+                                                       absl::string_view name);
+  void Install(std::shared_ptr<const State> s);
+  void OnAliasMoved(int64_t model_id);
+  Project ProjectById(int64_t id);
+  Json Describe(const State& s);
+  // The version for one request: pinned, or drawn by the traffic split.
+  absl::StatusOr<const Live*> Choose(const State& s, std::optional<int64_t> pinned,
+                                     std::shared_ptr<const ml::Servable>* pinned_servable,
+                                     const Project& project);
+  void Enqueue(LogEntry e);
+  void WriterLoop();
+  Stats& StatsFor(const std::string& endpoint, int64_t version);
+
+  MetadataStore* store_;
+  RegistryService* registry_;
+  ServingOptions options_;
+
+  absl::Mutex mu_;
+  std::map<std::pair<int64_t, std::string>, std::shared_ptr<const State>> states_
+      ABSL_GUARDED_BY(mu_);
+
+  std::mutex log_mu_;
+  std::condition_variable log_cv_, log_idle_cv_;
+  std::deque<LogEntry> log_queue_;
+  bool log_stop_ = false;
+  size_t log_busy_ = 0;
+  std::thread writer_;
+  std::atomic<uint64_t> log_dropped_{0}, log_written_{0};
+
+  absl::Mutex stats_mu_;
+  std::map<std::pair<std::string, int64_t>, std::unique_ptr<Stats>> stats_
+      ABSL_GUARDED_BY(stats_mu_);
+};
+
+}  // namespace kade

@@ -1,0 +1,486 @@
+"""Registry and real-time serving end to end: a training run registered as a model version,
+aliases, an endpoint following an alias, predictions equal to Python's xgboost, the Open
+Inference Protocol, imports of models trained by Debian's python3-xgboost, input validation,
+alias moves under a request stream without a failed request, canary splits, shadows, the
+prediction log with feedback, and quality gates."""
+import base64
+import http.client
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost
+
+from conftest import ADMIN_TOKEN, ROOT
+from test_training import encode, wait
+
+P = "/api/v1/projects/ml"
+CHURN = os.path.join(ROOT, "tests", "data", "churn.csv")
+FEATURES = ["plan", "tenure_months", "monthly_charges", "support_calls", "region"]
+
+
+@pytest.fixture
+def ml(server):
+    assert server.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+    with open(CHURN, "rb") as f:
+        r = server.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read(),
+                           headers={"Content-Type": "text/csv"})
+    assert r.status == 201, r.raw
+    return server
+
+
+def train(server, **params):
+    spec = {"dataset": "churn", "target": "churned", "num_rounds": 20, "seed": 3,
+            "params": params or {"max_depth": 3}}
+    r = server.admin("POST", f"{P}/jobs/train", spec)
+    assert r.status == 201, r.raw
+    job = wait(server, r.json["id"])
+    assert job["status"] == "succeeded", job
+    return job["run_id"]
+
+
+def register(server, run_id, model="churn"):
+    r = server.admin("POST", f"{P}/models/{model}/versions", {"run_id": run_id})
+    assert r.status == 201, r.raw
+    return r.json["version"]
+
+
+def records(n=None):
+    df = pd.read_csv(CHURN, keep_default_na=False, dtype=str)
+    rows = []
+    for _, row in (df if n is None else df.head(n)).iterrows():
+        rec = {}
+        for f in FEATURES:
+            v = row[f]
+            if v in ("", "NA"):
+                rec[f] = None
+            elif f in ("plan", "region"):
+                rec[f] = v
+            else:
+                rec[f] = float(v)
+        rows.append(rec)
+    return df if n is None else df.head(n), rows
+
+
+class Client:
+    """A keep-alive HTTP client (urllib opens a connection per request)."""
+
+    def __init__(self, server):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+    def post(self, path, body, headers=None):
+        h = {"Authorization": "Bearer " + ADMIN_TOKEN, "Content-Type": "application/json"}
+        h.update(headers or {})
+        self.conn.request("POST", path, body=json.dumps(body), headers=h)
+        r = self.conn.getresponse()
+        return r.status, json.loads(r.read())
+
+
+def test_a_registered_run_serves_predictions_equal_to_python_xgboost(ml):
+    run_id = train(ml)
+    assert register(ml, run_id) == 1
+    assert ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": 1}).json == \
+        {"alias": "champion", "version": 1}
+    r = ml.admin("POST", f"{P}/endpoints", {"name": "churn-api", "model": "churn"})
+    assert r.status == 201 and r.json["ready"] and r.json["serving"] == [{"alias": "champion", "version": 1}]
+
+    df, rows = records()
+    r = ml.admin("POST", f"{P}/endpoints/churn-api/predict", {"instances": rows})
+    assert r.status == 200, r.raw
+    out = r.json
+    assert out["version"] == 1 and out["model"] == "churn" and out["request_id"]
+    assert out["classes"] == ["false", "true"] and len(out["predictions"]) == len(rows)
+
+    # Python's xgboost on the run's model and the manifest's encoding: the same probabilities.
+    version = ml.admin("GET", f"{P}/models/churn/versions/champion").json
+    manifest = version["manifest"]
+    model = ml.admin("GET", f"{P}/artifacts/{manifest['model_path']}").raw
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model))
+    sig = manifest["signature"]
+    x = encode(df, sig)
+    dm = xgboost.DMatrix(x, feature_names=[f["name"] for f in sig["features"]],
+                         feature_types=["c" if f["type"] == "categorical" else "q" for f in sig["features"]],
+                         enable_categorical=True, missing=np.nan)
+    theirs = booster.predict(dm)
+    ours = np.array([p[1] for p in out["probabilities"]])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    assert out["predictions"] == ["true" if p >= 0.5 else "false" for p in ours]
+
+    # Columns and a split frame give the same answers; so does the Open Inference Protocol,
+    # at the root (PROJECT:ENDPOINT) and under the project's base URL.
+    cols = {f: [rec[f] for rec in rows[:20]] for f in FEATURES}
+    r = ml.admin("POST", f"{P}/endpoints/churn-api/predict", {"inputs": cols})
+    assert r.json["probabilities"] == out["probabilities"][:20]
+    r = ml.admin("POST", f"{P}/endpoints/churn-api/predict",
+                 {"dataframe_split": {"columns": FEATURES, "data": [[rec[f] for f in FEATURES] for rec in rows[:5]]}})
+    assert r.json["probabilities"] == out["probabilities"][:5]
+    tensors = [{"name": f, "shape": [20], "datatype": "BYTES" if f in ("plan", "region") else "FP32",
+                "data": cols[f]} for f in FEATURES]
+    for path in ("/v2/models/ml:churn-api/infer", f"{P}/v2/models/churn-api/infer",
+                 "/v2/models/ml:churn-api/versions/1/infer"):
+        r = ml.admin("POST", path, {"id": "abc", "inputs": tensors})
+        assert r.status == 200, (path, r.raw)
+        o = {t["name"]: t for t in r.json["outputs"]}
+        assert r.json["model_name"] == "churn-api" and r.json["model_version"] == "1" and r.json["id"] == "abc"
+        assert o["probabilities"]["shape"] == [20, 2]
+        np.testing.assert_allclose(np.array(o["probabilities"]["data"]).reshape(20, 2)[:, 1], ours[:20], rtol=1e-6)
+    meta = ml.admin("GET", "/v2/models/ml:churn-api").json
+    assert meta["name"] == "churn-api" and meta["versions"] == ["1"]
+    assert {i["name"] for i in meta["inputs"]} == set(FEATURES)
+    assert ml.admin("GET", "/v2/models/ml:churn-api/ready").json["ready"] is True
+    assert ml.request("GET", "/v2/health/live").status == 200
+    assert ml.request("GET", "/v2/health/ready").status == 200
+    assert ml.admin("GET", "/v2/models/churn-api").status == 404  # no project named
+    # Prometheus metrics per endpoint and version.
+    metrics = ml.admin("GET", "/metrics").raw.decode()
+    assert 'kade_endpoint_requests_total{endpoint="ml/churn-api",version="1"}' in metrics
+    assert "kade_prediction_log_dropped_total 0" in metrics
+    # Lineage: dataset version -> run -> model version -> endpoint.
+    lineage = ml.admin("GET", f"{P}/models/churn/versions/1/lineage").json
+    assert lineage["run_id"] == run_id and lineage["endpoints"] == ["churn-api"]
+    assert lineage["dataset"]["dataset"] == "churn" and lineage["aliases"] == ["champion"]
+
+
+def test_models_trained_by_python_xgboost_import_and_predict_the_same(ml):
+    rng = np.random.default_rng(7)
+    n = 400
+    df = pd.DataFrame({"age": rng.integers(18, 80, n).astype(float),
+                       "income": rng.normal(50, 15, n),
+                       "color": pd.Categorical(rng.choice(["blue", "green", "red"], n))})
+    df.loc[rng.random(n) < 0.1, "income"] = np.nan
+    y = ((df["age"] > 40) ^ (df["color"] == "red")).astype(int)
+    dm = xgboost.DMatrix(df, label=y, enable_categorical=True)
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 4, "tree_method": "hist",
+                             "max_cat_to_onehot": 1}, dm, 15)
+    signature = {"features": [{"name": "age", "type": "numeric"}, {"name": "income", "type": "numeric"},
+                              {"name": "color", "type": "categorical", "categories": ["blue", "green", "red"]}],
+                 "classes": ["no", "yes"]}
+    expected = booster.predict(dm)
+    instances = [{"age": a, "income": None if np.isnan(i) else i, "color": c}
+                 for a, i, c in zip(df["age"], df["income"], df["color"].astype(str))]
+    for fmt, key in (("json", "model"), ("ubj", "model_base64")):
+        raw = bytes(booster.save_raw(fmt))
+        payload = raw.decode() if key == "model" else base64.b64encode(raw).decode()
+        r = ml.admin("POST", f"{P}/models/imported/import",
+                     {key: payload, "signature": signature, "metrics": {"auc": 0.9}})
+        assert r.status == 201, r.raw
+        v = r.json["version"]
+        assert r.json["source"] == "import" and r.json["metrics"] == {"auc": 0.9}
+        name = f"imported-{fmt}"
+        r = ml.admin("POST", f"{P}/endpoints", {"name": name, "model": "imported", "targets": [{"version": v}]})
+        assert r.status == 201, r.raw
+        out = ml.admin("POST", f"{P}/endpoints/{name}/predict", {"instances": instances}).json
+        np.testing.assert_allclose([p[1] for p in out["probabilities"]], expected, rtol=1e-6, atol=1e-7)
+        assert set(out["predictions"]) <= {"no", "yes"}
+
+    # A signature taken from a dataset version (types and categories of its columns).
+    body = df.assign(label=y).to_csv(index=False).encode()
+    assert ml.request("POST", f"{P}/datasets/people/versions", token=ADMIN_TOKEN, raw=body,
+                      headers={"Content-Type": "text/csv"}).status == 201
+    r = ml.admin("POST", f"{P}/models/imported/import",
+                 {"model": bytes(booster.save_raw("json")).decode(),
+                  "signature": {"dataset": "people", "version": "1", "target": "label"}})
+    assert r.status == 201, r.raw
+    feats = r.json["manifest"]["signature"]["features"]
+    assert [f["name"] for f in feats] == ["age", "income", "color"]
+    assert feats[2]["categories"] == ["blue", "green", "red"]
+    # Files that are not models, and signatures that do not fit, are refused; nothing is added.
+    versions = len(ml.admin("GET", f"{P}/models/imported").json["versions"])
+    for body, needle in [
+        ({"model_base64": base64.b64encode(b"\x00\x01garbage").decode(), "signature": signature}, "not an XGBoost model"),
+        ({"model_base64": "%%%", "signature": signature}, "not valid base64"),
+        ({"model": {"learner": 1}, "signature": signature}, "not an XGBoost model"),
+        ({"model": bytes(booster.save_raw("json")).decode(), "signature": {"features": [{"name": "age"}]}}, "takes 3 features"),
+        ({"model": bytes(booster.save_raw("json")).decode()}, "signature"),
+        ({"model": 5, "signature": signature}, "expected XGBoost's JSON model"),
+    ]:
+        r = ml.admin("POST", f"{P}/models/imported/import", body)
+        assert r.status == 400 and needle in r.json["error"]["message"], r.raw
+    assert len(ml.admin("GET", f"{P}/models/imported").json["versions"]) == versions
+
+
+def test_bad_predict_requests_get_400_listing_every_problem(ml):
+    register(ml, train(ml))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": 1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "e", "model": "churn"}).status == 201
+    good = {"plan": "basic", "tenure_months": 4, "monthly_charges": 18.8, "support_calls": 0, "region": "north"}
+    url = f"{P}/endpoints/e/predict"
+    cases = [
+        ({"instances": [{k: v for k, v in good.items() if k != "plan"}]}, ["missing feature 'plan'"]),
+        ({"instances": [dict(good, age=3)]}, ["instances[0].age: unknown feature"]),
+        ({"instances": [dict(good, tenure_months="four")]}, ["instances[0].tenure_months: expected a number"]),
+        ({"instances": [dict(good, plan="platinum")]}, ["unseen category \"platinum\""]),
+        ({"instances": [dict(good, plan=["basic"])]}, ["expected a category"]),
+        ({"instances": [good, dict(good, plan="x", region="y"), 7]},
+         ["3 problems", "instances[1].plan", "instances[1].region", "instances[2]: expected an object"]),
+        ({"instances": []}, ["non-empty array"]),
+        ({"instances": {"plan": "basic"}}, ["non-empty array"]),
+        ({"rows": [good]}, ["exactly one of"]),
+        ({"instances": [good], "inputs": {}}, ["exactly one of"]),
+        ({"instances": [good], "extra": 1}, ["unknown field 'extra'"]),
+        ({"inputs": {"plan": ["basic", "basic"], "tenure_months": [1]}}, ["1 values, but 2"]),
+        ({"inputs": {"plan": "basic"}}, ["expected an array"]),
+        ({"dataframe_split": {"columns": ["plan"], "data": [["basic", 1]]}}, ["expected 1 values"]),
+    ]
+    for body, needles in cases:
+        r = ml.admin("POST", url, body)
+        assert r.status == 400, (body, r.raw)
+        for n in needles:
+            assert n in r.json["error"]["message"], (n, r.raw)
+    r = ml.admin("POST", url, raw=b'{"instances": [', headers={"Content-Type": "application/json"})
+    assert r.status == 400 and "line 1" in r.json["error"]["message"]
+    r = ml.admin("POST", url, raw=b"\xff\xfe binary", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    r = ml.admin("POST", url, raw=b'[1,2]', headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    n = 100001
+    r = ml.admin("POST", url, {"inputs": {k: [v] * n for k, v in good.items()}})
+    assert r.status == 400 and "at most 100000 rows" in r.json["error"]["message"], r.raw[:200]
+    # A pinned version must exist; an unknown endpoint is 404; no token is 401.
+    assert ml.admin("POST", url, {"instances": [good]}, headers={"X-Kade-Model-Version": "9"}).status == 404
+    assert ml.admin("POST", url, {"instances": [good]}, headers={"X-Kade-Model-Version": "x"}).status == 400
+    assert ml.admin("POST", f"{P}/endpoints/none/predict", {"instances": [good]}).status == 404
+    assert ml.request("POST", url, body={"instances": [good]}).status == 401
+    # Bad OIP tensors.
+    for body, needle in [
+        ({"inputs": [{"name": "plan", "shape": [2], "datatype": "BYTES", "data": ["basic"]}]}, "shape holds 2"),
+        ({"inputs": [{"name": "plan", "shape": [1], "datatype": "STRING", "data": ["basic"]}]}, "not an Open Inference"),
+        ({"inputs": [{"name": "plan", "data": ["basic"]}]}, "expected {"),
+        ({"inputs": []}, "non-empty array"),
+    ]:
+        r = ml.admin("POST", "/v2/models/ml:e/infer", body)
+        assert r.status == 400 and needle in r.json["error"]["message"], r.raw
+    # Nothing bad reached the prediction log; the counters saw the errors.
+    ml.admin("POST", url, {"instances": [good]})
+    log = ml.admin("GET", f"{P}/endpoints/e/predictions").json["predictions"]
+    assert len(log) == 1 and log[0]["features"] == [good]
+    stats = ml.admin("GET", f"{P}/endpoints/e").json["stats"]
+    assert stats[0]["errors"] >= 6
+
+
+def test_alias_moves_and_rollbacks_under_load_fail_no_request(ml):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=5))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "live", "model": "churn"}).status == 201
+    _, rows = records(3)
+    seen, failures, stop = [], [], threading.Event()
+
+    def hammer():
+        c = Client(ml)
+        while not stop.is_set():
+            status, body = c.post(f"{P}/endpoints/live/predict", {"instances": rows})
+            if status != 200:
+                failures.append((status, body))
+            else:
+                seen.append(body["version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            time.sleep(0.3)
+            if i % 2 == 0:
+                r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2})
+            else:
+                r = ml.admin("POST", f"{P}/models/churn/aliases/champion/rollback")
+            assert r.status == 200, r.raw
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert len(seen) > 100 and set(seen) == {v1, v2}
+    # Rolled back last: champion is v1 again, and the history shows every move.
+    assert ml.admin("GET", f"{P}/models/churn").json["aliases"] == {"champion": v1}
+    history = ml.admin("GET", f"{P}/models/churn/aliases").json["history"]
+    assert len(history) == 7 and history[0]["version"] == v1 and history[0]["previous"] == v2
+    audit = ml.admin("GET", "/api/v1/audit?action=model.alias.rollback").json["entries"]
+    assert len(audit) == 3
+
+
+def test_canary_split_follows_the_weights_and_a_header_pins_a_version(ml):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=4))
+    r = ml.admin("POST", f"{P}/endpoints", {"name": "canary", "model": "churn",
+                                           "targets": [{"version": v1, "weight": 90}, {"version": v2, "weight": 10}],
+                                           "log_sample": 0})
+    assert r.status == 201, r.raw
+    _, rows = records(1)
+    counts = {v1: 0, v2: 0}
+    lock = threading.Lock()
+
+    def run(n):
+        c = Client(ml)
+        for _ in range(n):
+            status, body = c.post(f"{P}/endpoints/canary/predict", {"instances": rows})
+            assert status == 200
+            with lock:
+                counts[body["version"]] += 1
+
+    threads = [threading.Thread(target=run, args=(2500,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    share = counts[v2] / 10000
+    assert abs(share - 0.10) < 0.015, counts
+    # A header pins a version; log_sample 0 kept the log empty.
+    c = Client(ml)
+    for v in (v1, v2):
+        status, body = c.post(f"{P}/endpoints/canary/predict", {"instances": rows},
+                              headers={"X-Kade-Model-Version": str(v)})
+        assert status == 200 and body["version"] == v
+    assert ml.admin("GET", f"{P}/endpoints/canary/predictions").json["predictions"] == []
+    # The split editor: all traffic to v2, then back; bad splits are refused and change nothing.
+    r = ml.admin("PATCH", f"{P}/endpoints/canary", {"targets": [{"version": v2, "weight": 1}]})
+    assert r.status == 200 and r.json["serving"] == [{"version": v2}]
+    for body, needle in [({"targets": []}, "one to ten"),
+                         ({"targets": [{"version": v1, "weight": -1}]}, "weight"),
+                         ({"targets": [{"version": v1, "alias": "x"}]}, "either 'alias' or 'version'"),
+                         ({"targets": [{"version": 99}]}, "no version 99"),
+                         ({"log_sample": 2}, "log_sample"),
+                         ({"colour": "red"}, "colour")]:
+        r = ml.admin("PATCH", f"{P}/endpoints/canary", body)
+        assert 400 <= r.status < 500 and needle in r.json["error"]["message"], (body, r.raw)
+    assert ml.admin("GET", f"{P}/endpoints/canary").json["serving"] == [{"version": v2}]
+
+
+def test_a_shadow_sees_every_request_and_never_changes_answers(ml):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=6, eta=0.5))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "plain", "model": "churn"}).status == 201
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "shadowed", "model": "churn",
+                                               "shadow": {"version": v2}}).status == 201
+    _, rows = records(50)
+    for i in range(0, 50, 10):
+        a = ml.admin("POST", f"{P}/endpoints/plain/predict", {"instances": rows[i:i + 10]}).json
+        b = ml.admin("POST", f"{P}/endpoints/shadowed/predict", {"instances": rows[i:i + 10]}).json
+        assert b["version"] == v1
+        assert (a["predictions"], a["probabilities"]) == (b["predictions"], b["probabilities"])
+    log = ml.admin("GET", f"{P}/endpoints/shadowed/predictions?limit=100").json["predictions"]
+    primary = [e for e in log if not e["shadow"]]
+    shadow = [e for e in log if e["shadow"]]
+    assert len(primary) == 5 and len(shadow) == 5
+    assert {e["version"] for e in shadow} == {v2}
+    assert {e["request_id"] for e in shadow} == {e["request_id"] for e in primary}
+    # The shadow really is another model: some of its probabilities differ.
+    assert any(s["outputs"]["probabilities"] != p["outputs"]["probabilities"]
+               for s, p in zip(sorted(shadow, key=lambda e: e["request_id"]),
+                               sorted(primary, key=lambda e: e["request_id"])))
+
+
+def test_prediction_log_and_ground_truth_feedback(ml):
+    register(ml, train(ml))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": 1})
+    ml.admin("POST", f"{P}/endpoints", {"name": "fb", "model": "churn"})
+    _, rows = records(2)
+    r = ml.admin("POST", f"{P}/endpoints/fb/predict", {"instances": rows}, headers={"X-Request-Id": "req-001"})
+    assert r.json["request_id"] == "req-001"
+    r = ml.admin("POST", f"{P}/endpoints/fb/feedback", {"request_id": "req-001", "label": "true"})
+    assert r.status == 200 and r.json == {"accepted": 1}, r.raw
+    log = ml.admin("GET", f"{P}/endpoints/fb/predictions").json["predictions"]
+    assert log[0]["request_id"] == "req-001" and log[0]["label"] == "true" and log[0]["version"] == 1
+    assert log[0]["features"] == rows and log[0]["latency_us"] >= 0
+    for body, status, needle in [
+        ({"request_id": "nope", "label": 1}, 404, "logged no request 'nope'"),
+        ({"request_id": "req-001"}, 400, "label"),
+        ({"request_id": 5, "label": 1}, 400, "request_id"),
+        ({"items": [{"request_id": "req-001", "label": 1}, {"request_id": "nope", "label": 0}]}, 404, "item 1"),
+        ({"items": "x"}, 400, "items"),
+    ]:
+        r = ml.admin("POST", f"{P}/endpoints/fb/feedback", body)
+        assert r.status == status and needle in r.json["error"]["message"], (body, r.raw)
+    # The failed batch stored nothing: the label is still the first one.
+    assert ml.admin("GET", f"{P}/endpoints/fb/predictions").json["predictions"][0]["label"] == "true"
+
+
+def test_quality_gates_guard_serving_aliases_and_overrides_are_audited(ml):
+    v1 = register(ml, train(ml, max_depth=3))
+    v2 = register(ml, train(ml, max_depth=1, eta=0.01))  # a weak model
+    r = ml.admin("PATCH", f"{P}/models/churn", {"gates": {
+        "metrics": [{"metric": "auc", "min": 0.6}], "data_quality": True, "latency_p99_ms": 50,
+        "beat_champion": {"dataset": "churn", "version": "1", "metric": "auc"}}})
+    assert r.status == 200, r.raw
+    r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert r.status == 200, r.raw
+    report = ml.admin("GET", f"{P}/models/churn/versions/{v1}").json["gate_report"]
+    assert report["passed"] and {c["gate"] for c in report["checks"]} == \
+        {"metric", "data_quality", "latency", "beat_champion"}
+    # v2 scores lower than the champion on the same data: refused, the report says why.
+    r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2})
+    assert r.status == 409 and "beat_champion" in r.json["error"]["message"], r.raw
+    report = ml.admin("GET", f"{P}/models/churn/versions/{v2}").json["gate_report"]
+    bc = [c for c in report["checks"] if c["gate"] == "beat_champion"][0]
+    assert not bc["passed"] and bc["value"] < bc["champion_value"] and bc["champion_version"] == v1
+    # An alias no one serves from is not gated.
+    assert ml.admin("PUT", f"{P}/models/churn/aliases/candidate", {"version": v2}).status == 200
+    # Overriding needs the maintainer role and is audited with the report.
+    ed = ml.make_user("eddie")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "eddie", "role": "editor"})
+    r = ml.request("PUT", f"{P}/models/churn/aliases/champion", token=ed, body={"version": v2, "force": True})
+    assert r.status == 403, r.raw
+    assert ml.admin("GET", f"{P}/models/churn").json["aliases"]["champion"] == v1
+    r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2, "force": True})
+    assert r.status == 200, r.raw
+    entries = ml.admin("GET", "/api/v1/audit?action=model.alias.override").json["entries"]
+    assert len(entries) == 1 and entries[0]["detail"]["gate_report"]["passed"] is False
+    # Editors may not change gates; bad gate configs are refused.
+    assert ml.request("PATCH", f"{P}/models/churn", token=ed, body={"gates": {}}).status == 403
+    for gates, needle in [({"metrics": [{"metric": "auc"}]}, "gates.metrics[0]"),
+                          ({"latency_p99_ms": -1}, "latency_p99_ms"),
+                          ({"speed": 1}, "speed"),
+                          ({"beat_champion": {"metric": "auc"}}, "beat_champion")]:
+        r = ml.admin("PATCH", f"{P}/models/churn", {"gates": gates})
+        assert r.status == 400 and needle in r.json["error"]["message"], r.raw
+
+
+def test_registry_compare_archive_and_access(ml):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=4))
+    c = ml.admin("GET", f"{P}/models/churn/compare?versions={v1},{v2}").json
+    assert [v["version"] for v in c["versions"]] == [v1, v2]
+    assert c["versions"][0]["params"]["max_depth"] == "2" and c["versions"][1]["params"]["max_depth"] == "4"
+    assert "auc" in c["versions"][0]["metrics"]
+    assert c["versions"][1]["signature_changes"]["added"] == []
+    assert ml.admin("GET", f"{P}/models/churn/compare?versions={v1}").status == 400
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    r = ml.admin("POST", f"{P}/models/churn/versions/{v1}/archive")
+    assert r.status == 409 and "champion" in r.json["error"]["message"]
+    assert ml.admin("POST", f"{P}/models/churn/versions/{v2}/archive").json["status"] == "archived"
+    r = ml.admin("PUT", f"{P}/models/churn/aliases/challenger", {"version": v2})
+    assert r.status == 409 and "archived" in r.json["error"]["message"]
+    assert ml.admin("POST", f"{P}/models/churn/versions/{v2}/restore").json["status"] == "ready"
+    # Bad input: unknown run, bad names, numbers as aliases, missing version.
+    for method, path, body, status in [
+        ("POST", f"{P}/models/churn/versions", {"run_id": "nope"}, 404),
+        ("POST", f"{P}/models/Bad%20Name/versions", {"run_id": "x"}, 400),
+        ("POST", f"{P}/models/churn/versions", {"run": "x"}, 400),
+        ("PUT", f"{P}/models/churn/aliases/7", {"version": v1}, 400),
+        ("PUT", f"{P}/models/churn/aliases/x", {"version": "1"}, 400),
+        ("PUT", f"{P}/models/churn/aliases/x", {"version": 99}, 404),
+        ("POST", f"{P}/models/churn/aliases/nothing/rollback", None, 409),
+        ("POST", f"{P}/endpoints", {"name": "e", "model": "churn", "alias": "nothing"}, 409),
+        ("POST", f"{P}/endpoints", {"name": "e", "model": "nope"}, 404),
+        ("POST", f"{P}/endpoints", {"name": "../e", "model": "churn"}, 400),
+    ]:
+        r = ml.admin(method, path, body)
+        assert r.status == status, (path, body, r.raw)
+    assert ml.admin("GET", f"{P}/endpoints").json["endpoints"] == []
+    # Access: no token 401; a viewer reads and predicts but may not register or move aliases.
+    viewer = ml.make_user("vic")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "vic", "role": "viewer"})
+    assert ml.request("GET", f"{P}/models").status == 401
+    assert ml.request("GET", f"{P}/models", token=viewer).status == 200
+    assert ml.request("PUT", f"{P}/models/churn/aliases/champion", token=viewer, body={"version": v2}).status == 403
+    assert ml.request("POST", f"{P}/endpoints", token=viewer, body={"name": "x", "model": "churn"}).status == 403
+    refused = ml.admin("GET", "/api/v1/audit?action=model.alias.set").json["entries"]
+    assert any(e["actor"] == "vic" and e["outcome"] == "PERMISSION_DENIED" for e in refused)
