@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   kade::AddDataCommands(app, &opts, &exit_code);
   kade::AddTrackingCommands(app, &opts, &exit_code);
   kade::AddJobCommands(app, &opts, &exit_code);
+  kade::AddRegistryCommands(app, &opts, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

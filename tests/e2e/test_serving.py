@@ -484,3 +484,49 @@ def test_registry_compare_archive_and_access(ml):
     assert ml.request("POST", f"{P}/endpoints", token=viewer, body={"name": "x", "model": "churn"}).status == 403
     refused = ml.admin("GET", "/api/v1/audit?action=model.alias.set").json["entries"]
     assert any(e["actor"] == "vic" and e["outcome"] == "PERMISSION_DENIED" for e in refused)
+
+
+def test_cli_models_and_endpoints(ml):
+    r1, r2 = train(ml, max_depth=2), train(ml, max_depth=4)
+    def cli(*args):
+        return ml.cli(*args, env={"KADE_PROJECT": "ml"})
+    out = cli("models", "register", r1, "--name", "churn")
+    assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
+    assert cli("models", "register", r2, "--name", "churn").returncode == 0
+    out = cli("models", "alias", "set", "churn", "champion", "1")
+    assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
+    out = cli("models", "ls")
+    assert "churn" in out.stdout and "champion=v1" in out.stdout, out.stdout
+    out = cli("models", "show", "churn")
+    assert "v2" in out.stdout and "champion" in out.stdout and "auc=" in out.stdout, out.stdout
+    out = cli("models", "compare", "churn", "1", "2")
+    assert "param max_depth" in out.stdout and "metric auc" in out.stdout, out.stdout
+    out = cli("endpoints", "create", "api", "--model", "churn", "--traffic", "champion")
+    assert out.returncode == 0 and "ready    yes" in out.stdout, out.stdout + out.stderr
+    rec = '{"plan": "basic", "tenure_months": 4, "monthly_charges": 18.8, "support_calls": 0, "region": "north"}'
+    out = cli("endpoints", "predict", "api", "--data", rec)
+    assert out.returncode == 0 and json.loads(out.stdout)["version"] == 1, out.stdout + out.stderr
+    out = cli("models", "alias", "set", "churn", "champion", "2")
+    assert out.returncode == 0
+    assert json.loads(cli("endpoints", "predict", "api", "-d", "[" + rec + "]").stdout)["version"] == 2
+    out = cli("models", "alias", "rollback", "churn", "champion")
+    assert out.returncode == 0 and "version 1" in out.stdout
+    out = cli("endpoints", "split", "api", "1=50,2=50")
+    assert out.returncode == 0 and "weight 50" in out.stdout, out.stdout + out.stderr
+    out = cli("endpoints", "show", "api")
+    assert "requests" in out.stdout and "serving  version 2" in out.stdout, out.stdout
+    assert "api" in cli("endpoints", "ls").stdout
+    out = cli("endpoints", "predict", "api", "--data", '{"plan": "gold"}')
+    assert out.returncode == 1 and "unseen category" in out.stderr, out.stderr
+    out = cli("models", "alias", "set", "churn", "champion", "9")
+    assert out.returncode == 1 and "no version" in out.stderr
+    # Import a model file trained by Python's xgboost, with a signature file.
+    df = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})
+    booster = xgboost.train({"objective": "reg:squarederror"}, xgboost.DMatrix(df, label=df["a"] * 2), 5)
+    path = os.path.join(ml.data_dir, "m.ubj")
+    booster.save_model(path)
+    sig = os.path.join(ml.data_dir, "sig.json")
+    with open(sig, "w") as f:
+        json.dump({"features": [{"name": "a"}, {"name": "b"}]}, f)
+    out = cli("models", "import", path, "--name", "reg", "--signature", sig)
+    assert out.returncode == 0 and "version 1" in out.stdout, out.stderr

@@ -1,0 +1,431 @@
+// kade models | kade endpoints: the model registry and real-time endpoints.
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cli/client.h"
+#include "core/status.h"
+
+namespace kade {
+namespace {
+
+std::string Models(const std::string& p) { return "/api/v1/projects/" + p + "/models"; }
+std::string Endpoints(const std::string& p) { return "/api/v1/projects/" + p + "/endpoints"; }
+
+absl::StatusOr<std::string> ReadLocal(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// "churn@3" -> ("churn", "3"); "churn@champion" -> ("churn", "champion").
+std::pair<std::string, std::string> ModelRef(const std::string& s) {
+  size_t at = s.rfind('@');
+  if (at == std::string::npos) return {s, ""};
+  return {s.substr(0, at), s.substr(at + 1)};
+}
+
+std::string Metrics(const Json& m) {
+  std::vector<std::string> parts;
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (it.value().is_number()) {
+      parts.push_back(absl::StrFormat("%s=%.4f", it.key(), it.value().get<double>()));
+    }
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+// Traffic targets: "champion", "3", "1=90,2=10", "champion=90,challenger=10".
+absl::StatusOr<Json> Targets(const std::string& spec) {
+  Json targets = Json::array();
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    Json t = Json::object();
+    int64_t v = 0;
+    if (absl::SimpleAtoi(kv.first, &v)) {
+      t["version"] = v;
+    } else {
+      t["alias"] = kv.first;
+    }
+    double w = 100;
+    if (!kv.second.empty() && !absl::SimpleAtod(kv.second, &w)) {
+      return absl::InvalidArgumentError(absl::StrCat("weight '", kv.second, "' is not a number"));
+    }
+    t["weight"] = w;
+    targets.push_back(t);
+  }
+  if (targets.empty()) return absl::InvalidArgumentError("no traffic targets given");
+  return targets;
+}
+
+void PrintEndpoint(const Json& e) {
+  std::cout << "endpoint " << JsonCell(e["name"]) << " (model " << JsonCell(e["model"]) << ")\n"
+            << "ready    " << (e["ready"].get<bool>() ? "yes" : "no") << "\n";
+  for (const auto& t : e["config"]["targets"]) {
+    std::cout << "traffic  "
+              << (t.contains("alias") ? JsonCell(t["alias"]) : "v" + t["version"].dump())
+              << "  weight " << t["weight"] << "\n";
+  }
+  for (const auto& s : e["serving"]) {
+    std::cout << "serving  version " << s["version"]
+              << (s.contains("alias") ? " (" + JsonCell(s["alias"]) + ")" : "") << "\n";
+  }
+  if (e.contains("shadow_version")) std::cout << "shadow   version " << e["shadow_version"] << "\n";
+  if (e.contains("error")) std::cout << "error    " << JsonCell(e["error"]) << "\n";
+}
+
+}  // namespace
+
+void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
+  static std::string project;
+  auto need_project = []() -> absl::Status {
+    if (project.empty())
+      return absl::InvalidArgumentError("give the project with --project or KADE_PROJECT");
+    return absl::OkStatus();
+  };
+  auto run = [opts, exit_code, need_project](std::function<absl::Status(Client&)> fn) {
+    *exit_code = WithClient(*opts, [&](Client& c) -> absl::Status {
+      RETURN_IF_ERROR(need_project());
+      return fn(c);
+    });
+  };
+
+  auto* models = app.add_subcommand("models", "Model registry: versions, aliases, imports");
+  models->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")
+      ->envname("KADE_PROJECT");
+  models->require_subcommand(1);
+
+  models->add_subcommand("ls", "List registered models")->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", Models(project)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& m : r["models"]) {
+        std::vector<std::string> aliases;
+        for (auto it = m["aliases"].begin(); it != m["aliases"].end(); ++it) {
+          aliases.push_back(absl::StrCat(it.key(), "=v", it.value().get<int64_t>()));
+        }
+        rows.push_back({JsonCell(m["name"]), JsonCell(m["latest_version"]),
+                        absl::StrJoin(aliases, " "), JsonCell(m["description"])});
+      }
+      PrintTable({"MODEL", "LATEST", "ALIASES", "DESCRIPTION"}, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string show_model;
+  auto* show =
+      models->add_subcommand("show", "A model's versions and aliases (or one version: NAME@V)");
+  show->add_option("model", show_model, "NAME or NAME@VERSION|ALIAS")->required();
+  show->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      auto [name, ref] = ModelRef(show_model);
+      if (!ref.empty()) {
+        ASSIGN_OR_RETURN(Json v, c.Call("GET", Models(project) + "/" + name + "/versions/" + ref));
+        std::cout << v.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      ASSIGN_OR_RETURN(Json m, c.Call("GET", Models(project) + "/" + name));
+      if (c.json()) {
+        std::cout << m.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : m["versions"]) {
+        std::vector<std::string> aliases;
+        for (auto it = m["aliases"].begin(); it != m["aliases"].end(); ++it) {
+          if (it.value() == v["version"]) aliases.push_back(it.key());
+        }
+        std::string gate = v["gate_report"].contains("passed")
+                               ? (v["gate_report"]["passed"].get<bool>() ? "passed" : "failed")
+                               : "-";
+        rows.push_back({"v" + v["version"].dump(), JsonCell(v["status"]),
+                        absl::StrJoin(aliases, ","), JsonCell(v["source"]), gate,
+                        Metrics(v["metrics"])});
+      }
+      PrintTable({"VERSION", "STATUS", "ALIASES", "SOURCE", "GATES", "METRICS"}, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string reg_run, reg_model, reg_desc;
+  auto* reg =
+      models->add_subcommand("register", "Register a training run's model as a new version");
+  reg->add_option("run", reg_run, "Run id")->required();
+  reg->add_option("--name", reg_model, "Model name (created when missing)")->required();
+  reg->add_option("--description", reg_desc, "Description of the version");
+  reg->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      Json body{{"run_id", reg_run}, {"description", reg_desc}};
+      ASSIGN_OR_RETURN(Json v,
+                       c.Call("POST", Models(project) + "/" + reg_model + "/versions", &body));
+      if (c.json()) {
+        std::cout << v.dump(2) << "\n";
+      } else {
+        std::cout << "Registered " << reg_model << " version " << v["version"] << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string imp_file, imp_model, imp_sig, imp_dataset, imp_target, imp_desc;
+  auto* imp = models->add_subcommand("import", "Import an XGBoost model file (JSON or UBJSON)");
+  imp->add_option("file", imp_file, "Model file saved by xgboost (save_model)")->required();
+  imp->add_option("--name", imp_model, "Model name (created when missing)")->required();
+  imp->add_option("--signature", imp_sig, "JSON file with the signature's features");
+  imp->add_option("--dataset", imp_dataset, "Take the signature from a dataset version NAME[@V]");
+  imp->add_option("--target", imp_target, "Target column of that dataset");
+  imp->add_option("--description", imp_desc, "Description of the version");
+  imp->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(std::string bytes, ReadLocal(imp_file));
+      Json sig;
+      if (!imp_sig.empty()) {
+        ASSIGN_OR_RETURN(std::string text, ReadLocal(imp_sig));
+        ASSIGN_OR_RETURN(sig, ParseJsonObject(text));
+      } else if (!imp_dataset.empty()) {
+        auto [ds, ver] = ModelRef(imp_dataset);
+        sig = Json{{"dataset", ds}, {"version", ver.empty() ? "latest" : ver}};
+        if (!imp_target.empty()) sig["target"] = imp_target;
+      } else {
+        return absl::InvalidArgumentError(
+            "give the signature with --signature FILE or --dataset NAME@V");
+      }
+      Json body{{"model_base64", absl::Base64Escape(bytes)}, {"signature", sig}};
+      if (!imp_desc.empty()) body["description"] = imp_desc;
+      ASSIGN_OR_RETURN(Json v,
+                       c.Call("POST", Models(project) + "/" + imp_model + "/import", &body));
+      if (c.json()) {
+        std::cout << v.dump(2) << "\n";
+      } else {
+        std::cout << "Imported " << imp_model << " version " << v["version"] << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string cmp_model;
+  static std::vector<std::string> cmp_versions;
+  auto* cmp = models->add_subcommand("compare", "Compare versions: metrics, params, signature");
+  cmp->add_option("model", cmp_model, "Model name")->required();
+  cmp->add_option("versions", cmp_versions, "Version numbers")->required();
+  cmp->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r,
+                       c.Call("GET", Models(project) + "/" + cmp_model +
+                                         "/compare?versions=" + absl::StrJoin(cmp_versions, ",")));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::set<std::string> keys;
+      for (const auto& v : r["versions"]) {
+        for (auto it = v["metrics"].begin(); it != v["metrics"].end(); ++it)
+          keys.insert("metric " + it.key());
+        for (auto it = v["params"].begin(); it != v["params"].end(); ++it)
+          keys.insert("param " + it.key());
+      }
+      std::vector<std::string> header{""};
+      for (const auto& v : r["versions"]) header.push_back("v" + v["version"].dump());
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& k : keys) {
+        std::vector<std::string> row{k};
+        bool metric = k.rfind("metric ", 0) == 0;
+        std::string key = k.substr(metric ? 7 : 6);
+        for (const auto& v : r["versions"]) {
+          const Json& src = metric ? v["metrics"] : v["params"];
+          if (!src.contains(key)) {
+            row.push_back("-");
+          } else if (src[key].is_number()) {
+            row.push_back(absl::StrFormat("%.4f", src[key].get<double>()));
+          } else {
+            row.push_back(JsonCell(src[key]));
+          }
+        }
+        rows.push_back(row);
+      }
+      PrintTable(header, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  auto* alias = models->add_subcommand("alias", "Move, roll back or remove an alias");
+  alias->require_subcommand(1);
+  static std::string as_model, as_alias;
+  static int64_t as_version = 0;
+  static bool as_force = false;
+  auto* aset = alias->add_subcommand("set", "Point an alias at a version (the rollout)");
+  aset->add_option("model", as_model, "Model name")->required();
+  aset->add_option("alias", as_alias, "Alias (champion, challenger, ...)")->required();
+  aset->add_option("version", as_version, "Version number")->required();
+  aset->add_flag("--force", as_force, "Override failed quality gates (maintainer; audited)");
+  aset->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      Json body{{"version", as_version}, {"force", as_force}};
+      ASSIGN_OR_RETURN(
+          Json r, c.Call("PUT", Models(project) + "/" + as_model + "/aliases/" + as_alias, &body));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+      } else {
+        std::cout << as_model << "@" << as_alias << " -> version " << r["version"] << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+  static std::string rb_model, rb_alias;
+  auto* rb = alias->add_subcommand("rollback", "Move an alias back to its previous version");
+  rb->add_option("model", rb_model, "Model name")->required();
+  rb->add_option("alias", rb_alias, "Alias")->required();
+  rb->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("POST", Models(project) + "/" + rb_model + "/aliases/" +
+                                                  rb_alias + "/rollback"));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+      } else {
+        std::cout << rb_model << "@" << rb_alias << " rolled back to version " << r["version"]
+                  << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  // kade endpoints
+  auto* eps = app.add_subcommand("endpoints", "Real-time endpoints: create, split, predict");
+  eps->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")
+      ->envname("KADE_PROJECT");
+  eps->require_subcommand(1);
+
+  static std::string ec_name, ec_model, ec_traffic = "champion", ec_shadow;
+  static double ec_sample = 1.0;
+  auto* ec = eps->add_subcommand("create", "Create an endpoint serving a model");
+  ec->add_option("name", ec_name, "Endpoint name")->required();
+  ec->add_option("--model", ec_model, "Registered model")->required();
+  ec->add_option("--traffic", ec_traffic, "Alias or version, or a split: \"1=90,2=10\"")
+      ->capture_default_str();
+  ec->add_option("--shadow", ec_shadow, "Alias or version that gets a copy of each request");
+  ec->add_option("--log-sample", ec_sample, "Fraction of requests in the prediction log")
+      ->capture_default_str();
+  ec->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json targets, Targets(ec_traffic));
+      Json body{
+          {"name", ec_name}, {"model", ec_model}, {"targets", targets}, {"log_sample", ec_sample}};
+      if (!ec_shadow.empty()) {
+        ASSIGN_OR_RETURN(Json s, Targets(ec_shadow));
+        s[0].erase("weight");
+        body["shadow"] = s[0];
+      }
+      ASSIGN_OR_RETURN(Json e, c.Call("POST", Endpoints(project), &body));
+      if (c.json()) {
+        std::cout << e.dump(2) << "\n";
+      } else {
+        PrintEndpoint(e);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  eps->add_subcommand("ls", "List endpoints")->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", Endpoints(project)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& e : r["endpoints"]) {
+        std::vector<std::string> serving;
+        for (const auto& s : e["serving"]) serving.push_back("v" + s["version"].dump());
+        rows.push_back({JsonCell(e["name"]), JsonCell(e["model"]),
+                        e["ready"].get<bool>() ? "yes" : "no", absl::StrJoin(serving, ",")});
+      }
+      PrintTable({"ENDPOINT", "MODEL", "READY", "SERVING"}, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string es_name;
+  auto* es = eps->add_subcommand("show", "An endpoint: traffic, versions, request counts");
+  es->add_option("name", es_name, "Endpoint name")->required();
+  es->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json e, c.Call("GET", Endpoints(project) + "/" + es_name));
+      if (c.json()) {
+        std::cout << e.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      PrintEndpoint(e);
+      for (const auto& s : e["stats"]) {
+        std::cout << absl::StrFormat("v%d      %d requests, %d errors, mean %.3f ms\n",
+                                     s["version"].get<int64_t>(), s["requests"].get<int64_t>(),
+                                     s["errors"].get<int64_t>(),
+                                     s["mean_latency_ms"].get<double>());
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string sp_name, sp_traffic;
+  auto* sp = eps->add_subcommand("split", "Change the traffic split: \"1=90,2=10\" or an alias");
+  sp->add_option("name", sp_name, "Endpoint name")->required();
+  sp->add_option("traffic", sp_traffic, "Targets and weights")->required();
+  sp->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json targets, Targets(sp_traffic));
+      Json body{{"targets", targets}};
+      ASSIGN_OR_RETURN(Json e, c.Call("PATCH", Endpoints(project) + "/" + sp_name, &body));
+      if (c.json()) {
+        std::cout << e.dump(2) << "\n";
+      } else {
+        PrintEndpoint(e);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string pr_name, pr_data, pr_file;
+  auto* pr = eps->add_subcommand("predict", "Send rows to an endpoint");
+  pr->add_option("name", pr_name, "Endpoint name")->required();
+  pr->add_option("--data,-d", pr_data, "JSON: a record, a list of records, or a request body");
+  pr->add_option("--file,-f", pr_file, "File holding that JSON");
+  pr->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      std::string text = pr_data;
+      if (!pr_file.empty()) {
+        ASSIGN_OR_RETURN(text, ReadLocal(pr_file));
+      }
+      if (text.empty()) return absl::InvalidArgumentError("give the rows with --data or --file");
+      Json in = Json::parse(text, nullptr, false);
+      if (in.is_discarded()) return absl::InvalidArgumentError("--data is not valid JSON");
+      Json body;
+      if (in.is_array()) {
+        body = Json{{"instances", in}};
+      } else if (in.is_object() && (in.contains("instances") || in.contains("inputs") ||
+                                    in.contains("dataframe_split"))) {
+        body = in;
+      } else {
+        body = Json{{"instances", Json::array({in})}};
+      }
+      ASSIGN_OR_RETURN(Json r,
+                       c.Call("POST", Endpoints(project) + "/" + pr_name + "/predict", &body));
+      std::cout << r.dump(c.json() ? 2 : -1) << "\n";
+      return absl::OkStatus();
+    });
+  });
+}
+
+}  // namespace kade
