@@ -81,7 +81,20 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 
   p->jobs->Start();
   p->serving->Start();
+  std::atomic<bool> stop_demo{false};
+  std::thread demo_thread;
+  if (p->demo_pending()) {
+    demo_thread = std::thread([&] {
+      if (absl::Status s = p->FinishDemo(stop_demo); !s.ok()) {
+        spdlog::warn("demo: {}", s.ToString());
+      } else if (!stop_demo) {
+        spdlog::info("demo: models registered, endpoint churn-api serving");
+      }
+    });
+  }
   server.Run();
+  stop_demo = true;
+  if (demo_thread.joinable()) demo_thread.join();
   p->Close();
   spdlog::info("stopped cleanly");
   FlushLogs();

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "spdlog/spdlog.h"
@@ -200,18 +202,84 @@ absl::Status Platform::SeedDemo() {
   RETURN_IF_ERROR(datasets->RecordUsage(as_alice, demo, "churn", "1", "training-run",
                                         "baseline-xgboost", false));
   RETURN_IF_ERROR(SeedDemoExperiment(as_alice, demo));
-  // A real training job on the first snapshot: queued now, run by the job workers when the
-  // server starts, so the demo has a trained model with its evaluation.
-  return jobs
-      ->SubmitTraining(as_alice, demo,
-                       Json{{"dataset", "churn"},
-                            {"version", "1"},
-                            {"target", "churned"},
-                            {"params", {{"max_depth", 4}, {"eta", 0.1}}},
-                            {"num_rounds", 200},
-                            {"experiment", "churn-training"},
-                            {"run_name", "xgboost-depth4"}})
-      .status();
+  // Real training jobs on the first snapshot: queued now, run by the job workers when the
+  // server starts, so the demo has trained models with their evaluation (and, once they
+  // finish, FinishDemo registers and serves them).
+  for (auto [depth, eta, name] :
+       {std::tuple{4, 0.1, "xgboost-depth4"}, std::tuple{6, 0.3, "xgboost-depth6"}}) {
+    ASSIGN_OR_RETURN(Job job,
+                     jobs->SubmitTraining(as_alice, demo,
+                                          Json{{"dataset", "churn"},
+                                               {"version", "1"},
+                                               {"target", "churned"},
+                                               {"params", {{"max_depth", depth}, {"eta", eta}}},
+                                               {"num_rounds", 200},
+                                               {"experiment", "churn-training"},
+                                               {"run_name", name}}));
+    demo_jobs_.push_back(job.uuid);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(ProjectView view, projects->Resolve(SystemContext().principal, "demo"));
+  const Project& demo = view.project;
+  ASSIGN_OR_RETURN(User alice, auth->GetUser("alice"));
+  RequestContext as_alice = SystemContext("demo-seed");
+  as_alice.principal = Principal{alice.id, alice.name, false, 0};
+  std::vector<std::string> runs;
+  for (const auto& id : demo_jobs_) {
+    for (;;) {
+      if (stop) return absl::OkStatus();
+      ASSIGN_OR_RETURN(Job job, jobs->Get(demo, id));
+      if (job.status == "succeeded") {
+        runs.push_back(job.run_uuid);
+        break;
+      }
+      if (job.status != "queued" && job.status != "running") {
+        return absl::AbortedError(absl::StrCat("demo training job ", id, " ", job.status));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  const char* aliases[] = {"champion", "challenger"};
+  for (size_t i = 0; i < runs.size() && i < 2; ++i) {
+    ASSIGN_OR_RETURN(ModelVersion v, registry->RegisterRun(as_alice, demo, "churn", runs[i],
+                                                           i == 0 ? "baseline: depth 4, eta 0.1"
+                                                                  : "candidate: depth 6, eta 0.3"));
+    RETURN_IF_ERROR(
+        registry->SetAlias(as_alice, demo, Role::kEditor, "churn", aliases[i], v.version, false)
+            .status());
+  }
+  RETURN_IF_ERROR(
+      serving
+          ->Create(as_alice, demo,
+                   Json{{"name", "churn-api"},
+                        {"model", "churn"},
+                        {"description", "Churn risk for the retention team"},
+                        {"targets", Json::array({Json{{"alias", "champion"}, {"weight", 90}},
+                                                 Json{{"alias", "challenger"}, {"weight", 10}}})}})
+          .status());
+  // Traffic: fresh customers, each scored alone; ground truth for two thirds of them.
+  const std::string csv = DemoChurnCsv(300, 99, 0);
+  std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
+  Json truth = Json::array();
+  for (size_t i = 1; i < lines.size() && !stop; ++i) {
+    std::vector<std::string> f = absl::StrSplit(lines[i], ',');
+    if (f.size() != 8) continue;
+    Json rec{{"plan", f[2]},
+             {"tenure_months", std::stod(f[3])},
+             {"monthly_charges", std::stod(f[4])},
+             {"support_calls", std::stod(f[5])},
+             {"region", f[6].empty() ? Json(nullptr) : Json(f[6])}};
+    ServingService::PredictRequest req;
+    req.request_id = absl::StrFormat("demo-%04d", i);
+    RETURN_IF_ERROR(
+        serving->Predict(demo, "churn-api", Json{{"instances", Json::array({rec})}}, req).status());
+    if (i % 3 != 0) truth.push_back(Json{{"request_id", req.request_id}, {"label", f[7]}});
+  }
+  if (stop || truth.empty()) return absl::OkStatus();
+  return serving->Feedback(as_alice, demo, "churn-api", Json{{"items", truth}}).status();
 }
 
 namespace {

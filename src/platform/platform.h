@@ -2,6 +2,7 @@
 // stores; services hold raw pointers into them and live exactly as long.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,12 @@ class Platform {
   // yet, so a newcomer has something to look at. Idempotent.
   absl::Status SeedDemo();
 
+  // After a start that seeded the demo: waits for the demo's training jobs, registers their
+  // models (champion and challenger), creates an endpoint with a 90/10 canary and sends it
+  // traffic with ground truth for most requests. Returns early when `stop` is set.
+  absl::Status FinishDemo(const std::atomic<bool>& stop);
+  bool demo_pending() const { return !demo_jobs_.empty(); }
+
   void Close() {
     if (jobs) jobs->Stop();
     if (serving) serving->Stop();
@@ -37,6 +44,7 @@ class Platform {
   }
 
  private:
+  std::vector<std::string> demo_jobs_;  // training jobs the demo seeding queued
   absl::Status SeedDemoExperiment(const RequestContext& as_alice, const Project& demo);
 
  public:
