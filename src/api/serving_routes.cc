@@ -37,6 +37,7 @@ ServingService::PredictRequest MakeRequest(const RouteContext& rc, std::optional
   ServingService::PredictRequest req;
   req.request_id = rc.request->request_id;
   req.pinned_version = pinned;
+  req.raw_body = rc.request->body;
   return req;
 }
 

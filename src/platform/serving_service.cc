@@ -67,6 +67,8 @@ uint64_t NextRandom() {
   return rng();
 }
 
+constexpr size_t kLogBatch = 256;
+
 constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                     0.01,   0.025,   0.05,   0.1,   0.25,   1};
 
@@ -481,7 +483,8 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   std::shared_ptr<const ml::Servable> pinned;
   ASSIGN_OR_RETURN(const Live* live, Choose(*state, req.pinned_version, &pinned, project));
-  const ml::Servable& servable = live ? *live->servable : *pinned;
+  const std::shared_ptr<const ml::Servable>& serving_ptr = live ? live->servable : pinned;
+  const ml::Servable& servable = *serving_ptr;
   const int64_t version = live ? live->version : *req.pinned_version;
   Stats& st = StatsFor(absl::StrCat(project.name, "/", endpoint), version);
   st.requests.fetch_add(1, std::memory_order_relaxed);
@@ -522,12 +525,14 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
     e.record.version = version;
     e.record.latency_us = static_cast<int64_t>(ns / 1000);
     if (sampled) {
-      Json feats = body.contains("instances") ? body["instances"] : body;
-      e.record.features = feats.dump();
-      Json outs = out;
-      outs.erase("request_id");
-      outs.erase("model");
-      e.record.outputs = outs.dump();
+      // The request's own text and the raw outputs; the writer thread renders them.
+      if (!req.raw_body.empty()) {
+        e.record.features.assign(req.raw_body.data(), req.raw_body.size());
+      } else {
+        e.record.features = body.dump();
+      }
+      e.servable = serving_ptr;
+      e.prediction = std::move(p);
     }
     if (state->shadow) {
       e.shadow = state->shadow->servable;
@@ -601,7 +606,10 @@ absl::StatusOr<Json> ServingService::OipInfer(const Project& project, absl::stri
     }
     columns[t["name"].get<std::string>()] = t["data"];
   }
-  ASSIGN_OR_RETURN(Json answer, Predict(project, endpoint, Json{{"inputs", columns}}, req));
+  PredictRequest as_columns = req;
+  as_columns.raw_body = {};  // logged as columns, like every other request
+  ASSIGN_OR_RETURN(Json answer,
+                   Predict(project, endpoint, Json{{"inputs", columns}}, as_columns));
   Json outputs = Json::array();
   const Json& preds = answer["predictions"];
   const bool numeric = !preds.empty() && preds[0].is_number();
@@ -692,12 +700,17 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
   }));
   Json arr = Json::array();
   for (const auto& r : rows) {
+    // Features are the request as sent; its rows are shown ("instances" when given so).
+    Json features = ParseOr(r.features, Json());
+    if (features.is_object() && features.contains("instances")) {
+      features = std::move(features["instances"]);
+    }
     Json j{{"request_id", r.request_id},
            {"time", FormatRfc3339Millis(r.ts)},
            {"version", r.version},
            {"shadow", r.shadow},
            {"latency_us", r.latency_us},
-           {"features", ParseOr(r.features, Json())},
+           {"features", std::move(features)},
            {"outputs", ParseOr(r.outputs, Json())}};
     j["label"] = r.label ? Json(*r.label) : Json(nullptr);
     arr.push_back(std::move(j));
@@ -713,14 +726,20 @@ void ServingService::Enqueue(LogEntry e) {
       return;
     }
     log_queue_.push_back(std::move(e));
+    // The writer wakes by itself every 50 ms; a request wakes it only when a full batch is
+    // waiting, so a busy endpoint costs one commit per batch, not one per request.
+    if (log_queue_.size() != kLogBatch) return;
   }
   log_cv_.notify_one();
 }
 
 void ServingService::FlushLog() {
   std::unique_lock<std::mutex> l(log_mu_);
+  ++log_flushes_;
+  log_cv_.notify_one();
   log_idle_cv_.wait_for(l, std::chrono::seconds(10),
                         [&] { return (log_queue_.empty() && log_busy_ == 0) || log_stop_; });
+  --log_flushes_;
 }
 
 void ServingService::WriterLoop() {
@@ -728,12 +747,15 @@ void ServingService::WriterLoop() {
     std::vector<LogEntry> batch;
     {
       std::unique_lock<std::mutex> l(log_mu_);
-      log_cv_.wait(l, [&] { return log_stop_ || !log_queue_.empty(); });
-      if (log_queue_.empty() && log_stop_) {
+      log_cv_.wait_for(l, std::chrono::milliseconds(50), [&] {
+        return log_stop_ || log_flushes_ > 0 || log_queue_.size() >= kLogBatch;
+      });
+      if (log_queue_.empty()) {
         log_idle_cv_.notify_all();
-        return;
+        if (log_stop_) return;
+        continue;
       }
-      while (!log_queue_.empty() && batch.size() < 1024) {
+      while (!log_queue_.empty() && batch.size() < 4 * kLogBatch) {
         batch.push_back(std::move(log_queue_.front()));
         log_queue_.pop_front();
       }
@@ -741,7 +763,11 @@ void ServingService::WriterLoop() {
     }
     std::vector<PredictionRecord> records;
     for (auto& e : batch) {
-      if (!e.record.features.empty()) records.push_back(e.record);
+      if (e.servable) {
+        Json outs = e.servable->Render(e.prediction);
+        e.record.outputs = outs.dump();
+        records.push_back(e.record);
+      }
       if (e.shadow && e.batch) {
         // The shadow answers the same rows; its answer only goes to the log.
         auto t0 = std::chrono::steady_clock::now();

@@ -74,6 +74,7 @@ class ServingService {
   struct PredictRequest {
     std::string request_id;
     std::optional<int64_t> pinned_version;  // X-Kade-Model-Version
+    absl::string_view raw_body;  // the request's text, logged as sent (else the body is)
   };
   // {"predictions", "probabilities", "classes", "model", "version", "request_id"}.
   absl::StatusOr<Json> Predict(const Project& project, absl::string_view endpoint, const Json& body,
@@ -118,6 +119,8 @@ class ServingService {
   struct Stats;
   struct LogEntry {
     PredictionRecord record;
+    std::shared_ptr<const ml::Servable> servable;  // set when the request is logged
+    ml::Prediction prediction;
     std::shared_ptr<const ml::Servable> shadow;
     int64_t shadow_version = 0;
     std::shared_ptr<const ml::Batch> batch;
@@ -152,6 +155,7 @@ class ServingService {
   std::deque<LogEntry> log_queue_;
   bool log_stop_ = false;
   size_t log_busy_ = 0;
+  int log_flushes_ = 0;  // callers waiting in FlushLog
   std::thread writer_;
   std::atomic<uint64_t> log_dropped_{0}, log_written_{0};
 
