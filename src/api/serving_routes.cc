@@ -83,12 +83,12 @@ void RegisterServingRoutes(Router& r) {
           return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("endpoint")}});
         });
 
+  // The body is decoded from its text (a fast path for well-formed records).
   r.Add("POST", one + "/predict", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
           ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
           ASSIGN_OR_RETURN(Json out, p->serving->Predict(rc.project_record(), rc.Param("endpoint"),
-                                                         body, MakeRequest(rc, pinned)));
+                                                         nullptr, MakeRequest(rc, pinned)));
           return HttpResponse::MakeJson(200, out);
         });
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "data/values.h"
+#include "simdjson.h"
 
 namespace kade::ml {
 namespace {
@@ -392,6 +393,86 @@ absl::StatusOr<Batch> Servable::DecodeColumns(
   }
   RETURN_IF_ERROR(problems.Status());
   return b;
+}
+
+bool Servable::DecodeRecordsFast(absl::string_view text, Batch* out) const {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS) return false;
+  simdjson::dom::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) return false;
+  simdjson::dom::array rows;
+  size_t fields = 0;
+  for (auto [key, value] : root) {
+    ++fields;
+    if (key != "instances" || value.get_array().get(rows) != simdjson::SUCCESS) return false;
+  }
+  if (fields != 1) return false;
+  const size_t nf = signature_.features.size();
+  const size_t n = rows.size();
+  if (n == 0 || n > kMaxRows) return false;
+  out->rows = n;
+  out->x.assign(n * nf, kNaN);
+  std::vector<uint8_t> seen(nf);
+  size_t r = 0;
+  for (simdjson::dom::element rec : rows) {
+    simdjson::dom::object obj;
+    if (rec.get_object().get(obj) != simdjson::SUCCESS) return false;
+    std::fill(seen.begin(), seen.end(), 0);
+    size_t count = 0;
+    float* row = out->x.data() + r * nf;
+    for (auto [key, value] : obj) {
+      auto it = std::lower_bound(
+          by_name_.begin(), by_name_.end(), key,
+          [](const std::pair<std::string, size_t>& a, std::string_view k) { return a.first < k; });
+      if (it == by_name_.end() || it->first != key) return false;
+      const size_t j = it->second;
+      if (seen[j]) return false;
+      seen[j] = 1;
+      ++count;
+      const Feature& f = signature_.features[j];
+      switch (value.type()) {
+        case simdjson::dom::element_type::NULL_VALUE:
+          break;  // missing
+        case simdjson::dom::element_type::DOUBLE:
+        case simdjson::dom::element_type::INT64:
+        case simdjson::dom::element_type::UINT64: {
+          if (f.categorical || f.source_type == ColumnType::kBool ||
+              f.source_type == ColumnType::kTimestamp) {
+            return false;
+          }
+          double d = 0;
+          if (value.get_double().get(d) != simdjson::SUCCESS) return false;
+          row[j] = static_cast<float>(d);
+          break;
+        }
+        case simdjson::dom::element_type::STRING: {
+          if (!f.categorical) return false;
+          std::string_view s;
+          if (value.get_string().get(s) != simdjson::SUCCESS) return false;
+          const auto& codes = codes_[j];
+          auto c = std::lower_bound(
+              codes.begin(), codes.end(), s,
+              [](const std::pair<std::string, int>& a, std::string_view k) { return a.first < k; });
+          if (c == codes.end() || c->first != s) return false;  // unseen, or a null token
+          row[j] = static_cast<float>(c->second);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    if (count != nf) return false;
+    ++r;
+  }
+  return true;
+}
+
+absl::StatusOr<Batch> Servable::DecodeText(absl::string_view text) const {
+  Batch b;
+  if (DecodeRecordsFast(text, &b)) return b;
+  ASSIGN_OR_RETURN(Json body, ParseJsonObject(text));
+  return Decode(body);
 }
 
 Prediction Servable::Predict(const Batch& batch) const {

@@ -45,6 +45,9 @@ class Servable {
 
   // Decodes a request body into features. InvalidArgument lists every problem (up to 20).
   absl::StatusOr<Batch> Decode(const Json& body) const;
+  // The same from the request's text: well-formed records take a fast path (simdjson, no
+  // document tree); anything else goes through Decode for its full list of problems.
+  absl::StatusOr<Batch> DecodeText(absl::string_view text) const;
   // Columns given as name -> values (the Open Inference Protocol's inputs, already split).
   absl::StatusOr<Batch> DecodeColumns(const std::vector<std::pair<std::string, const Json*>>& cols,
                                       size_t rows) const;
@@ -58,6 +61,8 @@ class Servable {
   Json OipMetadata() const;
 
  private:
+  // The fast path of DecodeText: false when the request needs the careful one.
+  bool DecodeRecordsFast(absl::string_view text, Batch* out) const;
   // Appends one value of feature j; false with `problem` set when it does not fit.
   bool Encode(size_t j, const Json& v, float* out, std::string* problem) const;
 

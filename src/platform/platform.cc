@@ -274,8 +274,8 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
              {"region", f[6].empty() ? Json(nullptr) : Json(f[6])}};
     ServingService::PredictRequest req;
     req.request_id = absl::StrFormat("demo-%04d", i);
-    RETURN_IF_ERROR(
-        serving->Predict(demo, "churn-api", Json{{"instances", Json::array({rec})}}, req).status());
+    const Json body{{"instances", Json::array({rec})}};
+    RETURN_IF_ERROR(serving->Predict(demo, "churn-api", &body, req).status());
     if (i % 3 != 0) truth.push_back(Json{{"request_id", req.request_id}, {"label", f[7]}});
   }
   if (stop || truth.empty()) return absl::OkStatus();

@@ -478,7 +478,7 @@ absl::StatusOr<const ServingService::Live*> ServingService::Choose(
 }
 
 absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::string_view endpoint,
-                                             const Json& body, const PredictRequest& req) {
+                                             const Json* body, const PredictRequest& req) {
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   std::shared_ptr<const ml::Servable> pinned;
@@ -489,7 +489,7 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
   Stats& st = StatsFor(absl::StrCat(project.name, "/", endpoint), version);
   st.requests.fetch_add(1, std::memory_order_relaxed);
   st.in_flight.fetch_add(1, std::memory_order_relaxed);
-  auto batch = servable.Decode(body);
+  auto batch = body != nullptr ? servable.Decode(*body) : servable.DecodeText(req.raw_body);
   if (!batch.ok()) {
     st.errors.fetch_add(1, std::memory_order_relaxed);
     st.in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -529,7 +529,7 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
       if (!req.raw_body.empty()) {
         e.record.features.assign(req.raw_body.data(), req.raw_body.size());
       } else {
-        e.record.features = body.dump();
+        e.record.features = body != nullptr ? body->dump() : std::string("null");
       }
       e.servable = serving_ptr;
       e.prediction = std::move(p);
@@ -608,8 +608,8 @@ absl::StatusOr<Json> ServingService::OipInfer(const Project& project, absl::stri
   }
   PredictRequest as_columns = req;
   as_columns.raw_body = {};  // logged as columns, like every other request
-  ASSIGN_OR_RETURN(Json answer,
-                   Predict(project, endpoint, Json{{"inputs", columns}}, as_columns));
+  const Json as_body{{"inputs", std::move(columns)}};
+  ASSIGN_OR_RETURN(Json answer, Predict(project, endpoint, &as_body, as_columns));
   Json outputs = Json::array();
   const Json& preds = answer["predictions"];
   const bool numeric = !preds.empty() && preds[0].is_number();

@@ -74,10 +74,11 @@ class ServingService {
   struct PredictRequest {
     std::string request_id;
     std::optional<int64_t> pinned_version;  // X-Kade-Model-Version
-    absl::string_view raw_body;  // the request's text, logged as sent (else the body is)
+    absl::string_view raw_body;             // the request's text, logged as sent (else the body is)
   };
-  // {"predictions", "probabilities", "classes", "model", "version", "request_id"}.
-  absl::StatusOr<Json> Predict(const Project& project, absl::string_view endpoint, const Json& body,
+  // {"predictions", "probabilities", "classes", "model", "version", "request_id"}. The rows
+  // come from `body`, or when it is null from the request's text (req.raw_body).
+  absl::StatusOr<Json> Predict(const Project& project, absl::string_view endpoint, const Json* body,
                                const PredictRequest& req);
   // Open Inference Protocol: model metadata and inference ("model" = endpoint name).
   absl::StatusOr<Json> OipMetadata(const Project& project, absl::string_view endpoint,
