@@ -134,5 +134,6 @@ void RegisterTrackingRoutes(Router& r);
 void RegisterJobRoutes(Router& r);
 void RegisterRegistryRoutes(Router& r);
 void RegisterServingRoutes(Router& r);
+void RegisterBatchRoutes(Router& r);
 
 }  // namespace kade

@@ -59,6 +59,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterJobRoutes(router);
   RegisterRegistryRoutes(router);
   RegisterServingRoutes(router);
+  RegisterBatchRoutes(router);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;
@@ -81,6 +82,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 
   p->jobs->Start();
   p->serving->Start();
+  p->batch->Start();
   std::atomic<bool> stop_demo{false};
   std::thread demo_thread;
   if (p->demo_pending()) {

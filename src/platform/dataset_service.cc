@@ -239,7 +239,7 @@ class UploadImpl : public DatasetUpload {
   UploadImpl(MetadataStore* store, RequestContext ctx, Project project, Dataset dataset,
              bool exists, std::unique_ptr<BlobWriter> writer, IngestOptions io,
              std::vector<QualityCheck> checks, std::vector<std::string> null_tokens,
-             std::string filename, uint64_t max_upload)
+             std::string filename, uint64_t max_upload, Json source)
       : store_(store),
         ctx_(std::move(ctx)),
         project_(std::move(project)),
@@ -248,6 +248,7 @@ class UploadImpl : public DatasetUpload {
         writer_(std::move(writer)),
         quality_(std::move(checks), std::move(null_tokens)),
         filename_(std::move(filename)),
+        source_(std::move(source)),
         max_upload_(max_upload) {
     io.extra_sinks.push_back(&quality_);
     ingest_ = std::make_unique<Ingest>(std::move(io));
@@ -311,11 +312,12 @@ class UploadImpl : public DatasetUpload {
       v.profile = r.profile.dump(-1, ' ', false, Json::error_handler_t::replace);
       v.quality = report.dump(-1, ' ', false, Json::error_handler_t::replace);
       v.quality_status = report["status"].get<std::string>();
-      v.source = Json{{"kind", "upload"},
-                      {"by", ctx_.principal.user_name},
-                      {"filename", filename_},
-                      {"request_id", ctx_.request_id}}
-                     .dump(-1, ' ', false, Json::error_handler_t::replace);
+      Json source = source_.is_object() ? source_
+                                        : Json{{"kind", "upload"},
+                                               {"by", ctx_.principal.user_name},
+                                               {"filename", filename_},
+                                               {"request_id", ctx_.request_id}};
+      v.source = source.dump(-1, ' ', false, Json::error_handler_t::replace);
       v.created_at = NowMillis();
       v.created_by = ctx_.principal.user_name;
       ASSIGN_OR_RETURN(v, tx.datasets().AddVersion(v));
@@ -341,6 +343,7 @@ class UploadImpl : public DatasetUpload {
   QualityEvaluator quality_;
   std::unique_ptr<Ingest> ingest_;
   std::string filename_;
+  Json source_;  // lineage given by the caller (a batch job); null: an upload
   uint64_t max_upload_;
 };
 
@@ -348,7 +351,8 @@ class UploadImpl : public DatasetUpload {
 
 absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetService::BeginUpload(
     const RequestContext& ctx, const Project& project, absl::string_view name,
-    absl::string_view filename, absl::string_view format, const DatasetSpec& spec) {
+    absl::string_view filename, absl::string_view format, const DatasetSpec& spec,
+    const Json& source) {
   RETURN_IF_ERROR(ValidateName("dataset", name));
   if (filename.size() > 255)
     return absl::InvalidArgumentError("filename is longer than 255 characters");
@@ -388,9 +392,10 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetService::BeginUpload(
   ASSIGN_OR_RETURN(auto checks, ParseQualityChecks(Parse(d.checks, Json::array())));
   ASSIGN_OR_RETURN(auto writer, blobs_->NewWriter());
   std::vector<std::string> nulls = io.profile.null_tokens;
-  return std::unique_ptr<DatasetUpload>(new UploadImpl(
-      store_, ctx, project, d, existing.has_value(), std::move(writer), std::move(io),
-      std::move(checks), std::move(nulls), std::string(filename), limits_.max_upload_bytes));
+  return std::unique_ptr<DatasetUpload>(
+      new UploadImpl(store_, ctx, project, d, existing.has_value(), std::move(writer),
+                     std::move(io), std::move(checks), std::move(nulls), std::string(filename),
+                     limits_.max_upload_bytes, source));
 }
 
 absl::StatusOr<DatasetVersion> DatasetService::GetVersion(const Project& project,

@@ -66,7 +66,8 @@ class DatasetService {
   // `spec` when the upload finishes. `format` is "auto", "csv", "tsv" or "jsonl".
   absl::StatusOr<std::unique_ptr<DatasetUpload>> BeginUpload(
       const RequestContext& ctx, const Project& project, absl::string_view name,
-      absl::string_view filename, absl::string_view format, const DatasetSpec& spec);
+      absl::string_view filename, absl::string_view format, const DatasetSpec& spec,
+      const Json& source = Json());
 
   // `ref`: a version number ("3"), "latest", or a content hash ("sha256:…" or 64 hex digits).
   absl::StatusOr<DatasetVersion> GetVersion(const Project& project, absl::string_view name,

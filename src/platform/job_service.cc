@@ -213,6 +213,35 @@ absl::StatusOr<std::vector<JobLogLine>> JobService::Logs(const Project& project,
   return out;
 }
 
+void JobService::RegisterKind(const std::string& kind, Runner runner) {
+  absl::MutexLock l(&mu_);
+  runners_[kind] = std::move(runner);
+}
+
+absl::StatusOr<Job> JobService::Enqueue(const RequestContext& ctx, const Project& project,
+                                        const std::string& kind, const Json& spec,
+                                        const std::string& action, const Json& detail,
+                                        const std::string& first_log_line) {
+  Job job;
+  job.uuid = HexEncode(RandomBytes(8));
+  job.project_id = project.id;
+  job.kind = kind;
+  job.spec = spec.dump();
+  job.created_by = ctx.principal.user_name;
+  job.created_at = NowMillis();
+  Job created;
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(created, tx.jobs().Create(job));
+    Json d = detail;
+    d["kind"] = kind;
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {action, absl::StrCat("project/", project.name, "/job/", job.uuid), project.name, d});
+  }));
+  Log(created.id, first_log_line);
+  return created;
+}
+
 absl::StatusOr<Job> JobService::Cancel(const RequestContext& ctx, const Project& project,
                                        absl::string_view id) {
   ASSIGN_OR_RETURN(Job job, Get(project, id));
@@ -337,8 +366,23 @@ void JobService::RunJob(Job job, const std::string& owner) {
       Log(job.id, absl::StrCat("run ", job.run_uuid, " of the interrupted attempt marked FAILED"));
     }
   }
-  absl::StatusOr<std::pair<std::string, Json>> r =
-      who.ok() ? RunTraining(job, ctx, cancel) : absl::StatusOr<std::pair<std::string, Json>>(who);
+  Runner runner;
+  if (job.kind != "train") {
+    absl::MutexLock l(&mu_);
+    auto it = runners_.find(job.kind);
+    if (it != runners_.end()) runner = it->second;
+  }
+  // (A StatusOr cannot be built from an OK status: `who` goes in only when it failed.)
+  absl::StatusOr<std::pair<std::string, Json>> r = absl::UnknownError("not run");
+  if (!who.ok()) {
+    r = who;
+  } else if (job.kind == "train") {
+    r = RunTraining(job, ctx, cancel);
+  } else if (runner) {
+    r = runner(job, ctx, cancel, [&](const std::string& line) { Log(job.id, line); });
+  } else {
+    r = absl::UnimplementedError(absl::StrCat("no runner for jobs of kind '", job.kind, "'"));
+  }
   done.Notify();
   heartbeat.join();
   if (!r.ok() && absl::IsCancelled(r.status()) && stopping_now_.load()) {
@@ -368,6 +412,15 @@ void JobService::RunJob(Job job, const std::string& owner) {
   } else {
     job.status = absl::IsCancelled(r.status()) ? "cancelled" : "failed";
     job.error = std::string(r.status().message());
+    if (job.status == "failed" && job.kind != "train" && job.attempts < job.max_attempts &&
+        !absl::IsInvalidArgument(r.status()) && !absl::IsNotFound(r.status())) {
+      // Retried: back to the queue (a bad spec or missing input would only fail again).
+      Log(job.id, absl::StrCat("attempt ", job.attempts, " failed: ", job.error, "; queued again"));
+      absl::Status s = store_->Write(
+          [&](Transaction& tx) { return tx.jobs().Requeue(job.id, owner, job.error); });
+      if (!s.ok()) spdlog::warn("job {}: {}", job.uuid, s.ToString());
+      return;
+    }
     Log(job.id, absl::StrCat(job.status, ": ", job.error));
   }
   absl::Status s = store_->Write([&](Transaction& tx) { return tx.jobs().Finish(job); });

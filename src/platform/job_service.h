@@ -12,6 +12,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,6 +53,18 @@ class JobService {
   // search trial becomes one training), a search's parent run from its job.
   absl::StatusOr<Job> Reproduce(const RequestContext& ctx, const Project& project,
                                 absl::string_view run_id);
+  // Other kinds of job (batch scoring) plug in their runner: it returns the job's run id
+  // (or "") and result, and checks `cancel` between chunks of work. A failed attempt of such
+  // a job is queued again until its attempts are used up.
+  using Runner = std::function<absl::StatusOr<std::pair<std::string, Json>>(
+      const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel,
+      const std::function<void(const std::string&)>& log)>;
+  void RegisterKind(const std::string& kind, Runner runner);
+  // Queues a job of a registered kind whose spec the caller has checked; audited as
+  // `action` with `detail`.
+  absl::StatusOr<Job> Enqueue(const RequestContext& ctx, const Project& project,
+                              const std::string& kind, const Json& spec, const std::string& action,
+                              const Json& detail, const std::string& first_log_line);
   absl::StatusOr<Job> Get(const Project& project, absl::string_view id);
   absl::StatusOr<std::vector<Job>> List(const Project& project, int64_t limit);
   absl::StatusOr<std::vector<JobLogLine>> Logs(const Project& project, absl::string_view id,
@@ -98,6 +112,7 @@ class JobService {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> stopping_now_{false};  // read by running jobs: give the job back
   std::vector<std::thread> workers_;
+  std::map<std::string, Runner> runners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kade

@@ -98,6 +98,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                                   p->tracking.get(), p->datasets.get());
   p->serving =
       std::make_unique<ServingService>(p->store.get(), p->registry.get(), ServingOptions{});
+  p->batch = std::make_unique<BatchService>(p->store.get(), p->jobs.get(), p->registry.get(),
+                                            p->datasets.get());
   return p;
 }
 

@@ -11,6 +11,7 @@
 #include "platform/artifact_service.h"
 #include "platform/audit_log.h"
 #include "platform/auth_service.h"
+#include "platform/batch_service.h"
 #include "platform/dataset_service.h"
 #include "platform/job_service.h"
 #include "platform/project_service.h"
@@ -38,6 +39,7 @@ class Platform {
   bool demo_pending() const { return !demo_jobs_.empty(); }
 
   void Close() {
+    if (batch) batch->Stop();
     if (jobs) jobs->Stop();
     if (serving) serving->Stop();
     store->Close();
@@ -60,6 +62,7 @@ class Platform {
   std::unique_ptr<JobService> jobs;  // workers start with Start(), in the server
   std::unique_ptr<RegistryService> registry;
   std::unique_ptr<ServingService> serving;  // endpoints load with Start(), in the server
+  std::unique_ptr<BatchService> batch;      // the scheduler starts with Start(), in the server
 };
 
 }  // namespace kade

@@ -304,6 +304,22 @@ struct Job {
   std::optional<int64_t> started_at, finished_at;
 };
 
+// A job submitted again and again on a cron schedule.
+struct JobSchedule {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string name;
+  std::string kind;  // "batch"
+  std::string cron;
+  std::string timezone;
+  std::string spec;  // JSON: the job's spec
+  bool enabled = true;
+  int64_t next_run_at = 0;
+  std::string last_job;
+  std::string created_by;
+  int64_t created_at = 0, updated_at = 0;
+};
+
 struct JobLogLine {
   int64_t seq = 0;
   int64_t ts = 0;
@@ -330,12 +346,27 @@ class JobRepository {
   // Gives a job held by `owner` back to the queue without using up the attempt (its server
   // is stopping).
   virtual absl::Status Release(int64_t id, absl::string_view owner) = 0;
+  // Puts a job held by `owner` whose attempt failed back in the queue (its attempt counts).
+  virtual absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error) = 0;
   // Records the run of the current attempt (so a later attempt can close it if this one dies).
   virtual absl::Status SetRun(int64_t id, absl::string_view owner, absl::string_view run_uuid) = 0;
   // Running jobs whose lease expired: queued again, or failed when out of attempts.
   // Returns how many were recovered.
   virtual absl::StatusOr<int64_t> RecoverExpired(int64_t now) = 0;
   virtual absl::Status AppendLog(int64_t job_id, int64_t ts, absl::string_view line) = 0;
+  // Schedules.
+  virtual absl::StatusOr<JobSchedule> CreateSchedule(const JobSchedule& s) = 0;
+  virtual absl::StatusOr<std::optional<JobSchedule>> FindSchedule(int64_t project_id,
+                                                                  absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<JobSchedule>> ListSchedules(int64_t project_id) = 0;
+  // Enabled schedules due at `now`, every project.
+  virtual absl::StatusOr<std::vector<JobSchedule>> DueSchedules(int64_t now) = 0;
+  // Moves a due schedule on (next run, last job) if its next run is still `expected`: one
+  // server wins each firing when several share the store.
+  virtual absl::StatusOr<bool> AdvanceSchedule(int64_t id, int64_t expected, int64_t next,
+                                               absl::string_view last_job) = 0;
+  virtual absl::Status UpdateSchedule(const JobSchedule& s) = 0;
+  virtual absl::Status DeleteSchedule(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<JobLogLine>> Logs(int64_t job_id, int64_t after_seq,
                                                        int64_t limit) = 0;
 };

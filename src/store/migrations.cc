@@ -335,6 +335,25 @@ CREATE TABLE feedback (
   PRIMARY KEY (endpoint_id, request_id)
 ) WITHOUT ROWID;
 )sql"},
+      {7, "job schedules (cron)", R"sql(
+CREATE TABLE job_schedules (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  cron TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  next_run_at INTEGER NOT NULL,
+  last_job TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE INDEX job_schedules_due ON job_schedules(enabled, next_run_at);
+)sql"},
   };
   return *kMigrations;
 }

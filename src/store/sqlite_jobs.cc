@@ -34,8 +34,107 @@ Job ReadJob(const SqliteStmt& s) {
   return j;
 }
 
+constexpr const char* kScheduleCols =
+    "id, project_id, name, kind, cron, timezone, spec, enabled, next_run_at, last_job, "
+    "created_by, created_at, updated_at";
+
+JobSchedule ReadSchedule(const SqliteStmt& s) {
+  JobSchedule j;
+  j.id = s.Int(0);
+  j.project_id = s.Int(1);
+  j.name = s.Text(2);
+  j.kind = s.Text(3);
+  j.cron = s.Text(4);
+  j.timezone = s.Text(5);
+  j.spec = s.Text(6);
+  j.enabled = s.Int(7) != 0;
+  j.next_run_at = s.Int(8);
+  j.last_job = s.Text(9);
+  j.created_by = s.Text(10);
+  j.created_at = s.Int(11);
+  j.updated_at = s.Int(12);
+  return j;
+}
+
 class SqliteJobs : public JobRepository {
  public:
+  absl::StatusOr<JobSchedule> CreateSchedule(const JobSchedule& s) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("INSERT INTO job_schedules (project_id, name, kind, cron, "
+                                 "timezone, spec, enabled, next_run_at, created_by, "
+                                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                                 "?, ?, ?)"));
+    st.Bind(1, s.project_id)
+        .Bind(2, s.name)
+        .Bind(3, s.kind)
+        .Bind(4, s.cron)
+        .Bind(5, s.timezone)
+        .Bind(6, s.spec)
+        .Bind(7, static_cast<int64_t>(s.enabled))
+        .Bind(8, s.next_run_at)
+        .Bind(9, s.created_by)
+        .Bind(10, s.created_at)
+        .Bind(11, s.updated_at);
+    RETURN_IF_ERROR(st.Run());
+    JobSchedule out = s;
+    out.id = c_->LastInsertId();
+    return out;
+  }
+
+  absl::StatusOr<std::optional<JobSchedule>> FindSchedule(int64_t project_id,
+                                                          absl::string_view name) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kScheduleCols,
+                                                       " FROM job_schedules WHERE project_id = ? "
+                                                       "AND name = ?")));
+    st.Bind(1, project_id).Bind(2, name);
+    return FirstRow<JobSchedule>(st, ReadSchedule);
+  }
+
+  absl::StatusOr<std::vector<JobSchedule>> ListSchedules(int64_t project_id) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kScheduleCols,
+                                                       " FROM job_schedules WHERE project_id = ? "
+                                                       "ORDER BY name")));
+    st.Bind(1, project_id);
+    return CollectRows<JobSchedule>(st, ReadSchedule);
+  }
+
+  absl::StatusOr<std::vector<JobSchedule>> DueSchedules(int64_t now) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kScheduleCols,
+                                                       " FROM job_schedules WHERE enabled = 1 AND "
+                                                       "next_run_at <= ? ORDER BY next_run_at")));
+    st.Bind(1, now);
+    return CollectRows<JobSchedule>(st, ReadSchedule);
+  }
+
+  absl::StatusOr<bool> AdvanceSchedule(int64_t id, int64_t expected, int64_t next,
+                                       absl::string_view last_job) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE job_schedules SET next_run_at = ?, last_job = ? "
+                                          "WHERE id = ? AND next_run_at = ?"));
+    st.Bind(1, next).Bind(2, last_job).Bind(3, id).Bind(4, expected);
+    RETURN_IF_ERROR(st.Run());
+    return c_->Changes() == 1;
+  }
+
+  absl::Status UpdateSchedule(const JobSchedule& s) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE job_schedules SET cron = ?, timezone = ?, spec = "
+                                          "?, enabled = ?, next_run_at = ?, updated_at = ? WHERE "
+                                          "id = ?"));
+    st.Bind(1, s.cron)
+        .Bind(2, s.timezone)
+        .Bind(3, s.spec)
+        .Bind(4, static_cast<int64_t>(s.enabled))
+        .Bind(5, s.next_run_at)
+        .Bind(6, s.updated_at)
+        .Bind(7, s.id);
+    return st.Run();
+  }
+
+  absl::Status DeleteSchedule(int64_t id) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("DELETE FROM job_schedules WHERE id = ?"));
+    st.Bind(1, id);
+    return st.Run();
+  }
+
   explicit SqliteJobs(SqliteConn* c) : c_(c) {}
 
   absl::StatusOr<Job> Create(const Job& job) override {
@@ -129,6 +228,14 @@ class SqliteJobs : public JobRepository {
                                  "lease_expires_at = 0, attempts = max(attempts - 1, 0) "
                                  "WHERE id = ? AND lease_owner = ? AND status = 'running'"));
     st.Bind(1, id).Bind(2, owner);
+    return st.Run();
+  }
+
+  absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET status = 'queued', lease_owner = '', "
+                                          "lease_expires_at = 0, error = ? WHERE id = ? AND "
+                                          "lease_owner = ? AND status = 'running'"));
+    st.Bind(1, error).Bind(2, id).Bind(3, owner);
     return st.Run();
   }
 

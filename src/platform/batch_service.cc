@@ -1,0 +1,397 @@
+#include "platform/batch_service.h"
+
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "core/cron.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "ml/batch_scorer.h"
+#include "platform/audit_log.h"
+#include "platform/names.h"
+#include "spdlog/spdlog.h"
+
+namespace kade {
+namespace {
+
+absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
+
+Json ParseOr(const std::string& text, Json fallback) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+// A version given as a number or as text.
+absl::StatusOr<std::string> Ref(const Json& j, const char* field) {
+  if (j.is_string() && !j.get<std::string>().empty()) return j.get<std::string>();
+  if (j.is_number_integer() && j.get<int64_t>() > 0) return absl::StrCat(j.get<int64_t>());
+  return Bad(absl::StrCat("'", field, "' must be a version number or a name"));
+}
+
+absl::StatusOr<int64_t> NextRun(const std::string& cron, const std::string& tz, int64_t after_ms) {
+  ASSIGN_OR_RETURN(CronSchedule c, CronSchedule::Parse(cron, tz));
+  ASSIGN_OR_RETURN(absl::Time t, c.Next(absl::FromUnixMillis(after_ms)));
+  return absl::ToUnixMillis(t);
+}
+
+}  // namespace
+
+absl::StatusOr<BatchSpec> BatchSpec::FromJson(const Json& j) {
+  if (!j.is_object()) return Bad("the batch spec must be a JSON object");
+  RETURN_IF_ERROR(RejectUnknownFields(j, {"model", "version", "dataset", "dataset_version",
+                                          "output", "threads", "force", "schedule"}));
+  BatchSpec s;
+  ASSIGN_OR_RETURN(s.model, RequiredString(j, "model"));
+  ASSIGN_OR_RETURN(s.dataset, RequiredString(j, "dataset"));
+  if (j.contains("version")) {
+    ASSIGN_OR_RETURN(s.version, Ref(j["version"], "version"));
+  }
+  if (j.contains("dataset_version")) {
+    ASSIGN_OR_RETURN(s.dataset_version, Ref(j["dataset_version"], "dataset_version"));
+  }
+  ASSIGN_OR_RETURN(auto out, OptionalString(j, "output"));
+  s.output = out.value_or(s.dataset + "-scored");
+  ASSIGN_OR_RETURN(auto threads, OptionalInt(j, "threads"));
+  if (threads) {
+    if (*threads < 1 || *threads > 64) return Bad("'threads' must be between 1 and 64");
+    s.threads = static_cast<int>(*threads);
+  }
+  ASSIGN_OR_RETURN(auto force, OptionalBool(j, "force"));
+  s.force = force.value_or(false);
+  ASSIGN_OR_RETURN(auto schedule, OptionalString(j, "schedule"));
+  s.schedule = schedule.value_or("");
+  RETURN_IF_ERROR(ValidateName("model", s.model));
+  RETURN_IF_ERROR(ValidateName("dataset", s.dataset));
+  RETURN_IF_ERROR(ValidateName("dataset", s.output));
+  if (s.output == s.dataset) {
+    return Bad("'output' must be another dataset than the input (scored rows have more columns)");
+  }
+  return s;
+}
+
+Json BatchSpec::ToJson() const {
+  Json j{{"model", model},     {"version", version},
+         {"dataset", dataset}, {"dataset_version", dataset_version},
+         {"output", output},   {"threads", threads},
+         {"force", force}};
+  if (!schedule.empty()) j["schedule"] = schedule;
+  return j;
+}
+
+BatchService::BatchService(MetadataStore* store, JobService* jobs, RegistryService* registry,
+                           DatasetService* datasets)
+    : store_(store), jobs_(jobs), registry_(registry), datasets_(datasets) {
+  jobs_->RegisterKind(
+      "batch", [this](const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel,
+                      const std::function<void(const std::string&)>& log) {
+        return Run(job, ctx, cancel, log);
+      });
+}
+
+BatchService::~BatchService() { Stop(); }
+
+absl::Status BatchService::Check(const Project& project, const BatchSpec& spec) {
+  RETURN_IF_ERROR(registry_->GetVersion(project, spec.model, spec.version).status());
+  return datasets_->GetVersion(project, spec.dataset, spec.dataset_version, false).status();
+}
+
+absl::StatusOr<Job> BatchService::Submit(const RequestContext& ctx, const Project& project,
+                                         const Json& body) {
+  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(body));
+  RETURN_IF_ERROR(Check(project, spec));
+  return jobs_->Enqueue(
+      ctx, project, "batch", spec.ToJson(), "batch.submit",
+      Json{{"model", absl::StrCat(spec.model, "@", spec.version)},
+           {"dataset", absl::StrCat(spec.dataset, "@", spec.dataset_version)},
+           {"output", spec.output}},
+      absl::StrCat("queued: score ", spec.dataset, "@", spec.dataset_version, " with ", spec.model,
+                   "@", spec.version, " into ", spec.output,
+                   spec.schedule.empty() ? "" : " (schedule " + spec.schedule + ")"));
+}
+
+absl::StatusOr<std::pair<std::string, Json>> BatchService::Run(
+    const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel,
+    const std::function<void(const std::string&)>& log) {
+  Project project;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto p, tx.projects().FindById(job.project_id));
+    if (!p) return absl::NotFoundError("the job's project is gone");
+    project = *p;
+    return absl::OkStatus();
+  }));
+  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(ParseOr(job.spec, Json())));
+  // The alias is resolved now: a scheduled job scores with whatever is champion today.
+  ASSIGN_OR_RETURN(ModelVersion mv, registry_->GetVersion(project, spec.model, spec.version));
+  ASSIGN_OR_RETURN(DatasetVersion input,
+                   datasets_->GetVersion(project, spec.dataset, spec.dataset_version, false));
+  RETURN_IF_ERROR(datasets_->RecordUsage(ctx, project, spec.dataset, absl::StrCat(input.version),
+                                         "batch-job", job.uuid, spec.force));
+  ASSIGN_OR_RETURN(auto servable, registry_->LoadServable(project, mv));
+  log(absl::StrFormat("scoring %s@%d (%d rows) with %s version %d into %s", spec.dataset,
+                      input.version, input.rows, spec.model, mv.version, spec.output));
+  auto t0 = std::chrono::steady_clock::now();
+  Json source{{"kind", "batch"},
+              {"job", job.uuid},
+              {"by", ctx.principal.user_name},
+              {"model", spec.model},
+              {"model_version", mv.version},
+              {"input", absl::StrCat(spec.dataset, "@", input.version)},
+              {"input_sha256", input.sha256}};
+  if (!spec.schedule.empty()) source["schedule"] = spec.schedule;
+  ASSIGN_OR_RETURN(auto upload, datasets_->BeginUpload(
+                                    ctx, project, spec.output,
+                                    absl::StrCat(spec.dataset, "-", input.version, "-scored-by-",
+                                                 spec.model, "-", mv.version, ".csv"),
+                                    "csv", DatasetSpec(), source));
+  ml::BatchScorer scorer(
+      servable,
+      [&](absl::string_view chunk) -> absl::Status {
+        if (cancel) return absl::CancelledError("cancelled");
+        return upload->Append(chunk);
+      },
+      spec.threads);
+  absl::Status scanned =
+      datasets_->Scan(project, spec.dataset, absl::StrCat(input.version), &scorer);
+  if (!scanned.ok()) {
+    if (cancel) return absl::CancelledError("cancelled");
+    return scanned;
+  }
+  ASSIGN_OR_RETURN(auto finished, upload->Finish());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log(absl::StrFormat("scored %d rows in %.2f s; wrote %s@%d%s", scorer.rows(), seconds,
+                      spec.output, finished.first.version,
+                      finished.second ? "" : " (identical to an existing version)"));
+  if (scorer.unseen_categories() > 0) {
+    log(absl::StrFormat("%d values were categories the model never saw (scored as missing)",
+                        scorer.unseen_categories()));
+  }
+  return std::make_pair(std::string(),
+                        Json{{"model", spec.model},
+                             {"model_version", mv.version},
+                             {"input", absl::StrCat(spec.dataset, "@", input.version)},
+                             {"output", spec.output},
+                             {"output_version", finished.first.version},
+                             {"rows", scorer.rows()},
+                             {"unseen_categories", scorer.unseen_categories()},
+                             {"columns_added", scorer.added_columns()},
+                             {"seconds", seconds}});
+}
+
+absl::StatusOr<Json> BatchService::ListJobs(const Project& project, int64_t limit) {
+  ASSIGN_OR_RETURN(auto all, jobs_->List(project, std::min<int64_t>(limit * 4, 1000)));
+  Json arr = Json::array();
+  for (const auto& j : all) {
+    if (j.kind != "batch") continue;
+    arr.push_back(JobService::ToJson(j));
+    if (static_cast<int64_t>(arr.size()) >= limit) break;
+  }
+  return Json{{"jobs", arr}};
+}
+
+Json BatchService::ScheduleToJson(const JobSchedule& s, const std::vector<Job>& history) {
+  Json h = Json::array();
+  for (const auto& j : history) {
+    Json spec = ParseOr(j.spec, Json::object());
+    if (j.kind != "batch" || spec.value("schedule", "") != s.name) continue;
+    h.push_back(Json{{"id", j.uuid},
+                     {"status", j.status},
+                     {"created_at", FormatRfc3339Millis(j.created_at)},
+                     {"result", ParseOr(j.result, Json::object())},
+                     {"error", j.error}});
+    if (h.size() >= 20) break;
+  }
+  return Json{{"name", s.name},
+              {"kind", s.kind},
+              {"cron", s.cron},
+              {"timezone", s.timezone},
+              {"spec", ParseOr(s.spec, Json::object())},
+              {"enabled", s.enabled},
+              {"next_run_at", s.enabled ? Json(FormatRfc3339Millis(s.next_run_at)) : Json(nullptr)},
+              {"last_job", s.last_job},
+              {"created_by", s.created_by},
+              {"created_at", FormatRfc3339Millis(s.created_at)},
+              {"history", h}};
+}
+
+absl::StatusOr<Json> BatchService::CreateSchedule(const RequestContext& ctx, const Project& project,
+                                                  const Json& body) {
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"name", "cron", "timezone", "spec", "enabled"}));
+  ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
+  RETURN_IF_ERROR(ValidateName("schedule", name));
+  ASSIGN_OR_RETURN(std::string cron, RequiredString(body, "cron"));
+  // The time zone is never implied: "0 2 * * *" means different hours in different places.
+  ASSIGN_OR_RETURN(std::string tz, RequiredString(body, "timezone"));
+  if (!body.contains("spec")) return Bad("'spec': the batch job to run");
+  Json spec_json = body["spec"];
+  if (spec_json.is_object()) spec_json["schedule"] = name;
+  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(spec_json));
+  RETURN_IF_ERROR(Check(project, spec));
+  ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
+  JobSchedule s;
+  s.project_id = project.id;
+  s.name = name;
+  s.kind = "batch";
+  s.cron = cron;
+  s.timezone = tz;
+  s.spec = spec.ToJson().dump();
+  s.enabled = enabled.value_or(true);
+  s.created_by = ctx.principal.user_name;
+  s.created_at = s.updated_at = NowMillis();
+  ASSIGN_OR_RETURN(s.next_run_at, NextRun(cron, tz, s.created_at));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto existing, tx.jobs().FindSchedule(project.id, name));
+    if (existing) return absl::AlreadyExistsError(absl::StrCat("schedule '", name, "' exists"));
+    ASSIGN_OR_RETURN(s, tx.jobs().CreateSchedule(s));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"batch.schedule.create", absl::StrCat("project/", project.name, "/schedule/", name),
+         project.name, Json{{"cron", cron}, {"timezone", tz}, {"spec", spec.ToJson()}}});
+  }));
+  return ScheduleToJson(s, {});
+}
+
+absl::StatusOr<Json> BatchService::UpdateSchedule(const RequestContext& ctx, const Project& project,
+                                                  absl::string_view name, const Json& body) {
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"cron", "timezone", "enabled", "spec"}));
+  std::optional<JobSchedule> s;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(s, tx.jobs().FindSchedule(project.id, name));
+    return absl::OkStatus();
+  }));
+  if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
+  ASSIGN_OR_RETURN(auto cron, OptionalString(body, "cron"));
+  ASSIGN_OR_RETURN(auto tz, OptionalString(body, "timezone"));
+  ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
+  if (cron) s->cron = *cron;
+  if (tz) s->timezone = *tz;
+  if (enabled) s->enabled = *enabled;
+  if (body.contains("spec")) {
+    Json spec_json = body["spec"];
+    if (spec_json.is_object()) spec_json["schedule"] = std::string(name);
+    ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(spec_json));
+    RETURN_IF_ERROR(Check(project, spec));
+    s->spec = spec.ToJson().dump();
+  }
+  s->updated_at = NowMillis();
+  ASSIGN_OR_RETURN(s->next_run_at, NextRun(s->cron, s->timezone, s->updated_at));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.jobs().UpdateSchedule(*s));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"batch.schedule.update", absl::StrCat("project/", project.name, "/schedule/", name),
+         project.name, body});
+  }));
+  return GetSchedule(project, name);
+}
+
+absl::Status BatchService::DeleteSchedule(const RequestContext& ctx, const Project& project,
+                                          absl::string_view name) {
+  return store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto s, tx.jobs().FindSchedule(project.id, name));
+    if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
+    RETURN_IF_ERROR(tx.jobs().DeleteSchedule(s->id));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"batch.schedule.delete", absl::StrCat("project/", project.name, "/schedule/", name),
+         project.name});
+  });
+}
+
+absl::StatusOr<Json> BatchService::GetSchedule(const Project& project, absl::string_view name) {
+  std::optional<JobSchedule> s;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(s, tx.jobs().FindSchedule(project.id, name));
+    return absl::OkStatus();
+  }));
+  if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
+  ASSIGN_OR_RETURN(auto history, jobs_->List(project, 1000));
+  return ScheduleToJson(*s, history);
+}
+
+absl::StatusOr<Json> BatchService::ListSchedules(const Project& project) {
+  std::vector<JobSchedule> all;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(all, tx.jobs().ListSchedules(project.id));
+    return absl::OkStatus();
+  }));
+  ASSIGN_OR_RETURN(auto history, jobs_->List(project, 1000));
+  Json arr = Json::array();
+  for (const auto& s : all) arr.push_back(ScheduleToJson(s, history));
+  return Json{{"schedules", arr}};
+}
+
+absl::StatusOr<Job> BatchService::RunScheduleNow(const RequestContext& ctx, const Project& project,
+                                                 absl::string_view name) {
+  std::optional<JobSchedule> s;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(s, tx.jobs().FindSchedule(project.id, name));
+    return absl::OkStatus();
+  }));
+  if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
+  return Submit(ctx, project, ParseOr(s->spec, Json::object()));
+}
+
+void BatchService::Tick(int64_t now_ms) {
+  std::vector<JobSchedule> due;
+  absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(due, tx.jobs().DueSchedules(now_ms));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    spdlog::warn("scheduler: {}", s.ToString());
+    return;
+  }
+  for (const auto& sched : due) {
+    auto next = NextRun(sched.cron, sched.timezone, now_ms);
+    // A schedule that can no longer fire (its zone vanished) is switched off, not retried.
+    int64_t next_ms = next.ok() ? *next : std::numeric_limits<int64_t>::max();
+    bool won = false;
+    s = store_->Write([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(won, tx.jobs().AdvanceSchedule(sched.id, sched.next_run_at, next_ms, ""));
+      return absl::OkStatus();
+    });
+    if (!s.ok() || !won) continue;  // another server fired it
+    RequestContext ctx;
+    ctx.request_id = absl::StrCat("schedule-", sched.name);
+    ctx.remote = "scheduler";
+    Project project;
+    s = store_->Read([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(auto user, tx.users().FindByName(sched.created_by));
+      if (!user || user->disabled) {
+        return absl::FailedPreconditionError("the schedule's owner is gone or disabled");
+      }
+      ctx.principal = Principal{user->id, user->name, user->is_admin, 0};
+      ASSIGN_OR_RETURN(auto p, tx.projects().FindById(sched.project_id));
+      if (!p) return absl::NotFoundError("project gone");
+      project = *p;
+      return absl::OkStatus();
+    });
+    absl::StatusOr<Job> job =
+        s.ok() ? Submit(ctx, project, ParseOr(sched.spec, Json::object())) : absl::StatusOr<Job>(s);
+    if (!job.ok()) {
+      spdlog::warn("schedule {}: {}", sched.name, job.status().ToString());
+      continue;
+    }
+    (void)store_->Write([&](Transaction& tx) -> absl::Status {
+      return tx.jobs().AdvanceSchedule(sched.id, next_ms, next_ms, job->uuid).status();
+    });
+  }
+}
+
+void BatchService::Start() {
+  if (scheduler_.joinable()) return;
+  scheduler_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) Tick(NowMillis());
+  });
+}
+
+void BatchService::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (scheduler_.joinable()) scheduler_.join();
+}
+
+}  // namespace kade
