@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking bench-training bench-serving format lint clean
+.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -12,7 +12,7 @@ help:
 	@echo "make ui         build the web UI into ui/dist"
 	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
 	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
-	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI)"
+	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI; bench-batch: vs pandas + xgboost)"
 	@echo "make format     clang-format the C++ sources"
 
 setup:
@@ -40,7 +40,7 @@ test-e2e: build
 test-ui: build ui
 	@cd ui && npm test
 
-bench: bench-http bench-ingest bench-tracking bench-training bench-serving
+bench: bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch
 
 bench-http: build
 	@bash bench/http_bench.sh
@@ -56,6 +56,9 @@ bench-training: build
 
 bench-serving: build
 	@bash bench/serving_bench.sh
+
+bench-batch: build
+	@bash bench/batch_bench.sh
 
 format:
 	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')

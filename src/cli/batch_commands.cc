@@ -65,7 +65,7 @@ void AddBatchCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       for (;;) {
         ASSIGN_OR_RETURN(job, c.Call("GET", "/api/v1/projects/" + project + "/jobs/" + id));
         if (job["status"] != "queued" && job["status"] != "running") break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       if (c.json()) {
         std::cout << job.dump(2) << "\n";

@@ -12,9 +12,18 @@
 namespace kade::ml {
 namespace {
 
+// Bytes that make a CSV field need quotes.
+struct Special {
+  bool table[256] = {};
+  constexpr Special() { table[','] = table['"'] = table['\r'] = table['\n'] = true; }
+};
+constexpr Special kSpecial;
+
 // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
-void AppendCsvField(std::string* out, absl::string_view f) {
-  if (f.find_first_of(",\"\r\n") == absl::string_view::npos) {
+inline void AppendCsvField(std::string* out, absl::string_view f) {
+  bool plain = true;
+  for (char c : f) plain &= !kSpecial.table[static_cast<unsigned char>(c)];
+  if (plain) {
     out->append(f.data(), f.size());
     return;
   }
@@ -80,8 +89,11 @@ void BatchScorer::ScoreRange(const RowBlock& block, size_t begin, size_t end, st
   Batch b;
   b.rows = end - begin;
   b.x.assign(b.rows * nf, kNaN);
+  size_t longest_null = 0;
+  for (const auto& t : e.null_tokens) longest_null = std::max(longest_null, t.size());
   auto is_null = [&](absl::string_view v) {
-    return std::find(e.null_tokens.begin(), e.null_tokens.end(), v) != e.null_tokens.end();
+    return v.size() <= longest_null &&
+           std::find(e.null_tokens.begin(), e.null_tokens.end(), v) != e.null_tokens.end();
   };
   for (size_t j = 0; j < nf; ++j) {
     const Feature& f = e.features[j];

@@ -151,6 +151,7 @@ absl::StatusOr<Job> JobService::SubmitTraining(const RequestContext& ctx, const 
       absl::StrCat("queued: train ", plan.spec.algorithm, " on ", plan.spec.dataset, "@",
                    plan.spec.version, " for '", plan.spec.target, "' (", plan.encoding.task, ", ",
                    plan.encoding.features.size(), " features)"));
+  Wake();
   return created;
 }
 
@@ -213,6 +214,11 @@ absl::StatusOr<std::vector<JobLogLine>> JobService::Logs(const Project& project,
   return out;
 }
 
+void JobService::Wake() {
+  absl::MutexLock l(&mu_);
+  ++wake_generation_;
+}
+
 void JobService::RegisterKind(const std::string& kind, Runner runner) {
   absl::MutexLock l(&mu_);
   runners_[kind] = std::move(runner);
@@ -239,6 +245,7 @@ absl::StatusOr<Job> JobService::Enqueue(const RequestContext& ctx, const Project
         {action, absl::StrCat("project/", project.name, "/job/", job.uuid), project.name, d});
   }));
   Log(created.id, first_log_line);
+  Wake();
   return created;
 }
 
@@ -295,9 +302,11 @@ void JobService::Stop() {
 void JobService::WorkerLoop(int index) {
   const std::string owner = absl::StrCat(instance_, "-w", index);
   for (;;) {
+    uint64_t seen = 0;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
+      seen = wake_generation_;
     }
     std::optional<Job> job;
     int64_t now = NowMillis();
@@ -312,8 +321,13 @@ void JobService::WorkerLoop(int index) {
       RunJob(*job, owner);
       continue;
     }
+    // Idle until the poll interval passes (jobs queued by other servers), or this server
+    // queues a job (no waiting for the poll), or it stops.
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(options_.poll_ms));
+    auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || wake_generation_ != seen;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(options_.poll_ms));
   }
 }
 

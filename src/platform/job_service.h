@@ -101,6 +101,7 @@ class JobService {
   absl::StatusOr<std::pair<std::string, Json>> RunSearch(const TrainContext& tc);
   void RecordAttemptRun(const TrainContext& tc, const std::string& run_id);
   void Log(int64_t job_id, const std::string& line);
+  void Wake();  // an idle worker looks for work now
 
   MetadataStore* store_;
   DatasetService* datasets_;
@@ -110,6 +111,7 @@ class JobService {
   std::string instance_;  // lease owner prefix of this process
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t wake_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopping_now_{false};  // read by running jobs: give the job back
   std::vector<std::thread> workers_;
   std::map<std::string, Runner> runners_ ABSL_GUARDED_BY(mu_);
