@@ -416,7 +416,22 @@ absl::StatusOr<Json> ServingService::Get(const Project& project, absl::string_vi
     for (const auto& [k, st] : stats_) {
       if (k.first != key) continue;
       uint64_t n = st->latency_count.load();
+      // Percentiles from the histogram: the upper bound of the bucket holding each quantile.
+      Json pct = Json::object();
+      for (auto [name, q] : {std::pair{"p50", 0.5}, std::pair{"p95", 0.95}, std::pair{"p99", 0.99}}) {
+        uint64_t cum = 0;
+        Json v = nullptr;
+        for (size_t b = 0; b < kLatencyBuckets.size() && n > 0; ++b) {
+          cum += st->buckets[b].load();
+          if (static_cast<double>(cum) >= q * static_cast<double>(n)) {
+            v = kLatencyBuckets[b] * 1000.0;
+            break;
+          }
+        }
+        pct[name] = v;
+      }
       stats.push_back(Json{{"version", k.second},
+                           {"latency_ms", pct},
                            {"requests", st->requests.load()},
                            {"errors", st->errors.load()},
                            {"rows", st->rows.load()},

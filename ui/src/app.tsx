@@ -12,6 +12,9 @@ import { ProjectDetail } from './pages/projects/ProjectDetail';
 import { ProjectList } from './pages/projects/ProjectList';
 import { SignIn } from './pages/signin/SignIn';
 import { JobPage, TrainingPage } from './pages/training/Training';
+import { ModelList, ModelPage } from './pages/models/Models';
+import { EndpointList, EndpointPage } from './pages/endpoints/Endpoints';
+import { BatchPage } from './pages/batch/Batch';
 import { useRoute } from './router';
 
 const NAV: { id: string; label: string; soon?: boolean }[] = [
@@ -19,8 +22,9 @@ const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'data', label: 'Data' },
   { id: 'experiments', label: 'Experiments' },
   { id: 'training', label: 'Training' },
-  { id: 'models', label: 'Models', soon: true },
-  { id: 'endpoints', label: 'Endpoints', soon: true },
+  { id: 'models', label: 'Models' },
+  { id: 'endpoints', label: 'Endpoints' },
+  { id: 'batch', label: 'Batch' },
   { id: 'monitoring', label: 'Monitoring', soon: true },
   { id: 'governance', label: 'Governance' },
   { id: 'access', label: 'Access' },
@@ -50,6 +54,11 @@ export function App() {
   else if (section === 'training') content = <TrainingPage project={route[1]} />;
   else if (section === 'runs' && route[2]) content = <RunPage project={route[1]} id={route[2]} />;
   else if (section === 'compare' && route[2]) content = <ComparePage project={route[1]} ids={route[2].split(',')} />;
+  else if (section === 'models' && route[1] && route[2]) content = <ModelPage project={route[1]} name={route[2]} />;
+  else if (section === 'models') content = <ModelList project={route[1]} />;
+  else if (section === 'endpoints' && route[1] && route[2]) content = <EndpointPage project={route[1]} name={route[2]} />;
+  else if (section === 'endpoints') content = <EndpointList project={route[1]} />;
+  else if (section === 'batch') content = <BatchPage project={route[1]} />;
   else if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;
   else if (section === 'data') content = <DataCatalog project={route[1]} />;
   else if (section === 'projects' && route[1]) content = <ProjectDetail name={route[1]} isAdmin={me.admin} />;

@@ -308,3 +308,59 @@ test('training: a search shows its trials as a table and a parallel-coordinates 
   await page.screenshot({ path: join(shots, 'search.png'), fullPage: true });
   await page.close();
 });
+
+test('models, endpoints and batch: promote and roll back, watch the endpoint, try it, score a dataset', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  // The demo registers its two trained models once their jobs finish.
+  for (let i = 0; i < 120; i++) {
+    await page.goto(base + '/#/models/demo');
+    await page.waitForSelector('main .card');
+    if (await page.$('[data-testid=model-table] >> text=challenger')) break;
+    await page.waitForTimeout(500);
+  }
+  await page.click('[data-testid=model-table] >> text=churn');
+  await page.waitForSelector('[data-testid=version-table] >> text=v2');
+  await page.waitForSelector('[data-testid=metric-chart] canvas');
+  // Promote v2 to champion, then roll back to v1.
+  await page.click('button[aria-label="Promote v2"]');
+  await page.waitForSelector('.notice >> text=champion → v2');
+  assert.match(await page.textContent('[data-testid=alias-table]'), /champion\s*v2/);
+  await page.click('button[aria-label="Roll back champion"]');
+  await page.waitForSelector('.notice >> text=rolled back to v1');
+  // Lineage and gate report of v1.
+  await page.click('[data-testid=version-table] >> a >> text=v1');
+  await page.waitForSelector('[data-testid=lineage] >> text=churn-api');
+  assert.match(await page.textContent('[data-testid=lineage]'), /dataset churn@1/);
+  await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
+  // The endpoint page: serving versions, live charts, try-it form, recent predictions.
+  await page.click('[data-testid=lineage] >> a >> text=churn-api');
+  await page.waitForSelector('[data-testid=serving] >> text=v1 (champion)');
+  await page.waitForSelector('[data-testid=latency-table] >> text=v1');
+  await page.waitForSelector('[data-testid=try-form] select[aria-label=plan]');
+  await page.selectOption('[data-testid=try-form] select[aria-label=plan]', 'pro');
+  await page.fill('[data-testid=try-form] input[aria-label=tenure_months]', '3');
+  await page.click('[data-testid=try-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=answer] >> text=probabilities');
+  assert.match(await page.textContent('[data-testid=answer]'), /"version": [12]/);
+  await page.waitForSelector('[data-testid=recent-table] >> text=v');
+  // The split editor: all traffic to the champion.
+  await page.fill('input[aria-label="Weight challenger"]', '0');
+  await page.click('[data-testid=split-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=serving] >> text=v1 (champion)');
+  await page.screenshot({ path: join(shots, 'endpoint.png'), fullPage: true });
+  // Batch: score the second snapshot now; the job succeeds and links its output dataset.
+  await page.goto(base + '/#/batch/demo');
+  await page.fill('input[aria-label="Input version"]', '2');
+  await page.click('[data-testid=batch-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=batch-table] >> text=churn-scored@', { timeout: 60000 });
+  await page.waitForSelector('[data-testid=batch-table] [data-testid=job-status] >> text=succeeded');
+  await page.fill('input[aria-label="Schedule name"]', 'nightly-ui');
+  await page.click('[data-testid=schedule-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=schedule-table] >> text=nightly-ui');
+  await page.screenshot({ path: join(shots, 'batch.png'), fullPage: true });
+  await page.close();
+});

@@ -3,8 +3,6 @@ import { Card, Page } from '../../components';
 // Lifecycle areas whose capabilities land in later releases. Each says what it will hold
 // so the navigation already shows the whole lifecycle.
 export const AREAS: Record<string, { title: string; what: string }> = {
-  models: { title: 'Models', what: 'The model registry: versions, aliases, lineage and quality gates.' },
-  endpoints: { title: 'Endpoints', what: 'Real-time endpoints with canary and shadow traffic, and scheduled batch jobs.' },
   monitoring: { title: 'Monitoring', what: 'Availability, latency, data drift and model fit for every model in production.' },
   'governance-denied': { title: 'Governance', what: 'The platform audit log is visible to platform admins; project maintainers read their project\'s log with `kade audit list --project NAME`.' },
 };

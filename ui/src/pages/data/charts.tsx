@@ -13,7 +13,7 @@ export const color = (i: number) => PALETTE[i % PALETTE.length];
 // Lines over a shared x axis (steps, or categorical axes for parallel coordinates).
 export function LineChart(props: {
   series: { label: string; points: { x: number | string; y: number | null }[] }[];
-  categorical?: boolean; height?: number; yLabel?: string; tooltip?: (series: number, index: number) => string;
+  categorical?: boolean; height?: number; yLabel?: string; xLabel?: string; tooltip?: (series: number, index: number) => string;
 }) {
   const ref = useRef<HTMLCanvasElement>(null);
   const key = JSON.stringify(props.series);
@@ -37,7 +37,7 @@ export function LineChart(props: {
           tooltip: props.tooltip ? { callbacks: { label: (c) => props.tooltip!(c.datasetIndex, c.dataIndex) } } : {},
         },
         scales: {
-          x: props.categorical ? { type: 'category' } : { type: 'linear', title: { display: true, text: 'step' } },
+          x: props.categorical ? { type: 'category' } : { type: 'linear', title: { display: true, text: props.xLabel ?? 'step' } },
           y: { title: { display: !!props.yLabel, text: props.yLabel ?? '' } },
         },
       },
