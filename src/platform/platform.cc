@@ -262,6 +262,17 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
                         {"targets", Json::array({Json{{"alias", "champion"}, {"weight", 90}},
                                                  Json{{"alias", "challenger"}, {"weight", 10}}})}})
           .status());
+  // Nightly batch scoring of the latest snapshot with whatever is champion then.
+  RETURN_IF_ERROR(batch
+                      ->CreateSchedule(as_alice, demo,
+                                       Json{{"name", "churn-nightly"},
+                                            {"cron", "0 2 * * *"},
+                                            {"timezone", "Europe/Berlin"},
+                                            {"spec", Json{{"model", "churn"},
+                                                          {"version", "champion"},
+                                                          {"dataset", "churn"},
+                                                          {"dataset_version", "latest"}}}})
+                      .status());
   // Traffic: fresh customers, each scored alone; ground truth for two thirds of them.
   const std::string csv = DemoChurnCsv(300, 99, 0);
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
