@@ -137,4 +137,9 @@ absl::Status RejectUnknownFields(const Json& obj,
   return absl::OkStatus();
 }
 
+Json ParseJsonOr(absl::string_view text, Json fallback) {
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? fallback : j;
+}
+
 }  // namespace kade

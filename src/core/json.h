@@ -26,6 +26,10 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, absl::string
 // valid UTF-8 become U+FFFD. For hot paths (access logs) where building a Json is too slow.
 void AppendJsonString(std::string* out, absl::string_view s);
 
+// Parses JSON text the store wrote itself (records' JSON columns); `fallback` when it does
+// not parse, so a damaged record degrades instead of failing the read.
+Json ParseJsonOr(absl::string_view text, Json fallback);
+
 // Rejects any field of `obj` that is not in `allowed`, so typos do not pass silently.
 absl::Status RejectUnknownFields(const Json& obj, std::initializer_list<absl::string_view> allowed);
 

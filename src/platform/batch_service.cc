@@ -19,11 +19,6 @@ namespace {
 
 absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-Json ParseOr(const std::string& text, Json fallback) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
 // A version given as a number or as text.
 absl::StatusOr<std::string> Ref(const Json& j, const char* field) {
   if (j.is_string() && !j.get<std::string>().empty()) return j.get<std::string>();
@@ -122,7 +117,7 @@ absl::StatusOr<std::pair<std::string, Json>> BatchService::Run(
     project = *p;
     return absl::OkStatus();
   }));
-  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(ParseOr(job.spec, Json())));
+  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(ParseJsonOr(job.spec, Json())));
   // The alias is resolved now: a scheduled job scores with whatever is champion today.
   ASSIGN_OR_RETURN(ModelVersion mv, registry_->GetVersion(project, spec.model, spec.version));
   ASSIGN_OR_RETURN(DatasetVersion input,
@@ -195,12 +190,12 @@ absl::StatusOr<Json> BatchService::ListJobs(const Project& project, int64_t limi
 Json BatchService::ScheduleToJson(const JobSchedule& s, const std::vector<Job>& history) {
   Json h = Json::array();
   for (const auto& j : history) {
-    Json spec = ParseOr(j.spec, Json::object());
+    Json spec = ParseJsonOr(j.spec, Json::object());
     if (j.kind != "batch" || spec.value("schedule", "") != s.name) continue;
     h.push_back(Json{{"id", j.uuid},
                      {"status", j.status},
                      {"created_at", FormatRfc3339Millis(j.created_at)},
-                     {"result", ParseOr(j.result, Json::object())},
+                     {"result", ParseJsonOr(j.result, Json::object())},
                      {"error", j.error}});
     if (h.size() >= 20) break;
   }
@@ -208,7 +203,7 @@ Json BatchService::ScheduleToJson(const JobSchedule& s, const std::vector<Job>& 
               {"kind", s.kind},
               {"cron", s.cron},
               {"timezone", s.timezone},
-              {"spec", ParseOr(s.spec, Json::object())},
+              {"spec", ParseJsonOr(s.spec, Json::object())},
               {"enabled", s.enabled},
               {"next_run_at", s.enabled ? Json(FormatRfc3339Millis(s.next_run_at)) : Json(nullptr)},
               {"last_job", s.last_job},
@@ -332,7 +327,7 @@ absl::StatusOr<Job> BatchService::RunScheduleNow(const RequestContext& ctx, cons
     return absl::OkStatus();
   }));
   if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
-  return Submit(ctx, project, ParseOr(s->spec, Json::object()));
+  return Submit(ctx, project, ParseJsonOr(s->spec, Json::object()));
 }
 
 void BatchService::Tick(int64_t now_ms) {
@@ -370,8 +365,8 @@ void BatchService::Tick(int64_t now_ms) {
       project = *p;
       return absl::OkStatus();
     });
-    absl::StatusOr<Job> job =
-        s.ok() ? Submit(ctx, project, ParseOr(sched.spec, Json::object())) : absl::StatusOr<Job>(s);
+    absl::StatusOr<Job> job = s.ok() ? Submit(ctx, project, ParseJsonOr(sched.spec, Json::object()))
+                                     : absl::StatusOr<Job>(s);
     if (!job.ok()) {
       spdlog::warn("schedule {}: {}", sched.name, job.status().ToString());
       continue;

@@ -43,12 +43,6 @@ absl::StatusOr<std::optional<std::vector<std::string>>> StringList(const Json& b
   return std::optional<std::vector<std::string>>(std::move(out));
 }
 
-Json Parse(const std::string& text, Json fallback) {
-  if (text.empty()) return fallback;
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
 // Applies `spec` to `d`, validating as it goes.
 absl::Status ApplySpec(const DatasetSpec& spec, Dataset* d) {
   if (spec.description) {
@@ -63,7 +57,7 @@ absl::Status ApplySpec(const DatasetSpec& spec, Dataset* d) {
     }
     d->tags = Json(*spec.tags).dump();
   }
-  Json roles = Parse(d->roles, Json::object());
+  Json roles = ParseJsonOr(d->roles, Json::object());
   if (spec.target) roles["target"] = *spec.target;
   if (spec.id_column) roles["id"] = *spec.id_column;
   if (spec.timestamp_column) roles["timestamp"] = *spec.timestamp_column;
@@ -87,7 +81,7 @@ absl::Status ApplySpec(const DatasetSpec& spec, Dataset* d) {
     ASSIGN_OR_RETURN(auto checks, ParseQualityChecks(*spec.checks));
     d->checks = QualityChecksToJson(checks).dump();
   }
-  Json options = Parse(d->options, Json::object());
+  Json options = ParseJsonOr(d->options, Json::object());
   if (spec.delimiter) {
     std::string delim =
         *spec.delimiter == "\\t" || *spec.delimiter == "tab" ? "\t" : *spec.delimiter;
@@ -166,13 +160,13 @@ absl::StatusOr<Dataset> DatasetService::Update(const RequestContext& ctx, const 
     std::string columns;
     if (d->latest_version > 0) {
       ASSIGN_OR_RETURN(auto v, tx.datasets().FindVersion(d->id, d->latest_version, false));
-      if (v) columns = ColumnNames(Parse(v->schema, Json::array()));
+      if (v) columns = ColumnNames(ParseJsonOr(v->schema, Json::array()));
     }
     RETURN_IF_ERROR(tx.datasets().Index(*d, columns));
     updated = *d;
     Json detail = Json::object();
     if (spec.schema) detail["schema"] = spec.schema->is_null() ? "unpinned" : "pinned";
-    if (spec.checks) detail["checks"] = Parse(d->checks, Json::array()).size();
+    if (spec.checks) detail["checks"] = ParseJsonOr(d->checks, Json::array()).size();
     return AuditLog::AppendInTx(
         tx, ctx,
         {"dataset.update", absl::StrCat("project/", project.name, "/dataset/", name), project.name,
@@ -294,7 +288,7 @@ class UploadImpl : public DatasetUpload {
         ASSIGN_OR_RETURN(auto pv,
                          tx.datasets().FindVersion(current->id, current->latest_version, false));
         if (pv) {
-          auto ps = SchemaFromJson(Parse(pv->schema, Json::array()));
+          auto ps = SchemaFromJson(ParseJsonOr(pv->schema, Json::array()));
           if (ps.ok()) previous = *ps;
         }
       }
@@ -379,17 +373,17 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetService::BeginUpload(
   io.format = *fmt;
   io.filename = std::string(filename);
   io.max_decompressed_bytes = limits_.max_decompressed_bytes;
-  Json options = Parse(d.options, Json::object());
+  Json options = ParseJsonOr(d.options, Json::object());
   if (options.contains("delimiter")) io.delimiter = options["delimiter"].get<std::string>()[0];
   if (options.contains("null_tokens"))
     io.profile.null_tokens = options["null_tokens"].get<std::vector<std::string>>();
-  Json roles = Parse(d.roles, Json::object());
+  Json roles = ParseJsonOr(d.roles, Json::object());
   io.profile.target = roles.value("target", "");
   if (d.pinned_schema) {
-    ASSIGN_OR_RETURN(Schema s, SchemaFromJson(Parse(*d.pinned_schema, Json::array())));
+    ASSIGN_OR_RETURN(Schema s, SchemaFromJson(ParseJsonOr(*d.pinned_schema, Json::array())));
     io.profile.pinned = s;
   }
-  ASSIGN_OR_RETURN(auto checks, ParseQualityChecks(Parse(d.checks, Json::array())));
+  ASSIGN_OR_RETURN(auto checks, ParseQualityChecks(ParseJsonOr(d.checks, Json::array())));
   ASSIGN_OR_RETURN(auto writer, blobs_->NewWriter());
   std::vector<std::string> nulls = io.profile.null_tokens;
   return std::unique_ptr<DatasetUpload>(
@@ -528,7 +522,7 @@ absl::StatusOr<Json> DatasetService::Preview(const Project& project, absl::strin
   IngestOptions io;
   io.compute_profile = false;
   io.format = ParseTableFormat(v.format).value_or(TableFormat::kAuto);
-  Json options = Parse(d.options, Json::object());
+  Json options = ParseJsonOr(d.options, Json::object());
   if (options.contains("delimiter")) io.delimiter = options["delimiter"].get<std::string>()[0];
   io.extra_sinks.push_back(&sink);
   Ingest ingest(io);
@@ -584,8 +578,8 @@ absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_v
                                           absl::string_view from, absl::string_view to) {
   ASSIGN_OR_RETURN(DatasetVersion a, GetVersion(project, name, from, true));
   ASSIGN_OR_RETURN(DatasetVersion b, GetVersion(project, name, to, true));
-  Json sa = Parse(a.schema, Json::array()), sb = Parse(b.schema, Json::array());
-  Json pa = Parse(a.profile, Json::object()), pb = Parse(b.profile, Json::object());
+  Json sa = ParseJsonOr(a.schema, Json::array()), sb = ParseJsonOr(b.schema, Json::array());
+  Json pa = ParseJsonOr(a.profile, Json::object()), pb = ParseJsonOr(b.profile, Json::object());
   auto type_of = [](const Json& schema, const std::string& col) -> std::string {
     for (const auto& c : schema) {
       if (c["name"] == col) return c["type"].get<std::string>();
@@ -674,7 +668,7 @@ absl::StatusOr<Json> DatasetService::Lineage(const Project& project, absl::strin
                          {"by", u.created_by}});
   }
   return Json{{"version", absl::StrCat(name, "@", v.version)},
-              {"source", Parse(v.source, Json::object())},
+              {"source", ParseJsonOr(v.source, Json::object())},
               {"used_by", users}};
 }
 
@@ -707,11 +701,11 @@ Json DatasetToJson(const Dataset& d) {
   Json j{{"name", d.name},
          {"description", d.description},
          {"owner", d.owner},
-         {"tags", Parse(d.tags, Json::array())},
-         {"roles", Parse(d.roles, Json::object())},
-         {"pinned_schema", d.pinned_schema ? Parse(*d.pinned_schema, Json()) : Json(nullptr)},
-         {"checks", Parse(d.checks, Json::array())},
-         {"options", Parse(d.options, Json::object())},
+         {"tags", ParseJsonOr(d.tags, Json::array())},
+         {"roles", ParseJsonOr(d.roles, Json::object())},
+         {"pinned_schema", d.pinned_schema ? ParseJsonOr(*d.pinned_schema, Json()) : Json(nullptr)},
+         {"checks", ParseJsonOr(d.checks, Json::array())},
+         {"options", ParseJsonOr(d.options, Json::object())},
          {"latest_version", d.latest_version},
          {"rows", d.latest_rows},
          {"created_at", FormatRfc3339Millis(d.created_at)},
@@ -729,13 +723,13 @@ Json DatasetVersionToJson(const Dataset& d, const DatasetVersion& v, bool with_p
          {"compression", v.compression},
          {"rows", v.rows},
          {"columns", v.columns},
-         {"schema", Parse(v.schema, Json::array())},
+         {"schema", ParseJsonOr(v.schema, Json::array())},
          {"quality_status", v.quality_status},
-         {"quality", Parse(v.quality, Json::object())},
-         {"source", Parse(v.source, Json::object())},
+         {"quality", ParseJsonOr(v.quality, Json::object())},
+         {"source", ParseJsonOr(v.source, Json::object())},
          {"created_at", FormatRfc3339Millis(v.created_at)},
          {"created_by", v.created_by}};
-  if (with_profile) j["profile"] = Parse(v.profile, Json::object());
+  if (with_profile) j["profile"] = ParseJsonOr(v.profile, Json::object());
   return j;
 }
 

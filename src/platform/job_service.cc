@@ -28,13 +28,8 @@
 namespace kade {
 namespace {
 
-Json ParseOr(const std::string& text, Json fallback) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
 std::vector<std::string> NullTokens(const Dataset& d) {
-  Json options = ParseOr(d.options, Json::object());
+  Json options = ParseJsonOr(d.options, Json::object());
   if (options.is_object() && options.contains("null_tokens") && options["null_tokens"].is_array()) {
     std::vector<std::string> out;
     for (const auto& t : options["null_tokens"]) {
@@ -58,11 +53,11 @@ absl::StatusOr<Plan> MakePlan(DatasetService* datasets, const Project& project,
   Plan p;
   ASSIGN_OR_RETURN(p.dataset, datasets->Get(project, spec.dataset));
   ASSIGN_OR_RETURN(p.version, datasets->GetVersion(project, spec.dataset, spec.version, true));
-  ASSIGN_OR_RETURN(Schema schema, SchemaFromJson(ParseOr(p.version.schema, Json::array())));
+  ASSIGN_OR_RETURN(Schema schema, SchemaFromJson(ParseJsonOr(p.version.schema, Json::array())));
   ASSIGN_OR_RETURN(
       p.encoding,
-      ml::PlanEncoding(spec, schema, ParseOr(p.version.profile, Json::object()),
-                       ParseOr(p.dataset.roles, Json::object()), NullTokens(p.dataset)));
+      ml::PlanEncoding(spec, schema, ParseJsonOr(p.version.profile, Json::object()),
+                       ParseJsonOr(p.dataset.roles, Json::object()), NullTokens(p.dataset)));
   spec.version = std::to_string(p.version.version);  // "latest" pinned at submission
   for (std::string* other : {&spec.validation_version, &spec.test_version}) {
     if (other->empty()) continue;
@@ -106,10 +101,10 @@ Json JobService::ToJson(const Job& j) {
            {"status", j.status},
            {"attempts", j.attempts},
            {"max_attempts", j.max_attempts},
-           {"spec", ParseOr(j.spec, Json::object())},
+           {"spec", ParseJsonOr(j.spec, Json::object())},
            {"run_id", j.run_uuid},
            {"error", j.error},
-           {"result", ParseOr(j.result, Json::object())},
+           {"result", ParseJsonOr(j.result, Json::object())},
            {"cancel_requested", j.cancel_requested},
            {"created_by", j.created_by},
            {"created_at", FormatRfc3339Millis(j.created_at)},
@@ -167,7 +162,7 @@ absl::StatusOr<Job> JobService::Reproduce(const RequestContext& ctx, const Proje
     std::ifstream in(manifest->local_path);
     std::stringstream text;
     text << in.rdbuf();
-    Json m = ParseOr(text.str(), Json::object());
+    Json m = ParseJsonOr(text.str(), Json::object());
     if (m.is_object() && m.contains("spec")) return SubmitTraining(ctx, project, m["spec"]);
   }
   std::string job_id;
@@ -179,7 +174,7 @@ absl::StatusOr<Job> JobService::Reproduce(const RequestContext& ctx, const Proje
         "run '", run_id, "' was not produced by a training job; there is no spec to repeat"));
   }
   ASSIGN_OR_RETURN(Job job, Get(project, job_id));
-  return SubmitTraining(ctx, project, ParseOr(job.spec, Json::object()));
+  return SubmitTraining(ctx, project, ParseJsonOr(job.spec, Json::object()));
 }
 
 absl::StatusOr<Job> JobService::Get(const Project& project, absl::string_view id) {
@@ -451,7 +446,7 @@ absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
     project = *p;
     return absl::OkStatus();
   }));
-  ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(ParseOr(job.spec, Json())));
+  ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(ParseJsonOr(job.spec, Json())));
   ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, spec));
 
   // Load the version's bytes into features and labels (and the validation and test

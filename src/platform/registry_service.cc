@@ -22,11 +22,6 @@ namespace {
 
 absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-Json ParseOr(const std::string& text, Json fallback) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
 std::string Target(const Project& p, absl::string_view model) {
   return absl::StrCat("project/", p.name, "/model/", model);
 }
@@ -45,7 +40,7 @@ absl::Status ValidateAlias(absl::string_view alias) {
 // orders a category dtype built from the values.
 absl::StatusOr<Json> SignatureFromDataset(const DatasetVersion& v, const Json& profile,
                                           const ml::TreeModel& engine, const std::string& target) {
-  Json schema = ParseOr(v.schema, Json::array());
+  Json schema = ParseJsonOr(v.schema, Json::array());
   if (engine.feature_names().empty()) {
     return Bad("the model file has no feature names; give the signature's features instead");
   }
@@ -102,23 +97,23 @@ RegistryService::RegistryService(MetadataStore* store, ArtifactService* artifact
 Json RegistryService::ToJson(const RegisteredModel& m) {
   return Json{{"name", m.name},
               {"description", m.description},
-              {"tags", ParseOr(m.tags, Json::object())},
-              {"gates", ParseOr(m.gates, Json::object())},
+              {"tags", ParseJsonOr(m.tags, Json::object())},
+              {"gates", ParseJsonOr(m.gates, Json::object())},
               {"created_by", m.created_by},
               {"created_at", FormatRfc3339Millis(m.created_at)},
               {"updated_at", FormatRfc3339Millis(m.updated_at)}};
 }
 
 Json RegistryService::ToJson(const ModelVersion& v, bool with_manifest) {
-  Json manifest = ParseOr(v.manifest, Json::object());
+  Json manifest = ParseJsonOr(v.manifest, Json::object());
   Json out{{"version", v.version},
            {"source", v.source},
            {"run_id", v.run_uuid},
            {"model_sha256", v.model_sha256},
            {"description", v.description},
-           {"tags", ParseOr(v.tags, Json::object())},
+           {"tags", ParseJsonOr(v.tags, Json::object())},
            {"status", v.status},
-           {"gate_report", ParseOr(v.gate_report, Json::object())},
+           {"gate_report", ParseJsonOr(v.gate_report, Json::object())},
            {"metrics", manifest.value("metrics", Json::object())},
            {"created_by", v.created_by},
            {"created_at", FormatRfc3339Millis(v.created_at)}};
@@ -336,7 +331,7 @@ absl::StatusOr<ModelVersion> RegistryService::RegisterRun(const RequestContext& 
     return absl::FailedPreconditionError(absl::StrCat(
         "run '", run_id, "' has no Kade model (model/kade_model.json); import the file instead"));
   }
-  Json manifest = ParseOr(*manifest_text, Json());
+  Json manifest = ParseJsonOr(*manifest_text, Json());
   if (!manifest.is_object()) return absl::DataLossError("the run's model manifest is not JSON");
   const std::string model_path = base + manifest.value("model_file", std::string("model.json"));
   ASSIGN_OR_RETURN(std::string model_json, ReadArtifact(project, model_path));
@@ -385,7 +380,7 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
     ASSIGN_OR_RETURN(auto target, OptionalString(signature, "target"));
     ASSIGN_OR_RETURN(DatasetVersion dv,
                      datasets_->GetVersion(project, ds, ref.value_or("latest"), true));
-    ASSIGN_OR_RETURN(sig, SignatureFromDataset(dv, ParseOr(dv.profile, Json::object()), *engine,
+    ASSIGN_OR_RETURN(sig, SignatureFromDataset(dv, ParseJsonOr(dv.profile, Json::object()), *engine,
                                                target.value_or("")));
     lineage = Json{{"dataset", ds}, {"version", dv.version}, {"sha256", dv.sha256}};
   } else {
@@ -490,7 +485,7 @@ absl::StatusOr<Json> RegistryService::Compare(const Project& project, absl::stri
   std::vector<Json> sigs;
   for (int64_t n : versions) {
     ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(n)));
-    Json m = ParseOr(v.manifest, Json::object());
+    Json m = ParseJsonOr(v.manifest, Json::object());
     sigs.push_back(m.value("signature", Json::object()));
     out.push_back(Json{{"version", v.version},
                        {"source", v.source},
@@ -538,7 +533,7 @@ absl::StatusOr<std::shared_ptr<const ml::Servable>> RegistryService::LoadServabl
     auto it = cache_.find({version.model_id, version.version});
     if (it != cache_.end()) return it->second;
   }
-  Json manifest = ParseOr(version.manifest, Json());
+  Json manifest = ParseJsonOr(version.manifest, Json());
   ASSIGN_OR_RETURN(std::string model_json,
                    ReadArtifact(project, manifest.value("model_path", std::string())));
   if (Sha256Hex(model_json) != version.model_sha256) {
@@ -586,8 +581,8 @@ absl::StatusOr<double> RegistryService::Rescore(const Project& project, const Mo
 
 absl::StatusOr<Json> RegistryService::Gates(const Project& project, const RegisteredModel& m,
                                             const ModelVersion& v) {
-  Json gates = ParseOr(m.gates, Json::object());
-  Json manifest = ParseOr(v.manifest, Json::object());
+  Json gates = ParseJsonOr(m.gates, Json::object());
+  Json manifest = ParseJsonOr(v.manifest, Json::object());
   Json metrics = manifest.value("metrics", Json::object());
   Json checks = Json::array();
   bool passed = true;
@@ -722,7 +717,7 @@ absl::StatusOr<ModelAlias> RegistryService::SetAlias(
         absl::StrCat("version ", version, " is archived; restore it before giving it an alias"));
   }
   // Gated aliases: the configured ones (default "champion") and those endpoints follow.
-  Json gates = ParseOr(m.gates, Json::object());
+  Json gates = ParseJsonOr(m.gates, Json::object());
   std::set<std::string> gated;
   if (gates.contains("aliases")) {
     for (const auto& a : gates["aliases"]) {
@@ -859,7 +854,7 @@ absl::StatusOr<std::vector<AliasChange>> RegistryService::AliasHistory(const Pro
 absl::StatusOr<Json> RegistryService::Lineage(const Project& project, absl::string_view model,
                                               int64_t version) {
   ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(version)));
-  Json manifest = ParseOr(v.manifest, Json::object());
+  Json manifest = ParseJsonOr(v.manifest, Json::object());
   Json endpoints = Json::array();
   Json aliases = Json::array();
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
@@ -870,7 +865,7 @@ absl::StatusOr<Json> RegistryService::Lineage(const Project& project, absl::stri
     ASSIGN_OR_RETURN(auto eps, tx.endpoints().List(project.id));
     for (const auto& e : eps) {
       if (e.model_id != v.model_id) continue;
-      Json cfg = ParseOr(e.config, Json::object());
+      Json cfg = ParseJsonOr(e.config, Json::object());
       bool uses = false;
       for (const auto& part :
            {cfg.value("targets", Json::array()), Json::array({cfg.value("shadow", Json())})}) {

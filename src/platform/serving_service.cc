@@ -23,11 +23,6 @@ namespace {
 
 absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-Json ParseOr(const std::string& text, Json fallback) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
 absl::StatusOr<EndpointConfig::Target> TargetFromJson(const Json& t, const std::string& where) {
   if (!t.is_object()) return Bad(where + ": expected {\"alias\": NAME} or {\"version\": N}");
   RETURN_IF_ERROR(RejectUnknownFields(t, {"alias", "version", "weight"}));
@@ -186,7 +181,7 @@ absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Bui
     const Project& project, const Endpoint& e) {
   auto s = std::make_shared<State>();
   s->record = e;
-  ASSIGN_OR_RETURN(s->config, EndpointConfig::FromJson(ParseOr(e.config, Json::object())));
+  ASSIGN_OR_RETURN(s->config, EndpointConfig::FromJson(ParseJsonOr(e.config, Json::object())));
   std::vector<ModelAlias> aliases;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(aliases, tx.registry().Aliases(e.model_id));
@@ -422,7 +417,8 @@ absl::StatusOr<Json> ServingService::Get(const Project& project, absl::string_vi
       uint64_t n = st->latency_count.load();
       // Percentiles from the histogram: the upper bound of the bucket holding each quantile.
       Json pct = Json::object();
-      for (auto [name, q] : {std::pair{"p50", 0.5}, std::pair{"p95", 0.95}, std::pair{"p99", 0.99}}) {
+      for (auto [name, q] :
+           {std::pair{"p50", 0.5}, std::pair{"p95", 0.95}, std::pair{"p99", 0.99}}) {
         uint64_t cum = 0;
         Json v = nullptr;
         for (size_t b = 0; b < kLatencyBuckets.size() && n > 0; ++b) {
@@ -720,7 +716,7 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
   Json arr = Json::array();
   for (const auto& r : rows) {
     // Features are the request as sent; its rows are shown ("instances" when given so).
-    Json features = ParseOr(r.features, Json());
+    Json features = ParseJsonOr(r.features, Json());
     if (features.is_object() && features.contains("instances")) {
       features = std::move(features["instances"]);
     }
@@ -730,7 +726,7 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
            {"shadow", r.shadow},
            {"latency_us", r.latency_us},
            {"features", std::move(features)},
-           {"outputs", ParseOr(r.outputs, Json())}};
+           {"outputs", ParseJsonOr(r.outputs, Json())}};
     j["label"] = r.label ? Json(*r.label) : Json(nullptr);
     arr.push_back(std::move(j));
   }

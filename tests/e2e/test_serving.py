@@ -12,25 +12,14 @@ import time
 
 import numpy as np
 import pandas as pd
-import pytest
 import xgboost
 
 from conftest import ADMIN_TOKEN, ROOT
-from test_training import encode, wait
+from test_training import encode, ml, wait  # noqa: F401 (ml is a fixture)
 
 P = "/api/v1/projects/ml"
 CHURN = os.path.join(ROOT, "tests", "data", "churn.csv")
 FEATURES = ["plan", "tenure_months", "monthly_charges", "support_calls", "region"]
-
-
-@pytest.fixture
-def ml(server):
-    assert server.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
-    with open(CHURN, "rb") as f:
-        r = server.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read(),
-                           headers={"Content-Type": "text/csv"})
-    assert r.status == 201, r.raw
-    return server
 
 
 def train(server, **params):
