@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -148,6 +149,15 @@ ServingService::ServingService(MetadataStore* store, RegistryService* registry,
 
 ServingService::~ServingService() { Stop(); }
 
+namespace {
+// What an endpoint's live state was built from: its record and its model's aliases.
+std::string Fingerprint(const Endpoint& e, const std::vector<ModelAlias>& aliases) {
+  std::string f = absl::StrCat(e.id, "|", e.updated_at, "|", e.config);
+  for (const auto& a : aliases) absl::StrAppend(&f, "|", a.alias, "=", a.version);
+  return f;
+}
+}  // namespace
+
 void ServingService::Start() {
   std::vector<Endpoint> all;
   absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
@@ -164,9 +174,42 @@ void ServingService::Start() {
     log_stop_ = false;
     writer_ = std::thread([this] { WriterLoop(); });
   }
+  if (!follower_.joinable()) {
+    follower_ = std::thread([this] {
+      while (!follow_stop_.WaitForNotificationWithTimeout(absl::Seconds(2))) Sync();
+    });
+  }
+}
+
+void ServingService::Sync() {
+  std::vector<Endpoint> all;
+  std::map<int64_t, std::vector<ModelAlias>> aliases;
+  absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(all, tx.endpoints().ListAll());
+    for (const auto& e : all) {
+      if (aliases.count(e.model_id)) continue;
+      ASSIGN_OR_RETURN(aliases[e.model_id], tx.registry().Aliases(e.model_id));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return;
+  std::set<std::pair<int64_t, std::string>> present;
+  for (const auto& e : all) {
+    present.insert({e.project_id, e.name});
+    auto current = Find(e.project_id, e.name);
+    if (current && current->fingerprint == Fingerprint(e, aliases[e.model_id])) continue;
+    auto state = Build(ProjectById(e.project_id), e);
+    if (state.ok()) Install(*state);
+  }
+  absl::MutexLock l(&mu_);
+  for (auto it = states_.begin(); it != states_.end();) {
+    it = present.count(it->first) ? std::next(it) : states_.erase(it);
+  }
 }
 
 void ServingService::Stop() {
+  if (!follow_stop_.HasBeenNotified()) follow_stop_.Notify();
+  if (follower_.joinable()) follower_.join();
   {
     std::lock_guard<std::mutex> l(log_mu_);
     log_stop_ = true;
@@ -187,6 +230,7 @@ absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Bui
     ASSIGN_OR_RETURN(aliases, tx.registry().Aliases(e.model_id));
     return absl::OkStatus();
   }));
+  s->fingerprint = Fingerprint(e, aliases);
   auto resolve = [&](const EndpointConfig::Target& t) -> absl::StatusOr<Live> {
     Live live;
     live.alias = t.alias;

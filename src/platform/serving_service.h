@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/json.h"
 #include "platform/context.h"
 #include "platform/registry_service.h"
@@ -115,7 +116,8 @@ class ServingService {
     EndpointConfig config;
     std::vector<Live> targets;
     std::optional<Live> shadow;
-    std::string error;  // why the endpoint is not ready
+    std::string error;        // why the endpoint is not ready
+    std::string fingerprint;  // what it was built from (see Sync)
   };
   struct Stats;
   struct LogEntry {
@@ -133,6 +135,9 @@ class ServingService {
                                                        absl::string_view name);
   void Install(std::shared_ptr<const State> s);
   void OnAliasMoved(int64_t model_id);
+  // Brings the live states in line with the store: endpoints created, changed or deleted
+  // and aliases moved by another server sharing it (run every 2 s).
+  void Sync();
   Project ProjectById(int64_t id);
   Json Describe(const State& s);
   // The version for one request: pinned, or drawn by the traffic split.
@@ -158,6 +163,8 @@ class ServingService {
   size_t log_busy_ = 0;
   int log_flushes_ = 0;  // callers waiting in FlushLog
   std::thread writer_;
+  std::thread follower_;
+  absl::Notification follow_stop_;
   std::atomic<uint64_t> log_dropped_{0}, log_written_{0};
 
   absl::Mutex stats_mu_;

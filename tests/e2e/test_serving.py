@@ -519,3 +519,40 @@ def test_cli_models_and_endpoints(ml):
         json.dump({"features": [{"name": "a"}, {"name": "b"}]}, f)
     out = cli("models", "import", path, "--name", "reg", "--signature", sig)
     assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
+
+
+def test_a_second_server_on_the_same_store_follows_endpoints_and_alias_moves(ml, make_server):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=4))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "shared", "model": "churn"}).status == 201
+    other = make_server(name="data")  # the same data directory as `ml`
+    other.data_dir = ml.data_dir
+    other.log_path = os.path.join(ml.data_dir, "server2.log")
+    other.start()
+    _, rows = records(1)
+
+    def served_by_other(expect, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = other.admin("POST", f"{P}/endpoints/shared/predict", {"instances": rows})
+            if (r.status, r.json.get("version") if r.status == 200 else None) == expect:
+                return True
+            time.sleep(0.3)
+        return False
+
+    assert served_by_other((200, v1))
+    # Moved through the first server: the second follows within its 2 s sync.
+    assert ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2}).status == 200
+    assert served_by_other((200, v2))
+    # Endpoints created and deleted through the first appear and disappear on the second.
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "later", "model": "churn", "targets": [{"version": v1}]}).status == 201
+    deadline = time.time() + 10
+    while other.admin("POST", f"{P}/endpoints/later/predict", {"instances": rows}).status != 200:
+        assert time.time() < deadline, "the second server never served the new endpoint"
+        time.sleep(0.3)
+    assert ml.admin("DELETE", f"{P}/endpoints/shared").status == 200
+    deadline = time.time() + 10
+    while other.admin("POST", f"{P}/endpoints/shared/predict", {"instances": rows}).status != 404:
+        assert time.time() < deadline, "the second server kept serving a deleted endpoint"
+        time.sleep(0.3)
