@@ -164,6 +164,10 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
   srv->add_option("--job-threads", cfg->job_threads, "Threads per job (0: one per core)")
       ->envname("KADE_JOB_THREADS")
       ->capture_default_str();
+  srv->add_option("--prediction-retention", cfg->prediction_retention_days,
+                  "Days the prediction log (and its ground truth) is kept (0: forever)")
+      ->envname("KADE_PREDICTION_RETENTION")
+      ->capture_default_str();
   srv->add_option("--job-lease", cfg->job_lease_s,
                   "Seconds after which a job whose worker stopped is taken up again")
       ->envname("KADE_JOB_LEASE")

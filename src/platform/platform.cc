@@ -96,8 +96,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                          p->artifacts.get(), jo);
   p->registry = std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(),
                                                   p->tracking.get(), p->datasets.get());
-  p->serving =
-      std::make_unique<ServingService>(p->store.get(), p->registry.get(), ServingOptions{});
+  p->serving = std::make_unique<ServingService>(
+      p->store.get(), p->registry.get(), ServingOptions{10000, config.prediction_retention_days});
   p->batch = std::make_unique<BatchService>(p->store.get(), p->jobs.get(), p->registry.get(),
                                             p->datasets.get());
   return p;

@@ -807,7 +807,21 @@ void ServingService::WriterLoop() {
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10) != 0) {
     spdlog::debug("prediction log: cannot lower the writer's priority");
   }
+  int64_t next_prune = 0;
   for (;;) {
+    // Retention: once an hour, entries older than the retention period go.
+    if (options_.retention_days > 0 && NowMillis() >= next_prune) {
+      const int64_t before = NowMillis() - int64_t{options_.retention_days} * 86400 * 1000;
+      absl::StatusOr<int64_t> removed = 0;
+      absl::Status ps = store_->Write([&](Transaction& tx) -> absl::Status {
+        removed = tx.endpoints().PrunePredictions(before);
+        return removed.status();
+      });
+      if (!ps.ok()) spdlog::warn("prediction log retention: {}", ps.ToString());
+      if (ps.ok() && *removed > 0)
+        spdlog::info("prediction log: {} entries past retention deleted", *removed);
+      next_prune = NowMillis() + 3600 * 1000;
+    }
     std::vector<LogEntry> batch;
     {
       std::unique_lock<std::mutex> l(log_mu_);

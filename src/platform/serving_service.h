@@ -52,6 +52,7 @@ struct EndpointConfig {
 
 struct ServingOptions {
   size_t log_queue = 10000;  // prediction log entries waiting to be written
+  int retention_days = 30;   // older log entries and their ground truth are deleted; 0: kept
 };
 
 class ServingService {

@@ -481,6 +481,8 @@ class EndpointRepository {
                                                                     int64_t limit) = 0;
   virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id,
                                              absl::string_view request_id) = 0;
+  // Deletes log entries and ground truth older than `before` (ms); returns how many entries.
+  virtual absl::StatusOr<int64_t> PrunePredictions(int64_t before) = 0;
   // Stores (or replaces) the ground truth of a request.
   virtual absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
                                    absl::string_view label, absl::string_view actor,

@@ -343,6 +343,17 @@ class SqliteEndpoints : public EndpointRepository {
     });
   }
 
+  absl::StatusOr<int64_t> PrunePredictions(int64_t before) override {
+    ASSIGN_OR_RETURN(auto p, c_->Prepare("DELETE FROM predictions WHERE ts < ?"));
+    p.Bind(1, before);
+    RETURN_IF_ERROR(p.Run());
+    const int64_t removed = c_->Changes();
+    ASSIGN_OR_RETURN(auto f, c_->Prepare("DELETE FROM feedback WHERE ts < ?"));
+    f.Bind(1, before);
+    RETURN_IF_ERROR(f.Run());
+    return removed;
+  }
+
   absl::StatusOr<bool> HasPrediction(int64_t endpoint_id, absl::string_view request_id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT 1 FROM predictions WHERE endpoint_id = ? AND "
                                           "request_id = ? LIMIT 1"));

@@ -340,3 +340,84 @@ TEST(SqliteStoreTest, ConcurrentWritesCommitTogetherAndFailuresStayIsolated) {
 
 }  // namespace
 }  // namespace kade
+
+namespace kade {
+namespace {
+
+TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictionLog) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  ASSERT_NE(store, nullptr);
+  int64_t endpoint_id = 0, model_id = 0;
+  ASSERT_TRUE(store
+                  ->Write([&](Transaction& tx) -> absl::Status {
+                    Project p;
+                    p.name = "ml";
+                    p.created_at = 1;
+                    ASSIGN_OR_RETURN(p, tx.projects().Create(p));
+                    RegisteredModel m;
+                    m.project_id = p.id;
+                    m.name = "churn";
+                    ASSIGN_OR_RETURN(m, tx.registry().CreateModel(m));
+                    model_id = m.id;
+                    for (int i = 0; i < 2; ++i) {
+                      ModelVersion v;
+                      v.model_id = m.id;
+                      v.source = "import";
+                      v.model_sha256 = "x";
+                      v.manifest = "{}";
+                      ASSIGN_OR_RETURN(v, tx.registry().CreateVersion(v));
+                      EXPECT_EQ(v.version, i + 1);  // numbered per model
+                    }
+                    RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", 1, "a", 10));
+                    RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", 2, "b", 20));
+                    RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", std::nullopt, "c", 30));
+                    Endpoint e;
+                    e.project_id = p.id;
+                    e.name = "api";
+                    e.model_id = m.id;
+                    e.config = "{}";
+                    ASSIGN_OR_RETURN(e, tx.endpoints().Create(e));
+                    endpoint_id = e.id;
+                    std::vector<PredictionRecord> records;
+                    for (int64_t ts : {100, 200, 300}) {
+                      PredictionRecord r;
+                      r.endpoint_id = e.id;
+                      r.request_id = "r" + std::to_string(ts);
+                      r.ts = ts;
+                      r.version = 1;
+                      r.features = "[]";
+                      r.outputs = "{}";
+                      records.push_back(r);
+                    }
+                    RETURN_IF_ERROR(tx.endpoints().AppendPredictions(records));
+                    RETURN_IF_ERROR(tx.endpoints().PutFeedback(e.id, "r100", "true", "a", 100));
+                    return tx.endpoints().PutFeedback(e.id, "r300", "false", "a", 300);
+                  })
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Write([&](Transaction& tx) -> absl::Status {
+                    ASSIGN_OR_RETURN(auto h, tx.registry().AliasHistory(model_id, 10));
+                    EXPECT_EQ(h.size(), 3u);
+                    EXPECT_FALSE(h[0].version.has_value());  // removed
+                    EXPECT_EQ(h[0].previous, 2);
+                    EXPECT_EQ(h[1].version, 2);
+                    EXPECT_EQ(h[1].previous, 1);
+                    EXPECT_FALSE(h[2].previous.has_value());
+                    ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(model_id));
+                    EXPECT_TRUE(aliases.empty());
+                    ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PrunePredictions(250));
+                    EXPECT_EQ(removed, 2);
+                    ASSIGN_OR_RETURN(auto left, tx.endpoints().Predictions(endpoint_id, 10));
+                    EXPECT_EQ(left.size(), 1u);
+                    EXPECT_EQ(left[0].request_id, "r300");
+                    EXPECT_EQ(left[0].label, "false");
+                    ASSIGN_OR_RETURN(bool gone, tx.endpoints().HasPrediction(endpoint_id, "r100"));
+                    EXPECT_FALSE(gone);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+}  // namespace
+}  // namespace kade
