@@ -147,6 +147,7 @@ absl::StatusOr<RouteContext> Router::Admit(const RouteMatch& match, const HttpRe
   rc.ctx.request_id = request.request_id;
   rc.ctx.remote = request.remote;
   if (route.permission == Permission::kPublic) return rc;
+  if (before_admit) before_admit(request);
 
   absl::StatusOr<Principal> who =
       platform_->auth->Authenticate(request.authorization, request.remote);

@@ -115,6 +115,9 @@ class Router {
 
   Platform* platform() { return platform_; }
 
+  // Runs before authentication (a serving replica makes the caller's token known here).
+  std::function<void(const HttpRequest&)> before_admit;
+
  private:
   Platform* platform_;
   std::vector<std::unique_ptr<Route>> routes_;

@@ -101,6 +101,15 @@ void RegisterServingRoutes(Router& r) {
         })
       .blocking = true;
 
+  r.Add("POST", one + "/predictions", Permission::kProjectEdit, "endpoint.log.ingest",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(Json out, p->serving->IngestLog(rc.ctx, rc.project_record(),
+                                                           rc.Param("endpoint"), body));
+          return HttpResponse::MakeJson(200, out);
+        })
+      .blocking = true;
+
   r.Add("GET", one + "/predictions", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           int64_t limit = 100;

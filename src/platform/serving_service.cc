@@ -777,6 +777,58 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
   return Json{{"predictions", arr}, {"dropped", log_dropped_.load()}};
 }
 
+absl::StatusOr<Json> ServingService::IngestLog(const RequestContext& ctx, const Project& project,
+                                               absl::string_view endpoint, const Json& body) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"records", "replica"}));
+  if (!body.contains("records") || !body["records"].is_array() || body["records"].empty() ||
+      body["records"].size() > 10000) {
+    return Bad("records: expected 1 to 10,000 prediction log entries");
+  }
+  std::vector<PredictionRecord> records;
+  for (size_t i = 0; i < body["records"].size(); ++i) {
+    const Json& r = body["records"][i];
+    const std::string where = absl::StrCat("records[", i, "]");
+    if (!r.is_object()) return Bad(where + ": expected an object");
+    RETURN_IF_ERROR(RejectUnknownFields(
+        r, {"request_id", "ts", "version", "shadow", "latency_us", "features", "outputs"}));
+    PredictionRecord p;
+    p.endpoint_id = state->record.id;
+    if (!r.contains("request_id") || !r["request_id"].is_string() ||
+        r["request_id"].get<std::string>().empty() ||
+        r["request_id"].get<std::string>().size() > 200) {
+      return Bad(where + ".request_id: expected a request id");
+    }
+    p.request_id = r["request_id"].get<std::string>();
+    for (auto [field, slot] : {std::pair{"ts", &p.ts}, std::pair{"version", &p.version},
+                               std::pair{"latency_us", &p.latency_us}}) {
+      if (!r.contains(field) || !r[field].is_number_integer() || r[field].get<int64_t>() < 0) {
+        return Bad(absl::StrCat(where, ".", field, ": expected a whole number"));
+      }
+      *slot = r[field].get<int64_t>();
+    }
+    p.shadow = r.value("shadow", false);
+    for (auto [field, slot] :
+         {std::pair{"features", &p.features}, std::pair{"outputs", &p.outputs}}) {
+      if (!r.contains(field) || !r[field].is_string() ||
+          Json::parse(r[field].get<std::string>(), nullptr, false).is_discarded()) {
+        return Bad(absl::StrCat(where, ".", field, ": expected JSON text"));
+      }
+      *slot = r[field].get<std::string>();
+    }
+    records.push_back(std::move(p));
+  }
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.endpoints().AppendPredictions(records));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"endpoint.log.ingest", absl::StrCat("project/", project.name, "/endpoint/", endpoint),
+         project.name, Json{{"records", records.size()}, {"replica", body.value("replica", "")}}});
+  }));
+  log_written_.fetch_add(records.size(), std::memory_order_relaxed);
+  return Json{{"accepted", records.size()}};
+}
+
 void ServingService::Enqueue(LogEntry e) {
   {
     std::lock_guard<std::mutex> l(log_mu_);

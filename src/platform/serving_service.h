@@ -95,6 +95,10 @@ class ServingService {
                                 absl::string_view endpoint, const Json& body);
   absl::StatusOr<Json> Predictions(const Project& project, absl::string_view endpoint,
                                    int64_t limit);
+  // Prediction log entries answered elsewhere (a `kade serve` replica): {"records": [{
+  // request_id, ts, version, shadow, latency_us, features, outputs}]}, all or nothing.
+  absl::StatusOr<Json> IngestLog(const RequestContext& ctx, const Project& project,
+                                 absl::string_view endpoint, const Json& body);
   // Waits until every queued log entry is written (tests, shutdown).
   void FlushLog();
 

@@ -479,6 +479,12 @@ class EndpointRepository {
   // Newest first; with their ground truth when fed back.
   virtual absl::StatusOr<std::vector<PredictionRecord>> Predictions(int64_t endpoint_id,
                                                                     int64_t limit) = 0;
+  // Oldest first, entries after the log row `after_id` (a replica forwarding its log).
+  virtual absl::StatusOr<std::vector<PredictionRecord>> PredictionsAfter(int64_t endpoint_id,
+                                                                         int64_t after_id,
+                                                                         int64_t limit) = 0;
+  // Deletes an endpoint's log rows up to `id` (a replica, once the server has them).
+  virtual absl::Status DeletePredictionsThrough(int64_t endpoint_id, int64_t id) = 0;
   virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id,
                                              absl::string_view request_id) = 0;
   // Deletes log entries and ground truth older than `before` (ms); returns how many entries.

@@ -343,6 +343,35 @@ class SqliteEndpoints : public EndpointRepository {
     });
   }
 
+  absl::StatusOr<std::vector<PredictionRecord>> PredictionsAfter(int64_t endpoint_id,
+                                                                 int64_t after_id,
+                                                                 int64_t limit) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT id, request_id, ts, version, shadow, latency_us, "
+                                          "features, outputs FROM predictions WHERE endpoint_id = "
+                                          "? AND id > ? ORDER BY id LIMIT ?"));
+    st.Bind(1, endpoint_id).Bind(2, after_id).Bind(3, limit);
+    return CollectRows<PredictionRecord>(st, [endpoint_id](const SqliteStmt& s) {
+      PredictionRecord r;
+      r.id = s.Int(0);
+      r.endpoint_id = endpoint_id;
+      r.request_id = s.Text(1);
+      r.ts = s.Int(2);
+      r.version = s.Int(3);
+      r.shadow = s.Int(4) != 0;
+      r.latency_us = s.Int(5);
+      r.features = s.Text(6);
+      r.outputs = s.Text(7);
+      return r;
+    });
+  }
+
+  absl::Status DeletePredictionsThrough(int64_t endpoint_id, int64_t id) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("DELETE FROM predictions WHERE endpoint_id = ? AND id <= ?"));
+    st.Bind(1, endpoint_id).Bind(2, id);
+    return st.Run();
+  }
+
   absl::StatusOr<int64_t> PrunePredictions(int64_t before) override {
     ASSIGN_OR_RETURN(auto p, c_->Prepare("DELETE FROM predictions WHERE ts < ?"));
     p.Bind(1, before);

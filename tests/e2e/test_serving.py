@@ -556,3 +556,76 @@ def test_a_second_server_on_the_same_store_follows_endpoints_and_alias_moves(ml,
     while other.admin("POST", f"{P}/endpoints/shared/predict", {"instances": rows}).status != 404:
         assert time.time() < deadline, "the second server kept serving a deleted endpoint"
         time.sleep(0.3)
+
+
+def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, tmpdir_path):
+    import subprocess
+    from conftest import KADE
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=4))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
+    port_file = os.path.join(tmpdir_path, "replica.port")
+    log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
+    proc = subprocess.Popen([KADE, "serve", "--url", ml.url, "--token", ADMIN_TOKEN, "--project", "ml",
+                             "--addr", "127.0.0.1:0", "--data-dir", os.path.join(tmpdir_path, "replica"),
+                             "--sync", "1", "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
+            time.sleep(0.1)
+        replica = type(ml)(ml.data_dir)
+        replica.port = int(open(port_file).read())
+        _, rows = records(2)
+        url = f"{P}/endpoints/api/predict"
+
+        def wait_version(v):
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                r = replica.admin("POST", url, {"instances": rows})
+                if r.status == 200 and r.json["version"] == v:
+                    return r.json
+                time.sleep(0.2)
+            raise AssertionError(f"replica never served v{v}")
+
+        answer = wait_version(v1)
+        direct = ml.admin("POST", url, {"instances": rows}).json
+        assert answer["probabilities"] == direct["probabilities"]
+        # OIP on the replica; its health routes need no token.
+        assert replica.request("GET", "/v2/health/ready").status == 200
+        r = replica.admin("POST", "/v2/models/ml:api/infer", {"inputs": [
+            {"name": f, "shape": [2], "datatype": "BYTES" if f in ("plan", "region") else "FP32",
+             "data": [rec[f] for rec in rows]} for f in FEATURES]})
+        assert r.status == 200 and r.json["model_version"] == str(v1)
+        # The alias moves on the server; the replica follows.
+        assert ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2}).status == 200
+        wait_version(v2)
+        # Tokens: none is 401; an outsider (no role in the project) is 404; a viewer predicts.
+        assert replica.request("POST", url, body={"instances": rows}).status == 401
+        outsider = ml.make_user("olga")
+        assert replica.request("POST", url, token=outsider, body={"instances": rows}).status == 404
+        viewer = ml.make_user("vik")
+        ml.admin("POST", "/api/v1/projects/ml/members", {"user": "vik", "role": "viewer"})
+        assert replica.request("POST", url, token=viewer, body={"instances": rows}).status == 200
+        # Replicas serve; they do not change the registry.
+        assert replica.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1}).status == 404
+        # The replica's prediction log reaches the server.
+        replica.admin("POST", url, {"instances": rows}, headers={"X-Request-Id": "via-replica"})
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            log_rows = ml.admin("GET", f"{P}/endpoints/api/predictions?limit=100").json["predictions"]
+            if any(p["request_id"] == "via-replica" for p in log_rows):
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the replica's log never reached the server")
+        assert ml.admin("POST", f"{P}/endpoints/api/feedback", {"request_id": "via-replica", "label": "true"}).status == 200
+        # Bad log batches are refused whole.
+        r = ml.admin("POST", f"{P}/endpoints/api/predictions", {"records": [{"request_id": "x"}]})
+        assert r.status == 400 and "records[0]" in r.json["error"]["message"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    assert proc.returncode == 0
