@@ -110,13 +110,7 @@ absl::StatusOr<Job> BatchService::Submit(const RequestContext& ctx, const Projec
 absl::StatusOr<std::pair<std::string, Json>> BatchService::Run(
     const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel,
     const std::function<void(const std::string&)>& log) {
-  Project project;
-  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto p, tx.projects().FindById(job.project_id));
-    if (!p) return absl::NotFoundError("the job's project is gone");
-    project = *p;
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(Project project, jobs_->ProjectOf(job));
   ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(ParseJsonOr(job.spec, Json())));
   // The alias is resolved now: a scheduled job scores with whatever is champion today.
   ASSIGN_OR_RETURN(ModelVersion mv, registry_->GetVersion(project, spec.model, spec.version));

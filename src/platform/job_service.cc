@@ -209,6 +209,16 @@ absl::StatusOr<std::vector<JobLogLine>> JobService::Logs(const Project& project,
   return out;
 }
 
+absl::StatusOr<Project> JobService::ProjectOf(const Job& job) {
+  std::optional<Project> p;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(p, tx.projects().FindById(job.project_id));
+    return absl::OkStatus();
+  }));
+  if (!p) return absl::NotFoundError("the job's project is gone");
+  return *p;
+}
+
 void JobService::Wake() {
   absl::MutexLock l(&mu_);
   ++wake_generation_;
@@ -439,13 +449,7 @@ void JobService::RunJob(Job job, const std::string& owner) {
 absl::StatusOr<std::pair<std::string, Json>> JobService::RunTraining(
     const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel) {
   auto log = [&](const std::string& line) { Log(job.id, line); };
-  Project project;
-  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto p, tx.projects().FindById(job.project_id));
-    if (!p) return absl::NotFoundError("the job's project is gone");
-    project = *p;
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(Project project, ProjectOf(job));
   ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(ParseJsonOr(job.spec, Json())));
   ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, spec));
 

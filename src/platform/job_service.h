@@ -66,6 +66,8 @@ class JobService {
                               const std::string& kind, const Json& spec, const std::string& action,
                               const Json& detail, const std::string& first_log_line);
   absl::StatusOr<Job> Get(const Project& project, absl::string_view id);
+  // The project a job belongs to (for runners).
+  absl::StatusOr<Project> ProjectOf(const Job& job);
   absl::StatusOr<std::vector<Job>> List(const Project& project, int64_t limit);
   absl::StatusOr<std::vector<JobLogLine>> Logs(const Project& project, absl::string_view id,
                                                int64_t after_seq);
