@@ -201,7 +201,7 @@ export function EndpointPage(props: { project: string; name: string }) {
       </Card>
       <Card title="Recent predictions">
         <table class="table" data-testid="recent-table">
-          <thead><tr><th>Request</th><th>Time</th><th>Version</th><th>Prediction</th><th>Ground truth</th><th>Latency µs</th></tr></thead>
+          <thead><tr><th>Request</th><th>Time</th><th>Version</th><th>Prediction</th><th>Ground truth</th><th>Latency (microseconds)</th></tr></thead>
           <tbody>
             {recent.map((p) => (
               <tr><td>{p.request_id}{p.shadow ? ' (shadow)' : ''}</td><td>{p.time.replace('T', ' ').slice(0, 19)}</td><td>v{p.version}</td>
