@@ -155,7 +155,8 @@ export function ModelPage(props: { project: string; name: string }) {
                     <div class="detail" data-testid="version-detail">
                       <h3>Gate report</h3>
                       {!v.gate_report.checks && <p class="muted">Not evaluated yet (gates run when a serving alias moves).</p>}
-                      {v.gate_report.checks && (
+                      {v.gate_report.checks && v.gate_report.checks.length === 0 && <p class="muted">No gates are configured for this model; moves pass.</p>}
+                      {v.gate_report.checks && v.gate_report.checks.length > 0 && (
                         <ul>{v.gate_report.checks.map((c) => <li><strong>{c.passed ? '✓' : '✗'} {c.gate}</strong> {JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'gate' && k !== 'passed')))}</li>)}</ul>
                       )}
                       <h3>Lineage</h3>
