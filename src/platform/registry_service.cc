@@ -546,13 +546,6 @@ absl::StatusOr<std::shared_ptr<const ml::Servable>> RegistryService::LoadServabl
   return servable;
 }
 
-absl::StatusOr<std::shared_ptr<const ml::Servable>> RegistryService::LoadServable(
-    int64_t project_id, const ModelVersion& version) {
-  Project p;
-  p.id = project_id;
-  return LoadServable(p, version);
-}
-
 absl::StatusOr<double> RegistryService::Rescore(const Project& project, const ModelVersion& v,
                                                 const std::string& dataset, const std::string& ref,
                                                 const std::string& metric) {

@@ -87,8 +87,6 @@ class RegistryService {
   // The servable of a version, loaded once and shared (by model id and version).
   absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(const Project& project,
                                                                    const ModelVersion& version);
-  absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(int64_t project_id,
-                                                                   const ModelVersion& version);
 
   // Called after an alias of model `model_id` moved (on the caller's thread).
   void AddAliasObserver(std::function<void(int64_t model_id)> fn);
