@@ -340,6 +340,7 @@ test('models, endpoints and batch: promote and roll back, watch the endpoint, tr
   await page.click('[data-testid=lineage] >> a >> text=churn-api');
   await page.waitForSelector('[data-testid=serving] >> text=v1 (champion)');
   await page.waitForSelector('[data-testid=latency-table] >> text=v1');
+  await page.waitForSelector('[data-testid=latency-chart] canvas');
   await page.waitForSelector('[data-testid=try-form] select[aria-label=plan]');
   await page.selectOption('[data-testid=try-form] select[aria-label=plan]', 'pro');
   await page.fill('[data-testid=try-form] input[aria-label=tenure_months]', '3');

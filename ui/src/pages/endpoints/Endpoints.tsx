@@ -117,6 +117,12 @@ export function EndpointPage(props: { project: string; name: string }) {
     return { x: Math.round(x.t - s[0].t), y: dr > 0 ? (100 * de) / dr : 0 };
   });
 
+  // Latency percentiles over time (all versions' worst, from each poll's histogram bounds).
+  const pct = (k: 'p50' | 'p95' | 'p99') => s.map((x) => ({
+    x: Math.round(x.t - (s[0]?.t ?? x.t)),
+    y: x.stats.reduce<number | null>((a, st) => (st.latency_ms[k] === null ? a : Math.max(a ?? 0, st.latency_ms[k]!)), null),
+  }));
+
   async function saveSplit(e: Event) {
     e.preventDefault();
     setError(null);
@@ -168,6 +174,8 @@ export function EndpointPage(props: { project: string; name: string }) {
             <LineChart series={versions.map((v) => ({ label: `v${v}`, points: rate(v, 'requests') }))} height={180} xLabel="seconds" /></div>
           <div><h3>Error rate (%)</h3>
             <LineChart series={[{ label: 'errors', points: errRate }]} height={180} xLabel="seconds" /></div>
+          <div data-testid="latency-chart"><h3>Latency percentiles (ms, bucket bounds)</h3>
+            <LineChart series={[{ label: 'p50', points: pct('p50') }, { label: 'p95', points: pct('p95') }, { label: 'p99', points: pct('p99') }]} height={180} xLabel="seconds" /></div>
         </div>
         <table class="table" data-testid="latency-table">
           <thead><tr><th>Version</th><th>Requests</th><th>Errors</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>Mean ms</th></tr></thead>
