@@ -187,6 +187,12 @@ class Replica {
       absl::MutexLock l(&mu_);
       auto it = checked_.find(hash);
       if (it != checked_.end() && NowMillis() - it->second < 30000) return;
+      // An address that keeps sending tokens the server refuses is not relayed to it (that
+      // would let it get the replica throttled there); its calls fail here with 401.
+      auto f = failures_.find(req.remote);
+      if (f != failures_.end() && NowMillis() - f->second.second < 60000 && f->second.first >= 10) {
+        return;
+      }
     }
     auto who = Get("/api/v1/whoami", secret);
     std::optional<Role> role;
@@ -196,8 +202,15 @@ class Replica {
         role = ParseRole((*proj)["role"].get<std::string>());
       }
     }
-    if (!who.ok() && !absl::IsUnauthenticated(who.status()))
+    if (!who.ok() && !absl::IsUnauthenticated(who.status())) {
       return;  // server unreachable: keep what we have
+    }
+    if (!who.ok()) {
+      absl::MutexLock l(&mu_);
+      auto& [count, since] = failures_[req.remote];
+      if (NowMillis() - since >= 60000) count = 0, since = NowMillis();
+      ++count;
+    }
     absl::Status s = p_->store->Write([&](Transaction& tx) -> absl::Status {
       ASSIGN_OR_RETURN(auto existing, tx.tokens().FindByHash(hash));
       if (!who.ok()) {
@@ -291,6 +304,8 @@ class Replica {
   ServeOptions o_;
   absl::Mutex mu_;
   std::map<std::string, int64_t> checked_ ABSL_GUARDED_BY(mu_);
+  // Remote address -> (refused tokens, start of the minute they were counted in).
+  std::map<std::string, std::pair<int, int64_t>> failures_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, int64_t> forwarded_;  // endpoint id -> last forwarded log row
 };
 

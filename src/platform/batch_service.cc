@@ -90,7 +90,16 @@ BatchService::~BatchService() { Stop(); }
 
 absl::Status BatchService::Check(const Project& project, const BatchSpec& spec) {
   RETURN_IF_ERROR(registry_->GetVersion(project, spec.model, spec.version).status());
-  return datasets_->GetVersion(project, spec.dataset, spec.dataset_version, false).status();
+  ASSIGN_OR_RETURN(DatasetVersion v,
+                   datasets_->GetVersion(project, spec.dataset, spec.dataset_version, false));
+  // The quality guard, before anything is queued (the run records the use, and audits it
+  // when forced).
+  if (v.quality_status == "failed" && !spec.force) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(spec.dataset, "@", v.version,
+                     " failed a blocking quality check; score it only with force (audited)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Job> BatchService::Submit(const RequestContext& ctx, const Project& project,
@@ -357,6 +366,12 @@ void BatchService::Tick(int64_t now_ms) {
       ASSIGN_OR_RETURN(auto p, tx.projects().FindById(sched.project_id));
       if (!p) return absl::NotFoundError("project gone");
       project = *p;
+      // A schedule submits as its owner: only while the owner may still submit (editor).
+      ASSIGN_OR_RETURN(auto role, tx.members().RoleOf(p->id, user->id));
+      if (!user->is_admin && (!role || *role < Role::kEditor)) {
+        return absl::PermissionDeniedError(absl::StrCat("the schedule's owner '", user->name,
+                                                        "' is no longer an editor of the project"));
+      }
       return absl::OkStatus();
     });
     absl::StatusOr<Job> job = s.ok() ? Submit(ctx, project, ParseJsonOr(sched.spec, Json::object()))

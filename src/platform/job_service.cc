@@ -432,8 +432,10 @@ void JobService::RunJob(Job job, const std::string& owner) {
     job.status = absl::IsCancelled(r.status()) ? "cancelled" : "failed";
     job.error = std::string(r.status().message());
     if (job.status == "failed" && job.kind != "train" && job.attempts < job.max_attempts &&
-        !absl::IsInvalidArgument(r.status()) && !absl::IsNotFound(r.status())) {
-      // Retried: back to the queue (a bad spec or missing input would only fail again).
+        !absl::IsInvalidArgument(r.status()) && !absl::IsNotFound(r.status()) &&
+        !absl::IsFailedPrecondition(r.status()) && !absl::IsPermissionDenied(r.status())) {
+      // Retried: back to the queue (a bad spec, a missing input or a refusal would only
+      // fail again).
       Log(job.id, absl::StrCat("attempt ", job.attempts, " failed: ", job.error, "; queued again"));
       absl::Status s = store_->Write(
           [&](Transaction& tx) { return tx.jobs().Requeue(job.id, owner, job.error); });

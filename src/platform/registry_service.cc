@@ -88,6 +88,66 @@ absl::StatusOr<Json> SignatureFromDataset(const DatasetVersion& v, const Json& p
   return sig;
 }
 
+// Gate configuration (docs/registry.md): every field checked, so a typo cannot switch a gate off.
+absl::Status ValidateGates(const Json& g) {
+  if (!g.is_object()) return Bad("gates: expected an object");
+  RETURN_IF_ERROR(RejectUnknownFields(
+      g, {"metrics", "beat_champion", "latency_p99_ms", "data_quality", "aliases"}));
+  if (g.contains("metrics")) {
+    if (!g["metrics"].is_array()) return Bad("gates.metrics: expected an array");
+    for (size_t i = 0; i < g["metrics"].size(); ++i) {
+      const Json& t = g["metrics"][i];
+      if (!t.is_object() || !t.contains("metric") || !t["metric"].is_string() ||
+          (!t.contains("min") && !t.contains("max")) ||
+          (t.contains("min") && !t["min"].is_number()) ||
+          (t.contains("max") && !t["max"].is_number())) {
+        return Bad(absl::StrCat("gates.metrics[", i,
+                                "]: expected {\"metric\": NAME, \"min\"|\"max\": NUMBER}"));
+      }
+    }
+  }
+  if (g.contains("latency_p99_ms") &&
+      (!g["latency_p99_ms"].is_number() || g["latency_p99_ms"].get<double>() <= 0)) {
+    return Bad("gates.latency_p99_ms: expected a positive number");
+  }
+  if (g.contains("data_quality") && !g["data_quality"].is_boolean()) {
+    return Bad("gates.data_quality: expected true or false");
+  }
+  if (g.contains("beat_champion")) {
+    const Json& b = g["beat_champion"];
+    if (!b.is_object() || !b.contains("dataset") || !b["dataset"].is_string() ||
+        !b.contains("metric") || !b["metric"].is_string()) {
+      return Bad(
+          "gates.beat_champion: expected {\"dataset\": NAME, \"version\": REF, \"metric\": "
+          "NAME}");
+    }
+  }
+  if (g.contains("aliases") && !g["aliases"].is_array()) {
+    return Bad("gates.aliases: expected an array of alias names");
+  }
+  return absl::OkStatus();
+}
+
+// Free text a user gives (descriptions): bounded, like a project's description.
+absl::Status CheckDescription(const std::optional<std::string>& d) {
+  if (d && d->size() > 4000) return Bad("description is longer than 4000 characters");
+  return absl::OkStatus();
+}
+
+absl::Status CheckTags(const Json& body) {
+  if (!body.contains("tags")) return absl::OkStatus();
+  const Json& t = body["tags"];
+  if (!t.is_object() || t.size() > 100) return Bad("tags: expected an object of up to 100 strings");
+  for (const auto& [k, v] : t.items()) {
+    if (k.empty() || k.size() > 250 || !v.is_string() || v.get<std::string>().size() > 5000) {
+      return Bad(
+          absl::StrCat("tags.", k.substr(0, 60),
+                       ": expected a string (keys up to 250, values up to 5000 characters)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 RegistryService::RegistryService(MetadataStore* store, ArtifactService* artifacts,
@@ -157,13 +217,12 @@ absl::StatusOr<RegisteredModel> RegistryService::CreateModel(const RequestContex
   m.project_id = project.id;
   m.name = name;
   ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  RETURN_IF_ERROR(CheckDescription(desc));
   m.description = desc.value_or("");
-  if (body.contains("tags")) {
-    if (!body["tags"].is_object()) return Bad("tags: expected an object of strings");
-    m.tags = body["tags"].dump();
-  }
+  RETURN_IF_ERROR(CheckTags(body));
+  if (body.contains("tags")) m.tags = body["tags"].dump();
   if (body.contains("gates")) {
-    if (!body["gates"].is_object()) return Bad("gates: expected an object");
+    RETURN_IF_ERROR(ValidateGates(body["gates"]));
     m.gates = body["gates"].dump();
   }
   m.created_by = ctx.principal.user_name;
@@ -216,49 +275,13 @@ absl::StatusOr<RegisteredModel> RegistryService::UpdateModel(const RequestContex
   RETURN_IF_ERROR(RejectUnknownFields(body, {"description", "tags", "gates"}));
   ASSIGN_OR_RETURN(RegisteredModel m, FindModel(project, name));
   ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  RETURN_IF_ERROR(CheckDescription(desc));
   if (desc) m.description = *desc;
-  if (body.contains("tags")) {
-    if (!body["tags"].is_object()) return Bad("tags: expected an object of strings");
-    m.tags = body["tags"].dump();
-  }
+  RETURN_IF_ERROR(CheckTags(body));
+  if (body.contains("tags")) m.tags = body["tags"].dump();
   if (body.contains("gates")) {
-    const Json& g = body["gates"];
-    if (!g.is_object()) return Bad("gates: expected an object");
-    RETURN_IF_ERROR(RejectUnknownFields(
-        g, {"metrics", "beat_champion", "latency_p99_ms", "data_quality", "aliases"}));
-    if (g.contains("metrics")) {
-      if (!g["metrics"].is_array()) return Bad("gates.metrics: expected an array");
-      for (size_t i = 0; i < g["metrics"].size(); ++i) {
-        const Json& t = g["metrics"][i];
-        if (!t.is_object() || !t.contains("metric") || !t["metric"].is_string() ||
-            (!t.contains("min") && !t.contains("max")) ||
-            (t.contains("min") && !t["min"].is_number()) ||
-            (t.contains("max") && !t["max"].is_number())) {
-          return Bad(absl::StrCat("gates.metrics[", i,
-                                  "]: expected {\"metric\": NAME, \"min\"|\"max\": NUMBER}"));
-        }
-      }
-    }
-    if (g.contains("latency_p99_ms") &&
-        (!g["latency_p99_ms"].is_number() || g["latency_p99_ms"].get<double>() <= 0)) {
-      return Bad("gates.latency_p99_ms: expected a positive number");
-    }
-    if (g.contains("data_quality") && !g["data_quality"].is_boolean()) {
-      return Bad("gates.data_quality: expected true or false");
-    }
-    if (g.contains("beat_champion")) {
-      const Json& b = g["beat_champion"];
-      if (!b.is_object() || !b.contains("dataset") || !b["dataset"].is_string() ||
-          !b.contains("metric") || !b["metric"].is_string()) {
-        return Bad(
-            "gates.beat_champion: expected {\"dataset\": NAME, \"version\": REF, \"metric\": "
-            "NAME}");
-      }
-    }
-    if (g.contains("aliases") && !g["aliases"].is_array()) {
-      return Bad("gates.aliases: expected an array of alias names");
-    }
-    m.gates = g.dump();
+    RETURN_IF_ERROR(ValidateGates(body["gates"]));
+    m.gates = body["gates"].dump();
   }
   m.updated_at = NowMillis();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
@@ -316,6 +339,7 @@ absl::StatusOr<ModelVersion> RegistryService::RegisterRun(const RequestContext& 
                                                           absl::string_view run_id,
                                                           absl::string_view description) {
   RETURN_IF_ERROR(ValidateName("model", model));
+  RETURN_IF_ERROR(CheckDescription(std::string(description)));
   ASSIGN_OR_RETURN(RunView run, tracking_->GetRun(ctx.principal, run_id));
   if (run.project != project.name) {
     return absl::NotFoundError(
@@ -360,6 +384,7 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
                                                      const Json& signature, const Json& metrics,
                                                      absl::string_view description) {
   RETURN_IF_ERROR(ValidateName("model", model));
+  RETURN_IF_ERROR(CheckDescription(std::string(description)));
   if (model_bytes.empty()) return Bad("the model file is empty");
   // XGBoost reads JSON and UBJSON; its JSON is what Kade stores and serves.
   auto booster = ml::Booster::FromJson(model_bytes);

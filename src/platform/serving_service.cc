@@ -382,6 +382,7 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   e.model_name = model;
   e.config = config.ToJson().dump();
   ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  if (desc && desc->size() > 4000) return Bad("description is longer than 4000 characters");
   e.description = desc.value_or("");
   e.created_by = ctx.principal.user_name;
   e.created_at = e.updated_at = NowMillis();
@@ -419,6 +420,7 @@ absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Pro
   Endpoint e = current->record;
   e.config = config.ToJson().dump();
   ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
+  if (desc && desc->size() > 4000) return Bad("description is longer than 4000 characters");
   if (desc) e.description = *desc;
   e.updated_at = NowMillis();
   ASSIGN_OR_RETURN(auto state, Build(project, e));

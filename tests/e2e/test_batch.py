@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import ADMIN_TOKEN
+from test_training import CHURN
 from test_serving import FEATURES, P, ml, records, register, train  # noqa: F401
 from test_training import wait
 
@@ -148,3 +149,42 @@ def test_cli_batch_run_schedule_ls(ml):
     out = ml.cli("batch", "schedule", "bad", "--cron", "* *", "--tz", "UTC", "--model", "churn",
                  "--dataset", "churn", env=env)
     assert out.returncode == 1 and "expected 5 fields" in out.stderr
+
+
+def test_scoring_a_version_that_failed_a_blocking_check_needs_force_and_is_audited(ml):
+    setup_model(ml)
+    r = ml.admin("POST", f"{P}/datasets", {"name": "dirty", "checks": [{"check": "not_null", "column": "region"}]})
+    assert r.status == 201, r.raw
+    with open(CHURN, "rb") as f:
+        v = ml.request("POST", f"{P}/datasets/dirty/versions", token=ADMIN_TOKEN, raw=f.read()).json
+    assert v["quality_status"] == "failed"
+    before = ml.admin("GET", f"{P}/jobs").json["jobs"]
+    r = ml.admin("POST", f"{P}/batch/jobs", {"model": "churn", "dataset": "dirty"})
+    assert r.status == 409 and "failed a blocking quality check" in r.json["error"]["message"], r.raw
+    assert ml.admin("GET", f"{P}/jobs").json["jobs"] == before
+    r = ml.admin("POST", f"{P}/batch/jobs", {"model": "churn", "dataset": "dirty", "force": True})
+    assert r.status == 201, r.raw
+    assert wait(ml, r.json["id"])["status"] == "succeeded"
+    forced = ml.admin("GET", "/api/v1/audit?action=dataset.version.use_forced").json["entries"]
+    assert len(forced) == 1
+
+
+def test_a_schedule_stops_submitting_when_its_owner_loses_the_editor_role(ml):
+    setup_model(ml)
+    ed = ml.make_user("ella")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "ella", "role": "editor"})
+    r = ml.request("POST", f"{P}/batch/schedules", token=ed,
+                   body={"name": "ellas", "cron": "* * * * *", "timezone": "UTC",
+                         "spec": {"model": "churn", "dataset": "churn", "output": "ellas-out"}})
+    assert r.status == 201, r.raw
+    first = r.json["next_run_at"]
+    # Ella becomes a viewer before the schedule first fires: it fires, but submits nothing.
+    assert ml.admin("POST", "/api/v1/projects/ml/members", {"user": "ella", "role": "viewer"}).status in (200, 201)
+    deadline = time.time() + 75
+    while ml.admin("GET", f"{P}/batch/schedules/ellas").json["next_run_at"] == first:
+        assert time.time() < deadline, "the schedule never fired"
+        time.sleep(1)
+    time.sleep(1)
+    s = ml.admin("GET", f"{P}/batch/schedules/ellas").json
+    assert s["history"] == [] and s["last_job"] == ""
+    assert ml.admin("GET", f"{P}/batch/jobs").json["jobs"] == []

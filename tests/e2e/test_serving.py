@@ -629,3 +629,22 @@ def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, 
         proc.wait(timeout=30)
         log.close()
     assert proc.returncode == 0
+
+
+def test_registry_text_fields_and_gates_are_checked_on_create_too(ml):
+    for body, needle in [
+        ({"name": "m1", "gates": {"metrics": [{"metric": "auc"}]}}, "gates.metrics[0]"),
+        ({"name": "m1", "gates": {"sped": 1}}, "sped"),
+        ({"name": "m1", "description": "d" * 4001}, "longer than 4000"),
+        ({"name": "m1", "tags": {"team": 5}}, "tags.team"),
+        ({"name": "m1", "tags": ["x"]}, "tags"),
+    ]:
+        r = ml.admin("POST", f"{P}/models", body)
+        assert r.status == 400 and needle in r.json["error"]["message"], (body, r.raw)
+    assert ml.admin("GET", f"{P}/models").json["models"] == []
+    assert ml.admin("POST", f"{P}/models", {"name": "m1", "tags": {"team": "risk"}}).status == 201
+    r = ml.admin("PATCH", f"{P}/models/m1", {"description": "x" * 4001})
+    assert r.status == 400
+    run = train(ml)
+    r = ml.admin("POST", f"{P}/models/m1/versions", {"run_id": run, "description": "y" * 4001})
+    assert r.status == 400 and ml.admin("GET", f"{P}/models/m1").json["versions"] == []
