@@ -374,23 +374,30 @@ ChunkMasks Scan64(const char* p, size_t n, char delimiter) {
 }  // namespace
 
 bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns, int64_t first_line,
-                        RecordSink* sink, int64_t* rows) {
+                        RecordSink* sink, int64_t* rows, RowBlock* spare) {
   *rows = 0;
   if (columns == 0 || delimiter == '"') return false;
-  RowBlock block(columns);
+  RowBlock block;
+  if (spare != nullptr) std::swap(block, *spare);
+  block.Reset(columns);
+  struct GiveBack {  // the block in hand at the end goes back to the caller for reuse
+    RowBlock* spare;
+    RowBlock* block;
+    ~GiveBack() {
+      if (spare != nullptr) std::swap(*spare, *block);
+    }
+  } give_back{spare, &block};
   const char* data = piece.data();
   const size_t n = piece.size();
   size_t start = 0;  // of the current field
   size_t col = 0;    // fields of the current record so far
   int64_t line = first_line;
-  auto add = [&](size_t end) {
-    absl::string_view f(data + start, end - start);
-    if (n - start >= 16) {
-      block.AddFieldReadAhead(f);
-    } else {
-      block.AddField(f);
-    }
+  // False on a field past the header's width (a ragged row: the full parser decides).
+  auto add = [&](size_t end) __attribute__((always_inline)) {
+    if (col >= columns) return false;
+    block.AddPlainField(col, data + start, end - start, n - start >= 16);
     ++col;
+    return true;
   };
   auto end_row = [&]() -> bool {
     if (col != columns) return false;  // ragged, or a blank line: the full parser decides
@@ -410,7 +417,7 @@ bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns,
       unsigned bit = static_cast<unsigned>(std::countr_zero(m.sep));
       m.sep &= m.sep - 1;
       size_t pos = base + bit;
-      add(pos);
+      if (!add(pos)) return false;
       start = pos + 1;
       if ((m.lf >> bit) & 1) {
         if (!end_row()) return false;
@@ -418,7 +425,7 @@ bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns,
     }
   }
   if (start < n || col > 0) {  // a last record without a line end
-    add(n);
+    if (!add(n)) return false;
     if (!end_row()) return false;
   }
   if (block.rows() > 0 && !sink->OnBlockSwap(block).ok()) return false;

@@ -264,7 +264,11 @@ ParsedPiece ParsePiece(const CsvOptions& csv, const std::vector<std::string>& he
     out.quoted = true;
   } else {
     BlockCollector fast(pool);
-    if (ParsePlainCsvPiece(piece, csv.delimiter, header.size(), out.first_line, &fast, &out.rows)) {
+    RowBlock spare = pool->Get();
+    const bool plain = ParsePlainCsvPiece(piece, csv.delimiter, header.size(), out.first_line,
+                                          &fast, &out.rows, &spare);
+    pool->Put(std::move(spare));
+    if (plain) {
       out.blocks = std::move(fast.blocks);
     } else {
       for (RowBlock& b : fast.blocks) pool->Put(std::move(b));
@@ -350,7 +354,8 @@ struct Ingest::Impl {
     if (cut > 0) {
       std::string piece;
       piece.swap(pending);
-      pending.assign(piece, cut);  // the (short) tail after the cut
+      pending = TakeBuffer();
+      pending.append(piece, cut);  // the (short) tail after the cut
       piece.resize(cut);
       std::promise<int64_t> next;
       std::shared_future<int64_t> next_line = next.get_future().share();
@@ -381,7 +386,25 @@ struct Ingest::Impl {
       pool.Put(std::move(b));
     }
     piece_rows += r.rows;
+    if (spare_buffers.size() < kPiecesInFlight + 2) {
+      r.bytes.clear();
+      spare_buffers.push_back(std::move(r.bytes));
+    }
     return absl::OkStatus();
+  }
+
+  // Piece buffers are reused: a fresh 8 MiB string grown by appends is reallocated and
+  // page-faulted several times over, which cost more than parsing it.
+  std::vector<std::string> spare_buffers;
+  std::string TakeBuffer() {
+    std::string b;
+    if (!spare_buffers.empty()) {
+      b = std::move(spare_buffers.back());
+      spare_buffers.pop_back();
+    } else {
+      b.reserve(kPieceBytes + (1u << 20));
+    }
+    return b;
   }
 
   // From here on one serial parser reads the file: `first` (starting at line `line`), the

@@ -54,8 +54,10 @@ std::unique_ptr<RecordParser> MakeJsonlParser(RecordSink* sink);
 // delimiters and line ends and hands blocks to `sink`. Returns false, without a diagnosis,
 // as soon as the piece is anything else; the caller then discards what `sink` got and parses
 // the piece with MakeCsvPieceParser, which handles every case and reports problems exactly.
+// `spare`, when given, is a spent block whose buffers are reused for the first block (so a
+// piece does not grow its arenas from nothing); it is left empty or holding a spent block.
 bool ParsePlainCsvPiece(absl::string_view piece, char delimiter, size_t columns, int64_t first_line,
-                        RecordSink* sink, int64_t* rows);
+                        RecordSink* sink, int64_t* rows, RowBlock* spare = nullptr);
 
 // Checks header names: none empty, none repeated.
 absl::Status ValidateHeader(const std::vector<std::string>& columns);

@@ -151,7 +151,7 @@ struct Profiler::Impl {
 
   absl::Status ProfileColumns(const RowBlock& block, size_t first, size_t last, Eigen::MatrixXd& x,
                               Eigen::MatrixXd& m, std::vector<size_t>& numeric);
-  size_t ProfileFloatColumn(const RowBlock& block, size_t c, double* xc);
+  size_t ProfileFloatColumn(const RowBlock& block, size_t c, double* xc, size_t* numbers);
   absl::Status ProfileGeneral(const RowBlock& block, size_t c, size_t from, double* xc);
 
   bool IsNull(absl::string_view v) const {
@@ -227,18 +227,25 @@ absl::Status Profiler::Impl::ProfileColumns(const RowBlock& block, size_t first,
   for (size_t c = first; c < last; ++c) {
     Column& col = cols[c];
     double* xc = corr_enabled ? x.col(static_cast<Eigen::Index>(c)).data() : nullptr;
-    if (xc != nullptr) std::fill(xc, xc + nrows, kNaN);
     size_t r = 0;
+    size_t count = 0;  // rows with a number in xc
     if (!col.maybe_int && col.maybe_float && !col.maybe_bool && !col.maybe_ts &&
         !col.distinct_exact && col.shift_set &&
         (!col.pinned || *col.pinned == ColumnType::kFloat64)) {
-      r = ProfileFloatColumn(block, c, xc);  // returns early at a value that is no float
+      // Writes xc for the rows it covers (NaN for nulls) and returns early at a value that
+      // is no float.
+      r = ProfileFloatColumn(block, c, xc, &count);
     }
-    RETURN_IF_ERROR(ProfileGeneral(block, c, r, xc));
+    if (r < nrows) {
+      if (xc != nullptr) std::fill(xc + r, xc + nrows, kNaN);
+      RETURN_IF_ERROR(ProfileGeneral(block, c, r, xc));
+      if (xc != nullptr) {
+        count = 0;
+        for (size_t i = 0; i < nrows; ++i) count += !std::isnan(xc[i]);
+      }
+    }
     col.FlushBatch(opt.exact_quantile_limit);
     if (xc == nullptr) continue;
-    size_t count = 0;
-    for (size_t i = 0; i < nrows; ++i) count += !std::isnan(xc[i]);
     numeric[c] = count;
     if (count == 0) {
       std::fill(xc, xc + nrows, 0.0);
@@ -257,7 +264,8 @@ absl::Status Profiler::Impl::ProfileColumns(const RowBlock& block, size_t first,
 // The steady state of a numeric column (a float column past its first distinct values):
 // parse, collect, hash. Counters live in locals. Returns the row it stopped at: nrows, or
 // the first value that is not a float, for ProfileGeneral to take over.
-size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, double* xc) {
+size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, double* xc,
+                                          size_t* numbers) {
   Column& col = cols[c];
   const size_t nrows = block.rows();
   const bool all_present = block.all_present();
@@ -276,6 +284,7 @@ size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, doubl
     absl::string_view v = view.Field(r);
     if ((!all_present && !block.Present(r, c)) || IsNull(v)) {
       ++nulls;
+      if (xc != nullptr) xc[r] = std::numeric_limits<double>::quiet_NaN();
       continue;
     }
     double d;
@@ -291,6 +300,7 @@ size_t Profiler::Impl::ProfileFloatColumn(const RowBlock& block, size_t c, doubl
     HyperLogLog::Update(registers, Hash64(v));
   }
   col.batch.resize(base + static_cast<size_t>(non_null));
+  *numbers = static_cast<size_t>(non_null);
   col.nulls += nulls;
   col.non_null += non_null;
   col.min_len = min_len;

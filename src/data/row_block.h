@@ -53,6 +53,24 @@ class RowBlock {
     if (!absent_.empty()) absent_.push_back(false);
     AddBytes(bytes, true);
   }
+  // The plain CSV path: field `col` (< columns()) of the current row, always present, with
+  // at least 16 readable bytes from bytes.data() when `read_ahead`. No width or presence
+  // bookkeeping beyond what EndRow and DropOpenRow need.
+  __attribute__((always_inline)) void AddPlainField(size_t col, const char* bytes, size_t len,
+                                                    bool read_ahead) {
+    Column& c = cols_[col];
+    if (c.used + len + kPadding > c.arena.size()) Grow(c, len);
+    char* dst = c.arena.data() + c.used;
+    if (read_ahead && len <= 16) {
+      std::memcpy(dst, bytes, 16);  // within the padding
+    } else {
+      std::memcpy(dst, bytes, len);
+    }
+    c.used += len;
+    bytes_ += len;
+    c.offsets.push_back(static_cast<uint32_t>(c.used));
+    open_ = col + 1;
+  }
   // Appends a field that has no value (a JSON null or a missing key), unlike an empty string.
   void AddAbsentField() {
     if (absent_.empty()) absent_.assign(rows() * cols_.size() + open_, false);
