@@ -70,23 +70,39 @@ struct Moments {
   double max = -std::numeric_limits<double>::infinity();
   void AddBatch(const double* v, size_t k) {
     if (k == 0) return;
-    double sum = 0, lo = v[0], hi = v[0];
-    for (size_t i = 0; i < k; ++i) {
-      sum += v[i];
-      lo = std::min(lo, v[i]);
-      hi = std::max(hi, v[i]);
+    // Four independent accumulators per sum, so the additions do not wait on each other.
+    double sum[4] = {0, 0, 0, 0}, lo[4], hi[4];
+    for (int l = 0; l < 4; ++l) lo[l] = hi[l] = v[0];
+    size_t i = 0;
+    for (; i + 4 <= k; i += 4) {
+      for (int l = 0; l < 4; ++l) {
+        sum[l] += v[i + l];
+        lo[l] = std::min(lo[l], v[i + l]);
+        hi[l] = std::max(hi[l], v[i + l]);
+      }
+    }
+    for (; i < k; ++i) {
+      sum[0] += v[i];
+      lo[0] = std::min(lo[0], v[i]);
+      hi[0] = std::max(hi[0], v[i]);
     }
     const double kd = static_cast<double>(k);
-    const double bmean = sum / kd;
-    double bm2 = 0;
-    for (size_t i = 0; i < k; ++i) bm2 += (v[i] - bmean) * (v[i] - bmean);
+    const double bmean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / kd;
+    double bm2s[4] = {0, 0, 0, 0};
+    for (i = 0; i + 4 <= k; i += 4) {
+      for (int l = 0; l < 4; ++l) bm2s[l] += (v[i + l] - bmean) * (v[i + l] - bmean);
+    }
+    for (; i < k; ++i) bm2s[0] += (v[i] - bmean) * (v[i] - bmean);
+    const double bm2 = (bm2s[0] + bm2s[1]) + (bm2s[2] + bm2s[3]);
+    const double blo = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+    const double bhi = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
     const double nd = static_cast<double>(n), total = nd + kd;
     const double delta = bmean - mean;
     mean += delta * kd / total;
     m2 += bm2 + delta * delta * nd * kd / total;
     n += static_cast<int64_t>(k);
-    min = std::min(min, lo);
-    max = std::max(max, hi);
+    min = std::min(min, blo);
+    max = std::max(max, bhi);
   }
   double Std() const { return n > 1 ? std::sqrt(m2 / static_cast<double>(n - 1)) : 0.0; }
 };
@@ -99,29 +115,32 @@ struct Column {
   int64_t trues = 0;
   Moments num;
   // All values up to the exact limit; beyond it, a uniform reservoir sample of that size
-  // (Algorithm R with a deterministic generator, so a profile is reproducible).
+  // (Algorithm R). The candidate slot for the value at overall index i is a hash of i (a
+  // fixed-seed SplitMix64 finaliser) scaled into [0, i] by Lemire's multiply-shift, so a
+  // profile is reproducible and the iterations do not wait on each other (a generator with
+  // state would chain them); a slot past the sample goes to a scratch cell, not a branch.
   std::vector<double> exact_values;
   bool sampled = false;
-  uint64_t rng = 0x9e3779b97f4a7c15ull;
   std::vector<double> batch;  // this block's numbers, before they are added
-  // Adds the block's numbers to the moments and to the exact values, or beyond the limit
-  // to a uniform reservoir sample (Algorithm R with a deterministic xorshift generator, so a
-  // profile is reproducible; a candidate index in [0, n) by Lemire's multiply-shift).
+  // Adds the block's numbers to the moments and to the exact values, or beyond the limit to
+  // the reservoir sample.
   void FlushBatch(size_t limit) {
     uint64_t index = static_cast<uint64_t>(num.n);  // overall index of batch[0]
     size_t i = 0;
     for (; i < batch.size() && exact_values.size() < limit; ++i) exact_values.push_back(batch[i]);
     index += i;
     if (i < batch.size()) sampled = true;
-    uint64_t x = rng;
+    double* sample = exact_values.data();
+    double scratch = 0;
     for (; i < batch.size(); ++i, ++index) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      uint64_t j = static_cast<uint64_t>((static_cast<unsigned __int128>(x) * (index + 1)) >> 64);
-      if (j < limit) exact_values[j] = batch[i];
+      uint64_t z = (index + 1) * 0x9e3779b97f4a7c15ull;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      const uint64_t j =
+          static_cast<uint64_t>((static_cast<unsigned __int128>(z) * (index + 1)) >> 64);
+      *(j < limit ? sample + j : &scratch) = batch[i];
     }
-    rng = x;
     num.AddBatch(batch.data(), batch.size());
     batch.clear();
   }
