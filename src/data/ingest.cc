@@ -334,7 +334,7 @@ struct Ingest::Impl {
   // when those bytes hold no quote character; at the first quote character (or when no
   // newline comes) the rest of the file goes through one serial parser instead.
   static constexpr size_t kPieceBytes = 8u << 20;
-  static constexpr size_t kPiecesInFlight = 2;
+  static constexpr size_t kPiecesInFlight = 4;
   bool pieces = false;
   CsvOptions csv;
   std::string pending;  // bytes after the last cut, starting at a record boundary

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <thread>
 
@@ -166,7 +167,18 @@ struct Profiler::Impl {
   Eigen::MatrixXd sxy, sx, sxx, n;
   bool corr_enabled = true;
 
-  Eigen::MatrixXd x, m;  // one block's centred numbers and their mask, reused
+  // A block's centred numbers and their mask, two sets used in turn: the correlation
+  // products of one block run on their own thread while the next block's columns are
+  // profiled into the other set.
+  Eigen::MatrixXd xs[2], ms[2];
+  std::vector<size_t> numerics[2];
+  int current = 0;
+  mutable std::future<void> corr_pending;
+  void WaitCorrelation() const {
+    if (corr_pending.valid()) corr_pending.get();
+  }
+  void AddCorrelation(const Eigen::MatrixXd& x, Eigen::MatrixXd& m,
+                      const std::vector<size_t>& numeric, size_t nrows);
 
   absl::Status ProfileColumns(const RowBlock& block, size_t first, size_t last, Eigen::MatrixXd& x,
                               Eigen::MatrixXd& m, std::vector<size_t>& numeric);
@@ -438,12 +450,18 @@ absl::Status Profiler::OnBlock(const RowBlock& block) {
   const size_t ncols = im.cols.size();
   const auto rows_i = static_cast<Eigen::Index>(nrows);
   const auto cols_i = static_cast<Eigen::Index>(ncols);
+  // This set was last read by the products two blocks ago, which have finished: the ones of
+  // the previous block are waited for below before these start.
+  Eigen::MatrixXd& x = im.xs[im.current];
+  Eigen::MatrixXd& m = im.ms[im.current];
+  std::vector<size_t>& numeric = im.numerics[im.current];
+  im.current ^= 1;
   // Every column of x is written by the workers; m only where a mask is needed.
   if (im.corr_enabled) {
-    im.x.resize(rows_i, cols_i);
-    im.m.resize(rows_i, cols_i);
+    x.resize(rows_i, cols_i);
+    m.resize(rows_i, cols_i);
   }
-  std::vector<size_t> numeric(ncols, 0);
+  numeric.assign(ncols, 0);
   // The cores take columns one at a time, so a thread that loses its core to the parser
   // does not leave the others waiting at the end of the block.
   size_t threads = std::min<size_t>(ncols, std::max(1u, std::thread::hardware_concurrency()));
@@ -452,45 +470,53 @@ absl::Status Profiler::OnBlock(const RowBlock& block) {
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t c = next++; c < ncols; c = next++) {
-      results[c] = im.ProfileColumns(block, c, c + 1, im.x, im.m, numeric);
+      results[c] = im.ProfileColumns(block, c, c + 1, x, m, numeric);
     }
   };
   std::vector<std::thread> workers;
   for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
   work();
   for (auto& w : workers) w.join();
+  im.WaitCorrelation();
   for (const auto& r : results) RETURN_IF_ERROR(r);
   if (im.corr_enabled && nrows > 0) {
-    const Eigen::MatrixXd& x = im.x;
-    // Sums over rows where both columns have a number; the mask keeps pairs complete.
-    // Only the lower triangle of the symmetric product is computed (half the work).
-    im.sxy.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
-    bool uniform = true;  // every column numeric in all rows of the block, or in none
-    for (size_t c = 0; c < ncols; ++c)
-      uniform = uniform && (numeric[c] == 0 || numeric[c] == nrows);
-    if (uniform) {
-      // The masked products reduce to column sums times a 0/1 indicator.
-      Eigen::RowVectorXd full(cols_i);
-      for (size_t c = 0; c < ncols; ++c) full(static_cast<Eigen::Index>(c)) = numeric[c] > 0;
-      Eigen::RowVectorXd s = x.colwise().sum();
-      Eigen::RowVectorXd s2 = x.cwiseProduct(x).colwise().sum();
-      im.sx.noalias() += s.transpose() * full;
-      im.sxx.noalias() += s2.transpose() * full;
-      im.n.noalias() += full.transpose() * full * static_cast<double>(nrows);
-    } else {
-      for (size_t c = 0; c < ncols; ++c) {
-        if (numeric[c] == 0 || numeric[c] == nrows) {
-          im.m.col(static_cast<Eigen::Index>(c)).setConstant(numeric[c] > 0 ? 1.0 : 0.0);
-        }
-      }
-      const Eigen::MatrixXd& m = im.m;
-      im.sx.noalias() += x.transpose() * m;
-      im.sxx.noalias() += x.cwiseProduct(x).transpose() * m;
-      im.n.noalias() += m.transpose() * m;
-    }
+    im.corr_pending = std::async(std::launch::async, [&im, &x, &m, &numeric, nrows] {
+      im.AddCorrelation(x, m, numeric, nrows);
+    });
   }
   im.rows += static_cast<int64_t>(nrows);
   return absl::OkStatus();
+}
+
+// Adds one block's sums to the correlation accumulators.
+void Profiler::Impl::AddCorrelation(const Eigen::MatrixXd& x, Eigen::MatrixXd& m,
+                                    const std::vector<size_t>& numeric, size_t nrows) {
+  const size_t ncols = numeric.size();
+  const auto cols_i = static_cast<Eigen::Index>(ncols);
+  // Sums over rows where both columns have a number; the mask keeps pairs complete.
+  // Only the lower triangle of the symmetric product is computed (half the work).
+  sxy.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
+  bool uniform = true;  // every column numeric in all rows of the block, or in none
+  for (size_t c = 0; c < ncols; ++c) uniform = uniform && (numeric[c] == 0 || numeric[c] == nrows);
+  if (uniform) {
+    // The masked products reduce to column sums times a 0/1 indicator.
+    Eigen::RowVectorXd full(cols_i);
+    for (size_t c = 0; c < ncols; ++c) full(static_cast<Eigen::Index>(c)) = numeric[c] > 0;
+    Eigen::RowVectorXd s = x.colwise().sum();
+    Eigen::RowVectorXd s2 = x.cwiseProduct(x).colwise().sum();
+    sx.noalias() += s.transpose() * full;
+    sxx.noalias() += s2.transpose() * full;
+    n.noalias() += full.transpose() * full * static_cast<double>(nrows);
+  } else {
+    for (size_t c = 0; c < ncols; ++c) {
+      if (numeric[c] == 0 || numeric[c] == nrows) {
+        m.col(static_cast<Eigen::Index>(c)).setConstant(numeric[c] > 0 ? 1.0 : 0.0);
+      }
+    }
+    sx.noalias() += x.transpose() * m;
+    sxx.noalias() += x.cwiseProduct(x).transpose() * m;
+    n.noalias() += m.transpose() * m;
+  }
 }
 
 int64_t Profiler::rows() const { return impl_->rows; }
@@ -560,6 +586,7 @@ Schema Profiler::InferredSchema() const {
 
 Json Profiler::ProfileJson() const {
   const Impl& im = *impl_;
+  im.WaitCorrelation();
   // Columns are summarised independently (sorting each sample is the bulk of the work), so
   // they are split over the cores.
   std::vector<Json> col_json(im.cols.size());
