@@ -24,6 +24,28 @@ std::vector<std::string> SplitPath(absl::string_view path) {
 }
 }  // namespace
 
+namespace {
+bool IsParam(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+bool IsRest(const std::string& seg) { return IsParam(seg) && seg[seg.size() - 2] == '*'; }
+
+// Whether the path's segments fit the route's shape: literals equal, one segment per
+// parameter, a rest parameter taking one or more. No allocation: most routes fail here.
+bool Fits(const std::vector<std::string>& pattern, const std::vector<absl::string_view>& segs) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const std::string& p = pattern[i];
+    if (i >= segs.size()) return false;
+    if (IsParam(p)) {
+      if (IsRest(p)) return true;
+      continue;
+    }
+    if (segs[i] != p) return false;
+  }
+  return pattern.size() == segs.size();
+}
+}  // namespace
+
 Route& Router::Add(std::string method, std::string pattern, Permission permission,
                    std::string audit_action, Handler handler) {
   auto r = std::make_unique<Route>();
@@ -33,6 +55,14 @@ Route& Router::Add(std::string method, std::string pattern, Permission permissio
   r->permission = permission;
   r->audit_action = std::move(audit_action);
   r->handler = std::move(handler);
+  const size_t index = routes_.size();
+  const size_t n = r->segments.size();
+  if (n > 0 && IsRest(r->segments.back())) {
+    with_rest_.push_back(index);
+  } else {
+    if (by_length_.size() <= n) by_length_.resize(n + 1);
+    by_length_[n].push_back(index);
+  }
   routes_.push_back(std::move(r));
   return *routes_.back();
 }
@@ -65,55 +95,53 @@ RouteMatch Router::Match(absl::string_view method, absl::string_view path) const
   RouteMatch m;
   std::vector<absl::string_view> segs = absl::StrSplit(path, '/', absl::SkipEmpty());
   bool path_matched = false;
-  for (const auto& r : routes_) {
-    std::vector<std::pair<std::string, std::string>> params;
-    bool ok = true;
-    size_t i = 0;
-    for (; i < r->segments.size() && ok; ++i) {
-      const std::string& p = r->segments[i];
-      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-        std::string name = p.substr(1, p.size() - 2);
-        if (absl::EndsWith(name, "*")) {
-          // Rest of the path: decoded segment by segment, joined with '/'.
-          if (i >= segs.size()) {
-            ok = false;
-            break;
-          }
-          std::vector<std::string> parts;
-          for (size_t k = i; k < segs.size(); ++k) {
-            std::string d;
-            if (auto s = PercentDecode(segs[k], &d, false); !s.ok()) {
-              m.error = s;
-              return m;
-            }
-            parts.push_back(std::move(d));
-          }
-          // Keep a trailing slash visible so validation can reject it.
-          std::string rest = absl::StrJoin(parts, "/");
-          if (absl::EndsWith(path, "/")) rest += "/";
-          params.emplace_back(name.substr(0, name.size() - 1), std::move(rest));
-          i = segs.size();
-          break;
-        }
-        if (i >= segs.size()) {
-          ok = false;
-          break;
-        }
-        std::string d;
-        if (auto s = PercentDecode(segs[i], &d, false); !s.ok()) {
-          m.error = s;
-          return m;
-        }
-        params.emplace_back(std::move(name), std::move(d));
-      } else if (i >= segs.size() || segs[i] != p) {
-        ok = false;
-      }
+  // Candidates in registration order (the first route that fits wins): those with exactly
+  // as many segments, merged with those that end in a rest parameter.
+  static const std::vector<size_t> kNone;
+  const std::vector<size_t>& exact =
+      segs.size() < by_length_.size() ? by_length_[segs.size()] : kNone;
+  size_t a = 0, b = 0;
+  while (a < exact.size() || b < with_rest_.size()) {
+    size_t index;
+    if (b >= with_rest_.size() || (a < exact.size() && exact[a] < with_rest_[b])) {
+      index = exact[a++];
+    } else {
+      index = with_rest_[b++];
     }
-    if (!ok || i != segs.size()) continue;
+    const auto& r = routes_[index];
+    if (!Fits(r->segments, segs)) continue;
     path_matched = true;
     if (r->method != method && !(method == "HEAD" && r->method == "GET")) continue;
+    // The route: decode its parameters.
+    for (size_t i = 0; i < r->segments.size(); ++i) {
+      const std::string& p = r->segments[i];
+      if (!IsParam(p)) continue;
+      std::string name = p.substr(1, p.size() - 2);
+      if (IsRest(p)) {
+        // Rest of the path: decoded segment by segment, joined with '/'.
+        std::vector<std::string> parts;
+        for (size_t k = i; k < segs.size(); ++k) {
+          std::string d;
+          if (auto s = PercentDecode(segs[k], &d, false); !s.ok()) {
+            m.error = s;
+            return m;
+          }
+          parts.push_back(std::move(d));
+        }
+        // Keep a trailing slash visible so validation can reject it.
+        std::string rest = absl::StrJoin(parts, "/");
+        if (absl::EndsWith(path, "/")) rest += "/";
+        m.params.emplace_back(name.substr(0, name.size() - 1), std::move(rest));
+        break;
+      }
+      std::string d;
+      if (auto s = PercentDecode(segs[i], &d, false); !s.ok()) {
+        m.error = s;
+        return m;
+      }
+      m.params.emplace_back(std::move(name), std::move(d));
+    }
     m.route = r.get();
-    m.params = std::move(params);
     return m;
   }
   m.error = path_matched

@@ -121,6 +121,10 @@ class Router {
  private:
   Platform* platform_;
   std::vector<std::unique_ptr<Route>> routes_;
+  // Indexes into routes_, in order, by pattern segment count; routes with a rest parameter
+  // apart. Match looks only at the routes a path's segment count allows.
+  std::vector<std::vector<size_t>> by_length_;
+  std::vector<size_t> with_rest_;
 };
 
 // Route registration, one function per capability file.
