@@ -41,6 +41,13 @@ struct HttpResponse {
   std::string user;  // authenticated user, for the access log
 
   static HttpResponse MakeJson(int status, const Json& body);
+  // A body that is already JSON text.
+  static HttpResponse MakeJsonText(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
   static HttpResponse Error(const absl::Status& status);
   // The same error in MLflow's REST shape and codes (RESOURCE_DOES_NOT_EXIST, ...).
   static HttpResponse MlflowError(const absl::Status& status);

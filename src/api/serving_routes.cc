@@ -87,9 +87,10 @@ void RegisterServingRoutes(Router& r) {
   r.Add("POST", one + "/predict", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
-          ASSIGN_OR_RETURN(Json out, p->serving->Predict(rc.project_record(), rc.Param("endpoint"),
-                                                         nullptr, MakeRequest(rc, pinned)));
-          return HttpResponse::MakeJson(200, out);
+          ASSIGN_OR_RETURN(std::string out,
+                           p->serving->PredictText(rc.project_record(), rc.Param("endpoint"),
+                                                   MakeRequest(rc, pinned)));
+          return HttpResponse::MakeJsonText(200, std::move(out));
         });
 
   r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",

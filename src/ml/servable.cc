@@ -1,5 +1,7 @@
 #include "ml/servable.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -544,6 +546,65 @@ Json Servable::Render(const Prediction& p) const {
   Json out{{"predictions", std::move(preds)}, {"classes", e.classes}};
   if (has_probs) out["probabilities"] = std::move(probs);
   return out;
+}
+
+namespace {
+// A float as Render gives it: widened to double, shortest text that reads back the same;
+// null when not finite (as Json's dump writes it).
+void AppendNumber(std::string* out, double v) {
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+}  // namespace
+
+void Servable::AppendRenderedMembers(const Prediction& p, std::string* out) const {
+  const Encoding& e = signature_;
+  out->append("\"predictions\":[");
+  if (e.task == "regression") {
+    for (size_t r = 0; r < p.rows; ++r) {
+      if (r > 0) out->push_back(',');
+      AppendNumber(out, p.output[r * p.width]);
+    }
+    out->push_back(']');
+    return;
+  }
+  for (size_t r = 0; r < p.rows; ++r) {
+    if (r > 0) out->push_back(',');
+    AppendJsonString(out, Label(p, r));
+  }
+  out->append("],\"classes\":[");
+  for (size_t k = 0; k < e.classes.size(); ++k) {
+    if (k > 0) out->push_back(',');
+    AppendJsonString(out, e.classes[k]);
+  }
+  out->push_back(']');
+  const bool has_probs = engine_->objective() != "multi:softmax" &&
+                         engine_->objective() != "binary:logitraw" &&
+                         engine_->objective() != "binary:hinge";
+  if (!has_probs) return;
+  out->append(",\"probabilities\":[");
+  for (size_t r = 0; r < p.rows; ++r) {
+    if (r > 0) out->push_back(',');
+    const float* o = p.output.data() + r * p.width;
+    out->push_back('[');
+    if (e.task == "binary") {
+      AppendNumber(out, 1.0f - o[0]);
+      out->push_back(',');
+      AppendNumber(out, o[0]);
+    } else {
+      for (size_t k = 0; k < p.width; ++k) {
+        if (k > 0) out->push_back(',');
+        AppendNumber(out, o[k]);
+      }
+    }
+    out->push_back(']');
+  }
+  out->push_back(']');
 }
 
 Json Servable::OipMetadata() const {

@@ -55,6 +55,10 @@ class Servable {
   // {"predictions": [...], "probabilities": [[...]], "classes": [...]} (probabilities and
   // classes for classifiers).
   Json Render(const Prediction& p) const;
+  // The same members as JSON text, without the braces ("predictions":[...],...), for answers
+  // and log entries written without building a Json tree. Numbers parse back to the same
+  // doubles as Render's.
+  void AppendRenderedMembers(const Prediction& p, std::string* out) const;
   // The label a prediction row stands for (class name, or the value as text).
   std::string Label(const Prediction& p, size_t row) const;
   // The signature as the Open Inference Protocol describes inputs and outputs.

@@ -540,6 +540,41 @@ absl::StatusOr<const ServingService::Live*> ServingService::Choose(
 
 absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::string_view endpoint,
                                              const Json* body, const PredictRequest& req) {
+  Json out;
+  RETURN_IF_ERROR(Serve(project, endpoint, body, req,
+                        [&](const ml::Servable& s, const ml::Prediction& p, int64_t version,
+                            const std::string& model) {
+                          out = s.Render(p);
+                          out["model"] = model;
+                          out["version"] = version;
+                          out["request_id"] = req.request_id;
+                        }));
+  return out;
+}
+
+absl::StatusOr<std::string> ServingService::PredictText(const Project& project,
+                                                        absl::string_view endpoint,
+                                                        const PredictRequest& req) {
+  std::string out;
+  RETURN_IF_ERROR(Serve(project, endpoint, nullptr, req,
+                        [&](const ml::Servable& s, const ml::Prediction& p, int64_t version,
+                            const std::string& model) {
+                          out.reserve(256);
+                          out.push_back('{');
+                          s.AppendRenderedMembers(p, &out);
+                          out.append(",\"model\":");
+                          AppendJsonString(&out, model);
+                          absl::StrAppend(&out, ",\"version\":", version, ",\"request_id\":");
+                          AppendJsonString(&out, req.request_id);
+                          out.push_back('}');
+                        }));
+  return out;
+}
+
+absl::Status ServingService::Serve(
+    const Project& project, absl::string_view endpoint, const Json* body, const PredictRequest& req,
+    absl::FunctionRef<void(const ml::Servable&, const ml::Prediction&, int64_t, const std::string&)>
+        render) {
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   std::shared_ptr<const ml::Servable> pinned;
@@ -557,10 +592,7 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
     return batch.status();
   }
   ml::Prediction p = servable.Predict(*batch);
-  Json out = servable.Render(p);
-  out["model"] = state->record.model_name;
-  out["version"] = version;
-  out["request_id"] = req.request_id;
+  render(servable, p, version, state->record.model_name);
   auto t1 = std::chrono::steady_clock::now();
   const uint64_t ns =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
@@ -602,7 +634,7 @@ absl::StatusOr<Json> ServingService::Predict(const Project& project, absl::strin
     }
     Enqueue(std::move(e));
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Json> ServingService::OipMetadata(const Project& project, absl::string_view endpoint,
@@ -894,28 +926,35 @@ void ServingService::WriterLoop() {
       log_busy_ = batch.size();
     }
     std::vector<PredictionRecord> records;
+    records.reserve(batch.size());
     for (auto& e : batch) {
-      if (e.servable) {
-        Json outs = e.servable->Render(e.prediction);
-        e.record.outputs = outs.dump();
-        records.push_back(e.record);
-      }
+      std::optional<PredictionRecord> shadow;
       if (e.shadow && e.batch) {
         // The shadow answers the same rows; its answer only goes to the log.
         auto t0 = std::chrono::steady_clock::now();
         ml::Prediction p = e.shadow->Predict(*e.batch);
-        Json outs = e.shadow->Render(p);
-        outs["version"] = e.shadow_version;
-        PredictionRecord r = e.record;
+        PredictionRecord& r = shadow.emplace();
+        r.endpoint_id = e.record.endpoint_id;
+        r.request_id = e.record.request_id;
+        r.ts = e.record.ts;
+        r.features = e.record.features.empty() ? std::string("null") : e.record.features;
         r.version = e.shadow_version;
         r.shadow = true;
         r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::steady_clock::now() - t0)
                            .count();
-        r.outputs = outs.dump();
-        if (r.features.empty()) r.features = "null";
-        records.push_back(std::move(r));
+        r.outputs.push_back('{');
+        e.shadow->AppendRenderedMembers(p, &r.outputs);
+        absl::StrAppend(&r.outputs, ",\"version\":", e.shadow_version, "}");
       }
+      if (e.servable) {
+        e.record.outputs.reserve(128);
+        e.record.outputs.push_back('{');
+        e.servable->AppendRenderedMembers(e.prediction, &e.record.outputs);
+        e.record.outputs.push_back('}');
+        records.push_back(std::move(e.record));
+      }
+      if (shadow) records.push_back(std::move(*shadow));
     }
     if (!records.empty()) {
       absl::Status s =

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -82,6 +84,10 @@ class ServingService {
   // come from `body`, or when it is null from the request's text (req.raw_body).
   absl::StatusOr<Json> Predict(const Project& project, absl::string_view endpoint, const Json* body,
                                const PredictRequest& req);
+  // The same answer as JSON text, rows from req.raw_body (the predict route's path: no Json
+  // tree is built for the answer).
+  absl::StatusOr<std::string> PredictText(const Project& project, absl::string_view endpoint,
+                                          const PredictRequest& req);
   // Open Inference Protocol: model metadata and inference ("model" = endpoint name).
   absl::StatusOr<Json> OipMetadata(const Project& project, absl::string_view endpoint,
                                    std::optional<int64_t> version);
@@ -110,6 +116,13 @@ class ServingService {
   std::vector<std::string> ServingAliases(int64_t model_id);
 
  private:
+  // Predict's work for both answer forms: choose the version, decode, predict, count; then
+  // `render` writes the answer, and the log entry is queued (taking the prediction).
+  absl::Status Serve(const Project& project, absl::string_view endpoint, const Json* body,
+                     const PredictRequest& req,
+                     absl::FunctionRef<void(const ml::Servable&, const ml::Prediction&, int64_t,
+                                            const std::string&)>
+                         render);
   struct Live {
     int64_t version = 0;
     std::string alias;

@@ -49,6 +49,11 @@ SqliteStmt& SqliteStmt::Bind(int index, absl::string_view v) {
   return *this;
 }
 
+SqliteStmt& SqliteStmt::BindStatic(int index, absl::string_view v) {
+  sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+
 SqliteStmt& SqliteStmt::Bind(int index, const std::optional<int64_t>& v) {
   if (v.has_value()) return Bind(index, *v);
   return BindNull(index);

@@ -31,6 +31,8 @@ class SqliteStmt {
   SqliteStmt& Bind(int index, int64_t v);
   SqliteStmt& BindDouble(int index, double v);
   SqliteStmt& Bind(int index, absl::string_view v);
+  // Without a copy: `v` must stay valid until the statement is reset or run again.
+  SqliteStmt& BindStatic(int index, absl::string_view v);
   SqliteStmt& Bind(int index, const std::optional<int64_t>& v);
   SqliteStmt& BindNull(int index);
   // Binds bytes as a BLOB. The bytes must outlive the statement's next Step/Run.

@@ -310,8 +310,8 @@ class SqliteEndpoints : public EndpointRepository {
           .Bind(4, r.version)
           .Bind(5, static_cast<int64_t>(r.shadow))
           .Bind(6, r.latency_us)
-          .Bind(7, r.features)
-          .Bind(8, r.outputs);
+          .BindStatic(7, r.features)  // the records outlive the statement's run
+          .BindStatic(8, r.outputs);
       RETURN_IF_ERROR(st.Run());
       st.Reset();
     }

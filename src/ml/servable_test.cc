@@ -1,0 +1,77 @@
+#include "ml/servable.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/status.h"
+#include "data/ingest.h"
+#include "gtest/gtest.h"
+
+namespace kade::ml {
+namespace {
+
+std::string ReadChurn() {
+  std::ifstream f(std::string(KADE_SOURCE_DIR) + "/tests/data/churn.csv");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A servable trained on tests/data/churn.csv for `target` (binary, multiclass or regression).
+absl::StatusOr<std::shared_ptr<const Servable>> TrainServable(const std::string& target,
+                                                              const std::string& objective) {
+  const std::string csv = ReadChurn();
+  TrainSpec spec;
+  spec.dataset = "churn";
+  spec.target = target;
+  spec.num_rounds = 10;
+  if (!objective.empty()) spec.params["objective"] = objective;
+  IngestOptions io;
+  Ingest profile_pass(io);
+  RETURN_IF_ERROR(profile_pass.Feed(csv));
+  ASSIGN_OR_RETURN(IngestResult r, profile_pass.Finish());
+  ASSIGN_OR_RETURN(Encoding e,
+                   PlanEncoding(spec, r.schema, r.profile, Json::object(), DefaultNullTokens()));
+  TableBuilder builder(e);
+  IngestOptions load;
+  load.compute_profile = false;
+  load.extra_sinks.push_back(&builder);
+  Ingest in(load);
+  RETURN_IF_ERROR(in.Feed(csv));
+  RETURN_IF_ERROR(in.Finish().status());
+  ASSIGN_OR_RETURN(Table table, builder.Finish());
+  ASSIGN_OR_RETURN(TrainResult t, Train(spec, table, TrainOptions{}));
+  return Servable::Load(Json{{"signature", t.encoding.ToJson()}}, t.model_json);
+}
+
+// The predict route's text answer holds the same members, with numbers that read back as
+// the same doubles, as the Json answer the other routes build.
+TEST(ServableTest, TextAnswerEqualsJsonAnswer) {
+  const std::string rows =
+      R"({"instances": [{"plan": "basic", "tenure_months": 4, "monthly_charges": 18.8,)"
+      R"( "support_calls": 0, "region": "north", "churned": false}, {"plan": "pro", "tenure_months": 40,)"
+      R"( "monthly_charges": 80.25, "support_calls": 5, "region": null, "churned": true}, {"plan": "basic",)"
+      R"( "tenure_months": 12, "monthly_charges": 30, "support_calls": 1, "region": "south", "churned": false}]})";
+  struct Case {
+    std::string target, objective;
+  };
+  for (const Case& c : {Case{"churned", ""}, Case{"churned", "binary:logitraw"}, Case{"plan", ""},
+                        Case{"plan", "multi:softmax"}, Case{"support_calls", "reg:squarederror"}}) {
+    SCOPED_TRACE(c.target + " " + c.objective);
+    auto s = TrainServable(c.target, c.objective);
+    ASSERT_TRUE(s.ok()) << s.status();
+    Json body = Json::parse(rows);
+    for (auto& row : body["instances"]) row.erase(c.target);
+    auto batch = (*s)->Decode(body);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    Prediction p = (*s)->Predict(*batch);
+    std::string text = "{";
+    (*s)->AppendRenderedMembers(p, &text);
+    text += "}";
+    Json parsed = Json::parse(text);
+    EXPECT_EQ(parsed, (*s)->Render(p)) << text;
+  }
+}
+
+}  // namespace
+}  // namespace kade::ml
