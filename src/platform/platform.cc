@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   p->auth = std::make_unique<AuthService>(
       p->store.get(),
       AuthOptions{config.token_cache_ttl_s, config.auth_fail_limit, config.auth_fail_window_s});
-  p->projects = std::make_unique<ProjectService>(p->store.get());
+  p->projects = std::make_unique<ProjectService>(p->store.get(), config.token_cache_ttl_s);
   p->artifacts =
       std::make_unique<ArtifactService>(p->store.get(), p->blobs.get(), config.max_upload_bytes);
   p->datasets = std::make_unique<DatasetService>(

@@ -10,7 +10,25 @@
 
 namespace kade {
 
+void ProjectService::DropCache() {
+  absl::MutexLock l(&cache_mu_);
+  cache_.clear();
+  ++generation_;  // a lookup that read before the change does not store its answer
+}
+
 absl::StatusOr<ProjectView> ProjectService::Resolve(const Principal& who, absl::string_view name) {
+  const int64_t now = NowMillis();
+  std::tuple<int64_t, bool, std::string> key{who.user_id, who.is_admin, std::string(name)};
+  uint64_t generation = 0;
+  if (cache_ttl_s_ > 0) {
+    absl::MutexLock l(&cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      if (now - it->second.loaded_at < cache_ttl_s_ * 1000LL) return it->second.view;
+      cache_.erase(it);
+    }
+    generation = generation_;
+  }
   ProjectView view;
   bool found = false;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
@@ -24,6 +42,13 @@ absl::StatusOr<ProjectView> ProjectService::Resolve(const Principal& who, absl::
   if (!found || (!view.role && !who.is_admin)) {
     return absl::NotFoundError(absl::StrCat("project '", name, "' not found"));
   }
+  if (cache_ttl_s_ > 0) {
+    absl::MutexLock l(&cache_mu_);
+    if (generation == generation_) {
+      if (cache_.size() >= 10000) cache_.clear();  // bounded: many users x projects
+      cache_[std::move(key)] = Cached{view, now};
+    }
+  }
   return view;
 }
 
@@ -34,6 +59,7 @@ absl::StatusOr<Project> ProjectService::Create(const RequestContext& ctx, absl::
     return absl::InvalidArgumentError("description is longer than 4000 characters");
   }
   Project created;
+  DropCache();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     Project p;
     p.name = std::string(name);
@@ -71,11 +97,13 @@ absl::StatusOr<std::vector<ProjectView>> ProjectService::List(const Principal& w
 }
 
 absl::Status ProjectService::Delete(const RequestContext& ctx, const Project& project) {
-  return store_->Write([&](Transaction& tx) -> absl::Status {
+  absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(tx.projects().Delete(project.id));
     return AuditLog::AppendInTx(
         tx, ctx, {"project.delete", absl::StrCat("project/", project.name), project.name});
   });
+  DropCache();
+  return s;
 }
 
 absl::StatusOr<std::vector<Membership>> ProjectService::Members(const Project& project) {
@@ -115,12 +143,13 @@ absl::StatusOr<Membership> ProjectService::SetMember(const RequestContext& ctx,
          absl::StrCat("project/", view.project.name, "/member/", user->name), view.project.name,
          detail});
   }));
+  DropCache();
   return result;
 }
 
 absl::Status ProjectService::RemoveMember(const RequestContext& ctx, const ProjectView& view,
                                           absl::string_view user_name) {
-  return store_->Write([&](Transaction& tx) -> absl::Status {
+  absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto user, tx.users().FindByName(user_name));
     std::optional<Role> current;
     if (user) {
@@ -145,6 +174,8 @@ absl::Status ProjectService::RemoveMember(const RequestContext& ctx, const Proje
         {"member.remove", absl::StrCat("project/", view.project.name, "/member/", user->name),
          view.project.name, Json{{"user", user->name}, {"previous_role", RoleName(*current)}}});
   });
+  DropCache();
+  return s;
 }
 
 Json ProjectToJson(const Project& p, std::optional<Role> role) {

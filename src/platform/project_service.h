@@ -5,10 +5,13 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 #include "absl/strings/string_view.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/json.h"
 #include "platform/context.h"
 #include "store/metadata.h"
@@ -24,10 +27,15 @@ struct ProjectView {
 
 class ProjectService {
  public:
-  explicit ProjectService(MetadataStore* store) : store_(store) {}
+  // `cache_ttl_s`: how long a resolved project and role are reused (0: never). Changes made
+  // through this service drop the cache at once; changes made by another server sharing
+  // the store are seen within the TTL (as for tokens, see AuthOptions::cache_ttl_s).
+  explicit ProjectService(MetadataStore* store, int cache_ttl_s = 5)
+      : store_(store), cache_ttl_s_(cache_ttl_s) {}
 
   // Looks a project up for `who`. Unknown projects and projects the caller has no role in
-  // (unless admin) are both NotFound.
+  // (unless admin) are both NotFound. Every API call on a project asks this, so found
+  // answers are cached (see the constructor).
   absl::StatusOr<ProjectView> Resolve(const Principal& who, absl::string_view name);
 
   // Creates a project; the creator becomes its owner.
@@ -45,7 +53,19 @@ class ProjectService {
                             absl::string_view user_name);
 
  private:
+  void DropCache();
+
   MetadataStore* store_;
+  int cache_ttl_s_;
+  struct Cached {
+    ProjectView view;
+    int64_t loaded_at;
+  };
+  absl::Mutex cache_mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(cache_mu_) = 0;
+  // Key: user id, admin flag, project name.
+  absl::flat_hash_map<std::tuple<int64_t, bool, std::string>, Cached> cache_
+      ABSL_GUARDED_BY(cache_mu_);
 };
 
 Json ProjectToJson(const Project& p, std::optional<Role> role);

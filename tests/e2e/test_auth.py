@@ -152,3 +152,24 @@ def test_maintainer_cannot_grant_owner(server):
     assert r.status == 403
     r = server.request("POST", "/api/v1/projects/p2/members", token=m, body={"user": "ned", "role": "editor"})
     assert r.status == 200
+
+
+def test_role_changes_take_effect_on_the_next_request(server):
+    # Project lookups are cached (see docs/operations.md); a change made through this server
+    # drops the cache, so access follows the new role at once.
+    tok = server.make_user("rhea")
+    server.admin("POST", "/api/v1/projects", {"name": "p3"})
+    server.admin("POST", "/api/v1/projects/p3/members", {"user": "rhea", "role": "editor"})
+    assert server.request("PUT", "/api/v1/projects/p3/artifacts/a.txt", token=tok, raw=b"a").status == 201
+    assert server.admin("PUT", "/api/v1/projects/p3/members/rhea", {"role": "viewer"}).status == 200
+    r = server.request("PUT", "/api/v1/projects/p3/artifacts/b.txt", token=tok, raw=b"b")
+    assert r.status == 403, r.raw
+    assert server.request("GET", "/api/v1/projects/p3", token=tok).status == 200
+    assert server.admin("DELETE", "/api/v1/projects/p3/members/rhea").status == 200
+    assert server.request("GET", "/api/v1/projects/p3", token=tok).status == 404
+    # A deleted and re-created project is a new project: the old role does not carry over.
+    server.admin("POST", "/api/v1/projects/p3/members", {"user": "rhea", "role": "viewer"})
+    assert server.request("GET", "/api/v1/projects/p3", token=tok).status == 200
+    assert server.admin("DELETE", "/api/v1/projects/p3").status == 200
+    server.admin("POST", "/api/v1/projects", {"name": "p3"})
+    assert server.request("GET", "/api/v1/projects/p3", token=tok).status == 404
