@@ -1,45 +1,21 @@
 #include "ml/servable.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/status.h"
-#include "data/ingest.h"
 #include "gtest/gtest.h"
+#include "tests/util/churn_table.h"
 
 namespace kade::ml {
 namespace {
 
-std::string ReadChurn() {
-  std::ifstream f(std::string(KADE_SOURCE_DIR) + "/tests/data/churn.csv");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // A servable trained on tests/data/churn.csv for `target` (binary, multiclass or regression).
 absl::StatusOr<std::shared_ptr<const Servable>> TrainServable(const std::string& target,
                                                               const std::string& objective) {
-  const std::string csv = ReadChurn();
   TrainSpec spec;
   spec.dataset = "churn";
   spec.target = target;
   spec.num_rounds = 10;
   if (!objective.empty()) spec.params["objective"] = objective;
-  IngestOptions io;
-  Ingest profile_pass(io);
-  RETURN_IF_ERROR(profile_pass.Feed(csv));
-  ASSIGN_OR_RETURN(IngestResult r, profile_pass.Finish());
-  ASSIGN_OR_RETURN(Encoding e,
-                   PlanEncoding(spec, r.schema, r.profile, Json::object(), DefaultNullTokens()));
-  TableBuilder builder(e);
-  IngestOptions load;
-  load.compute_profile = false;
-  load.extra_sinks.push_back(&builder);
-  Ingest in(load);
-  RETURN_IF_ERROR(in.Feed(csv));
-  RETURN_IF_ERROR(in.Finish().status());
-  ASSIGN_OR_RETURN(Table table, builder.Finish());
+  ASSIGN_OR_RETURN(Table table, testing::LoadChurnTable(spec));
   ASSIGN_OR_RETURN(TrainResult t, Train(spec, table, TrainOptions{}));
   return Servable::Load(Json{{"signature", t.encoding.ToJson()}}, t.model_json);
 }

@@ -8,35 +8,12 @@
 #include "data/ingest.h"
 #include "gtest/gtest.h"
 #include "ml/metrics.h"
+#include "tests/util/churn_table.h"
 
 namespace kade::ml {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// tests/data/churn.csv, profiled and loaded the way the job runner does it.
-absl::StatusOr<Table> LoadChurn(const TrainSpec& spec) {
-  std::string csv = ReadFile(std::string(KADE_SOURCE_DIR) + "/tests/data/churn.csv");
-  IngestOptions io;
-  Ingest profile_pass(io);
-  RETURN_IF_ERROR(profile_pass.Feed(csv));
-  ASSIGN_OR_RETURN(IngestResult r, profile_pass.Finish());
-  ASSIGN_OR_RETURN(Encoding e,
-                   PlanEncoding(spec, r.schema, r.profile, Json::object(), DefaultNullTokens()));
-  TableBuilder builder(e);
-  IngestOptions load;
-  load.compute_profile = false;
-  load.extra_sinks.push_back(&builder);
-  Ingest in(load);
-  RETURN_IF_ERROR(in.Feed(csv));
-  RETURN_IF_ERROR(in.Finish().status());
-  return builder.Finish();
-}
+absl::StatusOr<Table> LoadChurn(const TrainSpec& spec) { return testing::LoadChurnTable(spec); }
 
 TEST(MetricsTest, AucAveragesTiesLikeScikitLearn) {
   // roc_auc_score([0, 0, 1, 1, 1], [0.1, 0.4, 0.4, 0.8, 0.9]) = 0.91666...
