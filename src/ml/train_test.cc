@@ -1,11 +1,8 @@
 #include "ml/train.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "core/status.h"
-#include "data/ingest.h"
 #include "gtest/gtest.h"
 #include "ml/metrics.h"
 #include "tests/util/churn_table.h"
