@@ -108,7 +108,12 @@ struct HttpServer::Impl {
   // group commit and answer once it is durable.
   net::awaitable<HttpResponse> RunDeferred(const Route& route, const RouteMatch& match,
                                            const HttpRequest& req) {
-    absl::StatusOr<RouteContext> rc = router->Admit(match, req);
+    absl::StatusOr<RouteContext> rc = absl::InternalError("not admitted");
+    if (router->AdmitBlocks(req)) {
+      rc = co_await OnPool([&] { return router->Admit(match, req); });
+    } else {
+      rc = router->Admit(match, req);
+    }
     if (!rc.ok()) {
       co_return route.mlflow_errors ? HttpResponse::MlflowError(rc.status())
                                     : HttpResponse::Error(rc.status());
@@ -291,7 +296,12 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
     } else if (match.route != nullptr && match.route->upload) {
       // Streamed body: admit first (no body is read for a refused caller).
       route_name = match.route->pattern;
-      absl::StatusOr<RouteContext> rc = router->Admit(match, req);
+      absl::StatusOr<RouteContext> rc = absl::InternalError("not admitted");
+      if (router->AdmitBlocks(req)) {
+        rc = co_await OnPool([&] { return router->Admit(match, req); });
+      } else {
+        rc = router->Admit(match, req);
+      }
       std::unique_ptr<UploadSink> sink;
       absl::Status st = rc.status();
       if (st.ok()) {
@@ -448,7 +458,8 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
             if (match.route != nullptr && match.route->deferred) {
               route_name = match.route->pattern;
               resp = co_await RunDeferred(*match.route, match, req);
-            } else if (match.route != nullptr && match.route->blocking) {
+            } else if (match.route != nullptr &&
+                       (match.route->blocking || router->AdmitBlocks(req))) {
               resp = co_await OnPool(handle);
             } else {
               resp = handle();

@@ -117,6 +117,13 @@ class Router {
 
   // Runs before authentication (a serving replica makes the caller's token known here).
   std::function<void(const HttpRequest&)> before_admit;
+  // True when before_admit would wait on the network for this request (a token the replica
+  // has not checked lately): the server then admits and runs the request on its blocking
+  // pool, so one slow check does not hold up the other connections of an event loop.
+  std::function<bool(const HttpRequest&)> before_admit_blocks;
+  bool AdmitBlocks(const HttpRequest& req) const {
+    return before_admit_blocks && before_admit_blocks(req);
+  }
 
  private:
   Platform* platform_;

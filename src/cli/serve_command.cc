@@ -177,8 +177,22 @@ class Replica {
     });
   }
 
+  // Whether EnsureToken would ask the server about this request's token (not checked in
+  // the last 30 s, and its address not throttled).
+  bool WouldCheck(const HttpRequest& req) {
+    if (!absl::StartsWith(req.authorization, "Bearer ")) return false;
+    const std::string hash = Sha256Hex(req.authorization.substr(7));
+    absl::MutexLock l(&mu_);
+    auto it = checked_.find(hash);
+    if (it != checked_.end() && NowMillis() - it->second < 30000) return false;
+    auto f = failures_.find(req.remote);
+    return !(f != failures_.end() && NowMillis() - f->second.second < 60000 &&
+             f->second.first >= 10);
+  }
+
   // Makes a caller's token known locally: verified with the server (who, and the role in
-  // the project), kept 30 s; a token the server refuses is revoked here.
+  // the project), kept 30 s; a token the server refuses is revoked here. The local
+  // project and role cache is dropped after a change, as the server's own services do.
   void EnsureToken(const HttpRequest& req) {
     if (!absl::StartsWith(req.authorization, "Bearer ")) return;
     const std::string secret = req.authorization.substr(7);
@@ -248,6 +262,7 @@ class Replica {
       }
       return absl::OkStatus();
     });
+    p_->projects->DropCache();
     if (!s.ok()) {
       spdlog::warn("replica: token check: {}", s.ToString());
       return;
@@ -335,6 +350,7 @@ int RunServe(ServeOptions o) {
   StaticFiles ui("");
   Router router(p);
   router.before_admit = [&](const HttpRequest& req) { replica.EnsureToken(req); };
+  router.before_admit_blocks = [&](const HttpRequest& req) { return replica.WouldCheck(req); };
   HttpServerOptions so;
   so.host = host;
   so.port = port;

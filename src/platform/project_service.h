@@ -52,9 +52,11 @@ class ProjectService {
   absl::Status RemoveMember(const RequestContext& ctx, const ProjectView& project,
                             absl::string_view user_name);
 
- private:
+  // Forgets cached lookups; for code that changes projects or memberships in the store
+  // directly (a serving replica mirroring them).
   void DropCache();
 
+ private:
   MetadataStore* store_;
   int cache_ttl_s_;
   struct Cached {

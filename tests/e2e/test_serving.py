@@ -648,3 +648,121 @@ def test_registry_text_fields_and_gates_are_checked_on_create_too(ml):
     run = train(ml)
     r = ml.admin("POST", f"{P}/models/m1/versions", {"run_id": run, "description": "y" * 4001})
     assert r.status == 400 and ml.admin("GET", f"{P}/models/m1").json["versions"] == []
+
+
+class _StallingProxy:
+    """A TCP proxy in front of the server that can be told to stall: it then accepts
+    connections and never answers (a server that hangs, as seen by a replica)."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target_port = target_port
+        self.stall = False
+        self.closed = False
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.closed:
+                client.close()
+                return
+            if self.stall:
+                self.held.append(client)  # read nothing, answer nothing
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self):
+        import socket
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
+    # A replica asks the server about a token it has not seen lately. That call goes to the
+    # blocking pool: with one event-loop thread and a server that hangs, callers with known
+    # tokens are still answered.
+    import subprocess
+    import threading
+    from conftest import KADE
+    v1 = register(ml, train(ml, max_depth=2))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
+    stranger = ml.make_user("sid")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "sid", "role": "viewer"})
+    proxy = _StallingProxy(ml.port)
+    port_file = os.path.join(tmpdir_path, "replica.port")
+    log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
+    proc = subprocess.Popen([KADE, "serve", "--url", f"http://127.0.0.1:{proxy.port}", "--token", ADMIN_TOKEN,
+                             "--project", "ml", "--addr", "127.0.0.1:0", "--threads", "1",
+                             "--data-dir", os.path.join(tmpdir_path, "replica"), "--sync", "1",
+                             "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
+            time.sleep(0.1)
+        replica = type(ml)(ml.data_dir)
+        replica.port = int(open(port_file).read())
+        _, rows = records(2)
+        url = f"{P}/endpoints/api/predict"
+        deadline = time.time() + 15
+        while replica.admin("POST", url, {"instances": rows}).status != 200:
+            assert time.time() < deadline, open(log.name).read()
+            time.sleep(0.2)
+        proxy.stall = True
+        # The stranger's first call makes the replica ask the (now hanging) server.
+        hung = threading.Thread(target=lambda: replica.request("POST", url, token=stranger,
+                                                               body={"instances": rows}, timeout=90),
+                                daemon=True)
+        hung.start()
+        time.sleep(1.0)
+        assert hung.is_alive()  # still waiting on the server
+        for _ in range(5):
+            r = replica.request("POST", url, token=ADMIN_TOKEN, body={"instances": rows}, timeout=20)
+            assert r.status == 200
+    finally:
+        proxy.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
+        log.close()
