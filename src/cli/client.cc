@@ -134,7 +134,7 @@ http::request<Body> Connect(beast::tcp_stream& stream, net::io_context& ioc, con
 
 absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           const std::string& token) {
+                                           const std::string& token, int timeout_s) {
   ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
   const std::string& host = ep.host;
   const std::string& port = ep.port;
@@ -143,7 +143,7 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
     net::io_context ioc;
     net::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(60));
+    stream.expires_after(std::chrono::seconds(timeout_s));
     stream.connect(resolver.resolve(host, port));
     http::request<http::string_body> req{http::string_to_verb(method), prefix + target, 11};
     req.set(http::field::host, host);

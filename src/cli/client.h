@@ -52,10 +52,11 @@ struct RawResponse {
   int status = 0;
   std::string body;
 };
-// One HTTP/1.1 request over plain TCP (for https, put a TLS proxy in front of Kade).
+// One HTTP/1.1 request over plain TCP (for https, put a TLS proxy in front of Kade), given
+// up after `timeout_s` seconds in all.
 absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           const std::string& token);
+                                           const std::string& token, int timeout_s = 60);
 
 // Streams a local file as a request body (PUT/POST) and returns the answer.
 absl::StatusOr<RawResponse> HttpUploadFile(const std::string& base_url, const std::string& method,

@@ -45,9 +45,14 @@ class Replica {
  public:
   Replica(Platform* p, ServeOptions o) : p_(p), o_(std::move(o)) {}
 
+  // Calls to the server are given up after 15 s (model files: 60 s), so a hanging server
+  // delays a token check, a sync or a shutdown by at most that.
+  static constexpr int kCallTimeoutS = 15;
+
   absl::StatusOr<Json> Get(const std::string& path, const std::string& token = "") {
-    ASSIGN_OR_RETURN(RawResponse r,
-                     HttpRequestRaw(o_.url, "GET", path, "", token.empty() ? o_.token : token));
+    ASSIGN_OR_RETURN(
+        RawResponse r,
+        HttpRequestRaw(o_.url, "GET", path, "", token.empty() ? o_.token : token, kCallTimeoutS));
     RETURN_IF_ERROR(StatusFromResponse(r));
     Json j = Json::parse(r.body, nullptr, false);
     if (j.is_discarded()) return absl::DataLossError(absl::StrCat("GET ", path, ": not JSON"));
@@ -302,7 +307,7 @@ class Replica {
                          HttpRequestRaw(o_.url, "POST",
                                         "/api/v1/projects/" + o_.project + "/endpoints/" + e.name +
                                             "/predictions",
-                                        body.dump(), o_.token));
+                                        body.dump(), o_.token, kCallTimeoutS));
         RETURN_IF_ERROR(StatusFromResponse(resp));
         // The server has them: the local log is only a buffer.
         forwarded_[e.id] = rows.back().id;
