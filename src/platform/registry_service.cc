@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -752,7 +753,15 @@ absl::StatusOr<ModelAlias> RegistryService::SetAlias(
   }
   Json report;
   bool overridden = false;
+  // What the gates are judged against: the model's aliases (the champion to beat) and its
+  // gate settings. The move commits only if neither changed while the gates ran, so two
+  // moves racing each other cannot both pass against the same, old champion.
+  std::vector<ModelAlias> judged_aliases;
   if (gated.count(std::string(alias))) {
+    RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(judged_aliases, tx.registry().Aliases(m.id));
+      return absl::OkStatus();
+    }));
     ASSIGN_OR_RETURN(report, Gates(project, m, v));
     v.gate_report = report.dump();
     if (!report["passed"].get<bool>()) {
@@ -777,7 +786,21 @@ absl::StatusOr<ModelAlias> RegistryService::SetAlias(
   }
   const int64_t now = NowMillis();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
-    if (!report.is_null()) RETURN_IF_ERROR(tx.registry().UpdateVersion(v));
+    if (!report.is_null()) {
+      ASSIGN_OR_RETURN(std::vector<ModelAlias> aliases_now, tx.registry().Aliases(m.id));
+      ASSIGN_OR_RETURN(std::optional<RegisteredModel> m_now, tx.registry().FindModelById(m.id));
+      auto versions = [](const std::vector<ModelAlias>& as) {
+        std::map<std::string, int64_t> out;
+        for (const auto& a : as) out[a.alias] = a.version;
+        return out;
+      };
+      if (!m_now || m_now->gates != m.gates || versions(aliases_now) != versions(judged_aliases)) {
+        return absl::AbortedError(
+            absl::StrCat("the aliases or gates of model '", model,
+                         "' changed while the gates ran; nothing was moved, try again"));
+      }
+      RETURN_IF_ERROR(tx.registry().UpdateVersion(v));
+    }
     RETURN_IF_ERROR(tx.registry().SetAlias(m.id, alias, version, ctx.principal.user_name, now));
     Json detail{{"alias", alias}, {"version", version}};
     if (overridden) {
