@@ -168,6 +168,12 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
                   "Days the prediction log (and its ground truth) is kept (0: forever)")
       ->envname("KADE_PREDICTION_RETENTION")
       ->capture_default_str();
+  srv->add_option("--job-retry-backoff", cfg->job_retry_backoff_s,
+                  "Seconds a failed batch job waits before its next attempt (doubled for each "
+                  "further attempt, at most 300)")
+      ->envname("KADE_JOB_RETRY_BACKOFF")
+      ->check(CLI::Range(0.0, 300.0))
+      ->capture_default_str();
   srv->add_option("--job-lease", cfg->job_lease_s,
                   "Seconds after which a job whose worker stopped is taken up again")
       ->envname("KADE_JOB_LEASE")

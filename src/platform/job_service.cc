@@ -434,11 +434,16 @@ void JobService::RunJob(Job job, const std::string& owner) {
     if (job.status == "failed" && job.kind != "train" && job.attempts < job.max_attempts &&
         !absl::IsInvalidArgument(r.status()) && !absl::IsNotFound(r.status()) &&
         !absl::IsFailedPrecondition(r.status()) && !absl::IsPermissionDenied(r.status())) {
-      // Retried: back to the queue (a bad spec, a missing input or a refusal would only
-      // fail again).
-      Log(job.id, absl::StrCat("attempt ", job.attempts, " failed: ", job.error, "; queued again"));
-      absl::Status s = store_->Write(
-          [&](Transaction& tx) { return tx.jobs().Requeue(job.id, owner, job.error); });
+      // Retried: back to the queue after a backoff (a bad spec, a missing input or a refusal
+      // would only fail again).
+      const int64_t wait_ms = std::min<int64_t>(
+          int64_t{options_.retry_backoff_ms} << std::min<int64_t>(job.attempts - 1, 20),
+          5 * 60 * 1000);
+      Log(job.id, absl::StrCat("attempt ", job.attempts, " failed: ", job.error,
+                               "; queued again, next attempt in ", wait_ms / 1000.0, " s"));
+      absl::Status s = store_->Write([&](Transaction& tx) {
+        return tx.jobs().Requeue(job.id, owner, job.error, NowMillis() + wait_ms);
+      });
       if (!s.ok()) spdlog::warn("job {}: {}", job.uuid, s.ToString());
       return;
     }

@@ -36,6 +36,9 @@ struct JobOptions {
   int threads_per_job = 2;
   int lease_s = 30;
   int poll_ms = 500;  // how often an idle worker looks for work
+  // A failed attempt of a retried job waits this long before the next (doubled for each
+  // further attempt, at most 5 minutes), so a passing outage is not met three times in a row.
+  int retry_backoff_ms = 10000;
 };
 
 class JobService {

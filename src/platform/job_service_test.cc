@@ -24,6 +24,7 @@ class JobRetryTest : public ::testing::Test {
     ServerConfig cfg;
     cfg.data_dir = dir_.path();
     cfg.job_workers = 1;
+    cfg.job_retry_backoff_s = 0.2;  // then 0.4 s: the retries' wait is observable, briefly
     auto p = Platform::Open(cfg);
     ASSERT_TRUE(p.ok()) << p.status();
     platform_ = std::move(*p);
@@ -84,8 +85,18 @@ TEST_F(JobRetryTest, TransientFailureIsRetriedUntilItSucceeds) {
   Job j = RunFlaky("flaky", absl::UnavailableError("disk went away"), 2);
   EXPECT_EQ(j.status, "succeeded") << Logs(j);
   EXPECT_EQ(j.attempts, 3);
-  EXPECT_TRUE(absl::StrContains(Logs(j), "attempt 1 failed: disk went away; queued again"))
+  EXPECT_TRUE(absl::StrContains(Logs(j),
+                                "attempt 1 failed: disk went away; queued again, "
+                                "next attempt in 0.2 s"))
       << Logs(j);
+  EXPECT_TRUE(absl::StrContains(Logs(j),
+                                "attempt 2 failed: disk went away; queued again, "
+                                "next attempt in 0.4 s"))
+      << Logs(j);
+  // The attempts were spaced by the backoff: the job ran for 0.6 s at least (a lower bound
+  // the code guarantees, not a timing threshold on the machine's speed).
+  ASSERT_TRUE(j.started_at && j.finished_at);
+  EXPECT_GE(*j.finished_at - *j.started_at, 600) << Logs(j);
 }
 
 TEST_F(JobRetryTest, AttemptsRunOut) {

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -92,6 +93,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                            ? config.job_threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   jo.lease_s = std::max(3, config.job_lease_s);
+  jo.retry_backoff_ms = static_cast<int>(std::clamp(config.job_retry_backoff_s, 0.0, 300.0) * 1000);
   p->jobs = std::make_unique<JobService>(p->store.get(), p->datasets.get(), p->tracking.get(),
                                          p->artifacts.get(), jo);
   p->registry = std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(),

@@ -346,8 +346,10 @@ class JobRepository {
   // Gives a job held by `owner` back to the queue without using up the attempt (its server
   // is stopping).
   virtual absl::Status Release(int64_t id, absl::string_view owner) = 0;
-  // Puts a job held by `owner` whose attempt failed back in the queue (its attempt counts).
-  virtual absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error) = 0;
+  // Puts a job held by `owner` whose attempt failed back in the queue (its attempt counts);
+  // it is not claimed before `not_before` (ms since the epoch).
+  virtual absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error,
+                               int64_t not_before) = 0;
   // Records the run of the current attempt (so a later attempt can close it if this one dies).
   virtual absl::Status SetRun(int64_t id, absl::string_view owner, absl::string_view run_uuid) = 0;
   // Running jobs whose lease expired: queued again, or failed when out of attempts.
@@ -434,8 +436,8 @@ struct PredictionRecord {
   int64_t version = 0;
   bool shadow = false;
   int64_t latency_us = 0;
-  std::string features;  // JSON array of input records
-  std::string outputs;   // JSON
+  std::string features;              // JSON array of input records
+  std::string outputs;               // JSON
   std::optional<std::string> label;  // ground truth, when fed back (reads only)
 };
 
@@ -485,8 +487,7 @@ class EndpointRepository {
                                                                          int64_t limit) = 0;
   // Deletes an endpoint's log rows up to `id` (a replica, once the server has them).
   virtual absl::Status DeletePredictionsThrough(int64_t endpoint_id, int64_t id) = 0;
-  virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id,
-                                             absl::string_view request_id) = 0;
+  virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id, absl::string_view request_id) = 0;
   // Deletes log entries and ground truth older than `before` (ms); returns how many entries.
   virtual absl::StatusOr<int64_t> PrunePredictions(int64_t before) = 0;
   // Stores (or replaces) the ground truth of a request.

@@ -354,6 +354,9 @@ CREATE TABLE job_schedules (
 );
 CREATE INDEX job_schedules_due ON job_schedules(enabled, next_run_at);
 )sql"},
+      {8, "jobs: a retried job waits until not_before (backoff)", R"sql(
+ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return *kMigrations;
 }

@@ -176,10 +176,10 @@ class SqliteJobs : public JobRepository {
         auto st, c_->Prepare(absl::StrCat(
                      "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
                      "attempts = attempts + 1, started_at = coalesce(started_at, ?) "
-                     "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) "
-                     "RETURNING ",
+                     "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND not_before <= ? "
+                     "ORDER BY id LIMIT 1) RETURNING ",
                      kJobCols)));
-    st.Bind(1, owner).Bind(2, lease_until).Bind(3, now);
+    st.Bind(1, owner).Bind(2, lease_until).Bind(3, now).Bind(4, now);
     ASSIGN_OR_RETURN(std::optional<Job> j, FirstRow<Job>(st, ReadJob));
     st.Reset();  // finish the statement so the update is complete
     return j;
@@ -231,11 +231,13 @@ class SqliteJobs : public JobRepository {
     return st.Run();
   }
 
-  absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE jobs SET status = 'queued', lease_owner = '', "
-                                          "lease_expires_at = 0, error = ? WHERE id = ? AND "
-                                          "lease_owner = ? AND status = 'running'"));
-    st.Bind(1, error).Bind(2, id).Bind(3, owner);
+  absl::Status Requeue(int64_t id, absl::string_view owner, absl::string_view error,
+                       int64_t not_before) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("UPDATE jobs SET status = 'queued', lease_owner = '', "
+                                 "lease_expires_at = 0, error = ?, not_before = ? "
+                                 "WHERE id = ? AND lease_owner = ? AND status = 'running'"));
+    st.Bind(1, error).Bind(2, not_before).Bind(3, id).Bind(4, owner);
     return st.Run();
   }
 
