@@ -53,11 +53,11 @@ class RowBlock {
     if (!absent_.empty()) absent_.push_back(false);
     AddBytes(bytes, true);
   }
-  // The plain CSV path: field `col` (< columns()) of the current row, always present, with
-  // at least 16 readable bytes from bytes.data() when `read_ahead`. No width or presence
-  // bookkeeping beyond what EndRow and DropOpenRow need.
-  __attribute__((always_inline)) void AddPlainField(size_t col, const char* bytes, size_t len,
-                                                    bool read_ahead) {
+  // The plain CSV path, which fills a run of records column by column: appends the next
+  // field of column `col` (< columns()), always present, with at least 16 readable bytes
+  // from bytes.data() when `read_ahead`. EndRows then closes the run's records.
+  __attribute__((always_inline)) void AppendColumnField(size_t col, const char* bytes, size_t len,
+                                                        bool read_ahead) {
     Column& c = cols_[col];
     if (c.used + len + kPadding > c.arena.size()) Grow(c, len);
     char* dst = c.arena.data() + c.used;
@@ -69,7 +69,11 @@ class RowBlock {
     c.used += len;
     bytes_ += len;
     c.offsets.push_back(static_cast<uint32_t>(c.used));
-    open_ = col + 1;
+  }
+  // Closes `count` records whose fields every column has received, numbered from `line`.
+  void EndRows(int64_t line, size_t count) {
+    for (size_t i = 0; i < count; ++i) lines_.push_back(line + static_cast<int64_t>(i));
+    open_ = 0;
   }
   // Appends a field that has no value (a JSON null or a missing key), unlike an empty string.
   void AddAbsentField() {
