@@ -416,6 +416,27 @@ Json Encoding::ToJson() const {
   return out;
 }
 
+// A user-set objective must fit the task: the evaluation, the served answer and the gates
+// read the model's output as that task's (probabilities for classifiers).
+absl::Status CheckObjective(const TrainSpec& spec, const std::string& task) {
+  auto it = spec.params.find("objective");
+  if (it == spec.params.end()) return absl::OkStatus();
+  const std::string& obj = it->second;
+  const bool ok = task == "binary" ? (absl::StartsWith(obj, "binary:") || obj == "reg:logistic")
+                  : task == "multiclass"
+                      ? obj == "multi:softprob"
+                      : !(absl::StartsWith(obj, "binary:") || absl::StartsWith(obj, "multi:") ||
+                          absl::StartsWith(obj, "rank:") || obj == "reg:logistic");
+  if (ok) return absl::OkStatus();
+  return Bad(absl::StrCat(
+      "params.objective '", obj, "' does not fit the ", task, " task of target '", spec.target, "'",
+      task == "multiclass"
+          ? " (use multi:softprob: it gives every class's probability, and the predicted class "
+            "is the most probable one, as multi:softmax would give)"
+      : task == "binary" ? " (use a binary: objective or reg:logistic)"
+                         : " (use a reg:, count:, survival: or quantile objective)"));
+}
+
 absl::StatusOr<Encoding> PlanEncoding(const TrainSpec& spec, const Schema& schema,
                                       const Json& profile, const Json& roles,
                                       const std::vector<std::string>& null_tokens) {
@@ -489,6 +510,7 @@ absl::StatusOr<Encoding> PlanEncoding(const TrainSpec& spec, const Schema& schem
         e.task = distinct == 2 ? "binary" : "multiclass";
     }
   }
+  RETURN_IF_ERROR(CheckObjective(spec, e.task));
   if (e.task == "regression" && !IsNumeric(target->type)) {
     return Bad(absl::StrCat("target '", e.target, "' is ", ColumnTypeName(target->type),
                             ", not a number: regression needs a numeric target"));
@@ -897,6 +919,7 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
     if (options.log) options.log(line);
   };
   const Encoding& e = table.encoding;
+  RETURN_IF_ERROR(CheckObjective(spec, e.task));  // search trials set params of their own
   const size_t n = table.rows(), cols = table.cols();
   // Holdout: seeded shuffle, per class when stratified, so each class keeps its share.
   std::mt19937_64 rng(spec.seed);
@@ -1067,7 +1090,13 @@ absl::StatusOr<TrainResult> Train(const TrainSpec& spec, const Table& table,
   }
   out.holdout_labels = labels;
   if (e.task == "binary") {
-    out.evaluation = BinaryMetrics(labels, out.holdout_pred);
+    // binary:logitraw gives margins: the metrics read probabilities.
+    std::vector<float> prob = out.holdout_pred;
+    auto obj = spec.params.find("objective");
+    if (obj != spec.params.end() && obj->second == "binary:logitraw") {
+      for (float& v : prob) v = 1.0f / (1.0f + std::exp(-v));
+    }
+    out.evaluation = BinaryMetrics(labels, prob);
   } else if (e.task == "multiclass") {
     out.evaluation =
         MulticlassMetrics(labels, out.holdout_pred, static_cast<int>(e.classes.size()));

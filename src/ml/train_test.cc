@@ -79,6 +79,35 @@ TEST(TrainTest, BadSpecsAndTargetsAreRefusedBeforeTraining) {
   spec.task = "regression";
   EXPECT_NE(LoadChurn(spec).status().message().find("regression needs a numeric target"),
             std::string::npos);
+  // An objective that does not fit the task (the evaluation and the served answer would read
+  // its output wrongly; multi:softmax made the evaluation read past the predictions).
+  struct Mismatch {
+    std::string target, objective, hint;
+  };
+  for (const Mismatch& m :
+       {Mismatch{"plan", "multi:softmax", "use multi:softprob"},
+        Mismatch{"churned", "reg:squarederror", "use a binary: objective"},
+        Mismatch{"support_calls", "binary:logistic", "use a reg:"},
+        Mismatch{"plan", "rank:pairwise", "does not fit the multiclass task"}}) {
+    TrainSpec t;
+    t.dataset = "churn";
+    t.target = m.target;
+    t.params["objective"] = m.objective;
+    auto r = LoadChurn(t);
+    ASSERT_FALSE(r.ok()) << m.objective;
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
+    EXPECT_NE(r.status().message().find(m.hint), std::string::npos) << r.status();
+  }
+  // Objectives that fit are accepted.
+  for (const Mismatch& m :
+       {Mismatch{"churned", "binary:logitraw", ""}, Mismatch{"plan", "multi:softprob", ""},
+        Mismatch{"support_calls", "count:poisson", ""}}) {
+    TrainSpec t;
+    t.dataset = "churn";
+    t.target = m.target;
+    t.params["objective"] = m.objective;
+    EXPECT_TRUE(LoadChurn(t).ok()) << m.objective;
+  }
 }
 
 TEST(SearchTest, GridCombinationsAndSeededRandomDraws) {
