@@ -369,6 +369,16 @@ void JobService::RunJob(Job job, const std::string& owner) {
   absl::Status who = store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto user, tx.users().FindByName(job.created_by));
     if (!user) return absl::FailedPreconditionError("the user who submitted the job is gone");
+    // The job acts for its submitter: one who has since lost the editor role (left the
+    // project, made a viewer) no longer gets it run.
+    if (!user->is_admin) {
+      ASSIGN_OR_RETURN(std::optional<Role> role, tx.members().RoleOf(job.project_id, user->id));
+      if (!role || *role < Role::kEditor) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the submitter '", user->name,
+                         "' no longer has the editor role in the project; the job does not run"));
+      }
+    }
     ctx.principal.user_id = user->id;
     ctx.principal.user_name = user->name;
     ctx.principal.is_admin = user->is_admin;

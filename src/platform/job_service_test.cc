@@ -106,6 +106,41 @@ TEST_F(JobRetryTest, AttemptsRunOut) {
   EXPECT_EQ(j.error, "always");
 }
 
+TEST_F(JobRetryTest, AJobOfASubmitterWhoLostTheEditorRoleDoesNotRun) {
+  User u;
+  u.name = "kim";
+  auto kim = platform_->auth->CreateUser(ctx_, u);
+  ASSERT_TRUE(kim.ok()) << kim.status();
+  ProjectView view{project_, Role::kOwner};
+  ASSERT_TRUE(platform_->projects->SetMember(ctx_, view, "kim", Role::kEditor).ok());
+  RequestContext as_kim = ctx_;
+  as_kim.principal.user_id = kim->id;
+  as_kim.principal.user_name = kim->name;
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  platform_->jobs->RegisterKind("k",
+                                [ran](const Job&, const RequestContext&, const std::atomic<bool>&,
+                                      const std::function<void(const std::string&)>&)
+                                    -> absl::StatusOr<std::pair<std::string, Json>> {
+                                  *ran = true;
+                                  return std::make_pair(std::string(), Json::object());
+                                });
+  auto job = platform_->jobs->Enqueue(as_kim, project_, "k", Json::object(), "test.job",
+                                      Json::object(), "queued by kim");
+  ASSERT_TRUE(job.ok()) << job.status();
+  // Kim becomes a viewer before a worker takes the job up.
+  ASSERT_TRUE(platform_->projects->SetMember(ctx_, view, "kim", Role::kViewer).ok());
+  platform_->jobs->Start();
+  Job j = *job;
+  for (int i = 0; i < 600 && j.status != "failed" && j.status != "succeeded"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    j = *platform_->jobs->Get(project_, job->uuid);
+  }
+  EXPECT_EQ(j.status, "failed");
+  EXPECT_EQ(j.attempts, 1);  // not retried
+  EXPECT_TRUE(absl::StrContains(j.error, "'kim' no longer has the editor role")) << j.error;
+  EXPECT_FALSE(*ran);
+}
+
 TEST_F(JobRetryTest, ErrorsThatWouldRepeatAreNotRetried) {
   Job j = RunFlaky("bad-spec", absl::InvalidArgumentError("no such column"), 100);
   EXPECT_EQ(j.status, "failed");
