@@ -3,7 +3,7 @@
 //   gates} GET    /api/v1/projects/{p}/models GET    /api/v1/projects/{p}/models/{m} PATCH
 //   /api/v1/projects/{p}/models/{m}                           {description, tags, gates} POST
 //   /api/v1/projects/{p}/models/{m}/versions                  {run_id, description} POST
-//   /api/v1/projects/{p}/models/{m}/import                    {model | model_base64, signature,
+//   /api/v1/projects/{p}/models/{m}/import    {model | model_base64 | model_artifact, signature,
 //   metrics} GET    /api/v1/projects/{p}/models/{m}/versions/{v}              (v: number or alias)
 //   POST   /api/v1/projects/{p}/models/{m}/versions/{v}/archive | restore
 //   POST   /api/v1/projects/{p}/models/{m}/versions/{v}/gates        -> gate report
@@ -86,15 +86,21 @@ void RegisterRegistryRoutes(Router& r) {
   r.Add("POST", one + "/import", Permission::kProjectEdit, "model.version.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          RETURN_IF_ERROR(RejectUnknownFields(
-              body, {"model", "model_base64", "signature", "metrics", "description"}));
+          RETURN_IF_ERROR(RejectUnknownFields(body, {"model", "model_base64", "model_artifact",
+                                                     "signature", "metrics", "description"}));
           std::string bytes;
-          if (body.contains("model") == body.contains("model_base64")) {
+          if (int{body.contains("model")} + int{body.contains("model_base64")} +
+                  int{body.contains("model_artifact")} !=
+              1) {
             return absl::InvalidArgumentError(
-                "give the model file as 'model' (XGBoost JSON) or 'model_base64' (JSON or "
-                "UBJSON, base64)");
+                "give the model file as 'model' (XGBoost JSON), 'model_base64' (JSON or "
+                "UBJSON, base64) or 'model_artifact' (the path of a project artifact, for files "
+                "too large for a request body)");
           }
-          if (body.contains("model")) {
+          if (body.contains("model_artifact")) {
+            ASSIGN_OR_RETURN(std::string path, RequiredString(body, "model_artifact"));
+            ASSIGN_OR_RETURN(bytes, p->registry->ReadArtifact(rc.project_record(), path));
+          } else if (body.contains("model")) {
             // The file's text (it may hold NaN, which a JSON object cannot), or the object.
             if (body["model"].is_string()) {
               bytes = body["model"].get<std::string>();

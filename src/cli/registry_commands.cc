@@ -6,6 +6,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -13,9 +14,14 @@
 #include "absl/strings/str_split.h"
 #include "cli/client.h"
 #include "core/status.h"
+#include "core/time.h"
 
 namespace kade {
 namespace {
+
+// Model files up to this size go inline (base64) in the import request; the default JSON
+// body limit is 8 MiB and base64 adds a third.
+constexpr size_t kInlineImportBytes = 5u << 20;
 
 std::string Models(const std::string& p) { return "/api/v1/projects/" + p + "/models"; }
 std::string Endpoints(const std::string& p) { return "/api/v1/projects/" + p + "/endpoints"; }
@@ -204,7 +210,22 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         return absl::InvalidArgumentError(
             "give the signature with --signature FILE or --dataset NAME@V");
       }
-      Json body{{"model_base64", absl::Base64Escape(bytes)}, {"signature", sig}};
+      Json body{{"signature", sig}};
+      if (bytes.size() <= kInlineImportBytes) {
+        body["model_base64"] = absl::Base64Escape(bytes);
+      } else {
+        // Too large for a JSON body: streamed up as a project artifact, then imported from it
+        // (the artifact stays, as the file the version came from).
+        const bool ubj = absl::EndsWith(imp_file, ".ubj") || absl::EndsWith(imp_file, ".ubjson");
+        const std::string path =
+            absl::StrCat("imports/", imp_model, "/", NowMillis(), ubj ? ".ubj" : ".json");
+        ASSIGN_OR_RETURN(RawResponse r, HttpUploadFile(c.options().url, "PUT",
+                                                       absl::StrCat("/api/v1/projects/", project,
+                                                                    "/artifacts/", path),
+                                                       imp_file, c.options().token));
+        RETURN_IF_ERROR(StatusFromResponse(r));
+        body["model_artifact"] = path;
+      }
       if (!imp_desc.empty()) body["description"] = imp_desc;
       ASSIGN_OR_RETURN(Json v,
                        c.Call("POST", Models(project) + "/" + imp_model + "/import", &body));

@@ -55,6 +55,9 @@ class RegistryService {
                                       absl::string_view model, absl::string_view model_bytes,
                                       const Json& signature, const Json& metrics,
                                       absl::string_view description);
+  // A project artifact's bytes (verified against its hash), e.g. a model file uploaded as an
+  // artifact for an import too large for a JSON body.
+  absl::StatusOr<std::string> ReadArtifact(const Project& project, const std::string& path);
   // `ref`: a version number or an alias.
   absl::StatusOr<ModelVersion> GetVersion(const Project& project, absl::string_view model,
                                           absl::string_view ref);
@@ -102,7 +105,6 @@ class RegistryService {
   absl::StatusOr<ModelVersion> CreateVersion(const RequestContext& ctx, const Project& project,
                                              absl::string_view model_name, ModelVersion v,
                                              bool create_model);
-  absl::StatusOr<std::string> ReadArtifact(const Project& project, const std::string& path);
   absl::StatusOr<Json> Gates(const Project& project, const RegisteredModel& m,
                              const ModelVersion& v);
   absl::StatusOr<double> Rescore(const Project& project, const ModelVersion& v,

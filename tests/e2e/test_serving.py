@@ -766,3 +766,40 @@ def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
             proc.kill()
             raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
         log.close()
+
+
+def test_a_model_file_larger_than_a_request_body_is_imported_through_an_artifact(ml, tmpdir_path):
+    # 1,000 trees of depth 8: an XGBoost JSON file past the 8 MiB JSON body limit. The CLI
+    # streams it up as a project artifact and imports from there.
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3000, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] * x[:, 2] + rng.normal(scale=0.5, size=3000) > 0).astype(int)
+    names = [f"f{i}" for i in range(6)]
+    dm = xgboost.DMatrix(x, label=y, feature_names=names)
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 8, "eta": 0.05,
+                             "min_child_weight": 0, "lambda": 0.01}, dm, 1000)
+    path = os.path.join(tmpdir_path, "big.json")
+    booster.save_model(path)
+    assert os.path.getsize(path) > 8 << 20, os.path.getsize(path)
+    sig_path = os.path.join(tmpdir_path, "sig.json")
+    with open(sig_path, "w") as f:
+        json.dump({"features": [{"name": n, "type": "numeric"} for n in names]}, f)
+    r = ml.cli("--json", "models", "import", path, "--name", "big", "--signature", sig_path,
+               env={"KADE_PROJECT": "ml"})
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)["version"]
+    arts = ml.admin("GET", f"{P}/artifacts?prefix=imports/big/").json
+    assert any(a["name"].startswith("imports/big/") for a in arts["artifacts"]), arts
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "big", "model": "big",
+                                               "targets": [{"version": v}]}).status == 201
+    rows = [dict(zip(names, map(float, row))) for row in x[:50]]
+    out = ml.admin("POST", f"{P}/endpoints/big/predict", {"instances": rows}).json
+    np.testing.assert_allclose([p[1] for p in out["probabilities"]], booster.predict(xgboost.DMatrix(x[:50], feature_names=names)),
+                               rtol=1e-6, atol=1e-7)
+    # The artifact form, refused when it names nothing or is given with another form.
+    sig = {"features": [{"name": n, "type": "numeric"} for n in names]}
+    r = ml.admin("POST", f"{P}/models/big/import", {"model_artifact": "imports/none.json", "signature": sig})
+    assert r.status == 404, r.raw
+    r = ml.admin("POST", f"{P}/models/big/import", {"model_artifact": "x", "model": "{}", "signature": sig})
+    assert r.status == 400 and "model_artifact" in r.json["error"]["message"], r.raw
+    assert len(ml.admin("GET", f"{P}/models/big").json["versions"]) == 1
