@@ -558,25 +558,34 @@ def test_a_second_server_on_the_same_store_follows_endpoints_and_alias_moves(ml,
         time.sleep(0.3)
 
 
-def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, tmpdir_path):
+def start_replica(ml, tmpdir_path, url, *extra):
+    """Starts `kade serve` for project ml against `url`; returns the process, its log file and
+    a client for it, once it listens."""
     import subprocess
     from conftest import KADE
+    port_file = os.path.join(tmpdir_path, "replica.port")
+    log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
+    proc = subprocess.Popen([KADE, "serve", "--url", url, "--token", ADMIN_TOKEN, "--project", "ml",
+                             "--addr", "127.0.0.1:0", "--data-dir", os.path.join(tmpdir_path, "replica"),
+                             "--sync", "1", "--port-file", port_file, *extra],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while not (os.path.exists(port_file) and open(port_file).read().strip()):
+        assert proc.poll() is None and time.time() < deadline, open(log.name).read()
+        time.sleep(0.1)
+    replica = type(ml)(ml.data_dir)
+    replica.port = int(open(port_file).read())
+    return proc, log, replica
+
+
+def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, tmpdir_path):
+    import subprocess
     v1 = register(ml, train(ml, max_depth=2))
     v2 = register(ml, train(ml, max_depth=4))
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
     assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
-    port_file = os.path.join(tmpdir_path, "replica.port")
-    log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
-    proc = subprocess.Popen([KADE, "serve", "--url", ml.url, "--token", ADMIN_TOKEN, "--project", "ml",
-                             "--addr", "127.0.0.1:0", "--data-dir", os.path.join(tmpdir_path, "replica"),
-                             "--sync", "1", "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT)
+    proc, log, replica = start_replica(ml, tmpdir_path, ml.url)
     try:
-        deadline = time.time() + 30
-        while not (os.path.exists(port_file) and open(port_file).read().strip()):
-            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
-            time.sleep(0.1)
-        replica = type(ml)(ml.data_dir)
-        replica.port = int(open(port_file).read())
         _, rows = records(2)
         url = f"{P}/endpoints/api/predict"
 
@@ -720,26 +729,14 @@ def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
     # tokens are still answered.
     import subprocess
     import threading
-    from conftest import KADE
     v1 = register(ml, train(ml, max_depth=2))
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
     assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
     stranger = ml.make_user("sid")
     ml.admin("POST", "/api/v1/projects/ml/members", {"user": "sid", "role": "viewer"})
     proxy = _StallingProxy(ml.port)
-    port_file = os.path.join(tmpdir_path, "replica.port")
-    log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
-    proc = subprocess.Popen([KADE, "serve", "--url", f"http://127.0.0.1:{proxy.port}", "--token", ADMIN_TOKEN,
-                             "--project", "ml", "--addr", "127.0.0.1:0", "--threads", "1",
-                             "--data-dir", os.path.join(tmpdir_path, "replica"), "--sync", "1",
-                             "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT)
+    proc, log, replica = start_replica(ml, tmpdir_path, f"http://127.0.0.1:{proxy.port}", "--threads", "1")
     try:
-        deadline = time.time() + 30
-        while not (os.path.exists(port_file) and open(port_file).read().strip()):
-            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
-            time.sleep(0.1)
-        replica = type(ml)(ml.data_dir)
-        replica.port = int(open(port_file).read())
         _, rows = records(2)
         url = f"{P}/endpoints/api/predict"
         deadline = time.time() + 15
