@@ -579,7 +579,6 @@ def start_replica(ml, tmpdir_path, url, *extra):
 
 
 def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, tmpdir_path):
-    import subprocess
     v1 = register(ml, train(ml, max_depth=2))
     v2 = register(ml, train(ml, max_depth=4))
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
