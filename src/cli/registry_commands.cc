@@ -227,8 +227,14 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         body["model_artifact"] = path;
       }
       if (!imp_desc.empty()) body["description"] = imp_desc;
-      ASSIGN_OR_RETURN(Json v,
-                       c.Call("POST", Models(project) + "/" + imp_model + "/import", &body));
+      absl::StatusOr<Json> imported =
+          c.Call("POST", Models(project) + "/" + imp_model + "/import", &body);
+      if (!imported.ok() && body.contains("model_artifact")) {
+        // A refused import leaves nothing behind: the file uploaded for it goes too.
+        (void)c.Call("DELETE", absl::StrCat("/api/v1/projects/", project, "/artifacts/",
+                                            body["model_artifact"].get<std::string>()));
+      }
+      ASSIGN_OR_RETURN(Json v, std::move(imported));
       if (c.json()) {
         std::cout << v.dump(2) << "\n";
       } else {

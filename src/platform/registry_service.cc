@@ -294,12 +294,21 @@ absl::StatusOr<RegisteredModel> RegistryService::UpdateModel(const RequestContex
 }
 
 absl::StatusOr<std::string> RegistryService::ReadArtifact(const Project& project,
-                                                          const std::string& path) {
+                                                          const std::string& path,
+                                                          uint64_t max_bytes) {
+  // The size is checked before the blob is hashed or read: a model is loaded whole.
+  ASSIGN_OR_RETURN(Artifact a, artifacts_->Get(project, path));
+  if (static_cast<uint64_t>(a.size) > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "artifact '", path, "' has ", a.size, " bytes; a model file may have at most ", max_bytes));
+  }
   ASSIGN_OR_RETURN(ArtifactDownload d, artifacts_->OpenForDownload(project, path));
   std::ifstream in(d.local_path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string bytes(static_cast<size_t>(d.artifact.size), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
+    return absl::InternalError(absl::StrCat("cannot read artifact '", path, "'"));
+  }
+  return bytes;
 }
 
 absl::StatusOr<ModelVersion> RegistryService::CreateVersion(const RequestContext& ctx,

@@ -56,8 +56,11 @@ class RegistryService {
                                       const Json& signature, const Json& metrics,
                                       absl::string_view description);
   // A project artifact's bytes (verified against its hash), e.g. a model file uploaded as an
-  // artifact for an import too large for a JSON body.
-  absl::StatusOr<std::string> ReadArtifact(const Project& project, const std::string& path);
+  // artifact for an import too large for a JSON body. Larger than `max_bytes`:
+  // InvalidArgument, nothing read.
+  static constexpr uint64_t kMaxModelBytes = 2ull << 30;
+  absl::StatusOr<std::string> ReadArtifact(const Project& project, const std::string& path,
+                                           uint64_t max_bytes = kMaxModelBytes);
   // `ref`: a version number or an alias.
   absl::StatusOr<ModelVersion> GetVersion(const Project& project, absl::string_view model,
                                           absl::string_view ref);

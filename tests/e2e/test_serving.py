@@ -777,6 +777,15 @@ def test_a_model_file_larger_than_a_request_body_is_imported_through_an_artifact
     path = os.path.join(tmpdir_path, "big.json")
     booster.save_model(path)
     assert os.path.getsize(path) > 8 << 20, os.path.getsize(path)
+    # Refused (the signature has one feature too few): no version, and the uploaded file is
+    # removed again.
+    bad_sig = os.path.join(tmpdir_path, "bad-sig.json")
+    with open(bad_sig, "w") as f:
+        json.dump({"features": [{"name": n, "type": "numeric"} for n in names[:5]]}, f)
+    r = ml.cli("models", "import", path, "--name", "big", "--signature", bad_sig, env={"KADE_PROJECT": "ml"})
+    assert r.returncode != 0 and "takes 6 features" in r.stderr, r.stderr
+    assert ml.admin("GET", f"{P}/artifacts?prefix=imports/big/").json["artifacts"] == []
+    assert ml.admin("GET", f"{P}/models/big").status == 404
     sig_path = os.path.join(tmpdir_path, "sig.json")
     with open(sig_path, "w") as f:
         json.dump({"features": [{"name": n, "type": "numeric"} for n in names]}, f)
