@@ -67,6 +67,23 @@ uint64_t NextRandom() {
 
 constexpr size_t kLogBatch = 256;
 
+// Removes the log entries older than `before` in transactions of at most 10,000 rows, so a
+// large backlog (a first start with retention, a lowered retention) never holds the store's
+// write lock for long.
+absl::StatusOr<int64_t> PruneLog(MetadataStore& store, int64_t before) {
+  constexpr int64_t kRowsPerTx = 10000;
+  int64_t total = 0;
+  for (;;) {
+    int64_t removed = 0;
+    RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(before, kRowsPerTx));
+      return absl::OkStatus();
+    }));
+    total += removed;
+    if (removed < kRowsPerTx) return total;
+  }
+}
+
 constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                     0.01,   0.025,   0.05,   0.1,   0.25,   1};
 
@@ -896,14 +913,10 @@ void ServingService::WriterLoop() {
     // Retention: once an hour, entries older than the retention period go.
     if (options_.retention_days > 0 && NowMillis() >= next_prune) {
       const int64_t before = NowMillis() - int64_t{options_.retention_days} * 86400 * 1000;
-      absl::StatusOr<int64_t> removed = 0;
-      absl::Status ps = store_->Write([&](Transaction& tx) -> absl::Status {
-        removed = tx.endpoints().PrunePredictions(before);
-        return removed.status();
-      });
-      if (!ps.ok()) spdlog::warn("prediction log retention: {}", ps.ToString());
-      if (ps.ok() && *removed > 0)
-        spdlog::info("prediction log: {} entries past retention deleted", *removed);
+      absl::StatusOr<int64_t> total = PruneLog(*store_, before);
+      if (!total.ok()) spdlog::warn("prediction log retention: {}", total.status().ToString());
+      if (total.ok() && *total > 0)
+        spdlog::info("prediction log: {} entries past retention deleted", *total);
       next_prune = NowMillis() + 3600 * 1000;
     }
     std::vector<LogEntry> batch;

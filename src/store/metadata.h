@@ -488,8 +488,11 @@ class EndpointRepository {
   // Deletes an endpoint's log rows up to `id` (a replica, once the server has them).
   virtual absl::Status DeletePredictionsThrough(int64_t endpoint_id, int64_t id) = 0;
   virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id, absl::string_view request_id) = 0;
-  // Deletes log entries and ground truth older than `before` (ms); returns how many entries.
-  virtual absl::StatusOr<int64_t> PrunePredictions(int64_t before) = 0;
+  // Deletes at most `max_rows` log entries older than `before` (ms), endpoint by endpoint
+  // through the (endpoint, time) index, and returns how many went. Once fewer than
+  // `max_rows` are left, the ground truth older than `before` goes too. Callers repeat it
+  // in short transactions until it returns less than `max_rows`.
+  virtual absl::StatusOr<int64_t> PrunePredictions(int64_t before, int64_t max_rows) = 0;
   // Stores (or replaces) the ground truth of a request.
   virtual absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
                                    absl::string_view label, absl::string_view actor,

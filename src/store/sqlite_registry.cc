@@ -372,11 +372,24 @@ class SqliteEndpoints : public EndpointRepository {
     return st.Run();
   }
 
-  absl::StatusOr<int64_t> PrunePredictions(int64_t before) override {
-    ASSIGN_OR_RETURN(auto p, c_->Prepare("DELETE FROM predictions WHERE ts < ?"));
-    p.Bind(1, before);
-    RETURN_IF_ERROR(p.Run());
-    const int64_t removed = c_->Changes();
+  absl::StatusOr<int64_t> PrunePredictions(int64_t before, int64_t max_rows) override {
+    // "WHERE ts < ?" alone would scan the whole log (the index leads with the endpoint), so
+    // each endpoint's old entries are found through predictions_time instead.
+    ASSIGN_OR_RETURN(auto ids, c_->Prepare("SELECT id FROM endpoints ORDER BY id"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> endpoint_ids,
+                     CollectRows<int64_t>(ids, [](const SqliteStmt& s) { return s.Int(0); }));
+    ASSIGN_OR_RETURN(auto del,
+                     c_->Prepare("DELETE FROM predictions WHERE id IN (SELECT id FROM "
+                                 "predictions WHERE endpoint_id = ? AND ts < ? LIMIT ?)"));
+    int64_t removed = 0;
+    for (int64_t id : endpoint_ids) {
+      if (removed >= max_rows) return removed;
+      del.Bind(1, id).Bind(2, before).Bind(3, max_rows - removed);
+      RETURN_IF_ERROR(del.Run());
+      removed += c_->Changes();
+      del.Reset();
+    }
+    if (removed >= max_rows) return removed;
     ASSIGN_OR_RETURN(auto f, c_->Prepare("DELETE FROM feedback WHERE ts < ?"));
     f.Bind(1, before);
     RETURN_IF_ERROR(f.Run());

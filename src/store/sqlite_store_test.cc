@@ -348,7 +348,7 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
   testing::TempDir dir;
   auto store = Open(dir.path() + "/kade.db");
   ASSERT_NE(store, nullptr);
-  int64_t endpoint_id = 0, model_id = 0;
+  int64_t endpoint_id = 0, other_endpoint_id = 0, model_id = 0;
   ASSERT_TRUE(store
                   ->Write([&](Transaction& tx) -> absl::Status {
                     Project p;
@@ -371,7 +371,8 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
                     }
                     RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", 1, "a", 10));
                     RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", 2, "b", 20));
-                    RETURN_IF_ERROR(tx.registry().SetAlias(m.id, "champion", std::nullopt, "c", 30));
+                    RETURN_IF_ERROR(
+                        tx.registry().SetAlias(m.id, "champion", std::nullopt, "c", 30));
                     Endpoint e;
                     e.project_id = p.id;
                     e.name = "api";
@@ -379,6 +380,10 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
                     e.config = "{}";
                     ASSIGN_OR_RETURN(e, tx.endpoints().Create(e));
                     endpoint_id = e.id;
+                    Endpoint e2 = e;
+                    e2.name = "api2";
+                    ASSIGN_OR_RETURN(e2, tx.endpoints().Create(e2));
+                    other_endpoint_id = e2.id;
                     std::vector<PredictionRecord> records;
                     for (int64_t ts : {100, 200, 300}) {
                       PredictionRecord r;
@@ -389,6 +394,10 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
                       r.features = "[]";
                       r.outputs = "{}";
                       records.push_back(r);
+                      if (ts == 100) {
+                        r.endpoint_id = e2.id;  // an old entry of a second endpoint
+                        records.push_back(r);
+                      }
                     }
                     RETURN_IF_ERROR(tx.endpoints().AppendPredictions(records));
                     RETURN_IF_ERROR(tx.endpoints().PutFeedback(e.id, "r100", "true", "a", 100));
@@ -406,14 +415,37 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
                     EXPECT_FALSE(h[2].previous.has_value());
                     ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(model_id));
                     EXPECT_TRUE(aliases.empty());
-                    ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PrunePredictions(250));
-                    EXPECT_EQ(removed, 2);
+                    // Bounded: one row per call, and the ground truth goes with the last call.
+                    ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PrunePredictions(250, 1));
+                    EXPECT_EQ(removed, 1);
+                    ASSIGN_OR_RETURN(auto mid, tx.endpoints().Predictions(endpoint_id, 10));
+                    EXPECT_EQ(mid.size(), 2u);
+                    ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(250, 1));
+                    EXPECT_EQ(removed, 1);
+                    ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(250, 5));
+                    EXPECT_EQ(removed, 1);  // the second endpoint's old entry
+                    ASSIGN_OR_RETURN(auto other, tx.endpoints().Predictions(other_endpoint_id, 10));
+                    EXPECT_TRUE(other.empty());
                     ASSIGN_OR_RETURN(auto left, tx.endpoints().Predictions(endpoint_id, 10));
                     EXPECT_EQ(left.size(), 1u);
                     EXPECT_EQ(left[0].request_id, "r300");
                     EXPECT_EQ(left[0].label, "false");
                     ASSIGN_OR_RETURN(bool gone, tx.endpoints().HasPrediction(endpoint_id, "r100"));
                     EXPECT_FALSE(gone);
+                    // The old ground truth went too: a new entry with that id has no label.
+                    PredictionRecord again;
+                    again.endpoint_id = endpoint_id;
+                    again.request_id = "r100";
+                    again.ts = 400;
+                    again.version = 1;
+                    again.features = "[]";
+                    again.outputs = "{}";
+                    RETURN_IF_ERROR(tx.endpoints().AppendPredictions({again}));
+                    ASSIGN_OR_RETURN(auto now, tx.endpoints().Predictions(endpoint_id, 1));
+                    EXPECT_EQ(now.size(), 1u);
+                    if (!now.empty()) {
+                      EXPECT_FALSE(now[0].label.has_value());
+                    }
                     return absl::OkStatus();
                   })
                   .ok());
