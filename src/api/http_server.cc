@@ -603,7 +603,12 @@ void HttpServer::Run() {
   int n = im->opt.threads > 0 ? im->opt.threads
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> workers;
-  for (int i = 1; i < n; ++i) workers.emplace_back([im] { im->ioc.run(); });
+  for (int i = 1; i < n; ++i) {
+    workers.emplace_back([im] {
+      NameThread("kade-http");
+      im->ioc.run();
+    });
+  }
   im->ioc.run();
   for (auto& t : workers) t.join();
 }

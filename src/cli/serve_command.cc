@@ -369,6 +369,7 @@ int RunServe(ServeOptions o) {
   p->serving->Start();
   std::atomic<bool> stop{false};
   std::thread sync([&] {
+    NameThread("kade-sync");
     while (!stop) {
       for (int i = 0; i < o.sync_s * 10 && !stop; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

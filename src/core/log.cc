@@ -1,6 +1,9 @@
 #include "core/log.h"
 
+#include <pthread.h>
+
 #include <memory>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/async.h"
@@ -54,6 +57,12 @@ void AccessLog(const std::string& json_line) {
 void FlushLogs() {
   if (AccessLogger()) AccessLogger()->flush();
   spdlog::default_logger()->flush();
+}
+
+void NameThread(const char* name) {
+  std::string n(name);
+  n.resize(std::min<size_t>(n.size(), 15));  // the kernel keeps 15 characters
+  pthread_setname_np(pthread_self(), n.c_str());
 }
 
 }  // namespace kade

@@ -13,5 +13,8 @@ absl::Status InitLogging(const std::string& level, const std::string& access_log
 // Writes one already-formatted JSON line to the access log (no-op when disabled).
 void AccessLog(const std::string& json_line);
 void FlushLogs();
+// Names the calling thread (at most 15 characters show) so that top -H, perf and gdb tell
+// the event loops, the prediction log writer and the job workers apart.
+void NameThread(const char* name);
 
 }  // namespace kade

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "core/cron.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "ml/batch_scorer.h"
@@ -389,6 +390,7 @@ void BatchService::Tick(int64_t now_ms) {
 void BatchService::Start() {
   if (scheduler_.joinable()) return;
   scheduler_ = std::thread([this] {
+    NameThread("kade-schedule");
     while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) Tick(NowMillis());
   });
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "core/version.h"
@@ -287,7 +288,11 @@ void JobService::Start() {
   absl::MutexLock lock(&mu_);
   stopping_ = false;
   stopping_now_ = false;
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  for (int i = 0; i < options_.workers; ++i)
+    workers_.emplace_back([this, i] {
+      NameThread("kade-job");
+      WorkerLoop(i);
+    });
 }
 
 void JobService::Stop() {

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "platform/audit_log.h"
@@ -187,10 +188,14 @@ void ServingService::Start() {
   std::lock_guard<std::mutex> l(log_mu_);
   if (!writer_.joinable()) {
     log_stop_ = false;
-    writer_ = std::thread([this] { WriterLoop(); });
+    writer_ = std::thread([this] {
+      NameThread("kade-predlog");
+      WriterLoop();
+    });
   }
   if (!follower_.joinable()) {
     follower_ = std::thread([this] {
+      NameThread("kade-follow");
       while (!follow_stop_.WaitForNotificationWithTimeout(absl::Seconds(2))) Sync();
     });
   }
