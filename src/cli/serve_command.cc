@@ -285,12 +285,10 @@ class Replica {
     }));
     p_->serving->FlushLog();
     for (const auto& e : eps) {
+      const PredictionLog::Key key = PredictionLog::Key::Of(e);
       for (;;) {
-        std::vector<PredictionRecord> rows;
-        RETURN_IF_ERROR(p_->store->Read([&](Transaction& tx) -> absl::Status {
-          ASSIGN_OR_RETURN(rows, tx.endpoints().PredictionsAfter(e.id, forwarded_[e.id], 5000));
-          return absl::OkStatus();
-        }));
+        ASSIGN_OR_RETURN(std::vector<PredictionRecord> rows,
+                         p_->predictions->After(key, forwarded_[e.id], 5000));
         if (rows.empty()) break;
         Json records = Json::array();
         for (const auto& r : rows) {
@@ -311,9 +309,7 @@ class Replica {
         RETURN_IF_ERROR(StatusFromResponse(resp));
         // The server has them: the local log is only a buffer.
         forwarded_[e.id] = rows.back().id;
-        RETURN_IF_ERROR(p_->store->Write([&](Transaction& tx) {
-          return tx.endpoints().DeletePredictionsThrough(e.id, rows.back().id);
-        }));
+        RETURN_IF_ERROR(p_->predictions->ForwardedThrough(key, rows.back().id));
       }
     }
     return absl::OkStatus();

@@ -76,6 +76,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   mo.max_readers = std::max(8, config.threads * 2);
   ASSIGN_OR_RETURN(p->store, MetadataStore::OpenSqlite(mo));
   ASSIGN_OR_RETURN(p->blobs, ArtifactStore::OpenLocal(config.ArtifactRoot()));
+  p->predictions =
+      std::make_unique<PredictionLog>(config.data_dir + "/predictions", PredictionLog::Options{});
   p->audit = std::make_unique<AuditLog>(p->store.get());
   p->auth = std::make_unique<AuthService>(
       p->store.get(),
@@ -98,8 +100,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                          p->artifacts.get(), jo);
   p->registry = std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(),
                                                   p->tracking.get(), p->datasets.get());
-  p->serving = std::make_unique<ServingService>(
-      p->store.get(), p->registry.get(), ServingOptions{10000, config.prediction_retention_days});
+  p->serving =
+      std::make_unique<ServingService>(p->store.get(), p->registry.get(), p->predictions.get(),
+                                       ServingOptions{10000, config.prediction_retention_days});
   p->batch = std::make_unique<BatchService>(p->store.get(), p->jobs.get(), p->registry.get(),
                                             p->datasets.get());
   return p;

@@ -20,6 +20,7 @@
 #include "platform/tracking_service.h"
 #include "store/artifact_store.h"
 #include "store/metadata.h"
+#include "store/prediction_log.h"
 
 namespace kade {
 
@@ -53,6 +54,7 @@ class Platform {
   ServerConfig config;
   std::unique_ptr<MetadataStore> store;
   std::unique_ptr<ArtifactStore> blobs;
+  std::unique_ptr<PredictionLog> predictions;  // <data dir>/predictions
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<ProjectService> projects;

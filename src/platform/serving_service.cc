@@ -17,6 +17,7 @@
 #include "platform/audit_log.h"
 #include "platform/names.h"
 #include "spdlog/spdlog.h"
+#include "store/prediction_log.h"
 
 namespace kade {
 namespace {
@@ -67,23 +68,6 @@ uint64_t NextRandom() {
 }
 
 constexpr size_t kLogBatch = 256;
-
-// Removes the log entries older than `before` in transactions of at most 10,000 rows, so a
-// large backlog (a first start with retention, a lowered retention) never holds the store's
-// write lock for long.
-absl::StatusOr<int64_t> PruneLog(MetadataStore& store, int64_t before) {
-  constexpr int64_t kRowsPerTx = 10000;
-  int64_t total = 0;
-  for (;;) {
-    int64_t removed = 0;
-    RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> absl::Status {
-      ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(before, kRowsPerTx));
-      return absl::OkStatus();
-    }));
-    total += removed;
-    if (removed < kRowsPerTx) return total;
-  }
-}
 
 constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                     0.01,   0.025,   0.05,   0.1,   0.25,   1};
@@ -156,9 +140,9 @@ Project ServingService::ProjectById(int64_t id) {
   return p;
 }
 
-ServingService::ServingService(MetadataStore* store, RegistryService* registry,
+ServingService::ServingService(MetadataStore* store, RegistryService* registry, PredictionLog* log,
                                ServingOptions options)
-    : store_(store), registry_(registry), options_(options) {
+    : store_(store), registry_(registry), log_(log), options_(options) {
   registry_->AddAliasObserver([this](int64_t model_id) { OnAliasMoved(model_id); });
   registry_->SetServingAliases([this](int64_t model_id) { return ServingAliases(model_id); });
 }
@@ -185,6 +169,7 @@ void ServingService::Start() {
     auto state = Build(ProjectById(e.project_id), e);
     if (state.ok()) Install(*state);
   }
+  MoveLegacyLog(all);
   std::lock_guard<std::mutex> l(log_mu_);
   if (!writer_.joinable()) {
     log_stop_ = false;
@@ -198,6 +183,36 @@ void ServingService::Start() {
       NameThread("kade-follow");
       while (!follow_stop_.WaitForNotificationWithTimeout(absl::Seconds(2))) Sync();
     });
+  }
+}
+
+void ServingService::MoveLegacyLog(const std::vector<Endpoint>& endpoints) {
+  for (const auto& e : endpoints) {
+    int64_t moved = 0;
+    for (;;) {
+      std::vector<PredictionRecord> rows;
+      absl::Status s = store_->Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(rows, tx.endpoints().PredictionsAfter(e.id, 0, 5000));
+        return absl::OkStatus();
+      });
+      if (s.ok() && !rows.empty()) s = log_->Append(PredictionLog::Key::Of(e), rows);
+      if (s.ok() && !rows.empty()) {
+        s = store_->Write([&](Transaction& tx) {
+          return tx.endpoints().DeletePredictionsThrough(e.id, rows.back().id);
+        });
+      }
+      if (!s.ok()) {
+        spdlog::warn("prediction log of endpoint {}: cannot move it to files: {}", e.name,
+                     s.ToString());
+        break;
+      }
+      if (rows.empty()) break;
+      moved += static_cast<int64_t>(rows.size());
+    }
+    if (moved > 0) {
+      spdlog::info("prediction log of endpoint {}: {} entries moved to {}", e.name, moved,
+                   log_->dir());
+    }
   }
 }
 
@@ -466,6 +481,11 @@ absl::Status ServingService::Delete(const RequestContext& ctx, const Project& pr
         {"endpoint.delete", absl::StrCat("project/", project.name, "/endpoint/", name),
          project.name});
   }));
+  // Its log goes with it (a failure leaves the files to the hourly sweep of deleted
+  // endpoints' logs).
+  if (absl::Status s = log_->Remove(PredictionLog::Key::Of(current->record)); !s.ok()) {
+    spdlog::warn("endpoint {}: {}", std::string(name), s.ToString());
+  }
   absl::MutexLock l(&mu_);
   states_.erase({project.id, std::string(name)});
   return absl::OkStatus();
@@ -633,6 +653,7 @@ absl::Status ServingService::Serve(
   if (sampled || state->shadow) {
     LogEntry e;
     e.record.endpoint_id = state->record.id;
+    e.endpoint_created = state->record.created_at;
     e.record.request_id = req.request_id;
     e.record.ts = NowMillis();
     e.record.version = version;
@@ -782,15 +803,9 @@ absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const P
   } else {
     RETURN_IF_ERROR(take(body, "body"));
   }
-  FlushLog();  // a prediction answered a moment ago is in the log before it is looked up
   const int64_t now = NowMillis();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     for (size_t i = 0; i < items.size(); ++i) {
-      ASSIGN_OR_RETURN(bool known, tx.endpoints().HasPrediction(state->record.id, items[i].first));
-      if (!known) {
-        return absl::NotFoundError(absl::StrCat("item ", i, ": endpoint '", endpoint,
-                                                "' logged no request '", items[i].first, "'"));
-      }
       RETURN_IF_ERROR(tx.endpoints().PutFeedback(state->record.id, items[i].first, items[i].second,
                                                  ctx.principal.user_name, now));
     }
@@ -806,11 +821,20 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
                                                  int64_t limit) {
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   FlushLog();  // what was answered before this call is in the log it returns
-  std::vector<PredictionRecord> rows;
+  ASSIGN_OR_RETURN(std::vector<PredictionRecord> rows,
+                   log_->Newest(PredictionLog::Key::Of(state->record), limit));
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  for (const auto& r : rows) ids.push_back(r.request_id);
+  std::map<std::string, std::string> labels;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(rows, tx.endpoints().Predictions(state->record.id, limit));
+    ASSIGN_OR_RETURN(labels, tx.endpoints().FeedbackLabels(state->record.id, ids));
     return absl::OkStatus();
   }));
+  for (auto& r : rows) {
+    auto it = labels.find(r.request_id);
+    if (it != labels.end()) r.label = it->second;
+  }
   Json arr = Json::array();
   for (const auto& r : rows) {
     // Features are the request as sent; its rows are shown ("instances" when given so).
@@ -872,8 +896,8 @@ absl::StatusOr<Json> ServingService::IngestLog(const RequestContext& ctx, const 
     }
     records.push_back(std::move(p));
   }
+  RETURN_IF_ERROR(log_->Append(PredictionLog::Key::Of(state->record), records));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
-    RETURN_IF_ERROR(tx.endpoints().AppendPredictions(records));
     return AuditLog::AppendInTx(
         tx, ctx,
         {"endpoint.log.ingest", absl::StrCat("project/", project.name, "/endpoint/", endpoint),
@@ -918,10 +942,21 @@ void ServingService::WriterLoop() {
     // Retention: once an hour, entries older than the retention period go.
     if (options_.retention_days > 0 && NowMillis() >= next_prune) {
       const int64_t before = NowMillis() - int64_t{options_.retention_days} * 86400 * 1000;
-      absl::StatusOr<int64_t> total = PruneLog(*store_, before);
-      if (!total.ok()) spdlog::warn("prediction log retention: {}", total.status().ToString());
-      if (total.ok() && *total > 0)
-        spdlog::info("prediction log: {} entries past retention deleted", *total);
+      std::vector<PredictionLog::Key> live;
+      int64_t labels = 0;
+      absl::Status ps = store_->Write([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto endpoints, tx.endpoints().ListAll());
+        for (const auto& e : endpoints) live.push_back(PredictionLog::Key::Of(e));
+        ASSIGN_OR_RETURN(labels, tx.endpoints().PruneFeedback(before));
+        return absl::OkStatus();
+      });
+      absl::StatusOr<PredictionLog::PruneResult> pruned =
+          ps.ok() ? log_->Prune(before, live) : absl::StatusOr<PredictionLog::PruneResult>(ps);
+      if (!pruned.ok()) spdlog::warn("prediction log retention: {}", pruned.status().ToString());
+      if (pruned.ok() && (pruned->segments > 0 || labels > 0)) {
+        spdlog::info("prediction log: {} segment files ({} bytes) and {} labels deleted",
+                     pruned->segments, pruned->bytes, labels);
+      }
       next_prune = NowMillis() + 3600 * 1000;
     }
     std::vector<LogEntry> batch;
@@ -941,9 +976,19 @@ void ServingService::WriterLoop() {
       }
       log_busy_ = batch.size();
     }
-    std::vector<PredictionRecord> records;
-    records.reserve(batch.size());
+    // Entries by endpoint (a batch is nearly always one endpoint's).
+    std::vector<std::pair<PredictionLog::Key, std::vector<PredictionRecord>>> groups;
+    auto group_of = [&](const LogEntry& e) -> std::vector<PredictionRecord>& {
+      for (auto& [key, recs] : groups) {
+        if (key.id == e.record.endpoint_id && key.created_at == e.endpoint_created) return recs;
+      }
+      groups.emplace_back(PredictionLog::Key{e.record.endpoint_id, e.endpoint_created},
+                          std::vector<PredictionRecord>());
+      groups.back().second.reserve(batch.size());
+      return groups.back().second;
+    };
     for (auto& e : batch) {
+      std::vector<PredictionRecord>& records = group_of(e);
       std::optional<PredictionRecord> shadow;
       if (e.shadow && e.batch) {
         // The shadow answers the same rows; its answer only goes to the log.
@@ -972,9 +1017,9 @@ void ServingService::WriterLoop() {
       }
       if (shadow) records.push_back(std::move(*shadow));
     }
-    if (!records.empty()) {
-      absl::Status s =
-          store_->Write([&](Transaction& tx) { return tx.endpoints().AppendPredictions(records); });
+    for (const auto& [key, records] : groups) {
+      if (records.empty()) continue;
+      absl::Status s = log_->Append(key, records);
       if (s.ok()) {
         log_written_.fetch_add(records.size(), std::memory_order_relaxed);
       } else {

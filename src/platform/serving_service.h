@@ -8,8 +8,8 @@
 // swaps the pointer. In-flight requests finish on the old state, so a rollout drops nothing.
 //
 // The prediction log is a bounded queue drained by one writer thread (which also runs the
-// shadow predictions): the request path never waits on it; when it is full, entries are
-// dropped and counted.
+// shadow predictions) into the log files (store/prediction_log.h): the request path never
+// waits on it; when it is full, entries are dropped and counted.
 //
 // Thread-safe.
 #pragma once
@@ -37,6 +37,8 @@
 
 namespace kade {
 
+class PredictionLog;
+
 struct EndpointConfig {
   struct Target {
     std::string alias;    // follows the alias, or
@@ -59,11 +61,13 @@ struct ServingOptions {
 
 class ServingService {
  public:
-  ServingService(MetadataStore* store, RegistryService* registry, ServingOptions options);
+  ServingService(MetadataStore* store, RegistryService* registry, PredictionLog* log,
+                 ServingOptions options);
   ~ServingService();
 
   // Loads every endpoint (a version that fails to load leaves its endpoint not ready, with
-  // the reason) and starts the prediction log writer.
+  // the reason), moves a prediction log left in the metadata store by an older version into
+  // the log files, and starts the prediction log writer.
   void Start();
   void Stop();
 
@@ -96,7 +100,8 @@ class ServingService {
                                 const Json& body, const PredictRequest& req);
 
   // Ground truth for earlier requests: {"request_id": ID, "label": VALUE} or
-  // {"items": [{...}, ...]}.
+  // {"items": [{...}, ...]}. Kept whether or not the request is in the log (it may have been
+  // sampled out, or still be on its way from a replica); joined to the log when read.
   absl::StatusOr<Json> Feedback(const RequestContext& ctx, const Project& project,
                                 absl::string_view endpoint, const Json& body);
   absl::StatusOr<Json> Predictions(const Project& project, absl::string_view endpoint,
@@ -140,6 +145,7 @@ class ServingService {
   struct Stats;
   struct LogEntry {
     PredictionRecord record;
+    int64_t endpoint_created = 0;                  // with record.endpoint_id, the log's key
     std::shared_ptr<const ml::Servable> servable;  // set when the request is logged
     ml::Prediction prediction;
     std::shared_ptr<const ml::Servable> shadow;
@@ -166,8 +172,12 @@ class ServingService {
   void WriterLoop();
   Stats& StatsFor(const std::string& endpoint, int64_t version);
 
+  // Moves the rows of the metadata store's old `predictions` table into the log files.
+  void MoveLegacyLog(const std::vector<Endpoint>& endpoints);
+
   MetadataStore* store_;
   RegistryService* registry_;
+  PredictionLog* log_;
   ServingOptions options_;
 
   absl::Mutex mu_;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -477,26 +478,24 @@ class EndpointRepository {
   virtual absl::StatusOr<std::vector<Endpoint>> ListAll() = 0;
   virtual absl::Status Update(const Endpoint& e) = 0;
   virtual absl::Status Delete(int64_t id) = 0;
+  // The prediction log itself is kept in files (store/prediction_log.h). The `predictions`
+  // table is where versions before 0.9 kept it: the server moves what it holds into the
+  // files at start with these three.
   virtual absl::Status AppendPredictions(const std::vector<PredictionRecord>& records) = 0;
-  // Newest first; with their ground truth when fed back.
-  virtual absl::StatusOr<std::vector<PredictionRecord>> Predictions(int64_t endpoint_id,
-                                                                    int64_t limit) = 0;
-  // Oldest first, entries after the log row `after_id` (a replica forwarding its log).
+  // Oldest first, entries after the table row `after_id`.
   virtual absl::StatusOr<std::vector<PredictionRecord>> PredictionsAfter(int64_t endpoint_id,
                                                                          int64_t after_id,
                                                                          int64_t limit) = 0;
-  // Deletes an endpoint's log rows up to `id` (a replica, once the server has them).
   virtual absl::Status DeletePredictionsThrough(int64_t endpoint_id, int64_t id) = 0;
-  virtual absl::StatusOr<bool> HasPrediction(int64_t endpoint_id, absl::string_view request_id) = 0;
-  // Deletes at most `max_rows` log entries older than `before` (ms), endpoint by endpoint
-  // through the (endpoint, time) index, and returns how many went. Once fewer than
-  // `max_rows` are left, the ground truth older than `before` goes too. Callers repeat it
-  // in short transactions until it returns less than `max_rows`.
-  virtual absl::StatusOr<int64_t> PrunePredictions(int64_t before, int64_t max_rows) = 0;
   // Stores (or replaces) the ground truth of a request.
   virtual absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
                                    absl::string_view label, absl::string_view actor,
                                    int64_t now) = 0;
+  // The ground truth fed back for those of `request_ids` that have one.
+  virtual absl::StatusOr<std::map<std::string, std::string>> FeedbackLabels(
+      int64_t endpoint_id, const std::vector<std::string>& request_ids) = 0;
+  // Deletes the ground truth posted before `before` (ms); returns how many.
+  virtual absl::StatusOr<int64_t> PruneFeedback(int64_t before) = 0;
 };
 
 class UserRepository {

@@ -318,31 +318,6 @@ class SqliteEndpoints : public EndpointRepository {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<PredictionRecord>> Predictions(int64_t endpoint_id,
-                                                            int64_t limit) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT p.id, p.endpoint_id, p.request_id, p.ts, "
-                                          "p.version, p.shadow, p.latency_us, p.features, "
-                                          "p.outputs, f.label FROM predictions p LEFT JOIN "
-                                          "feedback f ON f.endpoint_id = p.endpoint_id AND "
-                                          "f.request_id = p.request_id WHERE p.endpoint_id = ? "
-                                          "ORDER BY p.id DESC LIMIT ?"));
-    st.Bind(1, endpoint_id).Bind(2, limit);
-    return CollectRows<PredictionRecord>(st, [](const SqliteStmt& s) {
-      PredictionRecord r;
-      r.id = s.Int(0);
-      r.endpoint_id = s.Int(1);
-      r.request_id = s.Text(2);
-      r.ts = s.Int(3);
-      r.version = s.Int(4);
-      r.shadow = s.Int(5) != 0;
-      r.latency_us = s.Int(6);
-      r.features = s.Text(7);
-      r.outputs = s.Text(8);
-      if (!s.IsNull(9)) r.label = s.Text(9);
-      return r;
-    });
-  }
-
   absl::StatusOr<std::vector<PredictionRecord>> PredictionsAfter(int64_t endpoint_id,
                                                                  int64_t after_id,
                                                                  int64_t limit) override {
@@ -372,37 +347,6 @@ class SqliteEndpoints : public EndpointRepository {
     return st.Run();
   }
 
-  absl::StatusOr<int64_t> PrunePredictions(int64_t before, int64_t max_rows) override {
-    // "WHERE ts < ?" alone would scan the whole log (the index leads with the endpoint), so
-    // each endpoint's old entries are found through predictions_time instead.
-    ASSIGN_OR_RETURN(auto ids, c_->Prepare("SELECT id FROM endpoints ORDER BY id"));
-    ASSIGN_OR_RETURN(std::vector<int64_t> endpoint_ids,
-                     CollectRows<int64_t>(ids, [](const SqliteStmt& s) { return s.Int(0); }));
-    ASSIGN_OR_RETURN(auto del,
-                     c_->Prepare("DELETE FROM predictions WHERE id IN (SELECT id FROM "
-                                 "predictions WHERE endpoint_id = ? AND ts < ? LIMIT ?)"));
-    int64_t removed = 0;
-    for (int64_t id : endpoint_ids) {
-      if (removed >= max_rows) return removed;
-      del.Bind(1, id).Bind(2, before).Bind(3, max_rows - removed);
-      RETURN_IF_ERROR(del.Run());
-      removed += c_->Changes();
-      del.Reset();
-    }
-    if (removed >= max_rows) return removed;
-    ASSIGN_OR_RETURN(auto f, c_->Prepare("DELETE FROM feedback WHERE ts < ?"));
-    f.Bind(1, before);
-    RETURN_IF_ERROR(f.Run());
-    return removed;
-  }
-
-  absl::StatusOr<bool> HasPrediction(int64_t endpoint_id, absl::string_view request_id) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT 1 FROM predictions WHERE endpoint_id = ? AND "
-                                          "request_id = ? LIMIT 1"));
-    st.Bind(1, endpoint_id).Bind(2, request_id);
-    return st.Step();
-  }
-
   absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
                            absl::string_view label, absl::string_view actor, int64_t now) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("INSERT INTO feedback (endpoint_id, request_id, ts, "
@@ -412,6 +356,27 @@ class SqliteEndpoints : public EndpointRepository {
                                           "excluded.actor"));
     st.Bind(1, endpoint_id).Bind(2, request_id).Bind(3, now).Bind(4, label).Bind(5, actor);
     return st.Run();
+  }
+
+  absl::StatusOr<std::map<std::string, std::string>> FeedbackLabels(
+      int64_t endpoint_id, const std::vector<std::string>& request_ids) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT label FROM feedback WHERE endpoint_id = ? AND "
+                                          "request_id = ?"));
+    std::map<std::string, std::string> out;
+    for (const auto& id : request_ids) {
+      st.Bind(1, endpoint_id).Bind(2, id);
+      ASSIGN_OR_RETURN(bool found, st.Step());
+      if (found) out[id] = st.Text(0);
+      st.Reset();
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> PruneFeedback(int64_t before) override {
+    ASSIGN_OR_RETURN(auto f, c_->Prepare("DELETE FROM feedback WHERE ts < ?"));
+    f.Bind(1, before);
+    RETURN_IF_ERROR(f.Run());
+    return c_->Changes();
   }
 
  private:

@@ -344,7 +344,7 @@ TEST(SqliteStoreTest, ConcurrentWritesCommitTogetherAndFailuresStayIsolated) {
 namespace kade {
 namespace {
 
-TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictionLog) {
+TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndFeedbackIsLookedUpAndPruned) {
   testing::TempDir dir;
   auto store = Open(dir.path() + "/kade.db");
   ASSERT_NE(store, nullptr);
@@ -404,51 +404,40 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndRetentionPrunesThePredictio
                     return tx.endpoints().PutFeedback(e.id, "r300", "false", "a", 300);
                   })
                   .ok());
-  ASSERT_TRUE(store
-                  ->Write([&](Transaction& tx) -> absl::Status {
-                    ASSIGN_OR_RETURN(auto h, tx.registry().AliasHistory(model_id, 10));
-                    EXPECT_EQ(h.size(), 3u);
-                    EXPECT_FALSE(h[0].version.has_value());  // removed
-                    EXPECT_EQ(h[0].previous, 2);
-                    EXPECT_EQ(h[1].version, 2);
-                    EXPECT_EQ(h[1].previous, 1);
-                    EXPECT_FALSE(h[2].previous.has_value());
-                    ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(model_id));
-                    EXPECT_TRUE(aliases.empty());
-                    // Bounded: one row per call, and the ground truth goes with the last call.
-                    ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PrunePredictions(250, 1));
-                    EXPECT_EQ(removed, 1);
-                    ASSIGN_OR_RETURN(auto mid, tx.endpoints().Predictions(endpoint_id, 10));
-                    EXPECT_EQ(mid.size(), 2u);
-                    ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(250, 1));
-                    EXPECT_EQ(removed, 1);
-                    ASSIGN_OR_RETURN(removed, tx.endpoints().PrunePredictions(250, 5));
-                    EXPECT_EQ(removed, 1);  // the second endpoint's old entry
-                    ASSIGN_OR_RETURN(auto other, tx.endpoints().Predictions(other_endpoint_id, 10));
-                    EXPECT_TRUE(other.empty());
-                    ASSIGN_OR_RETURN(auto left, tx.endpoints().Predictions(endpoint_id, 10));
-                    EXPECT_EQ(left.size(), 1u);
-                    EXPECT_EQ(left[0].request_id, "r300");
-                    EXPECT_EQ(left[0].label, "false");
-                    ASSIGN_OR_RETURN(bool gone, tx.endpoints().HasPrediction(endpoint_id, "r100"));
-                    EXPECT_FALSE(gone);
-                    // The old ground truth went too: a new entry with that id has no label.
-                    PredictionRecord again;
-                    again.endpoint_id = endpoint_id;
-                    again.request_id = "r100";
-                    again.ts = 400;
-                    again.version = 1;
-                    again.features = "[]";
-                    again.outputs = "{}";
-                    RETURN_IF_ERROR(tx.endpoints().AppendPredictions({again}));
-                    ASSIGN_OR_RETURN(auto now, tx.endpoints().Predictions(endpoint_id, 1));
-                    EXPECT_EQ(now.size(), 1u);
-                    if (!now.empty()) {
-                      EXPECT_FALSE(now[0].label.has_value());
-                    }
-                    return absl::OkStatus();
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->Write([&](Transaction& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(auto h, tx.registry().AliasHistory(model_id, 10));
+            EXPECT_EQ(h.size(), 3u);
+            EXPECT_FALSE(h[0].version.has_value());  // removed
+            EXPECT_EQ(h[0].previous, 2);
+            EXPECT_EQ(h[1].version, 2);
+            EXPECT_EQ(h[1].previous, 1);
+            EXPECT_FALSE(h[2].previous.has_value());
+            ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(model_id));
+            EXPECT_TRUE(aliases.empty());
+            // The table of versions before 0.9, read once to move it into files.
+            ASSIGN_OR_RETURN(auto first, tx.endpoints().PredictionsAfter(endpoint_id, 0, 2));
+            EXPECT_EQ(first.size(), 2u);
+            EXPECT_EQ(first[0].request_id, "r100");
+            EXPECT_EQ(first[1].request_id, "r200");
+            RETURN_IF_ERROR(tx.endpoints().DeletePredictionsThrough(endpoint_id, first[1].id));
+            ASSIGN_OR_RETURN(auto rest, tx.endpoints().PredictionsAfter(endpoint_id, 0, 10));
+            EXPECT_EQ(rest.size(), 1u);
+            ASSIGN_OR_RETURN(auto other, tx.endpoints().PredictionsAfter(other_endpoint_id, 0, 10));
+            EXPECT_EQ(other.size(), 1u);  // another endpoint's rows are untouched
+            // Ground truth: looked up by request id, pruned by age.
+            ASSIGN_OR_RETURN(auto labels,
+                             tx.endpoints().FeedbackLabels(endpoint_id, {"r100", "r200", "r300"}));
+            EXPECT_EQ(labels,
+                      (std::map<std::string, std::string>{{"r100", "true"}, {"r300", "false"}}));
+            ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PruneFeedback(250));
+            EXPECT_EQ(removed, 1);
+            ASSIGN_OR_RETURN(labels, tx.endpoints().FeedbackLabels(endpoint_id, {"r100", "r300"}));
+            EXPECT_EQ(labels, (std::map<std::string, std::string>{{"r300", "false"}}));
+            return absl::OkStatus();
+          })
+          .ok());
 }
 
 }  // namespace
