@@ -439,6 +439,39 @@ def test_prediction_log_left_in_sqlite_by_an_older_version_moves_to_files(ml):
     assert os.listdir(seg_dir) == []
 
 
+def test_log_ingest_keeps_hostile_text_as_one_entry_each(ml):
+    register(ml, train(ml))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": 1})
+    ml.admin("POST", f"{P}/endpoints", {"name": "ing", "model": "churn"})
+    records_in = [
+        {"request_id": 'q"uote\\d\nline', "ts": 1, "version": 1, "latency_us": 3,
+         "features": '{\n  "instances": [\r\n {"plan": "a\\nb", "x": 1}\n ]\n}', "outputs": '{"predictions": [1]}'},
+        {"request_id": "plain", "ts": 2, "version": 1, "latency_us": 4, "shadow": True,
+         "features": "[]", "outputs": "null"},
+    ]
+    r = ml.admin("POST", f"{P}/endpoints/ing/predictions", {"records": records_in, "replica": "r1"})
+    assert r.status == 200 and r.json == {"accepted": 2}, r.raw
+    log = ml.admin("GET", f"{P}/endpoints/ing/predictions").json["predictions"]
+    assert [e["request_id"] for e in log] == ["plain", records_in[0]["request_id"]]
+    assert log[1]["features"] == [{"plan": "a\nb", "x": 1}] and log[1]["outputs"] == {"predictions": [1]}
+    assert log[0]["shadow"] is True and log[0]["features"] == []
+    # Two entries, two lines in the endpoint's segment file.
+    seg_root = os.path.join(ml.data_dir, "predictions")
+    (d,) = os.listdir(seg_root)
+    text = "".join(open(os.path.join(seg_root, d, f)).read() for f in os.listdir(os.path.join(seg_root, d)))
+    assert text.count("\n") == 2
+    # Wrong types are refused whole, naming the field; nothing is appended.
+    for bad, needle in [
+        ({"records": [{**records_in[1], "features": "{not json"}]}, "records[0].features"),
+        ({"records": [records_in[1], {**records_in[1], "ts": -1}]}, "records[1].ts"),
+        ({"records": [{**records_in[1], "what": 1}]}, "what"),
+        ({"records": []}, "records"),
+    ]:
+        r = ml.admin("POST", f"{P}/endpoints/ing/predictions", bad)
+        assert r.status == 400 and needle in r.json["error"]["message"], (bad, r.raw)
+    assert len(ml.admin("GET", f"{P}/endpoints/ing/predictions").json["predictions"]) == 2
+
+
 def test_quality_gates_guard_serving_aliases_and_overrides_are_audited(ml):
     v1 = register(ml, train(ml, max_depth=3))
     v2 = register(ml, train(ml, max_depth=1, eta=0.01))  # a weak model
