@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -72,6 +73,65 @@ absl::StatusOr<Json> Targets(const std::string& spec) {
   }
   if (targets.empty()) return absl::InvalidArgumentError("no traffic targets given");
   return targets;
+}
+
+// Ground truth from a file: a JSON list of {request_id, label} (or {"items": [...]}), or
+// CSV with the header request_id,label (fields may be double-quoted).
+absl::StatusOr<Json> FeedbackItems(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadLocal(path));
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
+    Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded()) return absl::InvalidArgumentError(path + ": not valid JSON");
+    if (j.is_object() && j.contains("items")) j = j["items"];
+    if (!j.is_array()) {
+      return absl::InvalidArgumentError(path + ": expected a list of {request_id, label}");
+    }
+    return j;
+  }
+  // CSV, one item per line after the header.
+  auto field = [](absl::string_view f, std::string* out) -> bool {
+    f = absl::StripAsciiWhitespace(f);
+    if (f.size() >= 2 && f.front() == '"' && f.back() == '"') {
+      f = f.substr(1, f.size() - 2);
+      out->clear();
+      for (size_t i = 0; i < f.size(); ++i) {
+        if (f[i] == '"') {
+          if (i + 1 >= f.size() || f[i + 1] != '"') return false;
+          ++i;
+        }
+        out->push_back(f[i]);
+      }
+      return true;
+    }
+    if (f.find('"') != absl::string_view::npos) return false;
+    *out = std::string(f);
+    return true;
+  };
+  Json items = Json::array();
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    if (line_no == 1) {
+      if (absl::StripAsciiWhitespace(line) != "request_id,label") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": line 1: expected the header request_id,label"));
+      }
+      continue;
+    }
+    // The request id has no comma; the label may (quoted).
+    size_t comma = line.find(',');
+    std::string id, label;
+    if (comma == absl::string_view::npos || !field(line.substr(0, comma), &id) ||
+        !field(line.substr(comma + 1), &label) || id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": line ", line_no, ": expected request_id,label"));
+    }
+    items.push_back(Json{{"request_id", id}, {"label", label}});
+  }
+  return items;
 }
 
 void PrintEndpoint(const Json& e) {
@@ -331,7 +391,8 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   });
 
   // kade endpoints
-  auto* eps = app.add_subcommand("endpoints", "Real-time endpoints: create, split, predict");
+  auto* eps =
+      app.add_subcommand("endpoints", "Real-time endpoints: create, split, predict, log, feedback");
   eps->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")
       ->envname("KADE_PROJECT");
   eps->require_subcommand(1);
@@ -419,6 +480,131 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         std::cout << e.dump(2) << "\n";
       } else {
         PrintEndpoint(e);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string eu_name, eu_shadow, eu_description;
+  static double eu_sample = -1;
+  auto* eu =
+      eps->add_subcommand("update", "Change an endpoint's shadow, log sampling or description");
+  eu->add_option("name", eu_name, "Endpoint name")->required();
+  eu->add_option("--shadow", eu_shadow,
+                 "Alias or version that gets a copy of each request, or none");
+  eu->add_option("--log-sample", eu_sample, "Fraction of requests in the prediction log (0 to 1)");
+  eu->add_option("--description", eu_description, "Description");
+  eu->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      Json body = Json::object();
+      if (eu_shadow == "none") {
+        body["shadow"] = nullptr;
+      } else if (!eu_shadow.empty()) {
+        ASSIGN_OR_RETURN(Json s, Targets(eu_shadow));
+        s[0].erase("weight");
+        body["shadow"] = s[0];
+      }
+      if (eu_sample >= 0) body["log_sample"] = eu_sample;
+      if (!eu_description.empty()) body["description"] = eu_description;
+      if (body.empty()) {
+        return absl::InvalidArgumentError("give --shadow, --log-sample or --description");
+      }
+      ASSIGN_OR_RETURN(Json e, c.Call("PATCH", Endpoints(project) + "/" + eu_name, &body));
+      if (c.json()) {
+        std::cout << e.dump(2) << "\n";
+      } else {
+        PrintEndpoint(e);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string ed_name;
+  auto* ed = eps->add_subcommand("delete", "Delete an endpoint and its prediction log");
+  ed->add_option("name", ed_name, "Endpoint name")->required();
+  ed->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("DELETE", Endpoints(project) + "/" + ed_name));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+      } else {
+        std::cout << "deleted endpoint " << ed_name << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string el_name;
+  static int el_limit = 20;
+  auto* el = eps->add_subcommand("log", "Recent entries of the prediction log, newest first");
+  el->add_option("name", el_name, "Endpoint name")->required();
+  el->add_option("--limit,-n", el_limit, "How many (1 to 10000)")->capture_default_str();
+  el->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", absl::StrCat(Endpoints(project), "/", el_name,
+                                                          "/predictions?limit=", el_limit)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& e : r["predictions"]) {
+        const Json& out = e["outputs"];
+        std::string prediction =
+            out.is_object() && out.contains("predictions") ? out["predictions"].dump() : out.dump();
+        if (prediction.size() > 40) prediction = prediction.substr(0, 37) + "...";
+        rows.push_back({JsonCell(e["time"]), JsonCell(e["request_id"]),
+                        "v" + e["version"].dump() + (e["shadow"].get<bool>() ? " shadow" : ""),
+                        e["latency_us"].dump(), prediction,
+                        e["label"].is_null() ? "-" : JsonCell(e["label"])});
+      }
+      PrintTable({"TIME", "REQUEST", "VERSION", "LATENCY_US", "PREDICTION", "LABEL"}, rows);
+      if (r.value("dropped", 0) > 0) {
+        std::cout << r["dropped"].dump()
+                  << " entries dropped since the server started (queue full)\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string ef_name, ef_request, ef_label, ef_file;
+  auto* ef = eps->add_subcommand(
+      "feedback", "Ground truth for earlier requests: --request-id and --label, or --file");
+  ef->add_option("name", ef_name, "Endpoint name")->required();
+  ef->add_option("--request-id", ef_request, "The request's id (X-Request-Id of its answer)");
+  ef->add_option("--label", ef_label, "The true value");
+  ef->add_option("--file,-f", ef_file,
+                 "CSV with the header request_id,label, or a JSON list of {request_id, label}");
+  ef->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      Json items = Json::array();
+      if (!ef_file.empty()) {
+        if (!ef_request.empty() || !ef_label.empty()) {
+          return absl::InvalidArgumentError("give --file, or --request-id with --label, not both");
+        }
+        ASSIGN_OR_RETURN(items, FeedbackItems(ef_file));
+      } else {
+        if (ef_request.empty() || ef_label.empty()) {
+          return absl::InvalidArgumentError("give --request-id and --label, or --file");
+        }
+        items.push_back(Json{{"request_id", ef_request}, {"label", ef_label}});
+      }
+      if (items.empty()) return absl::InvalidArgumentError(ef_file + ": no items");
+      // The server takes at most 10,000 items per call, each call all or nothing.
+      size_t accepted = 0;
+      for (size_t i = 0; i < items.size(); i += 10000) {
+        Json body{
+            {"items", Json(std::vector<Json>(
+                          items.begin() + static_cast<long>(i),
+                          items.begin() + static_cast<long>(std::min(items.size(), i + 10000))))}};
+        ASSIGN_OR_RETURN(Json r,
+                         c.Call("POST", Endpoints(project) + "/" + ef_name + "/feedback", &body));
+        accepted += r.value("accepted", size_t{0});
+      }
+      if (c.json()) {
+        std::cout << Json{{"accepted", accepted}}.dump(2) << "\n";
+      } else {
+        std::cout << "accepted " << accepted << " labels\n";
       }
       return absl::OkStatus();
     });

@@ -599,6 +599,43 @@ def test_cli_models_and_endpoints(ml):
         json.dump({"features": [{"name": "a"}, {"name": "b"}]}, f)
     out = cli("models", "import", path, "--name", "reg", "--signature", sig)
     assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
+    # The prediction log and ground truth from the CLI.
+    ml.admin("POST", f"{P}/endpoints/api/predict", {"instances": [json.loads(rec)]}, headers={"X-Request-Id": "cli-1"})
+    ml.admin("POST", f"{P}/endpoints/api/predict", {"instances": [json.loads(rec)]}, headers={"X-Request-Id": "cli-2"})
+    out = cli("endpoints", "feedback", "api", "--request-id", "cli-1", "--label", "true")
+    assert out.returncode == 0 and "accepted 1" in out.stdout, out.stdout + out.stderr
+    labels = os.path.join(ml.data_dir, "labels.csv")
+    with open(labels, "w") as f:
+        f.write('request_id,label\ncli-2,"false"\n\ncli-3,"a ""quoted"", label"\n')
+    out = cli("endpoints", "feedback", "api", "--file", labels)
+    assert out.returncode == 0 and "accepted 2" in out.stdout, out.stdout + out.stderr
+    out = cli("endpoints", "log", "api", "-n", "2")
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and lines[0].split()[:3] == ["TIME", "REQUEST", "VERSION"], out.stdout
+    assert "cli-2" in lines[1] and lines[1].rstrip().endswith("false"), out.stdout
+    assert "cli-1" in lines[2] and lines[2].rstrip().endswith("true"), out.stdout
+    log = json.loads(ml.cli("--json", "endpoints", "log", "api", env={"KADE_PROJECT": "ml"}).stdout)
+    assert log["predictions"][0]["request_id"] == "cli-2"
+    bad = os.path.join(ml.data_dir, "bad.csv")
+    for text, needle in [("request_id,label\nonly-one-field\n", "line 2"), ("id,label\nx,1\n", "line 1"),
+                         ('request_id,label\nx,"unclosed\n', "line 2"), ("[{", "not valid JSON")]:
+        with open(bad, "w") as f:
+            f.write(text)
+        out = cli("endpoints", "feedback", "api", "--file", bad)
+        assert out.returncode == 1 and needle in out.stderr, (text, out.stderr)
+    out = cli("endpoints", "feedback", "api", "--request-id", "x")
+    assert out.returncode == 1 and "--label" in out.stderr
+    # Update the log sampling and shadow, then delete.
+    out = cli("endpoints", "update", "api", "--log-sample", "0.5", "--shadow", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    cfg = ml.admin("GET", f"{P}/endpoints/api").json["config"]
+    assert cfg["log_sample"] == 0.5 and cfg["shadow"]["version"] == 2 and len(cfg["targets"]) == 2, cfg
+    assert cli("endpoints", "update", "api", "--shadow", "none").returncode == 0
+    assert ml.admin("GET", f"{P}/endpoints/api").json["config"]["shadow"] is None
+    assert cli("endpoints", "update", "api").returncode == 1
+    out = cli("endpoints", "delete", "api")
+    assert out.returncode == 0 and "deleted endpoint api" in out.stdout, out.stdout + out.stderr
+    assert ml.admin("GET", f"{P}/endpoints/api").status == 404
 
 
 def test_a_second_server_on_the_same_store_follows_endpoints_and_alias_moves(ml, make_server):
