@@ -75,6 +75,17 @@ absl::StatusOr<Json> Targets(const std::string& spec) {
   return targets;
 }
 
+void PrintEndpoint(const Json& e);
+
+// An endpoint as the server answered it: JSON with --json, else the summary.
+void ShowEndpoint(const Client& c, const Json& e) {
+  if (c.json()) {
+    std::cout << e.dump(2) << "\n";
+  } else {
+    PrintEndpoint(e);
+  }
+}
+
 // Ground truth from a file: a JSON list of {request_id, label} (or {"items": [...]}), or
 // CSV with the header request_id,label (fields may be double-quoted).
 absl::StatusOr<Json> FeedbackItems(const std::string& path) {
@@ -418,11 +429,7 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         body["shadow"] = s[0];
       }
       ASSIGN_OR_RETURN(Json e, c.Call("POST", Endpoints(project), &body));
-      if (c.json()) {
-        std::cout << e.dump(2) << "\n";
-      } else {
-        PrintEndpoint(e);
-      }
+      ShowEndpoint(c, e);
       return absl::OkStatus();
     });
   });
@@ -476,11 +483,7 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       ASSIGN_OR_RETURN(Json targets, Targets(sp_traffic));
       Json body{{"targets", targets}};
       ASSIGN_OR_RETURN(Json e, c.Call("PATCH", Endpoints(project) + "/" + sp_name, &body));
-      if (c.json()) {
-        std::cout << e.dump(2) << "\n";
-      } else {
-        PrintEndpoint(e);
-      }
+      ShowEndpoint(c, e);
       return absl::OkStatus();
     });
   });
@@ -510,11 +513,7 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
         return absl::InvalidArgumentError("give --shadow, --log-sample or --description");
       }
       ASSIGN_OR_RETURN(Json e, c.Call("PATCH", Endpoints(project) + "/" + eu_name, &body));
-      if (c.json()) {
-        std::cout << e.dump(2) << "\n";
-      } else {
-        PrintEndpoint(e);
-      }
+      ShowEndpoint(c, e);
       return absl::OkStatus();
     });
   });
