@@ -368,7 +368,19 @@ absl::StatusOr<PredictionLog::PruneResult> PredictionLog::Prune(int64_t before,
   for (const std::string& name : kdirs) {
     const std::string kdir = dir_ + "/" + name;
     if (!keep.count(name)) {
-      for (const auto& [seq, path] : Segments(kdir)) {
+      // An endpoint's log is only swept once nothing was written to it for an hour: another
+      // server sharing the store may have created the endpoint after `live` was read.
+      auto segs = Segments(kdir);
+      bool recent = false;
+      for (const auto& [seq, path] : segs) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 &&
+            static_cast<int64_t>(st.st_mtime) * 1000 > NowMillis() - 3600 * 1000) {
+          recent = true;
+        }
+      }
+      if (recent) continue;
+      for (const auto& [seq, path] : segs) {
         result.segments++;
         result.bytes += fs::file_size(path, ec);
       }

@@ -57,7 +57,8 @@ class PredictionLog {
     uint64_t bytes = 0;
   };
   // Deletes the segments whose newest entry is older than `before` (ms), and the logs of
-  // endpoints not in `live` (deleted endpoints and projects).
+  // endpoints not in `live` (deleted endpoints and projects) once they were not written to
+  // for an hour.
   absl::StatusOr<PruneResult> Prune(int64_t before, const std::vector<Key>& live);
   // Deletes an endpoint's whole log.
   absl::Status Remove(Key key);
