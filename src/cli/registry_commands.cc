@@ -596,9 +596,19 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
             {"items", Json(std::vector<Json>(
                           items.begin() + static_cast<long>(i),
                           items.begin() + static_cast<long>(std::min(items.size(), i + 10000))))}};
-        ASSIGN_OR_RETURN(Json r,
-                         c.Call("POST", Endpoints(project) + "/" + ef_name + "/feedback", &body));
-        accepted += r.value("accepted", size_t{0});
+        absl::StatusOr<Json> r =
+            c.Call("POST", Endpoints(project) + "/" + ef_name + "/feedback", &body);
+        if (!r.ok() && i > 0) {
+          // The server counts items within this call; say where in the file it was, and
+          // what the earlier calls stored.
+          return absl::Status(
+              r.status().code(),
+              absl::StrCat("items ", i, " to ", std::min(items.size(), i + 10000) - 1,
+                           " (counted from 0 within this part): ", r.status().message(), "; the ",
+                           accepted, " labels before them were stored"));
+        }
+        if (!r.ok()) return r.status();
+        accepted += r->value("accepted", size_t{0});
       }
       if (c.json()) {
         std::cout << Json{{"accepted", accepted}}.dump(2) << "\n";

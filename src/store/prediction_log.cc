@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/json.h"
+#include "core/status.h"
 #include "core/time.h"
 #include "spdlog/spdlog.h"
 
@@ -102,39 +103,56 @@ bool ParseLine(std::string_view line, int64_t id, int64_t endpoint_id, Predictio
   return true;
 }
 
-bool ReadAt(int fd, uint64_t offset, size_t n, std::string* buf) {
+// Reads up to `n` bytes at `offset` (fewer at the end of the file).
+absl::Status ReadAt(int fd, uint64_t offset, size_t n, std::string* buf, const std::string& path) {
   buf->resize(n);
   size_t got = 0;
   while (got < n) {
     ssize_t k = ::pread(fd, buf->data() + got, n - got, static_cast<off_t>(offset + got));
     if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
+    if (k < 0) return Errno("cannot read " + path);
+    if (k == 0) break;
     got += static_cast<size_t>(k);
   }
   buf->resize(got);
-  return got == n;
+  return absl::OkStatus();
 }
 
-// Calls `emit(offset, line)` for the complete lines of a segment from the newest backwards,
-// until it returns false. The bytes after the last newline (a line being written, or torn)
-// are not a line.
-template <typename F>
-void LinesBackward(const std::string& path, F emit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return;
+// Opens a segment for reading. A segment deleted meanwhile (retention, forwarding) is no
+// error: *fd stays -1.
+absl::Status OpenForRead(const std::string& path, int* fd) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd < 0 && errno != ENOENT) return Errno("cannot open " + path);
+  return absl::OkStatus();
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
   }
+};
+
+// Calls `emit(offset, line)` for the complete lines of a segment from the newest backwards,
+// until it returns false, reading `chunk` bytes at a time. The bytes after the last newline
+// (a line being written, or torn) are not a line.
+template <typename F>
+absl::Status LinesBackward(const std::string& path, F emit, size_t chunk = kChunk) {
+  int fd = -1;
+  RETURN_IF_ERROR(OpenForRead(path, &fd));
+  if (fd < 0) return absl::OkStatus();
+  FdCloser closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Errno("cannot stat " + path);
   uint64_t pos = static_cast<uint64_t>(st.st_size);
   std::string carry;  // the start of the line that continues after the current chunk
   bool tail_found = false;
   std::string buf;
   while (pos > 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, pos));
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, pos));
     pos -= n;
-    if (!ReadAt(fd, pos, n, &buf)) break;
+    RETURN_IF_ERROR(ReadAt(fd, pos, n, &buf, path));
+    if (buf.size() != n) return absl::InternalError("short read of " + path);
     buf += carry;
     size_t end = buf.size();
     if (!tail_found) {
@@ -164,49 +182,54 @@ void LinesBackward(const std::string& path, F emit) {
         if (prev != std::string::npos) start = std::max(first, prev + 1);
       }
       if (!emit(pos + start, std::string_view(buf).substr(start, stop - start))) {
-        ::close(fd);
-        return;
+        return absl::OkStatus();
       }
       if (start == first) break;
       stop = start - 1;
     }
     carry.assign(buf, 0, first);
   }
-  ::close(fd);
+  return absl::OkStatus();
 }
 
 // Calls `emit(offset, line)` for the complete lines from `from` on, until it returns false.
 template <typename F>
-void LinesForward(const std::string& path, uint64_t from, F emit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+absl::Status LinesForward(const std::string& path, uint64_t from, F emit) {
+  int fd = -1;
+  RETURN_IF_ERROR(OpenForRead(path, &fd));
+  if (fd < 0) return absl::OkStatus();
+  FdCloser closer{fd};
   std::string buf, chunk;
   uint64_t buf_offset = from;  // file offset of buf[0]
   for (;;) {
-    ReadAt(fd, buf_offset + buf.size(), kChunk, &chunk);
+    RETURN_IF_ERROR(ReadAt(fd, buf_offset + buf.size(), kChunk, &chunk, path));
     if (chunk.empty()) break;
     buf += chunk;
     size_t start = 0;
     for (size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1) {
       if (!emit(buf_offset + start, std::string_view(buf).substr(start, nl - start))) {
-        ::close(fd);
-        return;
+        return absl::OkStatus();
       }
     }
     buf.erase(0, start);
     buf_offset += start;
   }
-  ::close(fd);
+  return absl::OkStatus();
 }
 
-int64_t ReadCursor(const std::string& kdir) {
-  int fd = ::open((kdir + "/forwarded").c_str(), O_RDONLY | O_CLOEXEC);
+absl::StatusOr<int64_t> ReadCursor(const std::string& kdir) {
+  const std::string path = kdir + "/forwarded";
+  int fd = -1;
+  RETURN_IF_ERROR(OpenForRead(path, &fd));
   if (fd < 0) return 0;
+  FdCloser closer{fd};
   std::string buf;
-  ReadAt(fd, 0, 32, &buf);
-  ::close(fd);
+  RETURN_IF_ERROR(ReadAt(fd, 0, 32, &buf, path));
   int64_t id = 0;
-  return absl::SimpleAtoi(buf, &id) ? id : 0;
+  if (!absl::SimpleAtoi(buf, &id) || id < 0) {
+    return absl::DataLossError(absl::StrCat(path, ": not a log position: '", buf, "'"));
+  }
+  return id;
 }
 
 }  // namespace
@@ -296,11 +319,11 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::Newest(Key key, int
   for (auto it = segs.rbegin(); it != segs.rend() && static_cast<int64_t>(out.size()) < limit;
        ++it) {
     const int64_t seq = it->first;
-    LinesBackward(it->second, [&](uint64_t offset, std::string_view line) {
+    RETURN_IF_ERROR(LinesBackward(it->second, [&](uint64_t offset, std::string_view line) {
       PredictionRecord r;
       if (ParseLine(line, MakeId(seq, offset), key.id, &r)) out.push_back(std::move(r));
       return static_cast<int64_t>(out.size()) < limit;
-    });
+    }));
   }
   return out;
 }
@@ -310,7 +333,8 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::After(Key key, int6
   std::vector<PredictionRecord> out;
   if (limit <= 0) return out;
   const std::string kdir = KeyDir(key);
-  after_id = std::max(after_id, ReadCursor(kdir));
+  ASSIGN_OR_RETURN(int64_t cursor, ReadCursor(kdir));
+  after_id = std::max(after_id, cursor);
   const int64_t after_seq = after_id >> kOffsetBits;
   for (const auto& [seq, path] : Segments(kdir)) {
     if (seq < after_seq) continue;
@@ -321,7 +345,7 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::After(Key key, int6
       skip_first = true;  // the line at `from` was already taken
     }
     bool more = true;
-    LinesForward(path, from, [&](uint64_t offset, std::string_view line) {
+    RETURN_IF_ERROR(LinesForward(path, from, [&](uint64_t offset, std::string_view line) {
       if (skip_first) {
         skip_first = false;
         return true;
@@ -330,7 +354,7 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::After(Key key, int6
       if (ParseLine(line, MakeId(seq, offset), key.id, &r)) out.push_back(std::move(r));
       more = static_cast<int64_t>(out.size()) < limit;
       return more;
-    });
+    }));
     if (!more) break;
   }
   return out;
@@ -342,7 +366,9 @@ absl::Status PredictionLog::ForwardedThrough(Key key, int64_t id) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Errno("cannot write " + tmp);
   const std::string text = absl::StrCat(id);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  // Synced before the rename: a position lost in a crash would send entries twice.
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), (kdir + "/forwarded").c_str()) != 0) {
     return Errno("cannot record the forwarded position in " + kdir);
@@ -397,24 +423,29 @@ absl::StatusOr<PredictionLog::PruneResult> PredictionLog::Prune(int64_t before,
       auto w = writers_.find(kdir);
       if (w != writers_.end()) open_seq = w->second.seq;
     }
+    // Oldest first, up to the first segment that is kept: later segments were started
+    // later, so only the oldest few are read (a tail of 64 KiB each), not the whole log.
     for (const auto& [seq, path] : Segments(kdir)) {
-      if (seq == open_seq) continue;
+      if (seq == open_seq) break;
       // The newest complete entry's time; a segment without one goes by its file time.
       int64_t newest = -1;
-      LinesBackward(path, [&](uint64_t, std::string_view line) {
-        Json j = Json::parse(line.begin(), line.end(), nullptr, false);
-        if (j.is_object() && j.contains("ts") && j["ts"].is_number_integer()) {
-          newest = j["ts"].get<int64_t>();
-          return false;
-        }
-        return true;
-      });
+      RETURN_IF_ERROR(LinesBackward(
+          path,
+          [&](uint64_t, std::string_view line) {
+            Json j = Json::parse(line.begin(), line.end(), nullptr, false);
+            if (j.is_object() && j.contains("ts") && j["ts"].is_number_integer()) {
+              newest = j["ts"].get<int64_t>();
+              return false;
+            }
+            return true;
+          },
+          64 << 10));
       if (newest < 0) {
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) continue;
         newest = static_cast<int64_t>(st.st_mtime) * 1000;
       }
-      if (newest >= before) continue;
+      if (newest >= before) break;
       result.bytes += fs::file_size(path, ec);
       if (::unlink(path.c_str()) == 0) result.segments++;
     }

@@ -43,7 +43,8 @@ class PredictionLog {
 
   // Appends one endpoint's entries (one write per 64 KiB). Thread-safe.
   absl::Status Append(Key key, const std::vector<PredictionRecord>& records);
-  // The newest `limit` entries, newest first.
+  // The newest `limit` entries, newest first. Lines that do not parse are skipped; a
+  // segment that cannot be read is an error.
   absl::StatusOr<std::vector<PredictionRecord>> Newest(Key key, int64_t limit);
   // Up to `limit` entries after the entry `after_id` (0: from the start), oldest first,
   // and after the point recorded by ForwardedThrough.
@@ -56,9 +57,9 @@ class PredictionLog {
     int64_t segments = 0;
     uint64_t bytes = 0;
   };
-  // Deletes the segments whose newest entry is older than `before` (ms), and the logs of
-  // endpoints not in `live` (deleted endpoints and projects) once they were not written to
-  // for an hour.
+  // Deletes an endpoint's oldest segments while their newest entry is older than `before`
+  // (ms), and the logs of endpoints not in `live` (deleted endpoints and projects) once they
+  // were not written to for an hour. Read errors are returned, not skipped.
   absl::StatusOr<PruneResult> Prune(int64_t before, const std::vector<Key>& live);
   // Deletes an endpoint's whole log.
   absl::Status Remove(Key key);

@@ -196,5 +196,38 @@ TEST(PredictionLogTest, RetentionDeletesOldSegmentsAndLogsOfDeletedEndpoints) {
   EXPECT_EQ(Ids(*log.Newest(kKey, 10)), (std::vector<std::string>{"req-7"}));
 }
 
+TEST(PredictionLogTest, RetentionStopsAtTheFirstSegmentItKeeps) {
+  testing::TempDir dir;
+  PredictionLog log(dir.path(), {/*segment_bytes=*/1, 3600 * 1000});  // one append per segment
+  // Segment times out of order (a replica's entries forwarded late): 100, 300, 200, 400.
+  // The first entry is 200 KB long: its time is read across several 64 KiB tail reads.
+  ASSERT_TRUE(log.Append(kKey, {Entry(100, 100, 200000)}).ok());
+  for (int64_t ts : {300, 200, 400}) ASSERT_TRUE(log.Append(kKey, {Entry(ts, ts)}).ok());
+  auto r = *log.Prune(/*before=*/250, {kKey});
+  EXPECT_EQ(r.segments, 1);  // 100 goes; 300 is kept, so the later 200 is not read
+  EXPECT_GT(r.bytes, 200000u);
+  EXPECT_EQ(Ids(*log.Newest(kKey, 10)),
+            (std::vector<std::string>{"req-400", "req-200", "req-300"}));
+}
+
+TEST(PredictionLogTest, UnreadableSegmentsAndPositionsAreErrorsNotGaps) {
+  testing::TempDir dir;
+  PredictionLog log(dir.path(), {});
+  ASSERT_TRUE(log.Append(kKey, {Entry(1, 1)}).ok());
+  const std::string kdir = dir.path() + "/7-1700000000000";
+  fs::create_directory(kdir + "/9.jsonl");  // a segment name that cannot be read
+  auto newest = log.Newest(kKey, 10);
+  EXPECT_FALSE(newest.ok());
+  EXPECT_NE(newest.status().message().find("9.jsonl"), std::string::npos) << newest.status();
+  fs::remove(kdir + "/9.jsonl");
+  {
+    std::ofstream f(kdir + "/forwarded");
+    f << "garbage";
+  }
+  auto after = log.After(kKey, 0, 10);
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kDataLoss) << after.status();
+  EXPECT_NE(after.status().message().find("forwarded"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kade

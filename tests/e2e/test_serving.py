@@ -625,6 +625,14 @@ def test_cli_models_and_endpoints(ml):
         assert out.returncode == 1 and needle in out.stderr, (text, out.stderr)
     out = cli("endpoints", "feedback", "api", "--request-id", "x")
     assert out.returncode == 1 and "--label" in out.stderr
+    # More than one call's worth: a refusal in the second part says where, and what was stored.
+    many = os.path.join(ml.data_dir, "many.json")
+    with open(many, "w") as f:
+        json.dump([{"request_id": f"m-{i}", "label": 1} for i in range(10000)] +
+                  [{"request_id": "m-last", "label": [1]}], f)
+    out = cli("endpoints", "feedback", "api", "--file", many)
+    assert out.returncode == 1 and "items 10000 to 10000" in out.stderr and "items[0].label" in out.stderr \
+        and "10000 labels before them were stored" in out.stderr, out.stderr
     # Update the log sampling and shadow, then delete.
     out = cli("endpoints", "update", "api", "--log-sample", "0.5", "--shadow", "2")
     assert out.returncode == 0, out.stdout + out.stderr
