@@ -148,6 +148,7 @@ struct HttpServer::Impl {
 
   net::awaitable<void> Listener();
   net::awaitable<void> Serve(std::shared_ptr<Session> s);
+  net::awaitable<void> ServeRequests(std::shared_ptr<Session> s);
   net::awaitable<void> Drain();
   void BeginShutdown();
 
@@ -225,8 +226,35 @@ net::awaitable<uint64_t> HttpServer::Impl::Write(Session& s, HttpResponse& r, un
   co_return n;
 }
 
+// Every session, however it ends (an error, an exception thrown by a handler or by Beast),
+// takes its gauges down and leaves the session table, so shutdown never waits on it.
 net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
   metrics->IncConnections();
+  struct Cleanup {
+    Impl* im;
+    Session* s;
+    ~Cleanup() {
+      {
+        absl::MutexLock lock(&im->mu);
+        im->sessions.erase(s);
+      }
+      im->session_count.fetch_sub(1);
+      im->metrics->DecConnections();
+    }
+  } cleanup{this, s.get()};
+  try {
+    co_await ServeRequests(s);
+  } catch (const std::exception& e) {
+    spdlog::error("connection ended by an unexpected error: {}", e.what());
+  } catch (...) {
+    spdlog::error("connection ended by an unexpected non-standard exception");
+  }
+  beast::error_code sec;
+  s->stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+  s->stream.close();
+}
+
+net::awaitable<void> HttpServer::Impl::ServeRequests(std::shared_ptr<Session> s) {
   beast::error_code ec;
   auto token = net::redirect_error(net::use_awaitable, ec);
   beast::flat_buffer buffer;
@@ -260,6 +288,15 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
     }
     s->busy = true;
     metrics->IncInFlight();
+    struct InFlight {
+      Metrics* m;
+      bool on = true;
+      void Done() {
+        if (on) m->DecInFlight();
+        on = false;
+      }
+      ~InFlight() { Done(); }
+    } in_flight{metrics};
     auto start = std::chrono::steady_clock::now();
     auto& hreq = hp.get();
 
@@ -305,7 +342,13 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
       std::unique_ptr<UploadSink> sink;
       absl::Status st = rc.status();
       if (st.ok()) {
-        absl::StatusOr<std::unique_ptr<UploadSink>> made = match.route->upload(*rc);
+        absl::StatusOr<std::unique_ptr<UploadSink>> made = absl::InternalError("no upload");
+        try {
+          made = match.route->upload(*rc);
+        } catch (const std::exception& e) {
+          spdlog::error("request {} failed: {}", req.request_id, e.what());
+          made = absl::InternalError("unexpected server error");
+        }
         if (made.ok()) {
           sink = std::move(*made);
         } else {
@@ -387,13 +430,20 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
         }
         if (ec) {
           // The client went away or stalled mid-upload; nothing was recorded.
-          metrics->DecInFlight();
+          in_flight.Done();
           spdlog::info("upload {} aborted: {}", req.request_id, ec.message());
           break;
         }
         if (st.ok()) {
           UploadSink* sk = sink.get();
-          absl::StatusOr<HttpResponse> done = co_await OnPool([sk] { return sk->Finish(); });
+          absl::StatusOr<HttpResponse> done =
+              co_await OnPool([sk]() -> absl::StatusOr<HttpResponse> {
+                try {
+                  return sk->Finish();
+                } catch (const std::exception& e) {
+                  return absl::InternalError(absl::StrCat("upload failed: ", e.what()));
+                }
+              });
           if (done.ok()) {
             resp = std::move(*done);
           } else {
@@ -438,7 +488,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
               413));
           keep = false;
         } else if (ec) {
-          metrics->DecInFlight();
+          in_flight.Done();
           break;
         } else {
           req.body = std::move(bp.get().body());
@@ -478,20 +528,11 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Session> s) {
     uint64_t bytes = co_await Write(*s, resp, version, keep, req.request_id, head, ec);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics->Observe(route_name, req.method, status, secs);
-    metrics->DecInFlight();
+    in_flight.Done();
     resp.status = status;
     LogAccess(req, route_name, resp, bytes, secs);
     if (ec || !keep) break;
   }
-  beast::error_code sec;
-  s->stream.socket().shutdown(tcp::socket::shutdown_send, sec);
-  s->stream.close();
-  {
-    absl::MutexLock lock(&mu);
-    sessions.erase(s.get());
-  }
-  session_count.fetch_sub(1);
-  metrics->DecConnections();
 }
 
 net::awaitable<void> HttpServer::Impl::Listener() {

@@ -1,5 +1,6 @@
 #include "api/http_types.h"
 #include "absl/strings/string_view.h"
+#include "core/status.h"
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
@@ -109,9 +110,8 @@ HttpResponse HttpResponse::Error(const absl::Status& status) {
       Json{{"error",
             {{"code", ErrorCodeName(status.code())}, {"message", std::string(status.message())}}}});
   if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kade\"");
-  if (r.status == 429) {
-    // "retry in N s" is part of the throttle message; a fixed hint keeps clients simple.
-    r.headers.emplace_back("Retry-After", "30");
+  if (int64_t wait = RetryAfterOf(status); wait >= 0) {
+    r.headers.emplace_back("Retry-After", absl::StrCat(wait));
   }
   return r;
 }
@@ -158,6 +158,9 @@ HttpResponse HttpResponse::MlflowError(const absl::Status& status) {
   HttpResponse r =
       MakeJson(http, Json{{"error_code", code}, {"message", std::string(status.message())}});
   if (http == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kade\"");
+  if (int64_t wait = RetryAfterOf(status); wait >= 0) {
+    r.headers.emplace_back("Retry-After", absl::StrCat(wait));
+  }
   return r;
 }
 
@@ -187,6 +190,10 @@ absl::Status PercentDecode(absl::string_view in, std::string* out, bool plus_is_
       out->push_back(c);
     }
   }
+  // Decoded text ends up in JSON (audit details, stored options), which must be UTF-8.
+  if (!IsValidUtf8(*out)) {
+    return absl::InvalidArgumentError("percent-escapes decode to bytes that are not valid UTF-8");
+  }
   return absl::OkStatus();
 }
 
@@ -197,7 +204,9 @@ absl::Status ParseQuery(absl::string_view query,
     std::string k, v;
     if (auto s = PercentDecode(part.substr(0, eq), &k, true); !s.ok()) return s;
     if (eq != absl::string_view::npos) {
-      if (auto s = PercentDecode(part.substr(eq + 1), &v, true); !s.ok()) return s;
+      if (auto s = PercentDecode(part.substr(eq + 1), &v, true); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("query parameter '", k, "': ", s.message()));
+      }
     }
     out->emplace_back(std::move(k), std::move(v));
   }

@@ -34,7 +34,9 @@ struct RouteContext {
   const std::string& Param(absl::string_view name) const;
   const Project& project_record() const { return project->project; }
   // Parses the body as a JSON object (400 with line/column when malformed).
-  absl::StatusOr<Json> JsonBody() const { return ParseJsonObject(request->body); }
+  absl::StatusOr<Json> JsonBody(const JsonLimits& limits = {}) const {
+    return ParseJsonObject(request->body, limits);
+  }
 };
 
 // Receives a streamed request body chunk by chunk (artifact uploads).

@@ -51,7 +51,8 @@ void RegisterServingRoutes(Router& r) {
   r.Add("POST", base, Permission::kProjectEdit, "endpoint.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json e, p->serving->Create(rc.ctx, rc.project_record(), body));
+          ASSIGN_OR_RETURN(Json e,
+                           p->serving->Create(rc.ctx, rc.project_record(), rc.project->role, body));
           return HttpResponse::MakeJson(201, e);
         })
       .blocking = true;
@@ -71,8 +72,8 @@ void RegisterServingRoutes(Router& r) {
   r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(
-              Json e, p->serving->Update(rc.ctx, rc.project_record(), rc.Param("endpoint"), body));
+          ASSIGN_OR_RETURN(Json e, p->serving->Update(rc.ctx, rc.project_record(), rc.project->role,
+                                                      rc.Param("endpoint"), body));
           return HttpResponse::MakeJson(200, e);
         })
       .blocking = true;
@@ -154,7 +155,7 @@ void RegisterServingRoutes(Router& r) {
       });
       add("POST", prefix + suffix + "/infer",
           [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-            ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+            ASSIGN_OR_RETURN(Json body, rc.JsonBody(kPredictJsonLimits));
             ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
             ASSIGN_OR_RETURN(Json out, p->serving->OipInfer(rc.project_record(), rc.Param("model"),
                                                             body, MakeRequest(rc, pinned)));

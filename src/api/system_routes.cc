@@ -1,4 +1,7 @@
 // Health, readiness, metrics and identity ("who am I") routes.
+#include <set>
+#include <string>
+
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "api/router.h"
@@ -30,11 +33,19 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
         });
 
   r.Add("GET", "/metrics", Permission::kAuthenticated, "",
-        [metrics, platform](RouteContext&) -> absl::StatusOr<HttpResponse> {
+        [metrics, platform](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          // Per-project series only for projects the caller can see (admins: all).
+          std::set<std::string, std::less<>> projects;
+          const bool all = rc.ctx.principal.is_admin;
+          if (!all) {
+            ASSIGN_OR_RETURN(auto views, platform->projects->List(rc.ctx.principal));
+            for (const auto& v : views) projects.insert(v.project.name);
+          }
           HttpResponse resp;
           resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
           resp.body = metrics->Render();
-          resp.body += platform->serving->RenderMetrics();
+          resp.body += platform->serving->RenderMetrics(
+              [&](absl::string_view project) { return all || projects.count(project) > 0; });
           return resp;
         });
 

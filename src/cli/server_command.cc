@@ -133,6 +133,10 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
                   "Largest decompressed size of a gzip/zstd dataset upload in bytes")
       ->envname("KADE_MAX_DECOMPRESSED")
       ->capture_default_str();
+  srv->add_option("--max-columns", cfg->max_columns,
+                  "Most columns a dataset upload may have (wider tables are refused)")
+      ->envname("KADE_MAX_COLUMNS")
+      ->capture_default_str();
   srv->add_option("--read-timeout", cfg->read_timeout_s, "Seconds to read a request")
       ->envname("KADE_READ_TIMEOUT");
   srv->add_option("--write-timeout", cfg->write_timeout_s, "Seconds to write a response")

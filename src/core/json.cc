@@ -23,9 +23,66 @@ std::pair<int, int> LineColumn(absl::string_view text, size_t offset) {
 }
 }  // namespace
 
-absl::StatusOr<Json> ParseJsonObject(absl::string_view text) {
+absl::Status CheckJsonShape(absl::string_view text, const JsonLimits& limits, int first_line) {
+  int depth = 0;
+  size_t elements = 0;
+  bool in_value = false;  // inside a bare scalar (number, true, false, null)
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto fail = [&](const char* at, std::string what) {
+    auto [line, col] = LineColumn(text, static_cast<size_t>(at - text.data()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("JSON %s (line %d, column %d)", what, line + first_line - 1, col));
+  };
+  for (; p < end; ++p) {
+    char c = *p;
+    switch (c) {
+      case '"':
+        in_value = false;
+        if (++elements > limits.max_elements) break;
+        for (++p; p < end && *p != '"'; ++p) {
+          if (*p == '\\') ++p;
+        }
+        continue;
+      case '[':
+      case '{':
+        in_value = false;
+        ++elements;
+        if (++depth > limits.max_depth) {
+          return fail(p, absl::StrCat("is nested deeper than ", limits.max_depth, " levels"));
+        }
+        break;
+      case ']':
+      case '}':
+        in_value = false;
+        --depth;
+        break;
+      case ',':
+      case ':':
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        in_value = false;
+        break;
+      default:
+        if (!in_value) {
+          in_value = true;
+          ++elements;
+        }
+        break;
+    }
+    if (elements > limits.max_elements) {
+      return fail(p, absl::StrCat("has more than ", limits.max_elements, " values"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> ParseJsonObject(absl::string_view text, const JsonLimits& limits) {
   if (text.empty())
     return absl::InvalidArgumentError("request body is empty; expected a JSON object");
+  if (absl::Status st = CheckJsonShape(text, limits); !st.ok()) return st;
   try {
     Json j = Json::parse(text.begin(), text.end());
     if (!j.is_object()) {
@@ -137,7 +194,43 @@ absl::Status RejectUnknownFields(const Json& obj,
   return absl::OkStatus();
 }
 
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
 Json ParseJsonOr(absl::string_view text, Json fallback) {
+  if (!CheckJsonShape(text, JsonLimits{}).ok()) return fallback;
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   return j.is_discarded() ? fallback : j;
 }

@@ -2,10 +2,21 @@
 // keep the early-return style short. No exception crosses a module boundary.
 #pragma once
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace kade {
+
+// How long a refused caller should wait (a throttle's remaining window), carried to the
+// HTTP layer's Retry-After header as a status payload.
+absl::Status WithRetryAfter(absl::Status status, int64_t seconds);
+// The seconds attached by WithRetryAfter, or -1.
+int64_t RetryAfterOf(const absl::Status& status);
+
+}  // namespace kade
 
 #define KADE_CONCAT_INNER_(a, b) a##b
 #define KADE_CONCAT_(a, b) KADE_CONCAT_INNER_(a, b)

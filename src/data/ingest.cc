@@ -143,7 +143,13 @@ class ZstdDecompressor : public Decompressor {
 class TeeSink : public RecordSink {
  public:
   std::vector<RecordSink*> sinks;
+  size_t max_columns = 0;  // 0: no limit
   absl::Status OnHeader(const std::vector<std::string>& columns) override {
+    if (max_columns > 0 && columns.size() > max_columns) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the table has ", columns.size(), " columns; at most ", max_columns,
+                       " are accepted (server option --max-columns)"));
+    }
     for (RecordSink* s : sinks) RETURN_IF_ERROR(s->OnHeader(columns));
     return absl::OkStatus();
   }
@@ -439,6 +445,14 @@ struct Ingest::Impl {
           " exceeds the limit of ", opt.max_decompressed_bytes, " bytes",
           result.compression == "none" ? "" : " (a compression bomb?)"));
     }
+    if (result.compression != "none" &&
+        result.decompressed_bytes >
+            opt.expansion_allowance + opt.max_expansion * result.raw_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the ", result.compression, "-decompressed data grew past ", opt.max_expansion,
+          " times the ", result.raw_bytes, " compressed bytes read (plus ",
+          opt.expansion_allowance >> 20, " MiB); refused as a compression bomb"));
+    }
     if (pieces) {
       pending.append(data.data(), data.size());
       return pending.size() >= kPieceBytes ? CutPiece(false) : absl::OkStatus();
@@ -484,6 +498,7 @@ struct Ingest::Impl {
       }
     }
     result.format = f;
+    tee.max_columns = opt.max_columns;
     if (opt.compute_profile) {
       profiler = std::make_unique<Profiler>(opt.profile);
       tee.sinks.push_back(profiler.get());

@@ -21,6 +21,14 @@ struct IngestOptions {
   TableFormat format = TableFormat::kAuto;
   char delimiter = 0;  // CSV delimiter override; 0 = ',' for CSV, '\t' for TSV
   uint64_t max_decompressed_bytes = 16ull << 30;
+  // A compressed file may expand to at most this many times the compressed bytes read so
+  // far (plus expansion_allowance): real CSV compresses 3-20 times, a bomb thousands of
+  // times. Without this a 1 MB gzip file expanded to gigabytes before any limit applied.
+  uint64_t max_expansion = 200;
+  uint64_t expansion_allowance = 256ull << 20;
+  // Wider tables are refused at the header: each column costs a profile entry, sketches and
+  // quality state (a 209 KB CSV of 20,000 columns stored a 123 MB profile).
+  size_t max_columns = 2000;
   std::string filename;  // hint for format detection (extension)
   ProfileOptions profile;
   bool compute_profile = true;

@@ -1,6 +1,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/json.h"
 #include "core/status.h"
 #include "data/parsers.h"
 #include "data/values.h"
@@ -60,6 +61,8 @@ class JsonlParser : public RecordParser {
           absl::StrFormat("line %d, column %d: invalid UTF-8 byte 0x%02x", line, bad + 1,
                           static_cast<unsigned char>(text[bad])));
     }
+    if (absl::Status st = CheckJsonShape(text, JsonLimits{}, static_cast<int>(line)); !st.ok())
+      return st;
     nlohmann::ordered_json obj;
     try {
       obj = nlohmann::ordered_json::parse(text);

@@ -148,13 +148,24 @@ struct Column {
   int64_t ts_min = std::numeric_limits<int64_t>::max(),
           ts_max = std::numeric_limits<int64_t>::min();
   absl::flat_hash_map<std::string, int64_t> counts;  // while exact
+  size_t count_bytes = 0;                            // bytes of the keys in counts
+  size_t count_budget = 1u << 20;
   bool distinct_exact = true;
+  bool samples_truncated = false;
   HyperLogLog hll;
   std::vector<std::string> samples;
   size_t min_len = std::numeric_limits<size_t>::max(), max_len = 0;
   double shift = 0;  // first numeric value: centres the correlation sums
   bool shift_set = false;
 };
+
+// The longest prefix of `v` of at most `n` bytes that does not split a UTF-8 sequence.
+absl::string_view Utf8Prefix(absl::string_view v, size_t n) {
+  if (v.size() <= n) return v;
+  size_t end = n;
+  while (end > 0 && (static_cast<unsigned char>(v[end]) & 0xc0) == 0x80) --end;
+  return v.substr(0, end);
+}
 
 }  // namespace
 
@@ -226,8 +237,12 @@ absl::Status Profiler::OnHeader(const std::vector<std::string>& columns) {
         absl::StrCat("target column '", im.opt.target, "' is not in the header"));
   }
   im.cols.resize(columns.size());
+  const size_t budget = std::max<size_t>(
+      4096, std::min(im.opt.exact_distinct_bytes,
+                     im.opt.exact_distinct_bytes_total / std::max<size_t>(1, columns.size())));
   for (size_t i = 0; i < columns.size(); ++i) {
     im.cols[i].name = columns[i];
+    im.cols[i].count_budget = budget;
     if (im.opt.pinned) {
       for (const auto& pc : *im.opt.pinned) {
         if (pc.name == columns[i]) im.cols[i].pinned = pc.type;
@@ -430,10 +445,17 @@ absl::Status Profiler::Impl::ProfileGeneral(const RowBlock& block, size_t c, siz
         ++it->second;
       } else {
         col.counts.emplace(std::string(v), 1);
-        if (col.samples.size() < 5) col.samples.emplace_back(v);
-        if (col.counts.size() > opt.exact_distinct_limit) {
+        col.count_bytes += v.size();
+        if (col.samples.size() < 5) {
+          absl::string_view kept = Utf8Prefix(v, opt.max_value_bytes);
+          col.samples_truncated = col.samples_truncated || kept.size() < v.size();
+          col.samples.emplace_back(kept);
+        }
+        if (col.counts.size() > opt.exact_distinct_limit || col.count_bytes > col.count_budget) {
           for (const auto& [k, n] : col.counts) col.hll.Add(k);
           col.counts.clear();
+          col.counts.rehash(0);
+          col.count_bytes = 0;
           col.distinct_exact = false;
         }
       }
@@ -604,6 +626,7 @@ Json Profiler::ProfileJson() const {
     j["distinct"] = static_cast<int64_t>(std::llround(distinct));
     j["distinct_exact"] = c.distinct_exact;
     j["samples"] = c.samples;
+    if (c.samples_truncated) j["samples_truncated_to_bytes"] = im.opt.max_value_bytes;
     if (c.non_null > 0) {
       j["min_length"] = c.min_len;
       j["max_length"] = c.max_len;
@@ -688,8 +711,12 @@ Json Profiler::ProfileJson() const {
                           return a.second != b.second ? a.second > b.second : a.first < b.first;
                         });
       Json tj = Json::array();
-      for (size_t t = 0; t < k; ++t)
-        tj.push_back(Json{{"value", top[t].first}, {"count", top[t].second}});
+      for (size_t t = 0; t < k; ++t) {
+        absl::string_view kept = Utf8Prefix(top[t].first, im.opt.max_value_bytes);
+        Json e{{"value", std::string(kept)}, {"count", top[t].second}};
+        if (kept.size() < top[t].first.size()) e["truncated"] = true;
+        tj.push_back(std::move(e));
+      }
       j["top"] = tj;
     }
     HyperLogLog h = c.hll;

@@ -473,7 +473,7 @@ bool Servable::DecodeRecordsFast(absl::string_view text, Batch* out) const {
 absl::StatusOr<Batch> Servable::DecodeText(absl::string_view text) const {
   Batch b;
   if (DecodeRecordsFast(text, &b)) return b;
-  ASSIGN_OR_RETURN(Json body, ParseJsonObject(text));
+  ASSIGN_OR_RETURN(Json body, ParseJsonObject(text, kPredictJsonLimits));
   return Decode(body);
 }
 

@@ -91,6 +91,10 @@ inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 absl::StatusOr<std::shared_ptr<const TreeModel>> TreeModel::FromXgboostJson(
     absl::string_view text) {
+  // Models are shallow but can hold millions of numbers: only the depth is bounded.
+  if (absl::Status st = CheckJsonShape(text, {64, std::numeric_limits<size_t>::max()}); !st.ok()) {
+    return Bad(std::string(st.message()));
+  }
   Json root = Json::parse(SanitizeNonFinite(text), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return Bad("not valid JSON");
   ASSIGN_OR_RETURN(const Json* learner, Need(root, "learner", "the model"));

@@ -29,25 +29,23 @@ absl::Status AuthService::NoteFailure(absl::string_view remote, absl::Status why
     f.count = 0;
   }
   ++f.count;
+  if (f.count > options_.fail_limit) {
+    // Past the limit the answer no longer says why the token failed, only when to retry.
+    int64_t wait = (f.window_start + options_.fail_window_s * 1000LL - now + 999) / 1000;
+    return WithRetryAfter(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "too many failed authentication attempts from this address; retry in ", wait, " s")),
+        wait);
+  }
   return why;
 }
 
+// Only failed attempts are throttled: a valid token is answered even from an address that
+// is over the limit, so one attacker behind a shared proxy or NAT cannot lock everybody out.
+// Guessing stays as slow as before, since every wrong guess from that address is a 429.
 absl::StatusOr<Principal> AuthService::Authenticate(absl::string_view authorization,
                                                     absl::string_view remote) {
   int64_t now = NowMillis();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = failures_.find(remote);
-    if (it != failures_.end() && it->second.count >= options_.fail_limit) {
-      int64_t until = it->second.window_start + options_.fail_window_s * 1000LL;
-      if (now < until) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("too many failed authentication attempts from this address; retry in ",
-                         (until - now + 999) / 1000, " s"));
-      }
-      failures_.erase(it);
-    }
-  }
   absl::string_view secret = absl::StripAsciiWhitespace(authorization);
   if (secret.empty()) {
     return absl::UnauthenticatedError("missing API token: send 'Authorization: Bearer <token>'");

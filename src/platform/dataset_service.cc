@@ -19,6 +19,7 @@
 #include "data/sketches.h"
 #include "platform/audit_log.h"
 #include "platform/names.h"
+#include "spdlog/spdlog.h"
 
 namespace kade {
 
@@ -230,11 +231,12 @@ namespace {
 
 class UploadImpl : public DatasetUpload {
  public:
-  UploadImpl(MetadataStore* store, RequestContext ctx, Project project, Dataset dataset,
-             bool exists, std::unique_ptr<BlobWriter> writer, IngestOptions io,
+  UploadImpl(MetadataStore* store, ArtifactStore* blobs, RequestContext ctx, Project project,
+             Dataset dataset, bool exists, std::unique_ptr<BlobWriter> writer, IngestOptions io,
              std::vector<QualityCheck> checks, std::vector<std::string> null_tokens,
              std::string filename, uint64_t max_upload, Json source)
       : store_(store),
+        blobs_(blobs),
         ctx_(std::move(ctx)),
         project_(std::move(project)),
         dataset_(std::move(dataset)),
@@ -266,7 +268,9 @@ class UploadImpl : public DatasetUpload {
     ASSIGN_OR_RETURN(IngestResult r, ingest_->Finish());
     ASSIGN_OR_RETURN(BlobInfo blob, writer_->Commit());
     std::pair<DatasetVersion, bool> out;
-    RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    absl::Status recorded = store_->Write([&](Transaction& tx) -> absl::Status {
+      // A refused upload of the same bytes may have removed the blob meanwhile (below).
+      RETURN_IF_ERROR(blobs_->Stat(blob.sha256).status());
       ASSIGN_OR_RETURN(auto current, tx.datasets().Find(project_.id, dataset_.name));
       if (!current) {
         if (exists_)
@@ -323,12 +327,29 @@ class UploadImpl : public DatasetUpload {
            absl::StrCat("project/", project_.name, "/dataset/", dataset_.name, "@", v.version),
            project_.name,
            Json{{"sha256", v.sha256}, {"rows", v.rows}, {"quality", v.quality_status}}});
-    }));
+    });
+    if (!recorded.ok() && blob.created) {
+      // Nothing refers to the bytes this upload stored: remove them, unless another record
+      // took them up meanwhile (checked in a write, so no upload records them concurrently).
+      absl::Status removed = store_->Write([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto refs, tx.ReferencedBlobs());
+        for (const auto& r : refs) {
+          if (r == blob.sha256) return absl::OkStatus();
+        }
+        return blobs_->Remove(blob.sha256);
+      });
+      if (!removed.ok()) {
+        spdlog::warn("could not remove the blob of a refused upload ({}): {}", blob.sha256,
+                     std::string(removed.message()));
+      }
+    }
+    RETURN_IF_ERROR(recorded);
     return out;
   }
 
  private:
   MetadataStore* store_;
+  ArtifactStore* blobs_;
   RequestContext ctx_;
   Project project_;
   Dataset dataset_;
@@ -373,6 +394,7 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetService::BeginUpload(
   io.format = *fmt;
   io.filename = std::string(filename);
   io.max_decompressed_bytes = limits_.max_decompressed_bytes;
+  io.max_columns = static_cast<size_t>(std::max(1, limits_.max_columns));
   Json options = ParseJsonOr(d.options, Json::object());
   if (options.contains("delimiter")) io.delimiter = options["delimiter"].get<std::string>()[0];
   if (options.contains("null_tokens"))
@@ -387,7 +409,7 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetService::BeginUpload(
   ASSIGN_OR_RETURN(auto writer, blobs_->NewWriter());
   std::vector<std::string> nulls = io.profile.null_tokens;
   return std::unique_ptr<DatasetUpload>(
-      new UploadImpl(store_, ctx, project, d, existing.has_value(), std::move(writer),
+      new UploadImpl(store_, blobs_, ctx, project, d, existing.has_value(), std::move(writer),
                      std::move(io), std::move(checks), std::move(nulls), std::string(filename),
                      limits_.max_upload_bytes, source));
 }

@@ -44,6 +44,7 @@ struct DatasetSpec {
 struct DatasetLimits {
   uint64_t max_upload_bytes = 64ull << 30;
   uint64_t max_decompressed_bytes = 64ull << 30;
+  int max_columns = 2000;
 };
 
 class DatasetUpload;

@@ -15,27 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "spdlog/spdlog.h"
 
 namespace kade {
-
-namespace {
-absl::Status MakeDirs(const std::string& path) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot create directory '", cur, "': ", std::strerror(errno)));
-      }
-    }
-    if (i < path.size()) cur.push_back(path[i]);
-  }
-  return absl::OkStatus();
-}
-}  // namespace
 
 // Synthetic subscriber data for the demo: deterministic (fixed seed), made up, no real person.
 // `month_shift` moves the later snapshot's charges and tenure so a diff shows drift.
@@ -69,7 +54,20 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   RETURN_IF_ERROR(config.Validate());
   auto p = std::make_unique<Platform>();
   p->config = config;
+  // The data directory holds every dataset, artifact, token hash and prediction: nothing in
+  // it is for other local users. New directories are 0700 and files 0600 (the database, its
+  // WAL, blobs, logs and temporary files alike).
+  umask(077);
   RETURN_IF_ERROR(MakeDirs(config.data_dir));
+  for (const std::string& path : {config.data_dir, config.DatabasePath()}) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      spdlog::warn(
+          "{} is readable by other local users (mode {:o}); run chmod -R go-rwx on the data "
+          "directory",
+          path, st.st_mode & 0777);
+    }
+  }
   MetadataStoreOptions mo;
   mo.path = config.DatabasePath();
   mo.sync_full = config.sqlite_sync_full;
@@ -87,7 +85,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
       std::make_unique<ArtifactService>(p->store.get(), p->blobs.get(), config.max_upload_bytes);
   p->datasets = std::make_unique<DatasetService>(
       p->store.get(), p->blobs.get(),
-      DatasetLimits{config.max_upload_bytes, config.max_decompressed_bytes});
+      DatasetLimits{config.max_upload_bytes, config.max_decompressed_bytes, config.max_columns});
   p->tracking = std::make_unique<TrackingService>(p->store.get());
   JobOptions jo;
   jo.workers = std::max(0, config.job_workers);
@@ -260,7 +258,7 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
   }
   RETURN_IF_ERROR(
       serving
-          ->Create(as_alice, demo,
+          ->Create(as_alice, demo, Role::kEditor,
                    Json{{"name", "churn-api"},
                         {"model", "churn"},
                         {"description", "Churn risk for the retention team"},

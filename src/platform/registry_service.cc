@@ -734,6 +734,84 @@ absl::StatusOr<Json> RegistryService::EvaluateGates(const Project& project, absl
   return report;
 }
 
+std::set<std::string> RegistryService::GatedAliases(const RegisteredModel& m) {
+  // The configured aliases (default "champion") and those endpoints follow.
+  Json gates = ParseJsonOr(m.gates, Json::object());
+  std::set<std::string> gated;
+  if (gates.contains("aliases")) {
+    for (const auto& a : gates["aliases"]) {
+      if (a.is_string()) gated.insert(a.get<std::string>());
+    }
+  } else {
+    gated.insert("champion");
+  }
+  absl::MutexLock l(&mu_);
+  if (serving_aliases_) {
+    for (auto& a : serving_aliases_(m.id)) gated.insert(a);
+  }
+  return gated;
+}
+
+bool RegistryService::IsGatedAlias(int64_t model_id, absl::string_view alias) {
+  std::optional<RegisteredModel> m;
+  if (!store_
+           ->Read([&](Transaction& tx) -> absl::Status {
+             ASSIGN_OR_RETURN(m, tx.registry().FindModelById(model_id));
+             return absl::OkStatus();
+           })
+           .ok() ||
+      !m) {
+    return false;
+  }
+  return GatedAliases(*m).count(std::string(alias)) > 0;
+}
+
+absl::StatusOr<RegistryService::Clearance> RegistryService::Judge(
+    const RequestContext& ctx, const Project& project, std::optional<Role> role,
+    const RegisteredModel& m, ModelVersion& v, bool force, absl::string_view what) {
+  Clearance out;
+  ASSIGN_OR_RETURN(out.report, Gates(project, m, v));
+  v.gate_report = out.report.dump();
+  if (out.report["passed"].get<bool>()) return out;
+  if (!force) {
+    RETURN_IF_ERROR(store_->Write([&](Transaction& tx) { return tx.registry().UpdateVersion(v); }));
+    std::string failed;
+    for (const auto& c : out.report["checks"]) {
+      if (!c["passed"].get<bool>())
+        absl::StrAppend(&failed, failed.empty() ? "" : ", ", c["gate"].get<std::string>());
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", v.version, " failed the quality gates (", failed, ") for ", what,
+                     "; see its gate report, or override with force (maintainer)"));
+  }
+  if (!ctx.principal.is_admin && (!role || *role < Role::kMaintainer)) {
+    return absl::PermissionDeniedError(
+        "overriding a failed quality gate needs the maintainer role");
+  }
+  out.overridden = true;
+  return out;
+}
+
+absl::StatusOr<RegistryService::Clearance> RegistryService::ClearForServing(
+    const Project& project, std::optional<Role> role, const RequestContext& ctx, int64_t model_id,
+    int64_t version, bool force, absl::string_view what) {
+  std::optional<RegisteredModel> m;
+  std::optional<ModelVersion> v;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(m, tx.registry().FindModelById(model_id));
+    ASSIGN_OR_RETURN(v, tx.registry().FindVersion(model_id, version));
+    return absl::OkStatus();
+  }));
+  if (!m || !v) return absl::NotFoundError(absl::StrCat("model version ", version, " not found"));
+  if (v->status == "archived") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", version, " is archived; restore it before serving it"));
+  }
+  ASSIGN_OR_RETURN(Clearance c, Judge(ctx, project, role, *m, *v, force, what));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) { return tx.registry().UpdateVersion(*v); }));
+  return c;
+}
+
 absl::StatusOr<ModelAlias> RegistryService::SetAlias(
     const RequestContext& ctx, const Project& project, std::optional<Role> role,
     absl::string_view model, absl::string_view alias, int64_t version, bool force) {
@@ -744,22 +822,7 @@ absl::StatusOr<ModelAlias> RegistryService::SetAlias(
     return absl::FailedPreconditionError(
         absl::StrCat("version ", version, " is archived; restore it before giving it an alias"));
   }
-  // Gated aliases: the configured ones (default "champion") and those endpoints follow.
-  Json gates = ParseJsonOr(m.gates, Json::object());
-  std::set<std::string> gated;
-  if (gates.contains("aliases")) {
-    for (const auto& a : gates["aliases"]) {
-      if (a.is_string()) gated.insert(a.get<std::string>());
-    }
-  } else {
-    gated.insert("champion");
-  }
-  {
-    absl::MutexLock l(&mu_);
-    if (serving_aliases_) {
-      for (auto& a : serving_aliases_(m.id)) gated.insert(a);
-    }
-  }
+  std::set<std::string> gated = GatedAliases(m);
   Json report;
   bool overridden = false;
   // What the gates are judged against: the model's aliases (the champion to beat) and its
@@ -771,27 +834,10 @@ absl::StatusOr<ModelAlias> RegistryService::SetAlias(
       ASSIGN_OR_RETURN(judged_aliases, tx.registry().Aliases(m.id));
       return absl::OkStatus();
     }));
-    ASSIGN_OR_RETURN(report, Gates(project, m, v));
-    v.gate_report = report.dump();
-    if (!report["passed"].get<bool>()) {
-      if (!force) {
-        RETURN_IF_ERROR(
-            store_->Write([&](Transaction& tx) { return tx.registry().UpdateVersion(v); }));
-        std::string failed;
-        for (const auto& c : report["checks"]) {
-          if (!c["passed"].get<bool>())
-            absl::StrAppend(&failed, failed.empty() ? "" : ", ", c["gate"].get<std::string>());
-        }
-        return absl::FailedPreconditionError(absl::StrCat(
-            "version ", version, " failed the quality gates (", failed, ") for alias '", alias,
-            "'; see its gate report, or override with force (maintainer)"));
-      }
-      if (!ctx.principal.is_admin && (!role || *role < Role::kMaintainer)) {
-        return absl::PermissionDeniedError(
-            "overriding a failed quality gate needs the maintainer role");
-      }
-      overridden = true;
-    }
+    ASSIGN_OR_RETURN(Clearance c,
+                     Judge(ctx, project, role, m, v, force, absl::StrCat("alias '", alias, "'")));
+    report = std::move(c.report);
+    overridden = c.overridden;
   }
   const int64_t now = NowMillis();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {

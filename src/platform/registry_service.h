@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,19 @@ class RegistryService {
   absl::StatusOr<ModelAlias> SetAlias(const RequestContext& ctx, const Project& project,
                                       std::optional<Role> role, absl::string_view model,
                                       absl::string_view alias, int64_t version, bool force);
+  // Whether `version` may start taking traffic outside an alias move (an endpoint pinned to
+  // it, or following an ungated alias): the same gates, roles and override rules as a gated
+  // alias move. `what` names the change for the error ("endpoint 'e' targets[0]").
+  struct Clearance {
+    bool overridden = false;
+    Json report;  // the gate report (null when no gates ran)
+  };
+  absl::StatusOr<Clearance> ClearForServing(const Project& project, std::optional<Role> role,
+                                            const RequestContext& ctx, int64_t model_id,
+                                            int64_t version, bool force, absl::string_view what);
+  // Whether moves of `alias` are gated: configured ("champion" by default) or followed by an
+  // endpoint.
+  bool IsGatedAlias(int64_t model_id, absl::string_view alias);
   // Moves `alias` back to the version it pointed at before its last move.
   absl::StatusOr<ModelAlias> Rollback(const RequestContext& ctx, const Project& project,
                                       absl::string_view model, absl::string_view alias);
@@ -110,6 +124,12 @@ class RegistryService {
                                              bool create_model);
   absl::StatusOr<Json> Gates(const Project& project, const RegisteredModel& m,
                              const ModelVersion& v);
+  std::set<std::string> GatedAliases(const RegisteredModel& m);
+  // Runs the gates for `v`; a failure is stored with the version and refused unless `force`
+  // by a maintainer. `v.gate_report` holds the report afterwards.
+  absl::StatusOr<Clearance> Judge(const RequestContext& ctx, const Project& project,
+                                  std::optional<Role> role, const RegisteredModel& m,
+                                  ModelVersion& v, bool force, absl::string_view what);
   absl::StatusOr<double> Rescore(const Project& project, const ModelVersion& v,
                                  const std::string& dataset, const std::string& ref,
                                  const std::string& metric);

@@ -397,10 +397,34 @@ Json ServingService::Describe(const State& s) {
   return out;
 }
 
+absl::StatusOr<Json> ServingService::ClearNewTargets(const RequestContext& ctx,
+                                                     const Project& project,
+                                                     std::optional<Role> role, const State* current,
+                                                     const State& fresh, bool force) {
+  Json overrides = Json::array();
+  std::set<int64_t> cleared;
+  if (current) {
+    for (const auto& t : current->targets) cleared.insert(t.version);
+  }
+  for (size_t i = 0; i < fresh.targets.size(); ++i) {
+    const Live& t = fresh.targets[i];
+    if (cleared.count(t.version)) continue;
+    if (!t.alias.empty() && registry_->IsGatedAlias(fresh.record.model_id, t.alias)) continue;
+    ASSIGN_OR_RETURN(RegistryService::Clearance c,
+                     registry_->ClearForServing(
+                         project, role, ctx, fresh.record.model_id, t.version, force,
+                         absl::StrCat("endpoint '", fresh.record.name, "' targets[", i, "]")));
+    if (c.overridden) overrides.push_back(Json{{"version", t.version}, {"gate_report", c.report}});
+    cleared.insert(t.version);
+  }
+  return overrides;
+}
+
 absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Project& project,
-                                            const Json& body) {
+                                            std::optional<Role> role, const Json& body) {
   RETURN_IF_ERROR(RejectUnknownFields(
-      body, {"name", "model", "alias", "targets", "shadow", "log_sample", "description"}));
+      body, {"name", "model", "alias", "targets", "shadow", "log_sample", "description", "force"}));
+  ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
   ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
   RETURN_IF_ERROR(ValidateName("endpoint", name));
   ASSIGN_OR_RETURN(std::string model, RequiredString(body, "model"));
@@ -408,6 +432,7 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   cfg_json.erase("name");
   cfg_json.erase("model");
   cfg_json.erase("description");
+  cfg_json.erase("force");
   ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
   ASSIGN_OR_RETURN(ModelDetails details, registry_->GetModel(project, model));
   Endpoint e;
@@ -424,16 +449,23 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   // Loads first: an endpoint whose versions cannot serve is refused, not half-created.
   ASSIGN_OR_RETURN(auto state, Build(project, e));
   if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
+  if (Find(project.id, name)) {
+    return absl::AlreadyExistsError(absl::StrCat("endpoint '", name, "' already exists"));
+  }
+  ASSIGN_OR_RETURN(Json overrides,
+                   ClearNewTargets(ctx, project, role, nullptr, *state, force.value_or(false)));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto existing, tx.endpoints().Find(project.id, name));
     if (existing) {
       return absl::AlreadyExistsError(absl::StrCat("endpoint '", name, "' already exists"));
     }
     ASSIGN_OR_RETURN(e, tx.endpoints().Create(e));
+    Json detail{{"model", model}, {"config", config.ToJson()}};
+    if (!overrides.empty()) detail["gate_overrides"] = overrides;
     return AuditLog::AppendInTx(
         tx, ctx,
-        {"endpoint.create", absl::StrCat("project/", project.name, "/endpoint/", name),
-         project.name, Json{{"model", model}, {"config", config.ToJson()}}});
+        {overrides.empty() ? "endpoint.create" : "endpoint.create.override",
+         absl::StrCat("project/", project.name, "/endpoint/", name), project.name, detail});
   }));
   auto s = std::make_shared<State>(*state);
   s->record = e;
@@ -442,14 +474,16 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
 }
 
 absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Project& project,
-                                            absl::string_view name, const Json& body) {
-  RETURN_IF_ERROR(
-      RejectUnknownFields(body, {"alias", "targets", "shadow", "log_sample", "description"}));
+                                            std::optional<Role> role, absl::string_view name,
+                                            const Json& body) {
+  RETURN_IF_ERROR(RejectUnknownFields(
+      body, {"alias", "targets", "shadow", "log_sample", "description", "force"}));
+  ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
   ASSIGN_OR_RETURN(auto current, Require(project, name));
   Json cfg_json = current->config.ToJson();
   if (body.contains("alias") || body.contains("targets")) cfg_json.erase("targets");
   for (const auto& [k, v] : body.items()) {
-    if (k != "description") cfg_json[k] = v;
+    if (k != "description" && k != "force") cfg_json[k] = v;
   }
   ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
   Endpoint e = current->record;
@@ -460,12 +494,16 @@ absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Pro
   e.updated_at = NowMillis();
   ASSIGN_OR_RETURN(auto state, Build(project, e));
   if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
+  ASSIGN_OR_RETURN(Json overrides, ClearNewTargets(ctx, project, role, current.get(), *state,
+                                                   force.value_or(false)));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(tx.endpoints().Update(e));
+    Json detail{{"config", config.ToJson()}};
+    if (!overrides.empty()) detail["gate_overrides"] = overrides;
     return AuditLog::AppendInTx(
         tx, ctx,
-        {"endpoint.update", absl::StrCat("project/", project.name, "/endpoint/", name),
-         project.name, Json{{"config", config.ToJson()}}});
+        {overrides.empty() ? "endpoint.update" : "endpoint.update.override",
+         absl::StrCat("project/", project.name, "/endpoint/", name), project.name, detail});
   }));
   Install(state);
   return Describe(*state);
@@ -889,6 +927,7 @@ absl::StatusOr<Json> ServingService::IngestLog(const RequestContext& ctx, const 
     for (auto [field, slot] :
          {std::pair{"features", &p.features}, std::pair{"outputs", &p.outputs}}) {
       if (!r.contains(field) || !r[field].is_string() ||
+          !CheckJsonShape(r[field].get<std::string>(), JsonLimits{}).ok() ||
           Json::parse(r[field].get<std::string>(), nullptr, false).is_discarded()) {
         return Bad(absl::StrCat(where, ".", field, ": expected JSON text"));
       }
@@ -1035,7 +1074,8 @@ void ServingService::WriterLoop() {
   }
 }
 
-std::string ServingService::RenderMetrics() {
+std::string ServingService::RenderMetrics(
+    const std::function<bool(absl::string_view project)>& visible) {
   std::string out;
   // Endpoint names by key.
   std::map<std::string, std::pair<std::string, std::string>> names;  // key -> project id, name
@@ -1058,6 +1098,7 @@ std::string ServingService::RenderMetrics() {
   {
     absl::MutexLock l(&stats_mu_);
     for (const auto& [k, st] : stats_) {
+      if (!visible(absl::string_view(k.first).substr(0, k.first.find('/')))) continue;
       std::string labels = absl::StrCat("endpoint=\"", k.first, "\",version=\"", k.second, "\"");
       absl::StrAppend(&out, "kade_endpoint_requests_total{", labels, "} ", st->requests.load(),
                       "\n");

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,10 +72,15 @@ class ServingService {
   void Start();
   void Stop();
 
-  absl::StatusOr<Json> Create(const RequestContext& ctx, const Project& project, const Json& body);
+  // A version that starts taking traffic here (pinned, or through an alias no gate guards)
+  // passes the model's quality gates first, as a gated alias move does; `"force": true`
+  // overrides a failure for a maintainer and is audited with the report. `role` is the
+  // caller's role in the project.
+  absl::StatusOr<Json> Create(const RequestContext& ctx, const Project& project,
+                              std::optional<Role> role, const Json& body);
   // Replaces the traffic split, shadow and sampling ({"targets", "shadow", "log_sample"}).
   absl::StatusOr<Json> Update(const RequestContext& ctx, const Project& project,
-                              absl::string_view name, const Json& body);
+                              std::optional<Role> role, absl::string_view name, const Json& body);
   absl::Status Delete(const RequestContext& ctx, const Project& project, absl::string_view name);
   absl::StatusOr<Json> Get(const Project& project, absl::string_view name);
   absl::StatusOr<Json> List(const Project& project);
@@ -115,7 +121,8 @@ class ServingService {
 
   // Prometheus text: per endpoint and version requests, errors, latency, in-flight, model
   // load time; dropped log entries.
-  std::string RenderMetrics();
+  // Per-endpoint series of the projects `visible` accepts (by project name).
+  std::string RenderMetrics(const std::function<bool(absl::string_view project)>& visible);
 
   // Aliases followed by endpoints of `model_id` (for the registry's gates).
   std::vector<std::string> ServingAliases(int64_t model_id);
@@ -154,6 +161,11 @@ class ServingService {
   };
 
   absl::StatusOr<std::shared_ptr<const State>> Build(const Project& project, const Endpoint& e);
+  // Gates every version `fresh` sends answers from that `current` (if any) does not, unless
+  // it comes through a gated alias. The overrides made, for the audit log.
+  absl::StatusOr<Json> ClearNewTargets(const RequestContext& ctx, const Project& project,
+                                       std::optional<Role> role, const State* current,
+                                       const State& fresh, bool force);
   std::shared_ptr<const State> Find(int64_t project_id, absl::string_view name);
   absl::StatusOr<std::shared_ptr<const State>> Require(const Project& project,
                                                        absl::string_view name);

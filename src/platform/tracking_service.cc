@@ -199,10 +199,12 @@ absl::StatusOr<RunView> TrackingService::CreateRun(
   for (const auto& [k, v] : tags) RETURN_IF_ERROR(ValidateTrackingKey("tag", k));
   RunView view;
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto e, tx.tracking().FindExperiment(experiment_id));
-    if (!e) return absl::NotFoundError(absl::StrCat("experiment ", experiment_id, " not found"));
-    ASSIGN_OR_RETURN(Project p,
-                     Authorized(tx, ctx.principal, e->project_id, Permission::kProjectEdit));
+    // The same answer for a missing experiment and one in a project the caller cannot see,
+    // so run creation is no oracle for which ids exist.
+    ASSIGN_OR_RETURN(
+        auto ep, AccessibleExperiment(tx, ctx.principal, experiment_id, Permission::kProjectEdit));
+    auto& [ex, p] = ep;
+    const Experiment* e = &ex;
     if (e->lifecycle_stage != "active") {
       return absl::FailedPreconditionError(
           absl::StrCat("experiment ", experiment_id, " is deleted"));
@@ -420,6 +422,10 @@ absl::StatusOr<std::vector<MetricPoint>> TrackingService::MetricHistory(const Pr
   return out;
 }
 
+namespace {
+constexpr size_t kMaxOrderKeys = 10;
+}  // namespace
+
 absl::StatusOr<std::pair<std::vector<RunView>, std::string>> TrackingService::SearchRuns(
     const Principal& who, const RunSearch& s) {
   if (s.max_results < 1 || s.max_results > 50000)
@@ -436,6 +442,12 @@ absl::StatusOr<std::pair<std::vector<RunView>, std::string>> TrackingService::Se
     }
   }
   ASSIGN_OR_RETURN(q.clauses, ParseRunFilter(s.filter));
+  // Each clause and each sort key is a join; SQLite allows 64 tables in one query, and the
+  // filter holds at most 50 clauses.
+  if (s.order_by.size() > kMaxOrderKeys) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order_by holds at most ", kMaxOrderKeys, " keys, got ", s.order_by.size()));
+  }
   for (const auto& o : s.order_by) {
     ASSIGN_OR_RETURN(RunOrder ro, ParseRunOrder(o));
     q.order_by.push_back(ro);

@@ -1,5 +1,6 @@
 #include "store/artifact_store.h"
 #include "absl/strings/string_view.h"
+#include "core/file.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -87,40 +88,6 @@ absl::Status ValidateArtifactName(absl::string_view name) {
 }
 
 namespace {
-
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  int e = errno;
-  std::string msg = absl::StrCat(what, " '", path, "': ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  if (e == ENOSPC || e == EDQUOT) return absl::ResourceExhaustedError(msg);
-  return absl::InternalError(msg);
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync directory", dir);
-  return absl::OkStatus();
-}
-
-absl::Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir);
-  return absl::OkStatus();
-}
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 class LocalStore;
 
@@ -265,10 +232,10 @@ class LocalStore : public ArtifactStore {
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter() override {
     std::string tmp = absl::StrCat(root_, "/tmp/upload-", HexEncode(RandomBytes(12)));
     bool direct = true;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
     if (fd < 0 && errno == EINVAL) {  // no O_DIRECT here (tmpfs, for one)
       direct = false;
-      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     }
     if (fd < 0) return ErrnoStatus("create", tmp);
     return std::unique_ptr<BlobWriter>(new LocalWriter(this, fd, tmp, direct));
@@ -371,7 +338,8 @@ class LocalStore : public ArtifactStore {
   std::string LocalPath(absl::string_view sha) const override { return PathOf(sha); }
 
   // Moves a finished temporary file into place under its hash.
-  absl::Status Publish(const std::string& tmp, const std::string& sha) {
+  absl::Status Publish(const std::string& tmp, const std::string& sha, bool* created) {
+    *created = false;
     std::string shard = ShardDir(sha);
     bool new_shard = ::access(shard.c_str(), F_OK) != 0;
     RETURN_IF_ERROR(MakeDir(shard));
@@ -383,6 +351,7 @@ class LocalStore : public ArtifactStore {
       return absl::OkStatus();
     }
     if (::rename(tmp.c_str(), dest.c_str()) != 0) return ErrnoStatus("rename", dest);
+    *created = true;
     return FsyncDir(shard);
   }
 
@@ -403,9 +372,10 @@ absl::StatusOr<BlobInfo> LocalWriter::Commit() {
   ::close(fd_);
   fd_ = -1;
   std::string sha = hash_.HexDigest();
-  RETURN_IF_ERROR(store_->Publish(tmp_path_, sha));
+  bool created = false;
+  RETURN_IF_ERROR(store_->Publish(tmp_path_, sha, &created));
   committed_ = true;
-  return BlobInfo{sha, size_, 0};
+  return BlobInfo{sha, size_, 0, created};
 }
 
 }  // namespace

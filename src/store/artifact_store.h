@@ -24,6 +24,9 @@ struct BlobInfo {
   std::string sha256;
   uint64_t size = 0;
   int64_t mtime_unix = 0;
+  // Set by BlobWriter::Commit when this commit stored the bytes (no blob of the same
+  // content was there before): the caller may remove it again if recording it fails.
+  bool created = false;
 };
 
 // Streams bytes into a new blob. Destroying a writer without Commit discards the bytes.

@@ -1,4 +1,5 @@
 #include "store/prediction_log.h"
+#include "core/file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -255,7 +256,7 @@ absl::Status PredictionLog::OpenSegment(const std::string& kdir, Writer* w) {
   int64_t seq = segs.empty() ? 1 : segs.back().first + 1;
   for (int attempt = 0; attempt < 100; ++attempt, ++seq) {
     const std::string path = absl::StrCat(kdir, "/", seq, ".jsonl");
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST) continue;  // another server sharing the directory
     if (fd < 0) return Errno("cannot create " + path);
     w->fd = fd;
@@ -362,17 +363,8 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::After(Key key, int6
 
 absl::Status PredictionLog::ForwardedThrough(Key key, int64_t id) {
   const std::string kdir = KeyDir(key);
-  const std::string tmp = kdir + "/forwarded.tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Errno("cannot write " + tmp);
-  const std::string text = absl::StrCat(id);
-  // Synced before the rename: a position lost in a crash would send entries twice.
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), (kdir + "/forwarded").c_str()) != 0) {
-    return Errno("cannot record the forwarded position in " + kdir);
-  }
+  // Durable before older segments go: a position lost in a crash would send entries twice.
+  RETURN_IF_ERROR(WriteFileAtomic(kdir + "/forwarded", absl::StrCat(id)));
   const int64_t through_seq = id >> kOffsetBits;
   for (const auto& [seq, path] : Segments(kdir)) {
     if (seq >= through_seq) break;

@@ -563,7 +563,7 @@ class SqliteStore : public MetadataStore {
     absl::Status s = conn->Exec("BEGIN");
     if (s.ok()) {
       SqliteTransaction tx(conn.get());
-      s = fn(tx);
+      s = Guarded(fn, tx);
       absl::Status end = conn->Exec("COMMIT");
       if (s.ok()) s = end;
     }
@@ -593,7 +593,7 @@ class SqliteStore : public MetadataStore {
       leader_ = true;
       batch.swap(queue_);
     }
-    LeadBatch(batch);
+    LeadBatch(batch, /*on_committer=*/false);
     return me.result;
   }
 
@@ -698,44 +698,92 @@ class SqliteStore : public MetadataStore {
     }
   }
 
-  // Runs a batch as the leader, then releases the synchronous writers in it and tells the
-  // asynchronous ones their results (outside the lock).
-  void LeadBatch(std::vector<PendingWrite*>& batch) {
-    RunBatch(batch);
-    std::vector<PendingWrite*> async;
-    {
-      absl::MutexLock lock(&queue_mu_);
-      for (PendingWrite* p : batch) {
-        if (p->on_done) {
-          async.push_back(p);
-        } else {
-          p->done = true;
-        }
-      }
-      leader_ = false;
+  // A write function that throws fails alone, as an Internal error: the exception must not
+  // leave the transaction open or the leader flag set (every later write would wait forever).
+  static absl::Status Guarded(absl::FunctionRef<absl::Status(Transaction&)> fn, Transaction& tx) {
+    try {
+      return fn(tx);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("write failed with an unexpected error: ", e.what()));
+    } catch (...) {
+      return absl::InternalError("write failed with an unexpected non-standard exception");
     }
+  }
+
+  // Runs a batch as the leader, then releases the synchronous writers in it. Asynchronous
+  // writers are told their results on the committer thread, as WriteAsync promises: directly
+  // when the committer led, otherwise through completed_.
+  void LeadBatch(std::vector<PendingWrite*>& batch, bool on_committer) {
+    // Whatever happens in RunBatch, the batch is finished and the leader flag cleared.
+    struct Release {
+      SqliteStore* self;
+      std::vector<PendingWrite*>& batch;
+      bool on_committer;
+      std::vector<PendingWrite*> async;
+      ~Release() {
+        {
+          absl::MutexLock lock(&self->queue_mu_);
+          for (PendingWrite* p : batch) {
+            if (p->on_done) {
+              if (on_committer) {
+                async.push_back(p);
+              } else {
+                self->completed_.push_back(p);
+              }
+            } else {
+              p->done = true;
+            }
+          }
+          self->leader_ = false;
+        }
+        Complete(async);
+      }
+    } release{this, batch, on_committer, {}};
+    try {
+      RunBatch(batch);
+    } catch (const std::exception& e) {
+      for (PendingWrite* p : batch) {
+        p->result = absl::InternalError(absl::StrCat("commit failed: ", e.what()));
+      }
+    }
+  }
+
+  static void Complete(const std::vector<PendingWrite*>& async) {
     for (PendingWrite* p : async) {
-      p->on_done(p->result);
+      try {
+        p->on_done(p->result);
+      } catch (...) {
+        // A callback's exception is its own; the committer keeps going.
+      }
       delete static_cast<AsyncWrite*>(p);
     }
   }
 
-  // Leads the batches that hold asynchronous writes when no synchronous writer is leading.
+  // Leads the batches that hold asynchronous writes when no synchronous writer is leading,
+  // and delivers the results of asynchronous writes that a synchronous leader committed.
   void CommitterLoop() {
     for (;;) {
-      std::vector<PendingWrite*> batch;
+      std::vector<PendingWrite*> batch, completed;
       {
         absl::MutexLock lock(&queue_mu_);
         queue_mu_.Await(absl::Condition(
             +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
-              return s->stop_committer_ || (!s->queue_.empty() && !s->leader_);
+              return s->stop_committer_ || !s->completed_.empty() ||
+                     (!s->queue_.empty() && !s->leader_);
             },
             this));
-        if (queue_.empty() || leader_) return;  // stopping, and nothing left to do
-        leader_ = true;
-        batch.swap(queue_);
+        completed.swap(completed_);
+        if (completed.empty()) {
+          if (queue_.empty() || leader_) return;  // stopping, and nothing left to do
+          leader_ = true;
+          batch.swap(queue_);
+        }
       }
-      LeadBatch(batch);
+      if (!completed.empty()) {
+        Complete(completed);
+        continue;
+      }
+      LeadBatch(batch, /*on_committer=*/true);
     }
   }
 
@@ -744,10 +792,10 @@ class SqliteStore : public MetadataStore {
       absl::MutexLock lock(&queue_mu_);
       if (committer_stopped_) return;
       stop_committer_ = true;
-      // Whatever is queued still gets committed (or refused) before the thread ends.
+      // Whatever is queued still gets committed (or refused) and told before the thread ends.
       queue_mu_.Await(absl::Condition(
           +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
-            return s->queue_.empty() && !s->leader_;
+            return s->queue_.empty() && s->completed_.empty() && !s->leader_;
           },
           this));
       committer_stopped_ = true;
@@ -771,7 +819,7 @@ class SqliteStore : public MetadataStore {
     for (PendingWrite* p : batch) {
       absl::Status sp = writer_->Exec("SAVEPOINT w");
       if (sp.ok()) {
-        p->result = p->fn(tx);
+        p->result = Guarded(p->fn, tx);
         if (!p->result.ok()) (void)writer_->Exec("ROLLBACK TO w");
         sp = writer_->Exec("RELEASE w");
       }
@@ -790,6 +838,8 @@ class SqliteStore : public MetadataStore {
   MetadataStoreOptions options_;
   absl::Mutex queue_mu_;
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Asynchronous writes committed by a synchronous leader, for the committer to tell.
+  std::vector<PendingWrite*> completed_ ABSL_GUARDED_BY(queue_mu_);
   bool leader_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool stop_committer_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool committer_stopped_ ABSL_GUARDED_BY(queue_mu_) = false;

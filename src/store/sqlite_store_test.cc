@@ -1,9 +1,12 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "store/metadata.h"
@@ -235,9 +238,14 @@ TEST(SqliteStoreTest, AsyncWritesShareCommitsWithSyncWritesAndReportEachResult) 
   auto store = *MetadataStore::OpenSqlite(o);
   absl::Mutex mu;
   int callbacks = 0, ok = 0, failed = 0;
+  std::set<std::thread::id> callback_threads, caller_threads;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
+      {
+        absl::MutexLock lock(&mu);
+        caller_threads.insert(std::this_thread::get_id());
+      }
       for (int i = 0; i < 50; ++i) {
         bool should_fail = i % 10 == 0;
         std::string name = "a" + std::to_string(t) + "-" + std::to_string(i);
@@ -252,6 +260,7 @@ TEST(SqliteStoreTest, AsyncWritesShareCommitsWithSyncWritesAndReportEachResult) 
         if (t % 2 == 0) {  // half asynchronous, half synchronous, interleaved
           store->WriteAsync(change, [&, should_fail](absl::Status s) {
             absl::MutexLock lock(&mu);
+            callback_threads.insert(std::this_thread::get_id());
             ++callbacks;
             (s.ok() ? ok : failed)++;
             EXPECT_EQ(s.ok(), !should_fail) << s;
@@ -271,6 +280,10 @@ TEST(SqliteStoreTest, AsyncWritesShareCommitsWithSyncWritesAndReportEachResult) 
         +[](int* n) { return *n == 100; }, &callbacks));
     EXPECT_EQ(ok, 4 * 45);
     EXPECT_EQ(failed, 4 * 5);
+    // As WriteAsync promises: every callback on the committer thread, none on a caller's
+    // (a synchronous writer that led a batch holding asynchronous writes hands them over).
+    EXPECT_EQ(callback_threads.size(), 1u);
+    for (const auto& id : callback_threads) EXPECT_EQ(caller_threads.count(id), 0u);
   }
   ASSERT_TRUE(store
                   ->Read([&](Transaction& tx) -> absl::Status {
@@ -285,6 +298,67 @@ TEST(SqliteStoreTest, AsyncWritesShareCommitsWithSyncWritesAndReportEachResult) 
   store->WriteAsync([](Transaction&) { return absl::OkStatus(); },
                     [&](absl::Status s) { after = s; });
   EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(SqliteStoreTest, AThrowingWriteFailsAloneAndTheNextWriteCommits) {
+  testing::TempDir dir;
+  auto store = Open(dir.path() + "/kade.db");
+  auto create = [](std::string name) {
+    return [name](Transaction& tx) -> absl::Status {
+      Project p;
+      p.name = name;
+      p.created_at = 1;
+      return tx.projects().Create(p).status();
+    };
+  };
+  // Concurrent writers share a batch with the thrower; each gets its own outcome.
+  std::vector<std::thread> threads;
+  std::atomic<int> committed{0}, thrown{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        std::string name = "p" + std::to_string(t) + "-" + std::to_string(i);
+        absl::Status s;
+        if (i % 5 == 0) {
+          s = store->Write([&](Transaction& tx) -> absl::Status {
+            RETURN_IF_ERROR(create(name)(tx));
+            throw std::runtime_error("thrown inside the write");
+          });
+          EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+          EXPECT_NE(s.message().find("thrown inside the write"), absl::string_view::npos) << s;
+          ++thrown;
+        } else {
+          s = store->Write(create(name));
+          EXPECT_TRUE(s.ok()) << s;
+          ++committed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(thrown.load(), 16);
+  // The next write (synchronous and asynchronous) commits: no leader flag left set.
+  EXPECT_TRUE(store->Write(create("after")).ok());
+  absl::Notification done;
+  absl::Status async_status;
+  store->WriteAsync([](Transaction&) -> absl::Status { throw std::runtime_error("async throw"); },
+                    [&](absl::Status s) {
+                      async_status = s;
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  EXPECT_EQ(async_status.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(store->Write(create("after-async")).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Transaction& tx) -> absl::Status {
+                    EXPECT_EQ(tx.projects().ListAll()->size(), 64u + 2);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // A throwing read returns its connection and fails alone too.
+  absl::Status r = store->Read([](Transaction&) -> absl::Status { throw std::runtime_error("r"); });
+  EXPECT_EQ(r.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(store->Read([](Transaction&) { return absl::OkStatus(); }).ok());
 }
 
 TEST(SqliteStoreTest, IntegrityCheckPasses) {
