@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/log_throttle.h"
 #include "core/status.h"
 #include "spdlog/spdlog.h"
 
@@ -235,7 +236,19 @@ HttpResponse Router::Render(const Route& route, const RouteContext& rc,
   if (!result.ok()) {
     if (!route.audit_action.empty()) AuditFailure(route, rc, result.status());
     if (HttpStatusOf(result.status()) >= 500) {
-      spdlog::error("{} {} failed: {}", route.method, route.pattern, result.status().ToString());
+      // One line per route and error per 10 s, with the count of those held back: a
+      // broken endpoint under load must not fill the disk with the same line.
+      static LogThrottle throttle;
+      int64_t held = 0;
+      std::string msg = result.status().ToString();
+      if (throttle.Allow(absl::StrCat(route.method, " ", route.pattern, " ", msg), &held)) {
+        if (held > 0) {
+          spdlog::error("{} {} failed: {} ({} more like it in the last interval)", route.method,
+                        route.pattern, msg, held);
+        } else {
+          spdlog::error("{} {} failed: {}", route.method, route.pattern, msg);
+        }
+      }
     }
     HttpResponse r = route.mlflow_errors ? HttpResponse::MlflowError(result.status())
                                          : HttpResponse::Error(result.status());

@@ -137,6 +137,10 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
                   "Most columns a dataset upload may have (wider tables are refused)")
       ->envname("KADE_MAX_COLUMNS")
       ->capture_default_str();
+  srv->add_option("--model-cache", cfg->model_cache_bytes,
+                  "Bytes of model files that loaded versions no endpoint holds may keep in memory")
+      ->envname("KADE_MODEL_CACHE")
+      ->capture_default_str();
   srv->add_option("--read-timeout", cfg->read_timeout_s, "Seconds to read a request")
       ->envname("KADE_READ_TIMEOUT");
   srv->add_option("--write-timeout", cfg->write_timeout_s, "Seconds to write a response")

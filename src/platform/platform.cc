@@ -96,8 +96,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   jo.retry_backoff_ms = static_cast<int>(std::clamp(config.job_retry_backoff_s, 0.0, 300.0) * 1000);
   p->jobs = std::make_unique<JobService>(p->store.get(), p->datasets.get(), p->tracking.get(),
                                          p->artifacts.get(), jo);
-  p->registry = std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(),
-                                                  p->tracking.get(), p->datasets.get());
+  p->registry =
+      std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(), p->tracking.get(),
+                                        p->datasets.get(), config.model_cache_bytes);
   p->serving =
       std::make_unique<ServingService>(p->store.get(), p->registry.get(), p->predictions.get(),
                                        ServingOptions{10000, config.prediction_retention_days});

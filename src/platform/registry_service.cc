@@ -152,8 +152,17 @@ absl::Status CheckTags(const Json& body) {
 }  // namespace
 
 RegistryService::RegistryService(MetadataStore* store, ArtifactService* artifacts,
-                                 TrackingService* tracking, DatasetService* datasets)
-    : store_(store), artifacts_(artifacts), tracking_(tracking), datasets_(datasets) {}
+                                 TrackingService* tracking, DatasetService* datasets,
+                                 uint64_t servable_budget_bytes)
+    : store_(store),
+      artifacts_(artifacts),
+      tracking_(tracking),
+      datasets_(datasets),
+      servables_([&] {
+        LoadingCacheOptions o;
+        o.budget_bytes = servable_budget_bytes;
+        return o;
+      }()) {}
 
 Json RegistryService::ToJson(const RegisteredModel& m) {
   return Json{{"name", m.name},
@@ -561,24 +570,33 @@ absl::StatusOr<Json> RegistryService::Compare(const Project& project, absl::stri
   return Json{{"model", model}, {"versions", out}};
 }
 
+namespace {
+ServableCache::LoadFn ServableLoad(RegistryService* registry, const Project& project,
+                                   const ModelVersion& version) {
+  return [registry, project, version]() -> absl::StatusOr<ServableCache::Loaded> {
+    Json manifest = ParseJsonOr(version.manifest, Json());
+    ASSIGN_OR_RETURN(std::string model_json,
+                     registry->ReadArtifact(project, manifest.value("model_path", std::string())));
+    if (Sha256Hex(model_json) != version.model_sha256) {
+      return absl::DataLossError(absl::StrCat("model file of version ", version.version,
+                                              " does not match its recorded hash"));
+    }
+    ASSIGN_OR_RETURN(auto servable, ml::Servable::Load(manifest, model_json));
+    return ServableCache::Loaded{std::move(servable), model_json.size()};
+  };
+}
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const ml::Servable>> RegistryService::LoadServable(
-    const Project& project, const ModelVersion& version) {
-  {
-    absl::MutexLock l(&mu_);
-    auto it = cache_.find({version.model_id, version.version});
-    if (it != cache_.end()) return it->second;
-  }
-  Json manifest = ParseJsonOr(version.manifest, Json());
-  ASSIGN_OR_RETURN(std::string model_json,
-                   ReadArtifact(project, manifest.value("model_path", std::string())));
-  if (Sha256Hex(model_json) != version.model_sha256) {
-    return absl::DataLossError(absl::StrCat("model file of version ", version.version,
-                                            " does not match its recorded hash"));
-  }
-  ASSIGN_OR_RETURN(auto servable, ml::Servable::Load(manifest, model_json));
-  absl::MutexLock l(&mu_);
-  cache_[{version.model_id, version.version}] = servable;
-  return servable;
+    const Project& project, const ModelVersion& version, absl::Duration wait) {
+  return servables_.Get({version.model_id, version.version}, ServableLoad(this, project, version),
+                        wait);
+}
+
+void RegistryService::LoadServableInBackground(const Project& project,
+                                               const ModelVersion& version) {
+  servables_.LoadInBackground({version.model_id, version.version},
+                              ServableLoad(this, project, version));
 }
 
 absl::StatusOr<double> RegistryService::Rescore(const Project& project, const ModelVersion& v,

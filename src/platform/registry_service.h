@@ -21,6 +21,7 @@
 #include "platform/artifact_service.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
+#include "platform/loading_cache.h"
 #include "platform/tracking_service.h"
 #include "store/metadata.h"
 
@@ -32,10 +33,15 @@ struct ModelDetails {
   std::vector<ModelAlias> aliases;
 };
 
+// Loaded model versions, by (model id, version).
+using ServableKey = std::pair<int64_t, int64_t>;
+using ServableCache = LoadingCache<ServableKey, ml::Servable>;
+
 class RegistryService {
  public:
+  // `servable_budget_bytes`: what loaded versions nobody holds may occupy (model file bytes).
   RegistryService(MetadataStore* store, ArtifactService* artifacts, TrackingService* tracking,
-                  DatasetService* datasets);
+                  DatasetService* datasets, uint64_t servable_budget_bytes = 2ull << 30);
 
   absl::StatusOr<RegisteredModel> CreateModel(const RequestContext& ctx, const Project& project,
                                               const Json& body);
@@ -104,9 +110,15 @@ class RegistryService {
   // Dataset version -> run -> model version -> endpoints.
   absl::StatusOr<Json> Lineage(const Project& project, absl::string_view model, int64_t version);
 
-  // The servable of a version, loaded once and shared (by model id and version).
-  absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(const Project& project,
-                                                                   const ModelVersion& version);
+  // The servable of a version, loaded once and shared (by model id and version); a load
+  // running elsewhere is waited for up to `wait`. A failed load is answered from memory
+  // until its retry time (see LoadingCache).
+  absl::StatusOr<std::shared_ptr<const ml::Servable>> LoadServable(
+      const Project& project, const ModelVersion& version,
+      absl::Duration wait = absl::InfiniteDuration());
+  // Starts loading on the cache's loader thread (for callers that must not block).
+  void LoadServableInBackground(const Project& project, const ModelVersion& version);
+  ServableCache& servables() { return servables_; }
 
   // Called after an alias of model `model_id` moved (on the caller's thread).
   void AddAliasObserver(std::function<void(int64_t model_id)> fn);
@@ -140,8 +152,7 @@ class RegistryService {
   TrackingService* tracking_;
   DatasetService* datasets_;
   absl::Mutex mu_;
-  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const ml::Servable>> cache_
-      ABSL_GUARDED_BY(mu_);
+  ServableCache servables_;
   std::vector<std::function<void(int64_t)>> observers_ ABSL_GUARDED_BY(mu_);
   std::function<std::vector<std::string>(int64_t)> serving_aliases_ ABSL_GUARDED_BY(mu_);
 };

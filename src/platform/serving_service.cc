@@ -1,5 +1,6 @@
 #include "platform/serving_service.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/log_throttle.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "platform/audit_log.h"
@@ -165,10 +167,7 @@ void ServingService::Start() {
     return absl::OkStatus();
   });
   if (!s.ok()) spdlog::warn("serving: cannot list endpoints: {}", s.ToString());
-  for (const auto& e : all) {
-    auto state = Build(ProjectById(e.project_id), e);
-    if (state.ok()) Install(*state);
-  }
+  for (const auto& e : all) Rebuild(e);
   MoveLegacyLog(all);
   std::lock_guard<std::mutex> l(log_mu_);
   if (!writer_.joinable()) {
@@ -232,9 +231,13 @@ void ServingService::Sync() {
   for (const auto& e : all) {
     present.insert({e.project_id, e.name});
     auto current = Find(e.project_id, e.name);
-    if (current && current->fingerprint == Fingerprint(e, aliases[e.model_id])) continue;
-    auto state = Build(ProjectById(e.project_id), e);
-    if (state.ok()) Install(*state);
+    // Up to date, unless it is not ready (a failed load is retried here; the loader's
+    // backoff decides when the file is read again).
+    if (current && current->error.empty() &&
+        current->fingerprint == Fingerprint(e, aliases[e.model_id])) {
+      continue;
+    }
+    Rebuild(e);
   }
   absl::MutexLock l(&mu_);
   for (auto it = states_.begin(); it != states_.end();) {
@@ -304,6 +307,10 @@ absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Bui
     auto live = resolve(t);
     if (!live.ok()) {
       s->error = std::string(live.status().message());
+      for (const auto& a : aliases) {
+        if (!t.alias.empty() && a.alias == t.alias) s->error_version = a.version;
+      }
+      if (t.alias.empty()) s->error_version = t.version;
       s->targets.clear();
       break;
     }
@@ -325,7 +332,49 @@ absl::StatusOr<std::shared_ptr<const ServingService::State>> ServingService::Bui
 
 void ServingService::Install(std::shared_ptr<const State> s) {
   absl::MutexLock l(&mu_);
-  states_[{s->record.project_id, s->record.name}] = std::move(s);
+  auto& slot = states_[{s->record.project_id, s->record.name}];
+  if (slot) retiring_.push_back(slot);
+  slot = std::move(s);
+  retiring_.erase(
+      std::remove_if(retiring_.begin(), retiring_.end(), [](const auto& w) { return w.expired(); }),
+      retiring_.end());
+}
+
+void ServingService::Rebuild(const Endpoint& e) {
+  auto guard = transitions_.Lock({e.project_id, e.name});
+  if (transitions_.IsDeleted(e.id, e.created_at)) return;
+  auto current = Find(e.project_id, e.name);
+  if (current && (current->record.id != e.id || current->record.created_at != e.created_at)) {
+    current = nullptr;  // an endpoint of the same name that replaced a deleted one
+  }
+  auto fresh = Build(ProjectById(e.project_id), e);
+  if (!fresh.ok()) {
+    spdlog::warn("endpoint {}: {}", e.name, fresh.status().ToString());
+    return;
+  }
+  if ((*fresh)->error.empty()) {
+    if (current && !current->pending_error.empty()) {
+      spdlog::info("endpoint {}: recovered; serving the new state", e.name);
+    }
+    Install(*fresh);
+    return;
+  }
+  static LogThrottle throttle(absl::Seconds(60));
+  int64_t held = 0;
+  if (throttle.Allow(absl::StrCat(e.id, " ", (*fresh)->error), &held)) {
+    spdlog::warn("endpoint {}: cannot load version {}: {}{}", e.name, (*fresh)->error_version,
+                 (*fresh)->error,
+                 current && current->error.empty() ? "; the versions it serves keep serving" : "");
+  }
+  if (current && current->error.empty() && !current->targets.empty()) {
+    if (current->pending_error == (*fresh)->error) return;
+    auto kept = std::make_shared<State>(*current);
+    kept->pending_error = (*fresh)->error;
+    kept->pending_version = (*fresh)->error_version;
+    Install(kept);
+    return;
+  }
+  Install(*fresh);
 }
 
 std::shared_ptr<const ServingService::State> ServingService::Find(int64_t project_id,
@@ -353,15 +402,13 @@ void ServingService::OnAliasMoved(int64_t model_id) {
       if (s->record.model_id == model_id) affected.push_back(s);
     }
   }
-  // New states are built (and their versions loaded) before they replace the old ones.
-  for (const auto& old : affected) {
-    auto fresh = Build(ProjectById(old->record.project_id), old->record);
-    if (fresh.ok()) {
-      Install(*fresh);
-    } else {
-      spdlog::warn("endpoint {}: {}", old->record.name, fresh.status().ToString());
-    }
+  // A move is a person acting (after repairing a model file, say): versions of the model
+  // that failed to load are tried again now instead of after their backoff.
+  for (const auto& [key, info] : registry_->servables().Snapshot()) {
+    if (key.first == model_id && info.state == "failed") registry_->servables().ClearFailure(key);
   }
+  // New states are built (and their versions loaded) before they replace the old ones.
+  for (const auto& old : affected) Rebuild(old->record);
 }
 
 std::vector<std::string> ServingService::ServingAliases(int64_t model_id) {
@@ -383,17 +430,54 @@ Json ServingService::Describe(const State& s) {
     if (!t.alias.empty()) v["alias"] = t.alias;
     versions.push_back(v);
   }
+  // Every version of the endpoint with its state: ready (serving), loading or failed (with
+  // the reason and the next retry) for a change not installed yet, unloading for a version
+  // just replaced that requests in flight still use.
+  Json states = versions;
+  for (auto& v : states) v["state"] = "ready";
+  const int64_t wanted = !s.pending_error.empty() ? s.pending_version : s.error_version;
+  if (wanted > 0) {
+    Json v{{"version", wanted},
+           {"state", "failed"},
+           {"error", s.pending_error.empty() ? s.error : s.pending_error}};
+    if (auto info = registry_->servables().Describe({s.record.model_id, wanted})) {
+      v["state"] = info->state == "ready" ? "loading" : info->state;
+      v["failures"] = info->failures;
+      if (info->retry_at_ms > 0) v["next_retry_at"] = FormatRfc3339Millis(info->retry_at_ms);
+      if (!info->error.empty()) v["error"] = info->error;
+    }
+    states.push_back(v);
+  }
+  {
+    absl::MutexLock l(&mu_);
+    std::set<int64_t> listed;
+    for (const auto& v : states) listed.insert(v["version"].get<int64_t>());
+    for (const auto& w : retiring_) {
+      auto old = w.lock();
+      if (!old || old->record.id != s.record.id || old->record.project_id != s.record.project_id)
+        continue;
+      for (const auto& t : old->targets) {
+        if (listed.insert(t.version).second) {
+          states.push_back(Json{{"version", t.version}, {"state", "unloading"}});
+        }
+      }
+    }
+  }
   Json out{{"name", s.record.name},
            {"model", s.record.model_name},
            {"description", s.record.description},
            {"config", s.config.ToJson()},
            {"ready", s.error.empty() && !s.targets.empty()},
            {"serving", versions},
+           {"versions", states},
            {"created_by", s.record.created_by},
            {"created_at", FormatRfc3339Millis(s.record.created_at)},
            {"updated_at", FormatRfc3339Millis(s.record.updated_at)}};
   if (s.shadow) out["shadow_version"] = s.shadow->version;
   if (!s.error.empty()) out["error"] = s.error;
+  if (!s.pending_error.empty()) {
+    out["pending"] = Json{{"version", s.pending_version}, {"error", s.pending_error}};
+  }
   return out;
 }
 
@@ -446,6 +530,7 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   e.description = desc.value_or("");
   e.created_by = ctx.principal.user_name;
   e.created_at = e.updated_at = NowMillis();
+  auto guard = transitions_.Lock({project.id, name});
   // Loads first: an endpoint whose versions cannot serve is refused, not half-created.
   ASSIGN_OR_RETURN(auto state, Build(project, e));
   if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
@@ -479,6 +564,7 @@ absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Pro
   RETURN_IF_ERROR(RejectUnknownFields(
       body, {"alias", "targets", "shadow", "log_sample", "description", "force"}));
   ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
+  auto guard = transitions_.Lock({project.id, std::string(name)});
   ASSIGN_OR_RETURN(auto current, Require(project, name));
   Json cfg_json = current->config.ToJson();
   if (body.contains("alias") || body.contains("targets")) cfg_json.erase("targets");
@@ -511,6 +597,7 @@ absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Pro
 
 absl::Status ServingService::Delete(const RequestContext& ctx, const Project& project,
                                     absl::string_view name) {
+  auto guard = transitions_.Lock({project.id, std::string(name)});
   ASSIGN_OR_RETURN(auto current, Require(project, name));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(tx.endpoints().Delete(current->record.id));
@@ -519,13 +606,18 @@ absl::Status ServingService::Delete(const RequestContext& ctx, const Project& pr
         {"endpoint.delete", absl::StrCat("project/", project.name, "/endpoint/", name),
          project.name});
   }));
+  // A rebuild waiting for this endpoint's lock, or a sync that read it before the delete,
+  // must not bring it back.
+  transitions_.MarkDeleted(current->record.id, current->record.created_at);
+  {
+    absl::MutexLock l(&mu_);
+    states_.erase({project.id, std::string(name)});
+  }
   // Its log goes with it (a failure leaves the files to the hourly sweep of deleted
   // endpoints' logs).
   if (absl::Status s = log_->Remove(PredictionLog::Key::Of(current->record)); !s.ok()) {
     spdlog::warn("endpoint {}: {}", std::string(name), s.ToString());
   }
-  absl::MutexLock l(&mu_);
-  states_.erase({project.id, std::string(name)});
   return absl::OkStatus();
 }
 
@@ -569,11 +661,15 @@ absl::StatusOr<Json> ServingService::Get(const Project& project, absl::string_vi
 }
 
 absl::StatusOr<Json> ServingService::List(const Project& project) {
-  Json arr = Json::array();
-  absl::ReaderMutexLock l(&mu_);
-  for (const auto& [k, s] : states_) {
-    if (k.first == project.id) arr.push_back(Describe(*s));
+  std::vector<std::shared_ptr<const State>> mine;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [k, s] : states_) {
+      if (k.first == project.id) mine.push_back(s);
+    }
   }
+  Json arr = Json::array();
+  for (const auto& s : mine) arr.push_back(Describe(*s));
   return Json{{"endpoints", arr}};
 }
 
@@ -595,7 +691,13 @@ absl::StatusOr<const ServingService::Live*> ServingService::Choose(
     for (const auto& t : s.targets) {
       if (t.version == *pinned) return &t;
     }
-    // Any ready version of the model may be pinned (loaded on demand, then cached).
+    // Any ready version of the model may be pinned. It is loaded on the loader's thread,
+    // never here on the event loop: a short wait covers a typical load, and beyond it the
+    // client is told to come back (503 with Retry-After).
+    if (auto cached = registry_->servables().Peek({s.record.model_id, *pinned})) {
+      *pinned_servable = std::move(cached);
+      return nullptr;
+    }
     std::optional<ModelVersion> v;
     RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
       ASSIGN_OR_RETURN(v, tx.registry().FindVersion(s.record.model_id, *pinned));
@@ -605,7 +707,20 @@ absl::StatusOr<const ServingService::Live*> ServingService::Choose(
       return absl::NotFoundError(
           absl::StrCat("model '", s.record.model_name, "' has no servable version ", *pinned));
     }
-    ASSIGN_OR_RETURN(*pinned_servable, registry_->LoadServable(project, *v));
+    registry_->LoadServableInBackground(project, *v);
+    auto loaded =
+        registry_->servables().Wait({s.record.model_id, *pinned}, absl::Milliseconds(200));
+    if (!loaded.ok()) {
+      if (loaded.status().code() == absl::StatusCode::kUnavailable) {
+        return WithRetryAfter(absl::UnavailableError(
+                                  absl::StrCat("version ", *pinned, " of model '",
+                                               s.record.model_name, "' is loading; retry shortly")),
+                              1);
+      }
+      return absl::UnavailableError(
+          absl::StrCat("version ", *pinned, " cannot be served: ", loaded.status().message()));
+    }
+    *pinned_servable = std::move(*loaded);
     return nullptr;
   }
   if (s.targets.size() == 1) return &s.targets[0];
@@ -1058,6 +1173,8 @@ void ServingService::WriterLoop() {
     }
     for (const auto& [key, records] : groups) {
       if (records.empty()) continue;
+      // Answers of an endpoint deleted since: its log is gone and stays gone.
+      if (transitions_.IsDeleted(key.id, key.created_at)) continue;
       absl::Status s = log_->Append(key, records);
       if (s.ok()) {
         log_written_.fetch_add(records.size(), std::memory_order_relaxed);
@@ -1123,6 +1240,45 @@ std::string ServingService::RenderMetrics(
     }
   }
   absl::StrAppend(&out, errors, inflight, load, latency);
+  // The state of each version an endpoint serves or is trying to load, and its loads.
+  std::vector<std::shared_ptr<const State>> all;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [k, s] : states_) all.push_back(s);
+  }
+  std::string state =
+      "# HELP kade_servable_state 1 for the state each endpoint version is in.\n"
+      "# TYPE kade_servable_state gauge\n";
+  std::string failures =
+      "# HELP kade_servable_load_failures_total Failed loads of the version's model.\n"
+      "# TYPE kade_servable_load_failures_total counter\n";
+  std::string seconds =
+      "# HELP kade_servable_load_seconds Time the version's last load took.\n"
+      "# TYPE kade_servable_load_seconds gauge\n";
+  for (const auto& s : all) {
+    const Project project = ProjectById(s->record.project_id);
+    if (!visible(project.name)) continue;
+    Json described = Describe(*s);
+    for (const auto& v : described["versions"]) {
+      const int64_t version = v["version"].get<int64_t>();
+      std::string labels = absl::StrCat("endpoint=\"", project.name, "/", s->record.name,
+                                        "\",version=\"", version, "\"");
+      for (const char* st : {"loading", "ready", "failed", "unloading"}) {
+        absl::StrAppend(&state, "kade_servable_state{", labels, ",state=\"", st, "\"} ",
+                        v["state"] == st ? 1 : 0, "\n");
+      }
+      if (auto info = registry_->servables().Describe({s->record.model_id, version})) {
+        absl::StrAppend(&failures, "kade_servable_load_failures_total{", labels, "} ",
+                        info->failures_total, "\n");
+        absl::StrAppend(&seconds, "kade_servable_load_seconds{", labels, "} ", info->load_seconds,
+                        "\n");
+      }
+    }
+  }
+  absl::StrAppend(&out, state, failures, seconds,
+                  "# HELP kade_servable_cache_bytes Model bytes of the loaded versions.\n"
+                  "# TYPE kade_servable_cache_bytes gauge\nkade_servable_cache_bytes ",
+                  registry_->servables().bytes(), "\n");
   absl::StrAppend(&out,
                   "# HELP kade_prediction_log_dropped_total Prediction log entries dropped "
                   "(queue full).\n# TYPE kade_prediction_log_dropped_total counter\n"

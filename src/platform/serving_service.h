@@ -33,6 +33,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/json.h"
 #include "platform/context.h"
+#include "platform/endpoint_transitions.h"
 #include "platform/registry_service.h"
 #include "store/metadata.h"
 
@@ -146,8 +147,13 @@ class ServingService {
     EndpointConfig config;
     std::vector<Live> targets;
     std::optional<Live> shadow;
-    std::string error;        // why the endpoint is not ready
-    std::string fingerprint;  // what it was built from (see Sync)
+    std::string error;          // why the endpoint is not ready
+    int64_t error_version = 0;  // the version that could not be loaded, if that was why
+    std::string fingerprint;    // what it was built from (see Sync)
+    // A newer config or alias move that could not be installed (a version failed to load):
+    // this state keeps serving and the change is retried (see Rebuild).
+    std::string pending_error;
+    int64_t pending_version = 0;
   };
   struct Stats;
   struct LogEntry {
@@ -170,6 +176,11 @@ class ServingService {
   absl::StatusOr<std::shared_ptr<const State>> Require(const Project& project,
                                                        absl::string_view name);
   void Install(std::shared_ptr<const State> s);
+  // Brings endpoint `e`'s live state up to date: the new state is installed only when every
+  // version it needs has loaded; otherwise the serving state stays, with the failure
+  // noted, and the next Sync retries (the loader's backoff paces the loads). One transition
+  // per endpoint at a time; a deleted endpoint is never brought back.
+  void Rebuild(const Endpoint& e);
   void OnAliasMoved(int64_t model_id);
   // Brings the live states in line with the store: endpoints created, changed or deleted
   // and aliases moved by another server sharing it (run every 2 s).
@@ -195,6 +206,9 @@ class ServingService {
   absl::Mutex mu_;
   std::map<std::pair<int64_t, std::string>, std::shared_ptr<const State>> states_
       ABSL_GUARDED_BY(mu_);
+  // States replaced while requests may still hold them: their versions are "unloading".
+  std::vector<std::weak_ptr<const State>> retiring_ ABSL_GUARDED_BY(mu_);
+  EndpointTransitions transitions_;
 
   std::mutex log_mu_;
   std::condition_variable log_cv_, log_idle_cv_;

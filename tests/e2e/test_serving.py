@@ -933,3 +933,70 @@ def test_a_model_file_larger_than_a_request_body_is_imported_through_an_artifact
     r = ml.admin("POST", f"{P}/models/big/import", {"model_artifact": "x", "model": "{}", "signature": sig})
     assert r.status == 400 and "model_artifact" in r.json["error"]["message"], r.raw
     assert len(ml.admin("GET", f"{P}/models/big").json["versions"]) == 1
+
+
+def blob_path(server, sha):
+    return os.path.join(server.data_dir, "artifacts", "blobs", sha[:2], sha[2:])
+
+
+def test_a_version_that_cannot_load_never_takes_the_endpoint_down(ml):
+    v1 = register(ml, train(ml, max_depth=2))
+    v2 = register(ml, train(ml, max_depth=4))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    ml.admin("PUT", f"{P}/models/churn/aliases/challenger", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "live", "model": "churn", "targets": [
+        {"alias": "champion", "weight": 90}, {"alias": "challenger", "weight": 10}]}).status == 201
+    # Corrupt v2's model file on disk.
+    sha = ml.admin("GET", f"{P}/models/churn/versions/{v2}").json["model_sha256"]
+    path = blob_path(ml, sha)
+    with open(path, "rb") as f:
+        good = f.read()
+    os.chmod(path, 0o600)
+    with open(path, "wb") as f:
+        f.write(good[:-10] + b"0000000000")
+    _, rows = records(3)
+    seen, failures, stop = [], [], threading.Event()
+
+    def hammer():
+        c = Client(ml)
+        while not stop.is_set():
+            status, body = c.post(f"{P}/endpoints/live/predict", {"instances": rows})
+            if status != 200:
+                failures.append((status, body))
+            else:
+                seen.append(body["version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        # The move is recorded; the endpoint cannot load v2 and keeps serving v1.
+        r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2})
+        assert r.status == 200, r.raw
+        time.sleep(2.5)  # a sync retries (and fails again) meanwhile
+        e = ml.admin("GET", f"{P}/endpoints/live").json
+        assert e["ready"] and [s["version"] for s in e["serving"]] == [v1, v1], e
+        failed = [v for v in e["versions"] if v["version"] == v2][0]
+        assert failed["state"] == "failed" and "hash" in failed["error"] and failed["next_retry_at"], e
+        assert e["pending"]["version"] == v2
+        metrics = ml.admin("GET", "/metrics").raw.decode()
+        assert f'kade_servable_state{{endpoint="ml/live",version="{v2}",state="failed"}} 1' in metrics
+        assert ml.request("GET", f"{P}/v2/models/live/ready", token=ADMIN_TOKEN).status == 200
+        # Repaired on disk and the alias moved again: the endpoint serves v2.
+        with open(path, "wb") as f:
+            f.write(good)
+        n = len(seen)
+        r = ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v2})
+        assert r.status == 200, r.raw
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert set(seen[:n]) == {v1} and v2 in seen[n:], (len(seen), n)
+    e = ml.admin("GET", f"{P}/endpoints/live").json
+    assert "pending" not in e and {s["version"] for s in e["serving"]} == {v1, v2}
+    # The failure was logged a few times, not once per request.
+    assert ml.read_log().count("cannot load version") <= 3
