@@ -158,6 +158,17 @@ void PrintEndpoint(const Json& e) {
               << (s.contains("alias") ? " (" + JsonCell(s["alias"]) + ")" : "") << "\n";
   }
   if (e.contains("shadow_version")) std::cout << "shadow   version " << e["shadow_version"] << "\n";
+  if (e.contains("versions")) {
+    for (const auto& v : e["versions"]) {
+      std::string state = v.value("state", std::string("?"));
+      if (state == "ready") continue;  // listed under "serving"
+      std::cout << "version  " << v["version"] << "  " << state;
+      if (v.contains("error")) std::cout << ": " << JsonCell(v["error"]);
+      if (v.contains("next_retry_at"))
+        std::cout << " (next retry " << JsonCell(v["next_retry_at"]) << ")";
+      std::cout << "\n";
+    }
+  }
   if (e.contains("error")) std::cout << "error    " << JsonCell(e["error"]) << "\n";
 }
 

@@ -14,6 +14,8 @@ interface Endpoint {
   name: string; model: string; ready: boolean; error?: string; description: string;
   config: { targets: Target[]; shadow: Target | null; log_sample: number };
   serving: { version: number; alias?: string }[]; shadow_version?: number; stats?: Stat[]; log_dropped?: number;
+  versions?: { version: number; state: string; error?: string; next_retry_at?: string }[];
+  pending?: { version: number; error: string };
 }
 interface Feature { name: string; type: string; categories?: string[] }
 interface Prediction { request_id: string; time: string; version: number; shadow: boolean; latency_us: number; outputs: { predictions?: unknown[] }; label: string | null }
@@ -157,6 +159,13 @@ export function EndpointPage(props: { project: string; name: string }) {
       <Card title="Traffic">
         <p data-testid="serving">Serving {ep.serving.map((v) => `v${v.version}${v.alias ? ` (${v.alias})` : ''}`).join(', ')}
           {ep.shadow_version !== undefined && `; shadow v${ep.shadow_version}`}</p>
+        {(ep.versions ?? []).filter((v) => v.state !== 'ready').map((v) => (
+          <div class={v.state === 'failed' ? 'error' : 'muted'} data-testid={`version-state-${v.version}`}>
+            Version {v.version}: {v.state}{v.error ? ` — ${v.error}` : ''}
+            {v.next_retry_at ? ` (next retry ${v.next_retry_at})` : ''}
+            {v.state === 'failed' && '. The versions above keep serving; move the alias back or repair the model to recover.'}
+          </div>
+        ))}
         <form onSubmit={saveSplit} class="split" data-testid="split-form">
           {split.map((t, i) => (
             <div class="split-row">
