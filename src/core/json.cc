@@ -194,9 +194,18 @@ absl::Status RejectUnknownFields(const Json& obj,
   return absl::OkStatus();
 }
 
-bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0, n = s.size();
+size_t FindInvalidUtf8(absl::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
   while (i < n) {
+    // ASCII fast path, 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       ++i;
@@ -204,30 +213,35 @@ bool IsValidUtf8(absl::string_view s) {
     }
     size_t len;
     uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
+    if ((c >> 5) == 0x6) {
       len = 2;
       cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
+    } else if ((c >> 4) == 0xe) {
       len = 3;
       cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
+    } else if ((c >> 3) == 0x1e) {
       len = 4;
       cp = c & 0x07;
     } else {
-      return false;
+      return i;
     }
-    if (i + len > n) return false;
+    if (i + len > n) return i;
     for (size_t k = 1; k < len; ++k) {
-      unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3f);
     }
-    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    // Overlong encodings, surrogates and values past U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      return i;
+    }
     i += len;
   }
-  return true;
+  return absl::string_view::npos;
 }
+
+bool IsValidUtf8(absl::string_view s) { return FindInvalidUtf8(s) == absl::string_view::npos; }
 
 Json ParseJsonOr(absl::string_view text, Json fallback) {
   if (!CheckJsonShape(text, JsonLimits{}).ok()) return fallback;

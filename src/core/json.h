@@ -48,6 +48,9 @@ void AppendJsonString(std::string* out, absl::string_view s);
 
 // True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF): text that nlohmann::json can dump without throwing.
+// First byte offset in `s` where it stops being valid UTF-8 (overlong forms, surrogates and
+// values past U+10FFFF included), or npos when valid.
+size_t FindInvalidUtf8(absl::string_view s);
 bool IsValidUtf8(absl::string_view s);
 
 // Parses JSON text the store wrote itself (records' JSON columns); `fallback` when it does

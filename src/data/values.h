@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "core/json.h"  // FindInvalidUtf8
 
 namespace kade {
 
@@ -28,8 +29,5 @@ std::optional<double> ParseDoublePadded(absl::string_view s);
 // of T. Returns microseconds since the Unix epoch (UTC).
 std::optional<int64_t> ParseTimestamp(absl::string_view s);
 std::string FormatTimestampMicros(int64_t micros);
-
-// First byte offset in `s` where it stops being valid UTF-8, or npos when valid.
-size_t FindInvalidUtf8(absl::string_view s);
 
 }  // namespace kade

@@ -69,6 +69,31 @@ class Client:
         return r.status, json.loads(r.read())
 
 
+class Stream:
+    """Clients posting `rows` to an endpoint until stopped: versions seen, failures."""
+
+    def __init__(self, server, endpoint, rows, clients):
+        self.seen, self.failures, self.stop_event = [], [], threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(server, endpoint, rows))
+                        for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, server, endpoint, rows):
+        c = Client(server)
+        while not self.stop_event.is_set():
+            status, body = c.post(f"{P}/endpoints/{endpoint}/predict", {"instances": rows})
+            if status != 200:
+                self.failures.append((status, body))
+            else:
+                self.seen.append(body["version"])
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+
+
 def test_a_registered_run_serves_predictions_equal_to_python_xgboost(ml):
     run_id = train(ml)
     assert register(ml, run_id) == 1
@@ -258,20 +283,8 @@ def test_alias_moves_and_rollbacks_under_load_fail_no_request(ml):
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
     assert ml.admin("POST", f"{P}/endpoints", {"name": "live", "model": "churn"}).status == 201
     _, rows = records(3)
-    seen, failures, stop = [], [], threading.Event()
-
-    def hammer():
-        c = Client(ml)
-        while not stop.is_set():
-            status, body = c.post(f"{P}/endpoints/live/predict", {"instances": rows})
-            if status != 200:
-                failures.append((status, body))
-            else:
-                seen.append(body["version"])
-
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
-    for t in threads:
-        t.start()
+    stream = Stream(ml, "live", rows, 4)
+    seen, failures = stream.seen, stream.failures
     try:
         for i in range(6):
             time.sleep(0.3)
@@ -282,9 +295,7 @@ def test_alias_moves_and_rollbacks_under_load_fail_no_request(ml):
             assert r.status == 200, r.raw
         time.sleep(0.3)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        stream.stop()
     assert failures == []
     assert len(seen) > 100 and set(seen) == {v1, v2}
     # Rolled back last: champion is v1 again, and the history shows every move.
@@ -955,20 +966,8 @@ def test_a_version_that_cannot_load_never_takes_the_endpoint_down(ml):
     with open(path, "wb") as f:
         f.write(good[:-10] + b"0000000000")
     _, rows = records(3)
-    seen, failures, stop = [], [], threading.Event()
-
-    def hammer():
-        c = Client(ml)
-        while not stop.is_set():
-            status, body = c.post(f"{P}/endpoints/live/predict", {"instances": rows})
-            if status != 200:
-                failures.append((status, body))
-            else:
-                seen.append(body["version"])
-
-    threads = [threading.Thread(target=hammer) for _ in range(3)]
-    for t in threads:
-        t.start()
+    stream = Stream(ml, "live", rows, 3)
+    seen, failures = stream.seen, stream.failures
     try:
         time.sleep(0.3)
         # The move is recorded; the endpoint cannot load v2 and keeps serving v1.
@@ -991,9 +990,7 @@ def test_a_version_that_cannot_load_never_takes_the_endpoint_down(ml):
         assert r.status == 200, r.raw
         time.sleep(0.5)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        stream.stop()
     assert failures == []
     assert set(seen[:n]) == {v1} and v2 in seen[n:], (len(seen), n)
     e = ml.admin("GET", f"{P}/endpoints/live").json
