@@ -176,10 +176,8 @@ absl::StatusOr<RouteContext> Router::Admit(const RouteMatch& match, const HttpRe
   rc.ctx.request_id = request.request_id;
   rc.ctx.remote = request.remote;
   if (route.permission == Permission::kPublic) return rc;
-  if (before_admit) before_admit(request);
-
   absl::StatusOr<Principal> who =
-      platform_->auth->Authenticate(request.authorization, request.remote);
+      authenticator_->Authenticate(request.authorization, request.remote);
   if (!who.ok()) {
     // Throttled attempts are not written: that would let an attacker flood the log.
     if (!route.audit_action.empty() && !absl::IsResourceExhausted(who.status())) {

@@ -87,7 +87,7 @@ struct RouteMatch {
 
 class Router {
  public:
-  explicit Router(Platform* platform) : platform_(platform) {}
+  explicit Router(Platform* platform) : platform_(platform), authenticator_(platform->auth.get()) {}
 
   Route& Add(std::string method, std::string pattern, Permission permission,
              std::string audit_action, Handler handler);
@@ -117,18 +117,19 @@ class Router {
 
   Platform* platform() { return platform_; }
 
-  // Runs before authentication (a serving replica makes the caller's token known here).
-  std::function<void(const HttpRequest&)> before_admit;
-  // True when before_admit would wait on the network for this request (a token the replica
-  // has not checked lately): the server then admits and runs the request on its blocking
-  // pool, so one slow check does not hold up the other connections of an event loop.
-  std::function<bool(const HttpRequest&)> before_admit_blocks;
+  // Who checks tokens: the platform's AuthService unless replaced (a serving replica asks
+  // the server it mirrors). Set before the server starts.
+  void set_authenticator(Authenticator* a) { authenticator_ = a; }
+  // True when admitting this request may wait on the network (a token a replica has not
+  // checked lately): the server then admits and runs it on its blocking pool, so one slow
+  // check does not hold up the other connections of an event loop.
   bool AdmitBlocks(const HttpRequest& req) const {
-    return before_admit_blocks && before_admit_blocks(req);
+    return authenticator_->MayBlock(req.authorization, req.remote);
   }
 
  private:
   Platform* platform_;
+  Authenticator* authenticator_;
   std::vector<std::unique_ptr<Route>> routes_;
   // Indexes into routes_, in order, by pattern segment count; routes with a rest parameter
   // apart. Match looks only at the routes a path's segment count allows.
@@ -150,6 +151,12 @@ void RegisterTrackingRoutes(Router& r);
 void RegisterJobRoutes(Router& r);
 void RegisterRegistryRoutes(Router& r);
 void RegisterServingRoutes(Router& r);
+// Endpoint reads, predictions and the Open Inference Protocol (a part of the above).
+void RegisterServingReadRoutes(Router& r);
+class ReplicaService;
+// A serving replica's routes: what RegisterServingRoutes reads and predicts, feedback into
+// the replica's outbox, and endpoint changes refused with a pointer to the server.
+void RegisterReplicaRoutes(Router& r, ReplicaService* replica);
 void RegisterBatchRoutes(Router& r);
 
 }  // namespace kade

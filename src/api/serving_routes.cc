@@ -44,6 +44,7 @@ ServingService::PredictRequest MakeRequest(const RouteContext& rc, std::optional
 }  // namespace
 
 void RegisterServingRoutes(Router& r) {
+  RegisterServingReadRoutes(r);
   Platform* p = r.platform();
   const std::string base = "/api/v1/projects/{project}/endpoints";
   const std::string one = base + "/{endpoint}";
@@ -56,18 +57,6 @@ void RegisterServingRoutes(Router& r) {
           return HttpResponse::MakeJson(201, e);
         })
       .blocking = true;
-
-  r.Add("GET", base, Permission::kProjectView, "",
-        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json list, p->serving->List(rc.project_record()));
-          return HttpResponse::MakeJson(200, list);
-        });
-
-  r.Add("GET", one, Permission::kProjectView, "",
-        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json e, p->serving->Get(rc.project_record(), rc.Param("endpoint")));
-          return HttpResponse::MakeJson(200, e);
-        });
 
   r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -82,16 +71,6 @@ void RegisterServingRoutes(Router& r) {
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           RETURN_IF_ERROR(p->serving->Delete(rc.ctx, rc.project_record(), rc.Param("endpoint")));
           return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("endpoint")}});
-        });
-
-  // The body is decoded from its text (a fast path for well-formed records).
-  r.Add("POST", one + "/predict", Permission::kProjectView, "",
-        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
-          ASSIGN_OR_RETURN(std::string out,
-                           p->serving->PredictText(rc.project_record(), rc.Param("endpoint"),
-                                                   MakeRequest(rc, pinned)));
-          return HttpResponse::MakeJsonText(200, std::move(out));
         });
 
   r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",
@@ -111,6 +90,34 @@ void RegisterServingRoutes(Router& r) {
           return HttpResponse::MakeJson(200, out);
         })
       .blocking = true;
+}
+
+void RegisterServingReadRoutes(Router& r) {
+  Platform* p = r.platform();
+  const std::string base = "/api/v1/projects/{project}/endpoints";
+  const std::string one = base + "/{endpoint}";
+
+  r.Add("GET", base, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json list, p->serving->List(rc.project_record()));
+          return HttpResponse::MakeJson(200, list);
+        });
+
+  r.Add("GET", one, Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json e, p->serving->Get(rc.project_record(), rc.Param("endpoint")));
+          return HttpResponse::MakeJson(200, e);
+        });
+
+  // The body is decoded from its text (a fast path for well-formed records).
+  r.Add("POST", one + "/predict", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+          ASSIGN_OR_RETURN(std::string out,
+                           p->serving->PredictText(rc.project_record(), rc.Param("endpoint"),
+                                                   MakeRequest(rc, pinned)));
+          return HttpResponse::MakeJsonText(200, std::move(out));
+        });
 
   r.Add("GET", one + "/predictions", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {

@@ -72,6 +72,20 @@ void RegisterUserRoutes(Router& r) {
           return HttpResponse::MakeJson(200, UserToJson(u));
         });
 
+  r.Add(
+      "PATCH", "/api/v1/users/{user}", Permission::kAdmin, "user.update",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+        RETURN_IF_ERROR(RejectUnknownFields(body, {"display_name", "email", "admin", "disabled"}));
+        UserUpdate u;
+        ASSIGN_OR_RETURN(u.display_name, OptionalString(body, "display_name"));
+        ASSIGN_OR_RETURN(u.email, OptionalString(body, "email"));
+        ASSIGN_OR_RETURN(u.admin, OptionalBool(body, "admin"));
+        ASSIGN_OR_RETURN(u.disabled, OptionalBool(body, "disabled"));
+        ASSIGN_OR_RETURN(User updated, p->auth->UpdateUser(rc.ctx, rc.Param("user"), u));
+        return HttpResponse::MakeJson(200, UserToJson(updated));
+      });
+
   r.Add("GET", "/api/v1/tokens", Permission::kAuthenticated, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           std::string user = rc.request->Query("user").value_or("");

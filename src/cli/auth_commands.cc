@@ -103,9 +103,45 @@ void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& u : r["users"]) {
         rows.push_back({JsonCell(u["name"]), JsonCell(u["display_name"]), JsonCell(u["email"]),
-                        u["admin"].get<bool>() ? "yes" : "no", JsonCell(u["created_at"])});
+                        u["admin"].get<bool>() ? "yes" : "no",
+                        u.value("disabled", false) ? "yes" : "no", JsonCell(u["created_at"])});
       }
-      PrintTable({"name", "display name", "email", "admin", "created"}, rows);
+      PrintTable({"name", "display name", "email", "admin", "disabled", "created"}, rows);
+      return absl::OkStatus();
+    });
+  });
+
+  auto* uupdate = users->add_subcommand("update", "Change a user: admin flag, disabled, name");
+  struct UserUpdateArgs {
+    std::string name, email, display, admin, disabled;
+  };
+  static UserUpdateArgs uu;
+  uupdate->add_option("name", uu.name, "User name")->required();
+  uupdate->add_option("--email", uu.email, "E-mail address");
+  uupdate->add_option("--display-name", uu.display, "Display name");
+  uupdate->add_option("--admin", uu.admin, "Platform admin: true or false")
+      ->check(CLI::IsMember({"true", "false"}));
+  uupdate->add_option("--disabled", uu.disabled, "Disabled (tokens refused): true or false")
+      ->check(CLI::IsMember({"true", "false"}));
+  uupdate->callback([=] {
+    *exit_code = WithClient(*opts, [](Client& c) -> absl::Status {
+      Json body = Json::object();
+      if (!uu.email.empty()) body["email"] = uu.email;
+      if (!uu.display.empty()) body["display_name"] = uu.display;
+      if (!uu.admin.empty()) body["admin"] = uu.admin == "true";
+      if (!uu.disabled.empty()) body["disabled"] = uu.disabled == "true";
+      if (body.empty()) {
+        return absl::InvalidArgumentError(
+            "nothing to change: give --admin, --disabled, --email or --display-name");
+      }
+      ASSIGN_OR_RETURN(Json u, c.Call("PATCH", "/api/v1/users/" + uu.name, &body));
+      if (c.json()) {
+        std::cout << u.dump(2) << "\n";
+      } else {
+        std::cout << "Updated user " << u["name"].get<std::string>()
+                  << (u["admin"].get<bool>() ? " (admin)" : "")
+                  << (u["disabled"].get<bool>() ? " (disabled)" : "") << "\n";
+      }
       return absl::OkStatus();
     });
   });

@@ -78,7 +78,7 @@ absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
 // Registration of command groups (one function per capability file).
 using CommandRunner = std::function<int()>;
 void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path);
-void AddServeCommand(CLI::App& app, int* exit_code);
+void AddReplicaCommand(CLI::App& app, int* exit_code);
 void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddAuditCommands(CLI::App& app, ClientOptions* opts, int* exit_code);

@@ -273,6 +273,56 @@ absl::Status AuthService::RevokeToken(const RequestContext& ctx, int64_t token_i
   return absl::OkStatus();
 }
 
+absl::StatusOr<User> AuthService::UpdateUser(const RequestContext& ctx, absl::string_view name,
+                                             const UserUpdate& update) {
+  if (!ctx.principal.is_admin) return absl::PermissionDeniedError("only admins change users");
+  if ((update.display_name && update.display_name->size() > 200) ||
+      (update.email && update.email->size() > 320)) {
+    return absl::InvalidArgumentError("display name or email is too long");
+  }
+  User out;
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto found, tx.users().FindByName(name));
+    if (!found) return absl::NotFoundError(absl::StrCat("user '", name, "' not found"));
+    User u = *found;
+    if (update.display_name) u.display_name = *update.display_name;
+    if (update.email) u.email = *update.email;
+    if (update.admin) u.is_admin = *update.admin;
+    if (update.disabled) u.disabled = *update.disabled;
+    const bool was_admin = found->is_admin && !found->disabled;
+    if (was_admin && !(u.is_admin && !u.disabled)) {
+      ASSIGN_OR_RETURN(auto all, tx.users().List());
+      int admins = 0;
+      for (const auto& other : all) admins += other.is_admin && !other.disabled;
+      if (admins <= 1) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "user '", name, "' is the last enabled admin: make another user admin first"));
+      }
+    }
+    RETURN_IF_ERROR(tx.users().Update(u));
+    Json detail = Json::object();
+    if (update.admin) detail["admin"] = *update.admin;
+    if (update.disabled) detail["disabled"] = *update.disabled;
+    if (update.display_name) detail["display_name"] = *update.display_name;
+    if (update.email) detail["email"] = *update.email;
+    out = u;
+    return AuditLog::AppendInTx(tx, ctx,
+                                {"user.update", absl::StrCat("user/", u.name), "", detail});
+  }));
+  ForgetUser(out.id);  // its cached principals carry the old flags
+  return out;
+}
+
+void AuthService::ForgetToken(const std::string& hash) {
+  absl::MutexLock lock(&mu_);
+  cache_.erase(hash);
+}
+
+void AuthService::ForgetUser(int64_t user_id) {
+  absl::MutexLock lock(&mu_);
+  absl::erase_if(cache_, [&](const auto& kv) { return kv.second.principal.user_id == user_id; });
+}
+
 Json UserToJson(const User& u) {
   return Json{{"name", u.name},         {"display_name", u.display_name},
               {"email", u.email},       {"admin", u.is_admin},

@@ -25,6 +25,32 @@
 
 namespace kade {
 
+// Turns a request's Authorization header into a principal. The server's AuthService looks
+// tokens up in its own store; a serving replica's authenticator asks the server it mirrors.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Unauthenticated for a missing, unknown, revoked or expired token; ResourceExhausted when
+  // `remote` failed too often recently.
+  virtual absl::StatusOr<Principal> Authenticate(absl::string_view authorization,
+                                                 absl::string_view remote) = 0;
+  // True when Authenticate may wait on the network for this caller: the HTTP server then
+  // admits the request on its blocking pool, not on an event-loop thread.
+  virtual bool MayBlock(absl::string_view authorization, absl::string_view remote) {
+    (void)authorization;
+    (void)remote;
+    return false;
+  }
+};
+
+// The changes an admin may make to a user; absent fields stay as they are.
+struct UserUpdate {
+  std::optional<std::string> display_name;
+  std::optional<std::string> email;
+  std::optional<bool> admin;
+  std::optional<bool> disabled;
+};
+
 struct IssuedToken {
   Token token;
   std::string secret;  // shown to the caller once, never stored
@@ -36,14 +62,15 @@ struct AuthOptions {
   int fail_window_s = 60;
 };
 
-class AuthService {
+class AuthService : public Authenticator {
  public:
   AuthService(MetadataStore* store, AuthOptions options) : store_(store), options_(options) {}
 
   // Resolves "Bearer <token>" (or a bare token) to a principal. Unauthenticated when the
   // token is missing, unknown, revoked or expired; ResourceExhausted when `remote` has
   // failed too often recently.
-  absl::StatusOr<Principal> Authenticate(absl::string_view authorization, absl::string_view remote);
+  absl::StatusOr<Principal> Authenticate(absl::string_view authorization,
+                                         absl::string_view remote) override;
 
   // On an empty store creates the admin user. Returns the bootstrap token secret when one was
   // generated (empty when `admin_token` was given or the store was already set up). With
@@ -53,6 +80,10 @@ class AuthService {
   absl::StatusOr<User> CreateUser(const RequestContext& ctx, const User& user);
   absl::StatusOr<std::vector<User>> ListUsers();
   absl::StatusOr<User> GetUser(absl::string_view name);
+  // Changes a user (admins only, audited as user.update). The last enabled admin cannot be
+  // demoted or disabled. Takes effect on this process at once, on others within the TTL.
+  absl::StatusOr<User> UpdateUser(const RequestContext& ctx, absl::string_view name,
+                                  const UserUpdate& update);
 
   // Issues a token for `user_name` (empty = the caller). Non-admins may only issue their own.
   absl::StatusOr<IssuedToken> CreateToken(const RequestContext& ctx, absl::string_view user_name,
@@ -64,6 +95,11 @@ class AuthService {
   absl::Status RevokeToken(const RequestContext& ctx, int64_t token_id);
 
   static std::string HashToken(absl::string_view secret);
+
+  // Drops cached principals (a token, or every token of a user) so the next request reads
+  // the store: for changes made to the store outside this service (a replica's mirror).
+  void ForgetToken(const std::string& hash);
+  void ForgetUser(int64_t user_id);
 
  private:
   struct CacheEntry {

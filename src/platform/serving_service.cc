@@ -924,10 +924,8 @@ absl::StatusOr<Json> ServingService::OipInfer(const Project& project, absl::stri
   return out;
 }
 
-absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const Project& project,
-                                              absl::string_view endpoint, const Json& body) {
-  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
-  std::vector<std::pair<std::string, std::string>> items;
+absl::StatusOr<ServingService::FeedbackItems> ServingService::ParseFeedback(const Json& body) {
+  FeedbackItems items;
   auto take = [&](const Json& item, const std::string& where) -> absl::Status {
     if (!item.is_object()) return Bad(where + ": expected {\"request_id\", \"label\"}");
     RETURN_IF_ERROR(RejectUnknownFields(item, {"request_id", "label"}));
@@ -956,8 +954,21 @@ absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const P
   } else {
     RETURN_IF_ERROR(take(body, "body"));
   }
+  return items;
+}
+
+absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const Project& project,
+                                              absl::string_view endpoint, const Json& body) {
+  ASSIGN_OR_RETURN(FeedbackItems items, ParseFeedback(body));
+  RETURN_IF_ERROR(StoreFeedback(ctx, project, endpoint, items));
+  return Json{{"accepted", items.size()}};
+}
+
+absl::Status ServingService::StoreFeedback(const RequestContext& ctx, const Project& project,
+                                           absl::string_view endpoint, const FeedbackItems& items) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   const int64_t now = NowMillis();
-  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+  return store_->Write([&](Transaction& tx) -> absl::Status {
     for (size_t i = 0; i < items.size(); ++i) {
       RETURN_IF_ERROR(tx.endpoints().PutFeedback(state->record.id, items[i].first, items[i].second,
                                                  ctx.principal.user_name, now));
@@ -966,8 +977,7 @@ absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const P
         tx, ctx,
         {"endpoint.feedback", absl::StrCat("project/", project.name, "/endpoint/", endpoint),
          project.name, Json{{"items", items.size()}}});
-  }));
-  return Json{{"accepted", items.size()}};
+  });
 }
 
 absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::string_view endpoint,

@@ -111,9 +111,14 @@ class ServingService {
   // sampled out, or still be on its way from a replica); joined to the log when read.
   absl::StatusOr<Json> Feedback(const RequestContext& ctx, const Project& project,
                                 absl::string_view endpoint, const Json& body);
+  // (request id, label as text) pairs of a feedback body, or 400 naming the bad item.
+  using FeedbackItems = std::vector<std::pair<std::string, std::string>>;
+  static absl::StatusOr<FeedbackItems> ParseFeedback(const Json& body);
+  absl::Status StoreFeedback(const RequestContext& ctx, const Project& project,
+                             absl::string_view endpoint, const FeedbackItems& items);
   absl::StatusOr<Json> Predictions(const Project& project, absl::string_view endpoint,
                                    int64_t limit);
-  // Prediction log entries answered elsewhere (a `kade serve` replica): {"records": [{
+  // Prediction log entries answered elsewhere (a `kade replica`): {"records": [{
   // request_id, ts, version, shadow, latency_us, features, outputs}]}, all or nothing.
   absl::StatusOr<Json> IngestLog(const RequestContext& ctx, const Project& project,
                                  absl::string_view endpoint, const Json& body);

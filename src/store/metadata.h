@@ -506,6 +506,8 @@ class UserRepository {
   virtual absl::StatusOr<std::optional<User>> FindById(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<User>> List() = 0;
   virtual absl::StatusOr<int64_t> Count() = 0;
+  // Replaces display name, email, admin flag and disabled flag of the user `user.id`.
+  virtual absl::Status Update(const User& user) = 0;
 };
 
 class TokenRepository {

@@ -49,7 +49,7 @@ class PredictionLog {
   // Up to `limit` entries after the entry `after_id` (0: from the start), oldest first,
   // and after the point recorded by ForwardedThrough.
   absl::StatusOr<std::vector<PredictionRecord>> After(Key key, int64_t after_id, int64_t limit);
-  // Records that entries up to `id` were sent on (a `kade serve` replica) and deletes the
+  // Records that entries up to `id` were sent on (a `kade replica`) and deletes the
   // segments that hold nothing newer.
   absl::Status ForwardedThrough(Key key, int64_t id);
 

@@ -93,6 +93,13 @@ class SqliteUsers : public UserRepository {
     ASSIGN_OR_RETURN(bool row, st.Step());
     return row ? st.Int(0) : 0;
   }
+  absl::Status Update(const User& user) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE users SET display_name = ?, email = ?, "
+                                          "is_admin = ?, disabled = ? WHERE id = ?"));
+    st.Bind(1, user.display_name).Bind(2, user.email).Bind(3, int64_t{user.is_admin});
+    st.Bind(4, int64_t{user.disabled}).Bind(5, user.id);
+    return st.Run();
+  }
 
  private:
   absl::StatusOr<std::optional<User>> FindOne(const std::string& sql, absl::string_view arg) {

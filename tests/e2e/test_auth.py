@@ -178,3 +178,36 @@ def test_role_changes_take_effect_on_the_next_request(server):
     assert server.admin("DELETE", "/api/v1/projects/p3").status == 200
     server.admin("POST", "/api/v1/projects", {"name": "p3"})
     assert server.request("GET", "/api/v1/projects/p3", token=tok).status == 404
+
+
+def test_admins_change_users_at_once_and_the_last_admin_stays(server):
+    ada = server.make_user("ada", admin=True)
+    ursula = server.make_user("ursula")
+    assert server.request("GET", "/api/v1/users", token=ada).status == 200
+    # Only admins change users; wrong types and unknown fields are 400s naming the field.
+    assert server.request("PATCH", "/api/v1/users/ada", token=ursula, body={"admin": False}).status == 403
+    r = server.admin("PATCH", "/api/v1/users/ada", {"admin": "no"})
+    assert r.status == 400 and "admin" in r.error["message"]
+    r = server.admin("PATCH", "/api/v1/users/ada", {"root": True})
+    assert r.status == 400 and "root" in r.error["message"]
+    assert server.admin("PATCH", "/api/v1/users/nobody", {"admin": False}).status == 404
+    # A demoted admin loses admin rights on the next request (no cache delay here).
+    r = server.admin("PATCH", "/api/v1/users/ada", {"admin": False, "display_name": "Ada L."})
+    assert r.status == 200 and r.json["admin"] is False and r.json["display_name"] == "Ada L."
+    assert server.request("GET", "/api/v1/users", token=ada).status == 403
+    # A disabled user's tokens are refused.
+    assert server.admin("PATCH", "/api/v1/users/ursula", {"disabled": True}).status == 200
+    r = server.request("GET", "/api/v1/projects", token=ursula)
+    assert r.status == 401 and "disabled" in r.error["message"]
+    # The last enabled admin cannot be demoted or disabled: nobody could administer then.
+    for body in ({"admin": False}, {"disabled": True}):
+        r = server.admin("PATCH", "/api/v1/users/admin", body)
+        assert r.status == 409 and "last enabled admin" in r.error["message"], r.raw
+    assert server.request("GET", "/api/v1/users", token=None).status == 401
+    # The CLI does the same, and every change is audited.
+    out = server.cli("users", "update", "ada", "--admin", "true")
+    assert out.returncode == 0 and "(admin)" in out.stdout, out.stderr
+    out = server.cli("users", "update", "ada")
+    assert out.returncode != 0 and "nothing to change" in out.stderr
+    entries = server.admin("GET", "/api/v1/audit?action=user.update&limit=20").json["entries"]
+    assert sum(1 for e in entries if e["action"] == "user.update" and e["outcome"] == "ok") >= 3, entries

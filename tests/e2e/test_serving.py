@@ -695,13 +695,13 @@ def test_a_second_server_on_the_same_store_follows_endpoints_and_alias_moves(ml,
 
 
 def start_replica(ml, tmpdir_path, url, *extra):
-    """Starts `kade serve` for project ml against `url`; returns the process, its log file and
-    a client for it, once it listens."""
+    """Starts `kade replica` for project ml against `url`; returns the process, its log file
+    and a client for it, once it listens."""
     import subprocess
     from conftest import KADE
     port_file = os.path.join(tmpdir_path, "replica.port")
     log = open(os.path.join(tmpdir_path, "replica.log"), "wb")
-    proc = subprocess.Popen([KADE, "serve", "--url", url, "--token", ADMIN_TOKEN, "--project", "ml",
+    proc = subprocess.Popen([KADE, "replica", "--url", url, "--token", ADMIN_TOKEN, "--project", "ml",
                              "--addr", "127.0.0.1:0", "--data-dir", os.path.join(tmpdir_path, "replica"),
                              "--sync", "1", "--port-file", port_file, *extra],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -803,6 +803,7 @@ class _StallingProxy:
         import threading
         self.target_port = target_port
         self.stall = False
+        self.refuse = False  # close every new connection at once (a server that is down)
         self.closed = False
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -824,6 +825,9 @@ class _StallingProxy:
                 return
             if self.stall:
                 self.held.append(client)  # read nothing, answer nothing
+                continue
+            if self.refuse:
+                client.close()
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             for a, b in ((client, upstream), (upstream, client)):
@@ -856,6 +860,91 @@ class _StallingProxy:
         self.sock.close()
         for c in self.held:
             c.close()
+
+
+def test_replica_forwards_feedback_refuses_endpoint_writes_and_follows_role_changes(ml, tmpdir_path):
+    import subprocess
+    v1 = register(ml, train(ml, max_depth=2))
+    ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
+    ada = ml.make_user("ada", admin=True)  # an admin with no role in the project
+    vik = ml.make_user("vik")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "vik", "role": "editor"})
+    proxy = _StallingProxy(ml.port)
+    proc, log, replica = start_replica(ml, tmpdir_path, f"http://127.0.0.1:{proxy.port}",
+                                       "--token-ttl", "1")
+    try:
+        _, rows = records(2)
+        url = f"{P}/endpoints/api/predict"
+        deadline = time.time() + 15
+        while replica.admin("POST", url, {"instances": rows}).status != 200:
+            assert time.time() < deadline, open(log.name).read()
+            time.sleep(0.2)
+        # Ground truth posted to the replica reaches the server, with the prediction.
+        r = replica.request("POST", url, token=vik, body={"instances": rows},
+                            headers={"X-Request-Id": "rep-1"})
+        assert r.status == 200, r.raw
+        r = replica.request("POST", f"{P}/endpoints/api/feedback", token=vik,
+                            body={"items": [{"request_id": "rep-1", "label": True}]})
+        assert r.status == 200 and r.json["accepted"] == 1, r.raw
+        assert replica.request("POST", f"{P}/endpoints/api/feedback", token=vik,
+                               body={"items": [{"request_id": "rep-1"}]}).status == 400
+        deadline = time.time() + 20
+        while True:
+            got = [p for p in ml.admin("GET", f"{P}/endpoints/api/predictions?limit=100").json["predictions"]
+                   if p["request_id"] == "rep-1"]
+            if got and got[0]["label"] == "true":
+                break
+            assert time.time() < deadline, ("feedback never reached the server", got, open(log.name).read()[-2000:])
+            time.sleep(0.3)
+        # Endpoint changes are the server's: refused on the replica, the server unchanged.
+        before = ml.admin("GET", f"{P}/endpoints/api").json
+        for method, path, body in [("POST", f"{P}/endpoints", {"name": "x", "model": "churn"}),
+                                   ("PATCH", f"{P}/endpoints/api", {"targets": [{"version": v1, "weight": 100}]}),
+                                   ("DELETE", f"{P}/endpoints/api", None),
+                                   ("POST", f"{P}/endpoints/api/predictions", {"records": []})]:
+            r = replica.admin(method, path, body)
+            assert r.status == 405 and "serving replica" in r.json["error"]["message"], (method, path, r.raw)
+        assert replica.admin("GET", f"{P}/endpoints/api").status == 200
+        assert ml.admin("GET", f"{P}/endpoints/api").json["config"] == before["config"]
+        assert [e["name"] for e in ml.admin("GET", f"{P}/endpoints").json["endpoints"]] == ["api"]
+        # An admin sees every project on the replica; demoted on the server, not any more
+        # once the token's check is older than the TTL.
+        assert replica.request("POST", url, token=ada, body={"instances": rows}).status == 200
+        assert ml.admin("PATCH", "/api/v1/users/ada", {"admin": False}).status == 200
+        deadline = time.time() + 10
+        while replica.request("POST", url, token=ada, body={"instances": rows}).status != 404:
+            assert time.time() < deadline, "the demoted admin kept admin rights on the replica"
+            time.sleep(0.3)
+        # A server that cannot be reached is not "no role": the editor keeps predicting and
+        # posting ground truth (queued), and the queue drains once the server is back.
+        proxy.refuse = True
+        time.sleep(1.5)  # past the TTL: the replica asks, and cannot reach the server
+        r = replica.request("POST", url, token=vik, body={"instances": rows},
+                            headers={"X-Request-Id": "rep-2"})
+        assert r.status == 200, r.raw
+        r = replica.request("POST", f"{P}/endpoints/api/feedback", token=vik,
+                            body={"request_id": "rep-2", "label": False})
+        assert r.status == 200, r.raw
+        proxy.refuse = False
+        deadline = time.time() + 20
+        while True:
+            got = [p for p in ml.admin("GET", f"{P}/endpoints/api/predictions?limit=100").json["predictions"]
+                   if p["request_id"] == "rep-2"]
+            if got and got[0]["label"] == "false":
+                break
+            assert time.time() < deadline, ("queued feedback never reached the server", got)
+            time.sleep(0.3)
+    finally:
+        proxy.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
+        log.close()
+    assert proc.returncode == 0
 
 
 def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):

@@ -45,7 +45,7 @@ export async function api<T>(method: string, path: string, body?: unknown, token
 export interface Me { name: string; display_name: string; admin: boolean; version: string }
 export interface Project { name: string; description: string; created_at: string; created_by: string; role: string | null }
 export interface Member { user: string; role: string; since: string }
-export interface User { name: string; display_name: string; email: string; admin: boolean }
+export interface User { name: string; display_name: string; email: string; admin: boolean; disabled: boolean }
 export interface Artifact { name: string; sha256: string; size: number; content_type: string; created_at: string; created_by: string }
 export interface AuditEntry {
   seq: number; time: string; actor: string; action: string; target: string; project: string;

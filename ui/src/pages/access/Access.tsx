@@ -106,10 +106,22 @@ export function Access(props: { isAdmin: boolean }) {
           </form>
           <p class="hint">A new user signs in with a token: <code>kade tokens create --user NAME</code>.</p>
           <table class="table" data-testid="user-table">
-            <thead><tr><th>Name</th><th>Display name</th><th>Email</th><th>Admin</th></tr></thead>
+            <thead><tr><th>Name</th><th>Display name</th><th>Email</th><th>Admin</th><th>Status</th><th /></tr></thead>
             <tbody>
               {users.map((u) => (
-                <tr key={u.name}><td>{u.name}</td><td>{u.display_name}</td><td>{u.email}</td><td>{u.admin ? 'yes' : ''}</td></tr>
+                <tr key={u.name} data-user={u.name}>
+                  <td>{u.name}</td><td>{u.display_name}</td><td>{u.email}</td><td>{u.admin ? 'yes' : ''}</td>
+                  <td>{u.disabled ? <span class="badge bad">disabled</span> : <span class="badge ok">active</span>}</td>
+                  <td class="row">
+                    <button class="link" onClick={() => act(() => api('PATCH', `/api/v1/users/${encodeURIComponent(u.name)}`, { admin: !u.admin }))}>
+                      {u.admin ? 'Remove admin' : 'Make admin'}
+                    </button>
+                    <button class={`link ${u.disabled ? '' : 'danger'}`}
+                      onClick={() => act(() => api('PATCH', `/api/v1/users/${encodeURIComponent(u.name)}`, { disabled: !u.disabled }))}>
+                      {u.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                  </td>
+                </tr>
               ))}
             </tbody>
           </table>
