@@ -100,7 +100,9 @@ export function App() {
             Sign out
           </button>
         </header>
-        <main>{content}</main>
+        {/* Keyed by the route: moving to another item of the same kind starts its page afresh,
+            so no state of the previous item (data, previews, forms, timers) carries over. */}
+        <main key={route.join('/')}>{content}</main>
       </div>
     </div>
   );

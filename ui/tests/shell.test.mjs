@@ -365,3 +365,60 @@ test('models, endpoints and batch: promote and roll back, watch the endpoint, tr
   await page.screenshot({ path: join(shots, 'batch.png'), fullPage: true });
   await page.close();
 });
+
+test('moving between two runs, two endpoints and to a missing model shows only the item named in the URL', async () => {
+  const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const call = async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  };
+  // Two runs of the demo: one from a training job (with a holdout evaluation), one without.
+  const mlflow = '/projects/demo/api/2.0/mlflow';
+  const exps = (await call('POST', `${mlflow}/experiments/search`, { max_results: 100 })).json.experiments;
+  const runs = (await call('POST', `${mlflow}/runs/search`, { experiment_ids: exps.map((e) => e.experiment_id), max_results: 200 })).json.runs;
+  const jobs = (await call('GET', '/api/v1/projects/demo/jobs')).json.jobs;
+  const trained = jobs.find((j) => j.kind === 'train' && j.status === 'succeeded' && j.run_id && !j.spec.search);
+  assert.ok(trained, 'the demo has a finished training job');
+  const plain = runs.find((r) => r.info.run_id !== trained.run_id && !(r.data.tags ?? []).some((t) => t.key === 'kade.source'));
+  assert.ok(plain, 'the demo has a run that no training job made');
+  // A second endpoint next to the demo's.
+  const created = await call('POST', '/api/v1/projects/demo/endpoints', { name: 'churn-b', model: 'churn', alias: 'champion' });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const requested = [];
+  page.on('request', (r) => requested.push(r.url()));
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+
+  await page.goto(`${base}/#/runs/demo/${trained.run_id}`);
+  await page.waitForSelector('[data-testid=evaluation]');
+  await page.evaluate((id) => { location.hash = `#/runs/demo/${id}`; }, plain.info.run_id);
+  await page.waitForSelector(`h1 >> text=${plain.info.run_name}`);
+  await page.waitForTimeout(500);
+  assert.equal(await page.$('[data-testid=evaluation]'), null, 'the other run\'s evaluation is still shown');
+
+  await page.evaluate(() => { location.hash = '#/endpoints/demo/churn-api'; });
+  await page.waitForSelector('h1 >> text=Endpoint churn-api');
+  await page.evaluate(() => { location.hash = '#/endpoints/demo/churn-b'; });
+  await page.waitForSelector('h1 >> text=Endpoint churn-b');
+  assert.doesNotMatch(await page.textContent('main'), /churn-api/);
+
+  // A missing endpoint: the error, none of the previous endpoint, and no polling after the 404.
+  await page.evaluate(() => { location.hash = '#/endpoints/demo/nope'; });
+  await page.waitForSelector('.error >> text=does not exist');
+  assert.doesNotMatch(await page.textContent('main'), /churn-b|Traffic/);
+  await page.waitForTimeout(5000);
+  const polls = requested.filter((u) => u.endsWith('/api/v1/projects/demo/endpoints/nope')).length;
+  assert.equal(polls, 1, `a missing endpoint was fetched ${polls} times`);
+
+  await page.evaluate(() => { location.hash = '#/models/demo/churn'; });
+  await page.waitForSelector('[data-testid=version-table]');
+  await page.evaluate(() => { location.hash = '#/models/demo/nope'; });
+  await page.waitForSelector('.error >> text=does not exist');
+  assert.equal(await page.$('[data-testid=version-table]'), null, 'the previous model\'s versions are still shown');
+  await page.close();
+  await call('DELETE', '/api/v1/projects/demo/endpoints/churn-b');
+});

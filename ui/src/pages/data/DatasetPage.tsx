@@ -3,6 +3,7 @@ import { api, ApiError } from '../../api';
 import { Card, ErrorBox, formatBytes, Page, Time } from '../../components';
 import { BarChart, Histogram } from './charts';
 import type { DatasetInfo } from './DataCatalog';
+import { useResource } from '../../hooks';
 
 interface Version {
   version: number; ref: string; rows: number; columns: number; format: string; compression: string;
@@ -57,7 +58,8 @@ function ColumnCard(props: { c: ColumnProfile }) {
 
 export function DatasetPage(props: { project: string; name: string }) {
   const base = `/api/v1/projects/${encodeURIComponent(props.project)}/datasets/${encodeURIComponent(props.name)}`;
-  const [info, setInfo] = useState<(DatasetInfo & { versions: Version[] }) | null>(null);
+  const res = useResource<DatasetInfo & { versions: Version[] }>(base);
+  const info = res.data;
   const [selected, setSelected] = useState<number | null>(null);
   const [tab, setTab] = useState<'profile' | 'schema' | 'quality' | 'preview' | 'diff'>('profile');
   const [profile, setProfile] = useState<Profile | null>(null);
@@ -70,16 +72,10 @@ export function DatasetPage(props: { project: string; name: string }) {
   const fail = (e: unknown) => setError(e instanceof ApiError ? e.message : String(e));
 
   useEffect(() => {
-    api<DatasetInfo & { versions: Version[] }>('GET', base)
-      .then((d) => {
-        setInfo(d);
-        if (d.versions.length) {
-          setSelected(d.versions[0].version);
-          setDiffFrom(d.versions.length > 1 ? d.versions[1].version : d.versions[0].version);
-        }
-      })
-      .catch(fail);
-  }, [base]);
+    if (!info || selected !== null || !info.versions.length) return;
+    setSelected(info.versions[0].version);
+    setDiffFrom(info.versions.length > 1 ? info.versions[1].version : info.versions[0].version);
+  }, [info]);
 
   useEffect(() => {
     if (selected === null) return;
@@ -97,7 +93,10 @@ export function DatasetPage(props: { project: string; name: string }) {
     api<any>('GET', `${base}/diff?from=${diffFrom}&to=${selected}`).then(setDiff).catch(fail);
   }, [selected, tab, diffFrom]);
 
-  if (!info) return <Page title={props.name}><ErrorBox error={error} />{!error && <p class="muted">Loading…</p>}</Page>;
+  if (!info) {
+    const err = error ?? res.error;
+    return <Page title={props.name}><ErrorBox error={err} />{!err && <p class="muted">Loading…</p>}</Page>;
+  }
   const v = info.versions.find((x) => x.version === selected);
   const roles = info.roles as { target?: string; id?: string; timestamp?: string; sensitive?: string[] };
 

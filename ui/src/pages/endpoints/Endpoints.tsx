@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorMessage } from '../../api';
 import { Card, ErrorBox, Page } from '../../components';
+import { useResource } from '../../hooks';
 import { navigate } from '../../router';
 import { LineChart } from '../data/charts';
 import { base, ProjectPicker, useProjects } from '../models/Models';
@@ -22,13 +23,10 @@ interface Prediction { request_id: string; time: string; version: number; shadow
 
 export function EndpointList(props: { project?: string }) {
   const [projects, perr] = useProjects();
-  const [eps, setEps] = useState<Endpoint[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const project = props.project ?? projects.find((p) => p.name === 'demo')?.name ?? projects[0]?.name;
-  useEffect(() => {
-    if (!project) return;
-    api<{ endpoints: Endpoint[] }>('GET', `${base(project)}/endpoints`).then((r) => setEps(r.endpoints)).catch((e) => setError(errorMessage(e)));
-  }, [project]);
+  const list = useResource<{ endpoints: Endpoint[] }>(project ? `${base(project)}/endpoints` : null);
+  const eps = list.data?.endpoints ?? null;
+  const error = list.error;
   return (
     <Page title="Endpoints" subtitle="Real-time APIs serving model aliases or versions, with canary splits and shadows; scheduled scoring is under Batch." actions={<ProjectPicker projects={projects} value={project} section="endpoints" />}>
       <ErrorBox error={error ?? perr} />
@@ -58,8 +56,11 @@ type Sample = { t: number; stats: Stat[] };
 
 export function EndpointPage(props: { project: string; name: string }) {
   const url = `${base(props.project)}/endpoints/${encodeURIComponent(props.name)}`;
-  const [ep, setEp] = useState<Endpoint | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // Polled every 2 s while the tab is visible; a missing endpoint (404) is not polled again.
+  const res = useResource<Endpoint>(url, { pollMs: 2000 });
+  const ep = res.data;
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? res.error;
   const [split, setSplit] = useState<Target[]>([]);
   const [features, setFeatures] = useState<Feature[]>([]);
   const [values, setValues] = useState<Record<string, string>>({});
@@ -69,25 +70,13 @@ export function EndpointPage(props: { project: string; name: string }) {
   const [, setTick] = useState(0);
 
   const loadRecent = () => api<{ predictions: Prediction[] }>('GET', `${url}/predictions?limit=10`).then((r) => setRecent(r.predictions)).catch(() => {});
+  useEffect(() => { loadRecent(); }, [url]);
+  // Live series from each polled answer.
   useEffect(() => {
-    let stop = false;
-    let timer: number | undefined;
-    const poll = async () => {
-      try {
-        const e = await api<Endpoint>('GET', url);
-        if (stop) return;
-        setEp(e);
-        samples.current = [...samples.current.slice(-59), { t: Date.now() / 1000, stats: e.stats ?? [] }];
-        setTick((x) => x + 1);
-      } catch (err) {
-        setError(errorMessage(err));
-      }
-      if (!stop) timer = window.setTimeout(poll, 2000);
-    };
-    poll();
-    loadRecent();
-    return () => { stop = true; clearTimeout(timer); };
-  }, [url]);
+    if (!ep) return;
+    samples.current = [...samples.current.slice(-59), { t: Date.now() / 1000, stats: ep.stats ?? [] }];
+    setTick((x) => x + 1);
+  }, [ep]);
   useEffect(() => {
     if (!ep) return;
     setSplit(ep.config.targets.map((t) => ({ ...t })));
@@ -129,8 +118,8 @@ export function EndpointPage(props: { project: string; name: string }) {
     e.preventDefault();
     setError(null);
     try {
-      const updated = await api<Endpoint>('PATCH', url, { targets: split.map((t) => (t.alias ? { alias: t.alias, weight: Number(t.weight) } : { version: Number(t.version), weight: Number(t.weight) })) });
-      setEp({ ...updated, stats: ep!.stats, log_dropped: ep!.log_dropped });
+      await api<Endpoint>('PATCH', url, { targets: split.map((t) => (t.alias ? { alias: t.alias, weight: Number(t.weight) } : { version: Number(t.version), weight: Number(t.weight) })) });
+      await res.reload();
     } catch (err) {
       setError(errorMessage(err));
     }

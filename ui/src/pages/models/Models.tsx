@@ -1,8 +1,9 @@
 // The model registry: models, their versions with metrics and gate reports, aliases with
 // promote and rollback, a metric comparison chart and the lineage of a version.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, errorMessage, type Project } from '../../api';
 import { Card, ErrorBox, Page, Time } from '../../components';
+import { useResource } from '../../hooks';
 import { navigate } from '../../router';
 import { BarChart } from '../data/charts';
 
@@ -17,12 +18,8 @@ interface Lineage { dataset: { dataset?: string; version?: number }; run_id: str
 export const base = (p: string) => `/api/v1/projects/${encodeURIComponent(p)}`;
 
 export function useProjects(): [Project[], string | null] {
-  const [projects, setProjects] = useState<Project[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api<{ projects: Project[] }>('GET', '/api/v1/projects').then((r) => setProjects(r.projects)).catch((e) => setError(errorMessage(e)));
-  }, []);
-  return [projects, error];
+  const r = useResource<{ projects: Project[] }>('/api/v1/projects');
+  return [r.data?.projects ?? [], r.error];
 }
 
 export function ProjectPicker(props: { projects: Project[]; value?: string; section: string }) {
@@ -39,13 +36,10 @@ function aliasesOf(m: Model, v: number) {
 
 export function ModelList(props: { project?: string }) {
   const [projects, perr] = useProjects();
-  const [models, setModels] = useState<Model[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const project = props.project ?? projects.find((p) => p.name === 'demo')?.name ?? projects[0]?.name;
-  useEffect(() => {
-    if (!project) return;
-    api<{ models: Model[] }>('GET', `${base(project)}/models`).then((r) => setModels(r.models)).catch((e) => setError(errorMessage(e)));
-  }, [project]);
+  const list = useResource<{ models: Model[] }>(project ? `${base(project)}/models` : null);
+  const models = list.data?.models ?? null;
+  const error = list.error;
   return (
     <Page title="Models" subtitle="The registry: versions from training runs or imported files, aliases that roll out and roll back, quality gates." actions={<ProjectPicker projects={projects} value={project} section="models" />}>
       <ErrorBox error={error ?? perr} />
@@ -72,19 +66,16 @@ export function ModelList(props: { project?: string }) {
 }
 
 export function ModelPage(props: { project: string; name: string }) {
-  const [model, setModel] = useState<Model | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const url = `${base(props.project)}/models/${encodeURIComponent(props.name)}`;
+  const res = useResource<Model>(url);
+  const model = res.data;
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? res.error;
   const [notice, setNotice] = useState<string | null>(null);
   const [metric, setMetric] = useState('');
-  const [lineage, setLineage] = useState<Lineage | null>(null);
   const [open, setOpen] = useState<number | null>(null);
-  const url = `${base(props.project)}/models/${encodeURIComponent(props.name)}`;
-  const load = () => api<Model>('GET', url).then(setModel).catch((e) => setError(errorMessage(e)));
-  useEffect(() => { load(); }, [url]);
-  useEffect(() => {
-    if (open === null) return;
-    api<Lineage>('GET', `${url}/versions/${open}/lineage`).then(setLineage).catch((e) => setError(errorMessage(e)));
-  }, [open]);
+  const lineage = useResource<Lineage>(open === null ? null : `${url}/versions/${open}/lineage`).data;
+  const load = res.reload;
   if (!model) return <Page title={props.name}><ErrorBox error={error} /></Page>;
 
   const metricNames = [...new Set(model.versions.flatMap((v) => Object.keys(v.metrics)))].sort();

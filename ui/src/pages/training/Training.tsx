@@ -1,5 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, errorMessage, type Project } from '../../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, errorMessage } from '../../api';
+import { usePoll } from '../../hooks';
+import { useProjects } from '../models/Models';
 import { Card, ErrorBox, Page } from '../../components';
 import { navigate } from '../../router';
 import { LineChart } from '../data/charts';
@@ -21,7 +23,7 @@ export function StatusBadge(props: { status: string }) {
 
 // Training: submit a job (one model or a search) and follow the project's jobs.
 export function TrainingPage(props: { project?: string }) {
-  const [projects, setProjects] = useState<Project[]>([]);
+  const [projects] = useProjects();
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [datasets, setDatasets] = useState<DatasetInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -29,31 +31,26 @@ export function TrainingPage(props: { project?: string }) {
   const project = props.project ?? projects.find((p) => p.name === 'demo')?.name ?? projects[0]?.name;
 
   useEffect(() => {
-    api<{ projects: Project[] }>('GET', '/api/v1/projects').then((r) => setProjects(r.projects)).catch((e) => setError(errorMessage(e)));
-  }, []);
-  useEffect(() => {
     if (!project) return;
     api<{ datasets: DatasetInfo[] }>('GET', `${base(project)}/datasets`).then((r) => {
       setDatasets(r.datasets);
       const first = r.datasets[0];
       if (first) setForm((f) => ({ ...f, dataset: first.name, target: first.roles?.target ?? '' }));
     }).catch((e) => setError(errorMessage(e)));
-    let stop = false;
-    let timer: number | undefined;
-    const load = async () => {
-      try {
-        const r = await api<{ jobs: Job[] }>('GET', `${base(project)}/jobs`);
-        if (stop) return;
-        setJobs(r.jobs);
-        // Poll while anything is queued or running.
-        if (r.jobs.some((j) => live(j.status))) timer = window.setTimeout(load, 1500);
-      } catch (e) {
-        setError(errorMessage(e));
-      }
-    };
-    load();
-    return () => { stop = true; clearTimeout(timer); };
   }, [project]);
+  // Polled while anything is queued or running (and the tab is visible).
+  usePoll(async (alive) => {
+    if (!project) return false;
+    try {
+      const r = await api<{ jobs: Job[] }>('GET', `${base(project)}/jobs`);
+      if (!alive()) return false;
+      setJobs(r.jobs);
+      return r.jobs.some((j) => live(j.status));
+    } catch (e) {
+      if (alive()) setError(errorMessage(e));
+      return !(e instanceof ApiError && e.status === 404);
+    }
+  }, 1500, [project]);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -204,28 +201,26 @@ export function JobPage(props: { project: string; id: string }) {
       headers: { Authorization: `Bearer ${sessionStorage.getItem('kade.token')}` },
     }).then((r) => (r.ok ? r.json() : null)).then(setSearch).catch(() => setSearch(null));
   }, [job?.status, job?.run_id]);
-  useEffect(() => {
-    let stop = false;
-    let after = 0;
-    let timer: number | undefined;
-    const poll = async () => {
-      try {
-        const r = await api<{ lines: { seq: number; time: string; line: string }[]; ended: boolean }>(
-          'GET', `${base(props.project)}/jobs/${props.id}/logs?after=${after}`);
-        if (stop) return;
-        if (r.lines.length) {
-          after = r.lines[r.lines.length - 1].seq;
-          setLines((old) => [...old, ...r.lines]);
-        }
-        setJob(await api<Job>('GET', `${base(props.project)}/jobs/${props.id}`));
-        if (!r.ended) timer = window.setTimeout(poll, 1000);
-      } catch (e) {
-        setError(errorMessage(e));
+  // The log is read on from the last line seen, every second until the job ends.
+  const after = useRef(0);
+  usePoll(async (alive) => {
+    try {
+      const r = await api<{ lines: { seq: number; time: string; line: string }[]; ended: boolean }>(
+        'GET', `${base(props.project)}/jobs/${props.id}/logs?after=${after.current}`);
+      if (!alive()) return false;
+      if (r.lines.length) {
+        after.current = r.lines[r.lines.length - 1].seq;
+        setLines((old) => [...old, ...r.lines]);
       }
-    };
-    poll();
-    return () => { stop = true; clearTimeout(timer); };
-  }, [props.id]);
+      const j = await api<Job>('GET', `${base(props.project)}/jobs/${props.id}`);
+      if (!alive()) return false;
+      setJob(j);
+      return !r.ended;
+    } catch (e) {
+      if (alive()) setError(errorMessage(e));
+      return !(e instanceof ApiError && e.status === 404);
+    }
+  }, 1000, [props.project, props.id]);
 
   async function cancel() {
     try {
