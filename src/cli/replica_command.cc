@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "platform/platform.h"
@@ -87,6 +88,8 @@ int RunReplica(ReplicaCommandOptions o, bool deprecated_name) {
         "give --url, --token and --project (or KADE_URL, KADE_TOKEN, KADE_PROJECT)"));
   }
   ServerConfig cfg;
+  TuneAllocator(cfg.malloc_arenas);
+  MemoryReclaimer reclaimer;
   cfg.data_dir = o.data_dir;
   cfg.addr = o.addr;
   cfg.threads = o.threads;

@@ -20,6 +20,7 @@ struct ServerConfig {
   uint64_t max_decompressed_bytes = 64ull << 30;  // KADE_MAX_DECOMPRESSED: gzip/zstd datasets
   int max_columns = 2000;                         // KADE_MAX_COLUMNS: columns of a dataset
   uint64_t model_cache_bytes = 2ull << 30;        // KADE_MODEL_CACHE: unheld loaded versions
+  int malloc_arenas = 4;                          // KADE_MALLOC_ARENAS: allocator arenas
   int read_timeout_s = 30;                        // KADE_READ_TIMEOUT: per request read
   int write_timeout_s = 60;                       // KADE_WRITE_TIMEOUT: per response write
   int idle_timeout_s = 60;                        // KADE_IDLE_TIMEOUT: keep-alive idle
