@@ -14,6 +14,7 @@
 // Predictions need the viewer role (a read of the model); they are not audited one by one but
 // written to the prediction log.
 #include "absl/strings/numbers.h"
+#include "api/oip.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/version.h"
@@ -164,9 +165,14 @@ void RegisterServingReadRoutes(Router& r) {
           [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
             ASSIGN_OR_RETURN(Json body, rc.JsonBody(kPredictJsonLimits));
             ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
-            ASSIGN_OR_RETURN(Json out, p->serving->OipInfer(rc.project_record(), rc.Param("model"),
-                                                            body, MakeRequest(rc, pinned)));
-            return HttpResponse::MakeJson(200, out);
+            ASSIGN_OR_RETURN(Json columns, OipInferRequestToColumns(body));
+            ServingService::PredictRequest req = MakeRequest(rc, pinned);
+            req.raw_body = {};  // logged as columns, like every other request
+            ASSIGN_OR_RETURN(Json answer, p->serving->Predict(rc.project_record(),
+                                                              rc.Param("model"), &columns, req));
+            const std::string id =
+                body.contains("id") ? body["id"].get<std::string>() : rc.request->request_id;
+            return HttpResponse::MakeJson(200, OipInferResponse(answer, rc.Param("model"), id));
           });
     }
     add("GET", prefix + "/ready", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {

@@ -50,7 +50,8 @@ class CsvParser : public RecordParser {
     block_.Reset(header_.size());
   }
   CsvParser(const CsvOptions& o, RecordSink* sink) : opt_(o), sink_(sink) {
-    stop_['\n'] = stop_['\r'] = stop_['\0'] = true;
+    stop_[static_cast<unsigned char>('\n')] = stop_[static_cast<unsigned char>('\r')] = true;
+    stop_[0] = true;
     stop_[static_cast<unsigned char>(opt_.delimiter)] = true;
 #ifdef __SSE2__
     v_delim_ = _mm_set1_epi8(opt_.delimiter);

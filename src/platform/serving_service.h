@@ -99,12 +99,11 @@ class ServingService {
   // tree is built for the answer).
   absl::StatusOr<std::string> PredictText(const Project& project, absl::string_view endpoint,
                                           const PredictRequest& req);
-  // Open Inference Protocol: model metadata and inference ("model" = endpoint name).
+  // Open Inference Protocol: model metadata and readiness ("model" = endpoint name);
+  // inference is Predict with the tensors as columns (api/oip.h).
   absl::StatusOr<Json> OipMetadata(const Project& project, absl::string_view endpoint,
                                    std::optional<int64_t> version);
   absl::StatusOr<bool> OipReady(const Project& project, absl::string_view endpoint);
-  absl::StatusOr<Json> OipInfer(const Project& project, absl::string_view endpoint,
-                                const Json& body, const PredictRequest& req);
 
   // Ground truth for earlier requests: {"request_id": ID, "label": VALUE} or
   // {"items": [{...}, ...]}. Kept whether or not the request is in the log (it may have been
