@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch format lint clean
+.PHONY: help setup build ui run test test-unit test-e2e test-ui fuzz bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -13,6 +13,7 @@ help:
 	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
 	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
 	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI; bench-batch: vs pandas + xgboost)"
+	@echo "make fuzz       build the asan preset and run every libFuzzer target (FUZZ_SECONDS=60 each)"
 	@echo "make format     clang-format the C++ sources"
 
 setup:
@@ -39,6 +40,12 @@ test-e2e: build
 
 test-ui: build ui
 	@cd ui && npm test
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@cmake --preset asan >/dev/null
+	@cmake --build build/asan
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch
 

@@ -20,13 +20,13 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-const kade::Servable* Model() {
-  static const std::shared_ptr<const kade::Servable> servable = [] {
+const kade::ml::Servable* Model() {
+  static const std::shared_ptr<const kade::ml::Servable> servable = [] {
     const char* dir = std::getenv("KADE_FUZZ_MODEL");
     const std::string base = dir ? dir : KADE_SOURCE_DIR "/tests/data/fuzz/model";
     auto manifest = kade::ParseJsonObject(ReadFile(base + "/kade_model.json"));
     if (!manifest.ok()) std::abort();
-    auto s = kade::Servable::Load(*manifest, ReadFile(base + "/model.json"));
+    auto s = kade::ml::Servable::Load(*manifest, ReadFile(base + "/model.json"));
     if (!s.ok()) std::abort();
     return *s;
   }();
@@ -36,7 +36,7 @@ const kade::Servable* Model() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const kade::Servable* model = Model();
+  const kade::ml::Servable* model = Model();
   absl::string_view text(reinterpret_cast<const char*>(data), size);
   auto fast = model->DecodeText(text);
   if (fast.ok()) (void)model->Predict(*fast);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-dev
   libabsl-dev libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libssl-dev libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libeigen3-dev libre2-dev

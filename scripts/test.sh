@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (GoogleTest via CTest), end-to-end tests that drive the
 # real binary over HTTP (pytest on Debian's /usr/bin/python3), and browser tests of the web
-# UI (Playwright driving Debian's Chromium). Installs what is missing first.
+# UI (Playwright driving Debian's Chromium), then the unit tests again under ASan/UBSan and a
+# minute of libFuzzer per fuzz target. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,4 +18,12 @@ echo "== end-to-end tests"
 
 echo "== browser tests"
 (cd ui && npm test)
+
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (clang)"
+cmake --preset asan >/dev/null
+cmake --build build/asan
+ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j2 --timeout 600
+
+echo "== fuzzing, one minute per target"
+bash scripts/fuzz.sh "${KADE_FUZZ_SECONDS:-60}"
 echo "== all tests passed"

@@ -4,6 +4,12 @@
 
 #include <utility>
 
+// Boost 1.74 looks for clang's coroutines in <experimental/coroutine> (libc++); with
+// libstdc++'s <coroutine> clang 14 has them too (the sanitizer and fuzzing build).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#endif
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>

@@ -346,13 +346,14 @@ absl::StatusOr<std::vector<PredictionRecord>> PredictionLog::After(Key key, int6
       skip_first = true;  // the line at `from` was already taken
     }
     bool more = true;
+    const int64_t segment = seq;  // clang 14 cannot capture a structured binding
     RETURN_IF_ERROR(LinesForward(path, from, [&](uint64_t offset, std::string_view line) {
       if (skip_first) {
         skip_first = false;
         return true;
       }
       PredictionRecord r;
-      if (ParseLine(line, MakeId(seq, offset), key.id, &r)) out.push_back(std::move(r));
+      if (ParseLine(line, MakeId(segment, offset), key.id, &r)) out.push_back(std::move(r));
       more = static_cast<int64_t>(out.size()) < limit;
       return more;
     }));
