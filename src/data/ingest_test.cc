@@ -135,6 +135,14 @@ TEST(IngestTest, TsvAndJsonlAndBom) {
   EXPECT_EQ(bom->schema[0].name, "id");
 }
 
+TEST(IngestTest, JsonlNumberTooLargeIsAnErrorNamingTheLine) {
+  // Found by fuzz/jsonl_fuzz.cc: nlohmann throws out_of_range (not parse_error) for 1e400.
+  auto jl = IngestAll("{\"a\": 1}\n{\"a\": 1e400}\n");
+  ASSERT_FALSE(jl.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(jl.status())) << jl.status();
+  EXPECT_NE(jl.status().message().find("line 2"), std::string::npos) << jl.status();
+}
+
 TEST(IngestTest, GzipAndZstdAreDecompressed) {
   std::string csv = "x,y\n";
   for (int i = 0; i < 5000; ++i) csv += std::to_string(i) + "," + std::to_string(i * 2) + "\n";

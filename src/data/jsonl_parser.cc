@@ -72,6 +72,11 @@ class JsonlParser : public RecordParser {
       return absl::InvalidArgumentError(
           absl::StrFormat("line %d, column %d: malformed JSON: %s", line, e.byte,
                           p == std::string::npos ? what : what.substr(p)));
+    } catch (const nlohmann::json::exception& e) {
+      // A number too large for a double (1e400) is out_of_range, not a parse_error (found by
+      // fuzz/jsonl_fuzz.cc).
+      return absl::InvalidArgumentError(
+          absl::StrFormat("line %d: malformed JSON: %s", line, e.what()));
     }
     if (!obj.is_object()) {
       return absl::InvalidArgumentError(
