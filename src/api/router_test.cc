@@ -3,19 +3,16 @@
 #include "api/router.h"
 
 #include "absl/strings/str_join.h"
-#include "core/config.h"
 #include "gtest/gtest.h"
 #include "tests/util/temp_dir.h"
+#include "tests/util/test_platform.h"
 
 namespace kade {
 namespace {
 
 TEST(RouterTest, PathsMatchTheirRoutesAndParameters) {
   testing::TempDir dir;
-  ServerConfig cfg;
-  cfg.data_dir = dir.path();
-  cfg.job_workers = 0;
-  auto platform = Platform::Open(cfg);
+  auto platform = testing::OpenTestPlatform(dir.path());
   ASSERT_TRUE(platform.ok()) << platform.status();
   Router r(platform->get());
   auto ok = [](RouteContext&) -> absl::StatusOr<HttpResponse> { return HttpResponse(); };

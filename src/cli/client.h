@@ -4,7 +4,9 @@
 // readable table or, with --json, as JSON.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,12 @@ absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
 using CommandRunner = std::function<int()>;
 void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path);
 void AddReplicaCommand(CLI::App& app, int* exit_code);
+// What `kade server` and `kade replica` do first: allocator tuning (before any thread),
+// logging, the listen address, and the platform on the data directory.
+class Platform;
+struct ServerConfig;
+absl::StatusOr<std::unique_ptr<Platform>> OpenServingProcess(const ServerConfig& cfg,
+                                                             std::string* host, uint16_t* port);
 void AddAuthCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddProjectCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddAuditCommands(CLI::App& app, ClientOptions* opts, int* exit_code);

@@ -88,18 +88,15 @@ int RunReplica(ReplicaCommandOptions o, bool deprecated_name) {
         "give --url, --token and --project (or KADE_URL, KADE_TOKEN, KADE_PROJECT)"));
   }
   ServerConfig cfg;
-  TuneAllocator(cfg.malloc_arenas);
-  MemoryReclaimer reclaimer;
   cfg.data_dir = o.data_dir;
   cfg.addr = o.addr;
   cfg.threads = o.threads;
   cfg.job_workers = 0;
-  if (auto s = InitLogging(cfg.log_level, cfg.access_log); !s.ok()) return Report(s);
   std::string host;
   uint16_t port = 0;
-  if (auto s = cfg.ParseAddr(&host, &port); !s.ok()) return Report(s);
-  absl::StatusOr<std::unique_ptr<Platform>> platform = Platform::Open(cfg);
+  absl::StatusOr<std::unique_ptr<Platform>> platform = OpenServingProcess(cfg, &host, &port);
   if (!platform.ok()) return Report(platform.status());
+  MemoryReclaimer reclaimer;  // freed memory goes back to the system every 10 s
   Platform* p = platform->get();
   HttpUpstream upstream(o.url, o.token);
   ReplicaOptions ro;

@@ -12,21 +12,29 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "core/status.h"
 #include "core/version.h"
 #include "platform/platform.h"
 #include "spdlog/spdlog.h"
 
 namespace kade {
 
+namespace {}  // namespace
+
+absl::StatusOr<std::unique_ptr<Platform>> OpenServingProcess(const ServerConfig& cfg,
+                                                             std::string* host, uint16_t* port) {
+  TuneAllocator(cfg.malloc_arenas);  // before any thread starts
+  RETURN_IF_ERROR(InitLogging(cfg.log_level, cfg.access_log));
+  RETURN_IF_ERROR(cfg.ParseAddr(host, port));
+  return Platform::Open(cfg);
+}
+
 namespace {
 
 int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::string& port_file) {
-  TuneAllocator(cfg.malloc_arenas);  // before any thread starts
-  if (auto s = InitLogging(cfg.log_level, cfg.access_log); !s.ok()) return Report(s);
   std::string host;
   uint16_t port = 0;
-  if (auto s = cfg.ParseAddr(&host, &port); !s.ok()) return Report(s);
-  absl::StatusOr<std::unique_ptr<Platform>> platform = Platform::Open(cfg);
+  absl::StatusOr<std::unique_ptr<Platform>> platform = OpenServingProcess(cfg, &host, &port);
   if (!platform.ok()) return Report(platform.status());
   Platform* p = platform->get();
   absl::StatusOr<std::string> bootstrap =

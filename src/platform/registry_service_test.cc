@@ -2,22 +2,19 @@
 // bytes come back whole, and an artifact over the limit is refused before it is read.
 #include "platform/registry_service.h"
 
-#include "core/config.h"
 #include "gtest/gtest.h"
 #include "platform/artifact_service.h"
 #include "platform/platform.h"
 #include "platform/project_service.h"
 #include "tests/util/temp_dir.h"
+#include "tests/util/test_platform.h"
 
 namespace kade {
 namespace {
 
 TEST(RegistryServiceTest, ModelArtifactsAreReadWholeAndCappedBeforeReading) {
   testing::TempDir dir;
-  ServerConfig cfg;
-  cfg.data_dir = dir.path();
-  cfg.job_workers = 0;
-  auto p = Platform::Open(cfg);
+  auto p = testing::OpenTestPlatform(dir.path());
   ASSERT_TRUE(p.ok()) << p.status();
   RequestContext ctx = SystemContext("test");
   auto project = (*p)->projects->Create(ctx, "p", "");

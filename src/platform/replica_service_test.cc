@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "core/config.h"
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "tests/util/temp_dir.h"
+#include "tests/util/test_platform.h"
 
 namespace kade {
 namespace {
@@ -56,10 +56,7 @@ class FakeUpstream : public Upstream {
 class ReplicaServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerConfig cfg;
-    cfg.data_dir = dir_.path();
-    cfg.job_workers = 0;
-    auto p = Platform::Open(cfg);
+    auto p = testing::OpenTestPlatform(dir_.path());
     ASSERT_TRUE(p.ok()) << p.status();
     platform_ = std::move(*p);
   }

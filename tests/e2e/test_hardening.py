@@ -22,12 +22,21 @@ def deep(prefix, suffix=""):
     return (prefix + "[" * DEEP + "]" * DEEP + suffix).encode()
 
 
-def rss_peak_kib(server):
+def status_kib(server, field):
+    """A memory figure of the server process from /proc (VmHWM: peak, VmRSS: now), in KiB."""
     with open(f"/proc/{server.proc.pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmHWM")
+    raise AssertionError("no " + field)
+
+
+def rss_peak_kib(server):
+    return status_kib(server, "VmHWM")
+
+
+def rss_kib(server):
+    return status_kib(server, "VmRSS")
 
 
 def gauge(server, name):
@@ -259,14 +268,6 @@ def test_metrics_show_per_project_series_only_to_callers_who_can_see_the_project
     # Process-wide series stay for everyone signed in; no token, no metrics.
     assert "kade_http_requests_total" in seen["outsider"]
     assert ml.request("GET", "/metrics").status == 401
-
-
-def rss_kib(server):
-    with open(f"/proc/{server.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def _hostile_requests(seed, count):

@@ -714,6 +714,39 @@ def start_replica(ml, tmpdir_path, url, *extra):
     return proc, log, replica
 
 
+def stop_replica(proc, log):
+    """Stops a replica with SIGTERM; it must exit within 30 s."""
+    import subprocess
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
+    finally:
+        log.close()
+
+
+def wait_serving(replica, url, rows, log):
+    """Waits until the replica answers predictions on `url`."""
+    deadline = time.time() + 15
+    while replica.admin("POST", url, {"instances": rows}).status != 200:
+        assert time.time() < deadline, open(log.name).read()
+        time.sleep(0.2)
+
+
+def wait_label(server, endpoint, request_id, label, what):
+    """Waits until the server's log shows `request_id` with the ground truth `label`."""
+    deadline = time.time() + 20
+    while True:
+        got = [p for p in server.admin("GET", f"{P}/endpoints/{endpoint}/predictions?limit=100").json["predictions"]
+               if p["request_id"] == request_id]
+        if got and got[0]["label"] == label:
+            return
+        assert time.time() < deadline, (what, got)
+        time.sleep(0.3)
+
+
 def test_kade_serve_replica_serves_follows_alias_moves_and_forwards_its_log(ml, tmpdir_path):
     v1 = register(ml, train(ml, max_depth=2))
     v2 = register(ml, train(ml, max_depth=4))
@@ -863,7 +896,6 @@ class _StallingProxy:
 
 
 def test_replica_forwards_feedback_refuses_endpoint_writes_and_follows_role_changes(ml, tmpdir_path):
-    import subprocess
     v1 = register(ml, train(ml, max_depth=2))
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
     assert ml.admin("POST", f"{P}/endpoints", {"name": "api", "model": "churn"}).status == 201
@@ -876,10 +908,7 @@ def test_replica_forwards_feedback_refuses_endpoint_writes_and_follows_role_chan
     try:
         _, rows = records(2)
         url = f"{P}/endpoints/api/predict"
-        deadline = time.time() + 15
-        while replica.admin("POST", url, {"instances": rows}).status != 200:
-            assert time.time() < deadline, open(log.name).read()
-            time.sleep(0.2)
+        wait_serving(replica, url, rows, log)
         # Ground truth posted to the replica reaches the server, with the prediction.
         r = replica.request("POST", url, token=vik, body={"instances": rows},
                             headers={"X-Request-Id": "rep-1"})
@@ -889,14 +918,7 @@ def test_replica_forwards_feedback_refuses_endpoint_writes_and_follows_role_chan
         assert r.status == 200 and r.json["accepted"] == 1, r.raw
         assert replica.request("POST", f"{P}/endpoints/api/feedback", token=vik,
                                body={"items": [{"request_id": "rep-1"}]}).status == 400
-        deadline = time.time() + 20
-        while True:
-            got = [p for p in ml.admin("GET", f"{P}/endpoints/api/predictions?limit=100").json["predictions"]
-                   if p["request_id"] == "rep-1"]
-            if got and got[0]["label"] == "true":
-                break
-            assert time.time() < deadline, ("feedback never reached the server", got, open(log.name).read()[-2000:])
-            time.sleep(0.3)
+        wait_label(ml, "api", "rep-1", "true", "feedback never reached the server")
         # Endpoint changes are the server's: refused on the replica, the server unchanged.
         before = ml.admin("GET", f"{P}/endpoints/api").json
         for method, path, body in [("POST", f"{P}/endpoints", {"name": "x", "model": "churn"}),
@@ -927,23 +949,10 @@ def test_replica_forwards_feedback_refuses_endpoint_writes_and_follows_role_chan
                             body={"request_id": "rep-2", "label": False})
         assert r.status == 200, r.raw
         proxy.refuse = False
-        deadline = time.time() + 20
-        while True:
-            got = [p for p in ml.admin("GET", f"{P}/endpoints/api/predictions?limit=100").json["predictions"]
-                   if p["request_id"] == "rep-2"]
-            if got and got[0]["label"] == "false":
-                break
-            assert time.time() < deadline, ("queued feedback never reached the server", got)
-            time.sleep(0.3)
+        wait_label(ml, "api", "rep-2", "false", "queued feedback never reached the server")
     finally:
         proxy.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
-        log.close()
+        stop_replica(proc, log)
     assert proc.returncode == 0
 
 
@@ -951,7 +960,6 @@ def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
     # A replica asks the server about a token it has not seen lately. That call goes to the
     # blocking pool: with one event-loop thread and a server that hangs, callers with known
     # tokens are still answered.
-    import subprocess
     import threading
     v1 = register(ml, train(ml, max_depth=2))
     ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v1})
@@ -963,10 +971,7 @@ def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
     try:
         _, rows = records(2)
         url = f"{P}/endpoints/api/predict"
-        deadline = time.time() + 15
-        while replica.admin("POST", url, {"instances": rows}).status != 200:
-            assert time.time() < deadline, open(log.name).read()
-            time.sleep(0.2)
+        wait_serving(replica, url, rows, log)
         proxy.stall = True
         # The stranger's first call makes the replica ask the (now hanging) server.
         hung = threading.Thread(target=lambda: replica.request("POST", url, token=stranger,
@@ -980,13 +985,7 @@ def test_kade_serve_keeps_answering_while_a_token_check_hangs(ml, tmpdir_path):
             assert r.status == 200
     finally:
         proxy.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("the replica did not stop: " + open(log.name).read()[-3000:])
-        log.close()
+        stop_replica(proc, log)
 
 
 def test_a_model_file_larger_than_a_request_body_is_imported_through_an_artifact(ml, tmpdir_path):
