@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "platform/serving_service.h"
 
 namespace kade {
 
@@ -125,6 +126,82 @@ std::string Metrics::Render() {
   absl::StrAppend(&out, "# HELP process_start_time_seconds Start time since the Unix epoch.\n",
                   "# TYPE process_start_time_seconds gauge\n",
                   absl::StrFormat("process_start_time_seconds %.3f\n", start_time_));
+  return out;
+}
+
+std::string RenderServingMetrics(const ServingMetrics& m) {
+  std::string out =
+      "# HELP kade_endpoint_requests_total Prediction requests by endpoint and version.\n"
+      "# TYPE kade_endpoint_requests_total counter\n";
+  std::string errors =
+      "# HELP kade_endpoint_errors_total Failed prediction requests (bad input).\n"
+      "# TYPE kade_endpoint_errors_total counter\n";
+  std::string inflight =
+      "# HELP kade_endpoint_in_flight Prediction requests being answered.\n"
+      "# TYPE kade_endpoint_in_flight gauge\n";
+  std::string load =
+      "# HELP kade_endpoint_model_load_seconds Time to load the version's model.\n"
+      "# TYPE kade_endpoint_model_load_seconds gauge\n";
+  std::string latency =
+      "# HELP kade_endpoint_latency_seconds Time to answer a prediction request in Kade.\n"
+      "# TYPE kade_endpoint_latency_seconds histogram\n";
+  for (const auto& r : m.requests) {
+    const std::string labels =
+        absl::StrCat("endpoint=\"", r.endpoint, "\",version=\"", r.version, "\"");
+    absl::StrAppend(&out, "kade_endpoint_requests_total{", labels, "} ", r.requests, "\n");
+    absl::StrAppend(&errors, "kade_endpoint_errors_total{", labels, "} ", r.errors, "\n");
+    absl::StrAppend(&inflight, "kade_endpoint_in_flight{", labels, "} ", r.in_flight, "\n");
+    absl::StrAppend(&load, "kade_endpoint_model_load_seconds{", labels, "} ", r.model_load_seconds,
+                    "\n");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < ServingMetrics::kLatencyBuckets.size(); ++b) {
+      cumulative += r.latency_buckets[b];
+      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"",
+                      ServingMetrics::kLatencyBuckets[b], "\"} ", cumulative, "\n");
+    }
+    absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"+Inf\"} ",
+                    r.latency_count, "\n");
+    absl::StrAppend(&latency, "kade_endpoint_latency_seconds_sum{", labels, "} ",
+                    r.latency_sum_seconds, "\n");
+    absl::StrAppend(&latency, "kade_endpoint_latency_seconds_count{", labels, "} ", r.latency_count,
+                    "\n");
+  }
+  absl::StrAppend(&out, errors, inflight, load, latency);
+  std::string state =
+      "# HELP kade_servable_state 1 for the state each endpoint version is in.\n"
+      "# TYPE kade_servable_state gauge\n";
+  std::string failures =
+      "# HELP kade_servable_load_failures_total Failed loads of the version's model.\n"
+      "# TYPE kade_servable_load_failures_total counter\n";
+  std::string seconds =
+      "# HELP kade_servable_load_seconds Time the version's last load took.\n"
+      "# TYPE kade_servable_load_seconds gauge\n";
+  for (const auto& s : m.servables) {
+    const std::string labels =
+        absl::StrCat("endpoint=\"", s.endpoint, "\",version=\"", s.version, "\"");
+    for (const char* st : {"loading", "ready", "failed", "unloading"}) {
+      absl::StrAppend(&state, "kade_servable_state{", labels, ",state=\"", st, "\"} ",
+                      s.state == st ? 1 : 0, "\n");
+    }
+    if (s.load_failures_total) {
+      absl::StrAppend(&failures, "kade_servable_load_failures_total{", labels, "} ",
+                      *s.load_failures_total, "\n");
+      absl::StrAppend(&seconds, "kade_servable_load_seconds{", labels, "} ", s.load_seconds, "\n");
+    }
+  }
+  absl::StrAppend(&out, state, failures, seconds,
+                  "# HELP kade_servable_cache_bytes Model bytes of the loaded versions.\n"
+                  "# TYPE kade_servable_cache_bytes gauge\nkade_servable_cache_bytes ",
+                  m.servable_cache_bytes, "\n");
+  absl::StrAppend(&out,
+                  "# HELP kade_prediction_log_dropped_total Prediction log entries dropped "
+                  "(queue full).\n# TYPE kade_prediction_log_dropped_total counter\n"
+                  "kade_prediction_log_dropped_total ",
+                  m.log_dropped,
+                  "\n# HELP kade_prediction_log_written_total Prediction log entries "
+                  "written.\n# TYPE kade_prediction_log_written_total counter\n"
+                  "kade_prediction_log_written_total ",
+                  m.log_written, "\n");
   return out;
 }
 

@@ -16,6 +16,8 @@
 
 namespace kade {
 
+struct ServingMetrics;
+
 class Metrics {
  public:
   Metrics();
@@ -44,5 +46,10 @@ class Metrics {
   std::atomic<int64_t> connections_{0};
   double start_time_;
 };
+
+// Prometheus text of the serving series: per endpoint and version requests, errors,
+// in-flight, model load time, latency histogram and servable state; the servable cache and
+// the prediction log's counts.
+std::string RenderServingMetrics(const ServingMetrics& m);
 
 }  // namespace kade

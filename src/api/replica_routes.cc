@@ -4,6 +4,7 @@
 // the server's address, since the next sync would undo them.
 #include "absl/strings/str_cat.h"
 #include "api/router.h"
+#include "api/serving_json.h"
 #include "core/status.h"
 #include "platform/replica_service.h"
 
@@ -17,9 +18,11 @@ void RegisterReplicaRoutes(Router& r, ReplicaService* replica) {
   r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",
         [replica](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(
-              Json out, replica->Feedback(rc.ctx, rc.project_record(), rc.Param("endpoint"), body));
-          return HttpResponse::MakeJson(200, out);
+          ASSIGN_OR_RETURN(FeedbackItems items, ParseFeedback(body));
+          RETURN_IF_ERROR(
+              replica->Feedback(rc.ctx, rc.project_record(), rc.Param("endpoint"), items));
+          return HttpResponse::MakeJson(
+              200, Json{{"accepted", items.size()}, {"forwarding_to", replica->upstream()}});
         })
       .blocking = true;
 

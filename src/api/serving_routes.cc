@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "api/oip.h"
 #include "api/router.h"
+#include "api/serving_json.h"
 #include "core/status.h"
 #include "core/version.h"
 
@@ -53,18 +54,21 @@ void RegisterServingRoutes(Router& r) {
   r.Add("POST", base, Permission::kProjectEdit, "endpoint.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json e,
-                           p->serving->Create(rc.ctx, rc.project_record(), rc.project->role, body));
-          return HttpResponse::MakeJson(201, e);
+          ASSIGN_OR_RETURN(EndpointSpec spec, ParseEndpointSpec(body));
+          ASSIGN_OR_RETURN(EndpointStatus e,
+                           p->serving->Create(rc.ctx, rc.project_record(), rc.project->role, spec));
+          return HttpResponse::MakeJson(201, EndpointStatusToJson(e));
         })
       .blocking = true;
 
   r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json e, p->serving->Update(rc.ctx, rc.project_record(), rc.project->role,
-                                                      rc.Param("endpoint"), body));
-          return HttpResponse::MakeJson(200, e);
+          ASSIGN_OR_RETURN(EndpointChange change, ParseEndpointChange(body));
+          ASSIGN_OR_RETURN(EndpointStatus e,
+                           p->serving->Update(rc.ctx, rc.project_record(), rc.project->role,
+                                              rc.Param("endpoint"), change));
+          return HttpResponse::MakeJson(200, EndpointStatusToJson(e));
         })
       .blocking = true;
 
@@ -77,18 +81,21 @@ void RegisterServingRoutes(Router& r) {
   r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json out, p->serving->Feedback(rc.ctx, rc.project_record(),
-                                                          rc.Param("endpoint"), body));
-          return HttpResponse::MakeJson(200, out);
+          ASSIGN_OR_RETURN(FeedbackItems items, ParseFeedback(body));
+          RETURN_IF_ERROR(
+              p->serving->StoreFeedback(rc.ctx, rc.project_record(), rc.Param("endpoint"), items));
+          return HttpResponse::MakeJson(200, Json{{"accepted", items.size()}});
         })
       .blocking = true;
 
   r.Add("POST", one + "/predictions", Permission::kProjectEdit, "endpoint.log.ingest",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json out, p->serving->IngestLog(rc.ctx, rc.project_record(),
-                                                           rc.Param("endpoint"), body));
-          return HttpResponse::MakeJson(200, out);
+          ASSIGN_OR_RETURN(ForwardedLog log, ParseForwardedLog(body));
+          const size_t n = log.records.size();
+          RETURN_IF_ERROR(p->serving->IngestLog(rc.ctx, rc.project_record(), rc.Param("endpoint"),
+                                                std::move(log.records), log.replica));
+          return HttpResponse::MakeJson(200, Json{{"accepted", n}});
         })
       .blocking = true;
 }
@@ -100,14 +107,17 @@ void RegisterServingReadRoutes(Router& r) {
 
   r.Add("GET", base, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json list, p->serving->List(rc.project_record()));
-          return HttpResponse::MakeJson(200, list);
+          ASSIGN_OR_RETURN(auto list, p->serving->List(rc.project_record()));
+          Json arr = Json::array();
+          for (const auto& e : list) arr.push_back(EndpointStatusToJson(e));
+          return HttpResponse::MakeJson(200, Json{{"endpoints", arr}});
         });
 
   r.Add("GET", one, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json e, p->serving->Get(rc.project_record(), rc.Param("endpoint")));
-          return HttpResponse::MakeJson(200, e);
+          ASSIGN_OR_RETURN(EndpointStatus e,
+                           p->serving->Get(rc.project_record(), rc.Param("endpoint")));
+          return HttpResponse::MakeJson(200, EndpointStatusToJson(e));
         });
 
   // The body is decoded from its text (a fast path for well-formed records).
@@ -129,8 +139,9 @@ void RegisterServingReadRoutes(Router& r) {
             }
           }
           ASSIGN_OR_RETURN(
-              Json out, p->serving->Predictions(rc.project_record(), rc.Param("endpoint"), limit));
-          return HttpResponse::MakeJson(200, out);
+              PredictionPage page,
+              p->serving->Predictions(rc.project_record(), rc.Param("endpoint"), limit));
+          return HttpResponse::MakeJson(200, PredictionPageToJson(page));
         })
       .blocking = true;
 

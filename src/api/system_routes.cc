@@ -44,8 +44,8 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           HttpResponse resp;
           resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
           resp.body = metrics->Render();
-          resp.body += platform->serving->RenderMetrics(
-              [&](absl::string_view project) { return all || projects.count(project) > 0; });
+          resp.body += RenderServingMetrics(platform->serving->Metrics(
+              [&](absl::string_view project) { return all || projects.count(project) > 0; }));
           return resp;
         });
 

@@ -257,15 +257,12 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
         registry->SetAlias(as_alice, demo, Role::kEditor, "churn", aliases[i], v.version, false)
             .status());
   }
-  RETURN_IF_ERROR(
-      serving
-          ->Create(as_alice, demo, Role::kEditor,
-                   Json{{"name", "churn-api"},
-                        {"model", "churn"},
-                        {"description", "Churn risk for the retention team"},
-                        {"targets", Json::array({Json{{"alias", "champion"}, {"weight", 90}},
-                                                 Json{{"alias", "challenger"}, {"weight", 10}}})}})
-          .status());
+  EndpointSpec api;
+  api.name = "churn-api";
+  api.model = "churn";
+  api.description = "Churn risk for the retention team";
+  api.config.targets = {{"champion", 0, 90}, {"challenger", 0, 10}};
+  RETURN_IF_ERROR(serving->Create(as_alice, demo, Role::kEditor, api).status());
   // Nightly batch scoring of the latest snapshot with whatever is champion then.
   RETURN_IF_ERROR(batch
                       ->CreateSchedule(as_alice, demo,
@@ -280,7 +277,7 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
   // Traffic: fresh customers, each scored alone; ground truth for two thirds of them.
   const std::string csv = DemoChurnCsv(300, 99, 0);
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
-  Json truth = Json::array();
+  FeedbackItems truth;
   for (size_t i = 1; i < lines.size() && !stop; ++i) {
     std::vector<std::string> f = absl::StrSplit(lines[i], ',');
     if (f.size() != 8) continue;
@@ -293,10 +290,10 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
     req.request_id = absl::StrFormat("demo-%04d", i);
     const Json body{{"instances", Json::array({rec})}};
     RETURN_IF_ERROR(serving->Predict(demo, "churn-api", &body, req).status());
-    if (i % 3 != 0) truth.push_back(Json{{"request_id", req.request_id}, {"label", f[7]}});
+    if (i % 3 != 0) truth.emplace_back(req.request_id, f[7]);
   }
   if (stop || truth.empty()) return absl::OkStatus();
-  return serving->Feedback(as_alice, demo, "churn-api", Json{{"items", truth}}).status();
+  return serving->StoreFeedback(as_alice, demo, "churn-api", truth);
 }
 
 namespace {

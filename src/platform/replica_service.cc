@@ -257,9 +257,8 @@ absl::Status ReplicaService::ForwardLog() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Json> ReplicaService::Feedback(const RequestContext& ctx, const Project& project,
-                                              absl::string_view endpoint, const Json& body) {
-  ASSIGN_OR_RETURN(ServingService::FeedbackItems items, ServingService::ParseFeedback(body));
+absl::Status ReplicaService::Feedback(const RequestContext& ctx, const Project& project,
+                                      absl::string_view endpoint, const FeedbackItems& items) {
   std::optional<Endpoint> e;
   RETURN_IF_ERROR(p_->store->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(e, tx.endpoints().Find(project.id, endpoint));
@@ -279,8 +278,7 @@ absl::StatusOr<Json> ReplicaService::Feedback(const RequestContext& ctx, const P
     queued.push_back(std::move(r));
   }
   RETURN_IF_ERROR(outbox_->Append(PredictionLog::Key::Of(*e), queued));
-  RETURN_IF_ERROR(p_->serving->StoreFeedback(ctx, project, endpoint, items));
-  return Json{{"accepted", items.size()}, {"forwarding_to", upstream_->Describe()}};
+  return p_->serving->StoreFeedback(ctx, project, endpoint, items);
 }
 
 absl::Status ReplicaService::ForwardFeedback() {

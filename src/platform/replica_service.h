@@ -27,6 +27,7 @@
 #include "core/json.h"
 #include "platform/auth_service.h"
 #include "platform/platform.h"
+#include "platform/serving_service.h"
 #include "store/prediction_log.h"
 
 namespace kade {
@@ -72,10 +73,10 @@ class ReplicaService : public Authenticator {
   // Sends ground truth posted here that the server does not have yet.
   absl::Status ForwardFeedback();
 
-  // Ground truth posted to the replica: validated and stored as on a server (so the local
-  // prediction view shows it), then queued for the server.
-  absl::StatusOr<Json> Feedback(const RequestContext& ctx, const Project& project,
-                                absl::string_view endpoint, const Json& body);
+  // Ground truth posted to the replica: queued for the server, and stored as on a server
+  // (so the local prediction view shows it).
+  absl::Status Feedback(const RequestContext& ctx, const Project& project,
+                        absl::string_view endpoint, const FeedbackItems& items);
 
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization,
                                          absl::string_view remote) override;

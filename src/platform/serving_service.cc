@@ -71,8 +71,7 @@ uint64_t NextRandom() {
 
 constexpr size_t kLogBatch = 256;
 
-constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                    0.01,   0.025,   0.05,   0.1,   0.25,   1};
+constexpr const auto& kLatencyBuckets = ServingMetrics::kLatencyBuckets;
 
 }  // namespace
 
@@ -423,61 +422,58 @@ std::vector<std::string> ServingService::ServingAliases(int64_t model_id) {
   return out;
 }
 
-Json ServingService::Describe(const State& s) {
-  Json versions = Json::array();
+EndpointStatus ServingService::Describe(const State& s) {
+  EndpointStatus out;
+  out.record = s.record;
+  out.config = s.config;
+  out.ready = s.error.empty() && !s.targets.empty();
   for (const auto& t : s.targets) {
-    Json v{{"version", t.version}};
-    if (!t.alias.empty()) v["alias"] = t.alias;
-    versions.push_back(v);
+    EndpointVersionState v;
+    v.version = t.version;
+    v.alias = t.alias;
+    v.state = "ready";
+    out.serving.push_back(v);
   }
   // Every version of the endpoint with its state: ready (serving), loading or failed (with
   // the reason and the next retry) for a change not installed yet, unloading for a version
   // just replaced that requests in flight still use.
-  Json states = versions;
-  for (auto& v : states) v["state"] = "ready";
+  out.versions = out.serving;
   const int64_t wanted = !s.pending_error.empty() ? s.pending_version : s.error_version;
   if (wanted > 0) {
-    Json v{{"version", wanted},
-           {"state", "failed"},
-           {"error", s.pending_error.empty() ? s.error : s.pending_error}};
+    EndpointVersionState v;
+    v.version = wanted;
+    v.state = "failed";
+    v.error = s.pending_error.empty() ? s.error : s.pending_error;
     if (auto info = registry_->servables().Describe({s.record.model_id, wanted})) {
-      v["state"] = info->state == "ready" ? "loading" : info->state;
-      v["failures"] = info->failures;
-      if (info->retry_at_ms > 0) v["next_retry_at"] = FormatRfc3339Millis(info->retry_at_ms);
-      if (!info->error.empty()) v["error"] = info->error;
+      v.state = info->state == "ready" ? "loading" : info->state;
+      v.failures = info->failures;
+      v.next_retry_at_ms = info->retry_at_ms;
+      if (!info->error.empty()) v.error = info->error;
     }
-    states.push_back(v);
+    out.versions.push_back(v);
   }
   {
     absl::MutexLock l(&mu_);
     std::set<int64_t> listed;
-    for (const auto& v : states) listed.insert(v["version"].get<int64_t>());
+    for (const auto& v : out.versions) listed.insert(v.version);
     for (const auto& w : retiring_) {
       auto old = w.lock();
       if (!old || old->record.id != s.record.id || old->record.project_id != s.record.project_id)
         continue;
       for (const auto& t : old->targets) {
         if (listed.insert(t.version).second) {
-          states.push_back(Json{{"version", t.version}, {"state", "unloading"}});
+          EndpointVersionState v;
+          v.version = t.version;
+          v.state = "unloading";
+          out.versions.push_back(v);
         }
       }
     }
   }
-  Json out{{"name", s.record.name},
-           {"model", s.record.model_name},
-           {"description", s.record.description},
-           {"config", s.config.ToJson()},
-           {"ready", s.error.empty() && !s.targets.empty()},
-           {"serving", versions},
-           {"versions", states},
-           {"created_by", s.record.created_by},
-           {"created_at", FormatRfc3339Millis(s.record.created_at)},
-           {"updated_at", FormatRfc3339Millis(s.record.updated_at)}};
-  if (s.shadow) out["shadow_version"] = s.shadow->version;
-  if (!s.error.empty()) out["error"] = s.error;
-  if (!s.pending_error.empty()) {
-    out["pending"] = Json{{"version", s.pending_version}, {"error", s.pending_error}};
-  }
+  if (s.shadow) out.shadow_version = s.shadow->version;
+  out.error = s.error;
+  out.pending_version = s.pending_error.empty() ? 0 : s.pending_version;
+  out.pending_error = s.pending_error;
   return out;
 }
 
@@ -504,20 +500,15 @@ absl::StatusOr<Json> ServingService::ClearNewTargets(const RequestContext& ctx,
   return overrides;
 }
 
-absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Project& project,
-                                            std::optional<Role> role, const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(
-      body, {"name", "model", "alias", "targets", "shadow", "log_sample", "description", "force"}));
-  ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
-  ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
+absl::StatusOr<EndpointStatus> ServingService::Create(const RequestContext& ctx,
+                                                      const Project& project,
+                                                      std::optional<Role> role,
+                                                      const EndpointSpec& spec) {
+  const std::string& name = spec.name;
+  const std::string& model = spec.model;
+  const EndpointConfig& config = spec.config;
   RETURN_IF_ERROR(ValidateName("endpoint", name));
-  ASSIGN_OR_RETURN(std::string model, RequiredString(body, "model"));
-  Json cfg_json = body;
-  cfg_json.erase("name");
-  cfg_json.erase("model");
-  cfg_json.erase("description");
-  cfg_json.erase("force");
-  ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
+  if (spec.description.size() > 4000) return Bad("description is longer than 4000 characters");
   ASSIGN_OR_RETURN(ModelDetails details, registry_->GetModel(project, model));
   Endpoint e;
   e.project_id = project.id;
@@ -525,9 +516,7 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   e.model_id = details.model.id;
   e.model_name = model;
   e.config = config.ToJson().dump();
-  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
-  if (desc && desc->size() > 4000) return Bad("description is longer than 4000 characters");
-  e.description = desc.value_or("");
+  e.description = spec.description;
   e.created_by = ctx.principal.user_name;
   e.created_at = e.updated_at = NowMillis();
   auto guard = transitions_.Lock({project.id, name});
@@ -538,7 +527,7 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
     return absl::AlreadyExistsError(absl::StrCat("endpoint '", name, "' already exists"));
   }
   ASSIGN_OR_RETURN(Json overrides,
-                   ClearNewTargets(ctx, project, role, nullptr, *state, force.value_or(false)));
+                   ClearNewTargets(ctx, project, role, nullptr, *state, spec.force));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto existing, tx.endpoints().Find(project.id, name));
     if (existing) {
@@ -558,30 +547,28 @@ absl::StatusOr<Json> ServingService::Create(const RequestContext& ctx, const Pro
   return Describe(*s);
 }
 
-absl::StatusOr<Json> ServingService::Update(const RequestContext& ctx, const Project& project,
-                                            std::optional<Role> role, absl::string_view name,
-                                            const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(
-      body, {"alias", "targets", "shadow", "log_sample", "description", "force"}));
-  ASSIGN_OR_RETURN(auto force, OptionalBool(body, "force"));
+absl::StatusOr<EndpointStatus> ServingService::Update(const RequestContext& ctx,
+                                                      const Project& project,
+                                                      std::optional<Role> role,
+                                                      absl::string_view name,
+                                                      const EndpointChange& change) {
+  if (change.description && change.description->size() > 4000) {
+    return Bad("description is longer than 4000 characters");
+  }
   auto guard = transitions_.Lock({project.id, std::string(name)});
   ASSIGN_OR_RETURN(auto current, Require(project, name));
-  Json cfg_json = current->config.ToJson();
-  if (body.contains("alias") || body.contains("targets")) cfg_json.erase("targets");
-  for (const auto& [k, v] : body.items()) {
-    if (k != "description" && k != "force") cfg_json[k] = v;
-  }
-  ASSIGN_OR_RETURN(EndpointConfig config, EndpointConfig::FromJson(cfg_json));
+  EndpointConfig config = current->config;
+  if (change.targets) config.targets = *change.targets;
+  if (change.shadow) config.shadow = *change.shadow;
+  if (change.log_sample) config.log_sample = *change.log_sample;
   Endpoint e = current->record;
   e.config = config.ToJson().dump();
-  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
-  if (desc && desc->size() > 4000) return Bad("description is longer than 4000 characters");
-  if (desc) e.description = *desc;
+  if (change.description) e.description = *change.description;
   e.updated_at = NowMillis();
   ASSIGN_OR_RETURN(auto state, Build(project, e));
   if (!state->error.empty()) return absl::FailedPreconditionError(state->error);
-  ASSIGN_OR_RETURN(Json overrides, ClearNewTargets(ctx, project, role, current.get(), *state,
-                                                   force.value_or(false)));
+  ASSIGN_OR_RETURN(Json overrides,
+                   ClearNewTargets(ctx, project, role, current.get(), *state, change.force));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(tx.endpoints().Update(e));
     Json detail{{"config", config.ToJson()}};
@@ -621,46 +608,42 @@ absl::Status ServingService::Delete(const RequestContext& ctx, const Project& pr
   return absl::OkStatus();
 }
 
-absl::StatusOr<Json> ServingService::Get(const Project& project, absl::string_view name) {
+absl::StatusOr<EndpointStatus> ServingService::Get(const Project& project, absl::string_view name) {
   ASSIGN_OR_RETURN(auto s, Require(project, name));
-  Json out = Describe(*s);
-  Json stats = Json::array();
+  EndpointStatus out = Describe(*s);
+  auto& stats = out.stats.emplace();
   const std::string key = absl::StrCat(project.name, "/", name);
   {
     absl::MutexLock l(&stats_mu_);
     for (const auto& [k, st] : stats_) {
       if (k.first != key) continue;
-      uint64_t n = st->latency_count.load();
-      // Percentiles from the histogram: the upper bound of the bucket holding each quantile.
-      Json pct = Json::object();
-      for (auto [name, q] :
-           {std::pair{"p50", 0.5}, std::pair{"p95", 0.95}, std::pair{"p99", 0.99}}) {
+      EndpointVersionStats v;
+      v.version = k.second;
+      const uint64_t n = st->latency_count.load();
+      for (auto [slot, q] :
+           {std::pair{&v.p50_ms, 0.5}, std::pair{&v.p95_ms, 0.95}, std::pair{&v.p99_ms, 0.99}}) {
         uint64_t cum = 0;
-        Json v = nullptr;
         for (size_t b = 0; b < kLatencyBuckets.size() && n > 0; ++b) {
           cum += st->buckets[b].load();
           if (static_cast<double>(cum) >= q * static_cast<double>(n)) {
-            v = kLatencyBuckets[b] * 1000.0;
+            *slot = kLatencyBuckets[b] * 1000.0;
             break;
           }
         }
-        pct[name] = v;
       }
-      stats.push_back(Json{{"version", k.second},
-                           {"latency_ms", pct},
-                           {"requests", st->requests.load()},
-                           {"errors", st->errors.load()},
-                           {"rows", st->rows.load()},
-                           {"mean_latency_ms", n ? st->latency_sum_ns.load() / 1e6 / n : 0.0},
-                           {"model_load_ms", st->load_ms.load()}});
+      v.requests = st->requests.load();
+      v.errors = st->errors.load();
+      v.rows = st->rows.load();
+      v.mean_latency_ms = n ? st->latency_sum_ns.load() / 1e6 / n : 0.0;
+      v.model_load_ms = st->load_ms.load();
+      stats.push_back(v);
     }
   }
-  out["stats"] = stats;
-  out["log_dropped"] = log_dropped_.load();
+  out.log_dropped = log_dropped_.load();
   return out;
 }
 
-absl::StatusOr<Json> ServingService::List(const Project& project) {
+absl::StatusOr<std::vector<EndpointStatus>> ServingService::List(const Project& project) {
   std::vector<std::shared_ptr<const State>> mine;
   {
     absl::ReaderMutexLock l(&mu_);
@@ -668,9 +651,9 @@ absl::StatusOr<Json> ServingService::List(const Project& project) {
       if (k.first == project.id) mine.push_back(s);
     }
   }
-  Json arr = Json::array();
-  for (const auto& s : mine) arr.push_back(Describe(*s));
-  return Json{{"endpoints", arr}};
+  std::vector<EndpointStatus> out;
+  for (const auto& s : mine) out.push_back(Describe(*s));
+  return out;
 }
 
 ServingService::Stats& ServingService::StatsFor(const std::string& endpoint, int64_t version) {
@@ -851,46 +834,6 @@ absl::StatusOr<bool> ServingService::OipReady(const Project& project, absl::stri
   return state->error.empty() && !state->targets.empty();
 }
 
-absl::StatusOr<ServingService::FeedbackItems> ServingService::ParseFeedback(const Json& body) {
-  FeedbackItems items;
-  auto take = [&](const Json& item, const std::string& where) -> absl::Status {
-    if (!item.is_object()) return Bad(where + ": expected {\"request_id\", \"label\"}");
-    RETURN_IF_ERROR(RejectUnknownFields(item, {"request_id", "label"}));
-    if (!item.contains("request_id") || !item["request_id"].is_string() ||
-        item["request_id"].get<std::string>().empty() ||
-        item["request_id"].get<std::string>().size() > 200) {
-      return Bad(where + ".request_id: expected the request id of a prediction");
-    }
-    if (!item.contains("label") ||
-        !(item["label"].is_string() || item["label"].is_number() || item["label"].is_boolean())) {
-      return Bad(where + ".label: expected the true value (string, number or boolean)");
-    }
-    const Json& l = item["label"];
-    items.emplace_back(item["request_id"].get<std::string>(),
-                       l.is_string() ? l.get<std::string>() : l.dump());
-    return absl::OkStatus();
-  };
-  if (body.contains("items")) {
-    RETURN_IF_ERROR(RejectUnknownFields(body, {"items"}));
-    if (!body["items"].is_array() || body["items"].empty() || body["items"].size() > 10000) {
-      return Bad("items: expected 1 to 10,000 {request_id, label} entries");
-    }
-    for (size_t i = 0; i < body["items"].size(); ++i) {
-      RETURN_IF_ERROR(take(body["items"][i], absl::StrCat("items[", i, "]")));
-    }
-  } else {
-    RETURN_IF_ERROR(take(body, "body"));
-  }
-  return items;
-}
-
-absl::StatusOr<Json> ServingService::Feedback(const RequestContext& ctx, const Project& project,
-                                              absl::string_view endpoint, const Json& body) {
-  ASSIGN_OR_RETURN(FeedbackItems items, ParseFeedback(body));
-  RETURN_IF_ERROR(StoreFeedback(ctx, project, endpoint, items));
-  return Json{{"accepted", items.size()}};
-}
-
 absl::Status ServingService::StoreFeedback(const RequestContext& ctx, const Project& project,
                                            absl::string_view endpoint, const FeedbackItems& items) {
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
@@ -907,8 +850,9 @@ absl::Status ServingService::StoreFeedback(const RequestContext& ctx, const Proj
   });
 }
 
-absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::string_view endpoint,
-                                                 int64_t limit) {
+absl::StatusOr<PredictionPage> ServingService::Predictions(const Project& project,
+                                                           absl::string_view endpoint,
+                                                           int64_t limit) {
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
   FlushLog();  // what was answered before this call is in the log it returns
   ASSIGN_OR_RETURN(std::vector<PredictionRecord> rows,
@@ -925,77 +869,24 @@ absl::StatusOr<Json> ServingService::Predictions(const Project& project, absl::s
     auto it = labels.find(r.request_id);
     if (it != labels.end()) r.label = it->second;
   }
-  Json arr = Json::array();
-  for (const auto& r : rows) {
-    // Features are the request as sent; its rows are shown ("instances" when given so).
-    Json features = ParseJsonOr(r.features, Json());
-    if (features.is_object() && features.contains("instances")) {
-      features = std::move(features["instances"]);
-    }
-    Json j{{"request_id", r.request_id},
-           {"time", FormatRfc3339Millis(r.ts)},
-           {"version", r.version},
-           {"shadow", r.shadow},
-           {"latency_us", r.latency_us},
-           {"features", std::move(features)},
-           {"outputs", ParseJsonOr(r.outputs, Json())}};
-    j["label"] = r.label ? Json(*r.label) : Json(nullptr);
-    arr.push_back(std::move(j));
-  }
-  return Json{{"predictions", arr}, {"dropped", log_dropped_.load()}};
+  return PredictionPage{std::move(rows), log_dropped_.load()};
 }
 
-absl::StatusOr<Json> ServingService::IngestLog(const RequestContext& ctx, const Project& project,
-                                               absl::string_view endpoint, const Json& body) {
+absl::Status ServingService::IngestLog(const RequestContext& ctx, const Project& project,
+                                       absl::string_view endpoint,
+                                       std::vector<PredictionRecord> records,
+                                       absl::string_view replica) {
   ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
-  RETURN_IF_ERROR(RejectUnknownFields(body, {"records", "replica"}));
-  if (!body.contains("records") || !body["records"].is_array() || body["records"].empty() ||
-      body["records"].size() > 10000) {
-    return Bad("records: expected 1 to 10,000 prediction log entries");
-  }
-  std::vector<PredictionRecord> records;
-  for (size_t i = 0; i < body["records"].size(); ++i) {
-    const Json& r = body["records"][i];
-    const std::string where = absl::StrCat("records[", i, "]");
-    if (!r.is_object()) return Bad(where + ": expected an object");
-    RETURN_IF_ERROR(RejectUnknownFields(
-        r, {"request_id", "ts", "version", "shadow", "latency_us", "features", "outputs"}));
-    PredictionRecord p;
-    p.endpoint_id = state->record.id;
-    if (!r.contains("request_id") || !r["request_id"].is_string() ||
-        r["request_id"].get<std::string>().empty() ||
-        r["request_id"].get<std::string>().size() > 200) {
-      return Bad(where + ".request_id: expected a request id");
-    }
-    p.request_id = r["request_id"].get<std::string>();
-    for (auto [field, slot] : {std::pair{"ts", &p.ts}, std::pair{"version", &p.version},
-                               std::pair{"latency_us", &p.latency_us}}) {
-      if (!r.contains(field) || !r[field].is_number_integer() || r[field].get<int64_t>() < 0) {
-        return Bad(absl::StrCat(where, ".", field, ": expected a whole number"));
-      }
-      *slot = r[field].get<int64_t>();
-    }
-    p.shadow = r.value("shadow", false);
-    for (auto [field, slot] :
-         {std::pair{"features", &p.features}, std::pair{"outputs", &p.outputs}}) {
-      if (!r.contains(field) || !r[field].is_string() ||
-          !CheckJsonShape(r[field].get<std::string>(), JsonLimits{}).ok() ||
-          Json::parse(r[field].get<std::string>(), nullptr, false).is_discarded()) {
-        return Bad(absl::StrCat(where, ".", field, ": expected JSON text"));
-      }
-      *slot = r[field].get<std::string>();
-    }
-    records.push_back(std::move(p));
-  }
+  for (auto& r : records) r.endpoint_id = state->record.id;
   RETURN_IF_ERROR(log_->Append(PredictionLog::Key::Of(state->record), records));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     return AuditLog::AppendInTx(
         tx, ctx,
         {"endpoint.log.ingest", absl::StrCat("project/", project.name, "/endpoint/", endpoint),
-         project.name, Json{{"records", records.size()}, {"replica", body.value("replica", "")}}});
+         project.name, Json{{"records", records.size()}, {"replica", std::string(replica)}}});
   }));
   log_written_.fetch_add(records.size(), std::memory_order_relaxed);
-  return Json{{"accepted", records.size()}};
+  return absl::OkStatus();
 }
 
 void ServingService::Enqueue(LogEntry e) {
@@ -1128,103 +1019,54 @@ void ServingService::WriterLoop() {
   }
 }
 
-std::string ServingService::RenderMetrics(
+ServingMetrics ServingService::Metrics(
     const std::function<bool(absl::string_view project)>& visible) {
-  std::string out;
-  // Endpoint names by key.
-  std::map<std::string, std::pair<std::string, std::string>> names;  // key -> project id, name
-  absl::StrAppend(
-      &out,
-      "# HELP kade_endpoint_requests_total Prediction requests by endpoint and version.\n"
-      "# TYPE kade_endpoint_requests_total counter\n");
-  std::string errors =
-      "# HELP kade_endpoint_errors_total Failed prediction requests (bad input).\n"
-      "# TYPE kade_endpoint_errors_total counter\n";
-  std::string inflight =
-      "# HELP kade_endpoint_in_flight Prediction requests being answered.\n"
-      "# TYPE kade_endpoint_in_flight gauge\n";
-  std::string load =
-      "# HELP kade_endpoint_model_load_seconds Time to load the version's model.\n"
-      "# TYPE kade_endpoint_model_load_seconds gauge\n";
-  std::string latency =
-      "# HELP kade_endpoint_latency_seconds Time to answer a prediction request in Kade.\n"
-      "# TYPE kade_endpoint_latency_seconds histogram\n";
+  ServingMetrics out;
   {
     absl::MutexLock l(&stats_mu_);
     for (const auto& [k, st] : stats_) {
       if (!visible(absl::string_view(k.first).substr(0, k.first.find('/')))) continue;
-      std::string labels = absl::StrCat("endpoint=\"", k.first, "\",version=\"", k.second, "\"");
-      absl::StrAppend(&out, "kade_endpoint_requests_total{", labels, "} ", st->requests.load(),
-                      "\n");
-      absl::StrAppend(&errors, "kade_endpoint_errors_total{", labels, "} ", st->errors.load(),
-                      "\n");
-      absl::StrAppend(&inflight, "kade_endpoint_in_flight{", labels, "} ", st->in_flight.load(),
-                      "\n");
-      absl::StrAppend(&load, "kade_endpoint_model_load_seconds{", labels, "} ",
-                      st->load_ms.load() / 1000.0, "\n");
-      uint64_t cumulative = 0;
-      for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
-        cumulative += st->buckets[b].load();
-        absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"",
-                        kLatencyBuckets[b], "\"} ", cumulative, "\n");
-      }
-      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_bucket{", labels, ",le=\"+Inf\"} ",
-                      st->latency_count.load(), "\n");
-      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_sum{", labels, "} ",
-                      st->latency_sum_ns.load() / 1e9, "\n");
-      absl::StrAppend(&latency, "kade_endpoint_latency_seconds_count{", labels, "} ",
-                      st->latency_count.load(), "\n");
+      ServingMetrics::Requests& r = out.requests.emplace_back();
+      r.endpoint = k.first;
+      r.version = k.second;
+      r.requests = st->requests.load();
+      r.errors = st->errors.load();
+      r.in_flight = st->in_flight.load();
+      r.model_load_seconds = st->load_ms.load() / 1000.0;
+      for (size_t b = 0; b < kLatencyBuckets.size(); ++b)
+        r.latency_buckets[b] = st->buckets[b].load();
+      r.latency_count = st->latency_count.load();
+      r.latency_sum_seconds = st->latency_sum_ns.load() / 1e9;
     }
   }
-  absl::StrAppend(&out, errors, inflight, load, latency);
   // The state of each version an endpoint serves or is trying to load, and its loads.
   std::vector<std::shared_ptr<const State>> all;
   {
     absl::ReaderMutexLock l(&mu_);
     for (const auto& [k, s] : states_) all.push_back(s);
   }
-  std::string state =
-      "# HELP kade_servable_state 1 for the state each endpoint version is in.\n"
-      "# TYPE kade_servable_state gauge\n";
-  std::string failures =
-      "# HELP kade_servable_load_failures_total Failed loads of the version's model.\n"
-      "# TYPE kade_servable_load_failures_total counter\n";
-  std::string seconds =
-      "# HELP kade_servable_load_seconds Time the version's last load took.\n"
-      "# TYPE kade_servable_load_seconds gauge\n";
+  std::map<int64_t, Project> projects;
   for (const auto& s : all) {
-    const Project project = ProjectById(s->record.project_id);
+    auto it = projects.find(s->record.project_id);
+    if (it == projects.end()) {
+      it = projects.emplace(s->record.project_id, ProjectById(s->record.project_id)).first;
+    }
+    const Project& project = it->second;
     if (!visible(project.name)) continue;
-    Json described = Describe(*s);
-    for (const auto& v : described["versions"]) {
-      const int64_t version = v["version"].get<int64_t>();
-      std::string labels = absl::StrCat("endpoint=\"", project.name, "/", s->record.name,
-                                        "\",version=\"", version, "\"");
-      for (const char* st : {"loading", "ready", "failed", "unloading"}) {
-        absl::StrAppend(&state, "kade_servable_state{", labels, ",state=\"", st, "\"} ",
-                        v["state"] == st ? 1 : 0, "\n");
-      }
-      if (auto info = registry_->servables().Describe({s->record.model_id, version})) {
-        absl::StrAppend(&failures, "kade_servable_load_failures_total{", labels, "} ",
-                        info->failures_total, "\n");
-        absl::StrAppend(&seconds, "kade_servable_load_seconds{", labels, "} ", info->load_seconds,
-                        "\n");
+    for (const auto& v : Describe(*s).versions) {
+      ServingMetrics::Servable& m = out.servables.emplace_back();
+      m.endpoint = absl::StrCat(project.name, "/", s->record.name);
+      m.version = v.version;
+      m.state = v.state;
+      if (auto info = registry_->servables().Describe({s->record.model_id, v.version})) {
+        m.load_failures_total = info->failures_total;
+        m.load_seconds = info->load_seconds;
       }
     }
   }
-  absl::StrAppend(&out, state, failures, seconds,
-                  "# HELP kade_servable_cache_bytes Model bytes of the loaded versions.\n"
-                  "# TYPE kade_servable_cache_bytes gauge\nkade_servable_cache_bytes ",
-                  registry_->servables().bytes(), "\n");
-  absl::StrAppend(&out,
-                  "# HELP kade_prediction_log_dropped_total Prediction log entries dropped "
-                  "(queue full).\n# TYPE kade_prediction_log_dropped_total counter\n"
-                  "kade_prediction_log_dropped_total ",
-                  log_dropped_.load(),
-                  "\n# HELP kade_prediction_log_written_total Prediction log entries "
-                  "written.\n# TYPE kade_prediction_log_written_total counter\n"
-                  "kade_prediction_log_written_total ",
-                  log_written_.load(), "\n");
+  out.servable_cache_bytes = registry_->servables().bytes();
+  out.log_dropped = log_dropped_.load();
+  out.log_written = log_written_.load();
   return out;
 }
 

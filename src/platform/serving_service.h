@@ -14,6 +14,7 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -51,9 +52,105 @@ struct EndpointConfig {
   std::optional<Target> shadow;
   double log_sample = 1.0;  // fraction of requests written to the prediction log
 
-  // Strict: unknown fields and wrong types name the field.
+  // The stored form (the endpoints table's `config`), which is also the wire form of
+  // {"alias" | "targets", "shadow", "log_sample"}. Strict: unknown fields and wrong types
+  // name the field.
   static absl::StatusOr<EndpointConfig> FromJson(const Json& j);
   Json ToJson() const;
+};
+
+// A new endpoint.
+struct EndpointSpec {
+  std::string name;
+  std::string model;
+  std::string description;
+  EndpointConfig config;
+  bool force = false;  // serve a version that failed its gates (maintainer; audited)
+};
+
+// A change to an endpoint: what is set is replaced, the rest kept.
+struct EndpointChange {
+  std::optional<std::vector<EndpointConfig::Target>> targets;
+  std::optional<std::optional<EndpointConfig::Target>> shadow;  // set to nullopt: removed
+  std::optional<double> log_sample;
+  std::optional<std::string> description;
+  bool force = false;
+};
+
+// The state of one version of an endpoint: "ready" (serving), "loading" or "failed" (a
+// change not installed yet; with the reason and the next retry), "unloading" (just
+// replaced; requests in flight still use it).
+struct EndpointVersionState {
+  int64_t version = 0;
+  std::string alias;  // the alias it is served through, if any
+  std::string state;
+  std::string error;
+  std::optional<int> failures;  // loads that failed in a row
+  int64_t next_retry_at_ms = 0;
+};
+
+// Request counts and latency of one version (from the request histogram: a percentile is
+// the upper bound of the bucket holding it; absent before the first request).
+struct EndpointVersionStats {
+  int64_t version = 0;
+  uint64_t requests = 0, errors = 0, rows = 0;
+  std::optional<double> p50_ms, p95_ms, p99_ms;
+  double mean_latency_ms = 0;
+  uint64_t model_load_ms = 0;
+};
+
+struct EndpointStatus {
+  Endpoint record;
+  EndpointConfig config;
+  bool ready = false;
+  std::vector<EndpointVersionState> serving;   // the versions taking traffic (version, alias)
+  std::vector<EndpointVersionState> versions;  // every version with its state
+  std::optional<int64_t> shadow_version;
+  std::string error;  // why the endpoint is not ready
+  // A change that could not be installed yet (a version failed to load): its version and
+  // the reason; the current state keeps serving.
+  int64_t pending_version = 0;
+  std::string pending_error;
+  // Get only:
+  std::optional<std::vector<EndpointVersionStats>> stats;
+  uint64_t log_dropped = 0;
+};
+
+// Ground truth for earlier requests: (request id, label as text).
+using FeedbackItems = std::vector<std::pair<std::string, std::string>>;
+
+// The newest prediction log entries of an endpoint, each with its label when one was fed
+// back.
+struct PredictionPage {
+  std::vector<PredictionRecord> records;
+  uint64_t dropped = 0;  // entries dropped since start (log queue full)
+};
+
+// What /metrics shows of serving, for the api layer to render (api/metrics.h).
+struct ServingMetrics {
+  static constexpr std::array<double, 12> kLatencyBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+  struct Requests {
+    std::string endpoint;  // PROJECT/ENDPOINT
+    int64_t version = 0;
+    uint64_t requests = 0, errors = 0;
+    int64_t in_flight = 0;
+    double model_load_seconds = 0;
+    std::array<uint64_t, kLatencyBuckets.size()> latency_buckets{};  // per bucket, not cumulative
+    uint64_t latency_count = 0;
+    double latency_sum_seconds = 0;
+  };
+  struct Servable {
+    std::string endpoint;  // PROJECT/ENDPOINT
+    int64_t version = 0;
+    std::string state;  // loading, ready, failed, unloading
+    std::optional<uint64_t> load_failures_total;
+    double load_seconds = 0;
+  };
+  std::vector<Requests> requests;
+  std::vector<Servable> servables;
+  uint64_t servable_cache_bytes = 0;
+  uint64_t log_dropped = 0, log_written = 0;
 };
 
 struct ServingOptions {
@@ -77,14 +174,16 @@ class ServingService {
   // passes the model's quality gates first, as a gated alias move does; `"force": true`
   // overrides a failure for a maintainer and is audited with the report. `role` is the
   // caller's role in the project.
-  absl::StatusOr<Json> Create(const RequestContext& ctx, const Project& project,
-                              std::optional<Role> role, const Json& body);
-  // Replaces the traffic split, shadow and sampling ({"targets", "shadow", "log_sample"}).
-  absl::StatusOr<Json> Update(const RequestContext& ctx, const Project& project,
-                              std::optional<Role> role, absl::string_view name, const Json& body);
+  absl::StatusOr<EndpointStatus> Create(const RequestContext& ctx, const Project& project,
+                                        std::optional<Role> role, const EndpointSpec& spec);
+  // Changes the traffic split, shadow, sampling or description.
+  absl::StatusOr<EndpointStatus> Update(const RequestContext& ctx, const Project& project,
+                                        std::optional<Role> role, absl::string_view name,
+                                        const EndpointChange& change);
   absl::Status Delete(const RequestContext& ctx, const Project& project, absl::string_view name);
-  absl::StatusOr<Json> Get(const Project& project, absl::string_view name);
-  absl::StatusOr<Json> List(const Project& project);
+  // With the request statistics.
+  absl::StatusOr<EndpointStatus> Get(const Project& project, absl::string_view name);
+  absl::StatusOr<std::vector<EndpointStatus>> List(const Project& project);
 
   struct PredictRequest {
     std::string request_id;
@@ -105,29 +204,24 @@ class ServingService {
                                    std::optional<int64_t> version);
   absl::StatusOr<bool> OipReady(const Project& project, absl::string_view endpoint);
 
-  // Ground truth for earlier requests: {"request_id": ID, "label": VALUE} or
-  // {"items": [{...}, ...]}. Kept whether or not the request is in the log (it may have been
-  // sampled out, or still be on its way from a replica); joined to the log when read.
-  absl::StatusOr<Json> Feedback(const RequestContext& ctx, const Project& project,
-                                absl::string_view endpoint, const Json& body);
-  // (request id, label as text) pairs of a feedback body, or 400 naming the bad item.
-  using FeedbackItems = std::vector<std::pair<std::string, std::string>>;
-  static absl::StatusOr<FeedbackItems> ParseFeedback(const Json& body);
+  // Ground truth for earlier requests. Kept whether or not the request is in the log (it may
+  // have been sampled out, or still be on its way from a replica); joined to the log when
+  // read. Audited as one change.
   absl::Status StoreFeedback(const RequestContext& ctx, const Project& project,
                              absl::string_view endpoint, const FeedbackItems& items);
-  absl::StatusOr<Json> Predictions(const Project& project, absl::string_view endpoint,
-                                   int64_t limit);
-  // Prediction log entries answered elsewhere (a `kade replica`): {"records": [{
-  // request_id, ts, version, shadow, latency_us, features, outputs}]}, all or nothing.
-  absl::StatusOr<Json> IngestLog(const RequestContext& ctx, const Project& project,
-                                 absl::string_view endpoint, const Json& body);
+  absl::StatusOr<PredictionPage> Predictions(const Project& project, absl::string_view endpoint,
+                                             int64_t limit);
+  // Prediction log entries answered elsewhere (a `kade replica` named `replica`), all or
+  // nothing; their endpoint_id is set here.
+  absl::Status IngestLog(const RequestContext& ctx, const Project& project,
+                         absl::string_view endpoint, std::vector<PredictionRecord> records,
+                         absl::string_view replica);
   // Waits until every queued log entry is written (tests, shutdown).
   void FlushLog();
 
-  // Prometheus text: per endpoint and version requests, errors, latency, in-flight, model
-  // load time; dropped log entries.
-  // Per-endpoint series of the projects `visible` accepts (by project name).
-  std::string RenderMetrics(const std::function<bool(absl::string_view project)>& visible);
+  // Per endpoint and version requests, errors, latency, in-flight, model load time and
+  // servable state, of the projects `visible` accepts (by project name); log counts.
+  ServingMetrics Metrics(const std::function<bool(absl::string_view project)>& visible);
 
   // Aliases followed by endpoints of `model_id` (for the registry's gates).
   std::vector<std::string> ServingAliases(int64_t model_id);
@@ -190,7 +284,7 @@ class ServingService {
   // and aliases moved by another server sharing it (run every 2 s).
   void Sync();
   Project ProjectById(int64_t id);
-  Json Describe(const State& s);
+  EndpointStatus Describe(const State& s);
   // The version for one request: pinned, or drawn by the traffic split.
   absl::StatusOr<const Live*> Choose(const State& s, std::optional<int64_t> pinned,
                                      std::shared_ptr<const ml::Servable>* pinned_servable,
