@@ -10,8 +10,65 @@
 #include "absl/strings/numbers.h"
 #include "api/router.h"
 #include "core/status.h"
+#include "core/time.h"
+#include "platform/names.h"
 
 namespace kade {
+namespace {
+
+absl::StatusOr<ScheduleSpec> ParseScheduleSpec(const Json& body) {
+  if (!body.is_object()) return absl::InvalidArgumentError("expected an object");
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"name", "cron", "timezone", "spec", "enabled"}));
+  ScheduleSpec s;
+  ASSIGN_OR_RETURN(s.name, RequiredString(body, "name"));
+  RETURN_IF_ERROR(ValidateName("schedule", s.name));
+  ASSIGN_OR_RETURN(s.cron, RequiredString(body, "cron"));
+  // The time zone is never implied: "0 2 * * *" means different hours in different places.
+  ASSIGN_OR_RETURN(s.timezone, RequiredString(body, "timezone"));
+  if (!body.contains("spec")) return absl::InvalidArgumentError("'spec': the batch job to run");
+  ASSIGN_OR_RETURN(s.spec, BatchSpec::FromJson(body["spec"]));
+  ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
+  s.enabled = enabled.value_or(true);
+  return s;
+}
+
+absl::StatusOr<ScheduleChange> ParseScheduleChange(const Json& body) {
+  if (!body.is_object()) return absl::InvalidArgumentError("expected an object");
+  RETURN_IF_ERROR(RejectUnknownFields(body, {"cron", "timezone", "enabled", "spec"}));
+  ScheduleChange c;
+  ASSIGN_OR_RETURN(c.cron, OptionalString(body, "cron"));
+  ASSIGN_OR_RETURN(c.timezone, OptionalString(body, "timezone"));
+  ASSIGN_OR_RETURN(c.enabled, OptionalBool(body, "enabled"));
+  if (body.contains("spec")) {
+    ASSIGN_OR_RETURN(c.spec, BatchSpec::FromJson(body["spec"]));
+  }
+  return c;
+}
+
+Json ScheduleToJson(const ScheduleView& v) {
+  const JobSchedule& s = v.schedule;
+  Json h = Json::array();
+  for (const auto& j : v.history) {
+    h.push_back(Json{{"id", j.uuid},
+                     {"status", j.status},
+                     {"created_at", FormatRfc3339Millis(j.created_at)},
+                     {"result", ParseJsonOr(j.result, Json::object())},
+                     {"error", j.error}});
+  }
+  return Json{{"name", s.name},
+              {"kind", s.kind},
+              {"cron", s.cron},
+              {"timezone", s.timezone},
+              {"spec", ParseJsonOr(s.spec, Json::object())},
+              {"enabled", s.enabled},
+              {"next_run_at", s.enabled ? Json(FormatRfc3339Millis(s.next_run_at)) : Json(nullptr)},
+              {"last_job", s.last_job},
+              {"created_by", s.created_by},
+              {"created_at", FormatRfc3339Millis(s.created_at)},
+              {"history", h}};
+}
+
+}  // namespace
 
 void RegisterBatchRoutes(Router& r) {
   Platform* p = r.platform();
@@ -20,8 +77,9 @@ void RegisterBatchRoutes(Router& r) {
   r.Add("POST", base + "/jobs", Permission::kProjectEdit, "batch.submit",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Job job, p->batch->Submit(rc.ctx, rc.project_record(), body));
-          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+          ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(body));
+          ASSIGN_OR_RETURN(Job job, p->batch->Submit(rc.ctx, rc.project_record(), spec));
+          return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;
 
@@ -33,37 +91,45 @@ void RegisterBatchRoutes(Router& r) {
               return absl::InvalidArgumentError("limit must be between 1 and 1000");
             }
           }
-          ASSIGN_OR_RETURN(Json jobs, p->batch->ListJobs(rc.project_record(), limit));
-          return HttpResponse::MakeJson(200, jobs);
+          ASSIGN_OR_RETURN(auto jobs, p->batch->ListJobs(rc.project_record(), limit));
+          Json arr = Json::array();
+          for (const auto& j : jobs) arr.push_back(JobToJson(j));
+          return HttpResponse::MakeJson(200, Json{{"jobs", arr}});
         });
 
   r.Add("POST", base + "/schedules", Permission::kProjectEdit, "batch.schedule.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json s, p->batch->CreateSchedule(rc.ctx, rc.project_record(), body));
-          return HttpResponse::MakeJson(201, s);
+          ASSIGN_OR_RETURN(ScheduleSpec spec, ParseScheduleSpec(body));
+          ASSIGN_OR_RETURN(ScheduleView s,
+                           p->batch->CreateSchedule(rc.ctx, rc.project_record(), std::move(spec)));
+          return HttpResponse::MakeJson(201, ScheduleToJson(s));
         })
       .blocking = true;
 
   r.Add("GET", base + "/schedules", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json s, p->batch->ListSchedules(rc.project_record()));
-          return HttpResponse::MakeJson(200, s);
+          ASSIGN_OR_RETURN(auto list, p->batch->ListSchedules(rc.project_record()));
+          Json arr = Json::array();
+          for (const auto& s : list) arr.push_back(ScheduleToJson(s));
+          return HttpResponse::MakeJson(200, Json{{"schedules", arr}});
         });
 
   r.Add("GET", base + "/schedules/{schedule}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json s,
+          ASSIGN_OR_RETURN(ScheduleView s,
                            p->batch->GetSchedule(rc.project_record(), rc.Param("schedule")));
-          return HttpResponse::MakeJson(200, s);
+          return HttpResponse::MakeJson(200, ScheduleToJson(s));
         });
 
   r.Add("PATCH", base + "/schedules/{schedule}", Permission::kProjectEdit, "batch.schedule.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-          ASSIGN_OR_RETURN(Json s, p->batch->UpdateSchedule(rc.ctx, rc.project_record(),
-                                                            rc.Param("schedule"), body));
-          return HttpResponse::MakeJson(200, s);
+          ASSIGN_OR_RETURN(ScheduleChange change, ParseScheduleChange(body));
+          ASSIGN_OR_RETURN(ScheduleView s,
+                           p->batch->UpdateSchedule(rc.ctx, rc.project_record(),
+                                                    rc.Param("schedule"), std::move(change)));
+          return HttpResponse::MakeJson(200, ScheduleToJson(s));
         })
       .blocking = true;
 
@@ -78,7 +144,7 @@ void RegisterBatchRoutes(Router& r) {
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(
               Job job, p->batch->RunScheduleNow(rc.ctx, rc.project_record(), rc.Param("schedule")));
-          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+          return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;
 }

@@ -12,6 +12,26 @@
 
 namespace kade {
 
+Json JobToJson(const Job& j) {
+  Json out{{"id", j.uuid},
+           {"kind", j.kind},
+           {"status", j.status},
+           {"attempts", j.attempts},
+           {"max_attempts", j.max_attempts},
+           {"spec", ParseJsonOr(j.spec, Json::object())},
+           {"run_id", j.run_uuid},
+           {"error", j.error},
+           {"result", ParseJsonOr(j.result, Json::object())},
+           {"cancel_requested", j.cancel_requested},
+           {"created_by", j.created_by},
+           {"created_at", FormatRfc3339Millis(j.created_at)},
+           {"started_at", nullptr},
+           {"finished_at", nullptr}};
+  if (j.started_at) out["started_at"] = FormatRfc3339Millis(*j.started_at);
+  if (j.finished_at) out["finished_at"] = FormatRfc3339Millis(*j.finished_at);
+  return out;
+}
+
 void RegisterJobRoutes(Router& r) {
   Platform* p = r.platform();
   const std::string base = "/api/v1/projects/{project}/jobs";
@@ -20,7 +40,7 @@ void RegisterJobRoutes(Router& r) {
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json spec, rc.JsonBody());
           ASSIGN_OR_RETURN(Job job, p->jobs->SubmitTraining(rc.ctx, rc.project_record(), spec));
-          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+          return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;
 
@@ -32,7 +52,7 @@ void RegisterJobRoutes(Router& r) {
           }
           ASSIGN_OR_RETURN(Job job, p->jobs->Reproduce(rc.ctx, rc.project_record(),
                                                        body["run_id"].get<std::string>()));
-          return HttpResponse::MakeJson(201, JobService::ToJson(job));
+          return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;
 
@@ -46,14 +66,14 @@ void RegisterJobRoutes(Router& r) {
           }
           ASSIGN_OR_RETURN(auto jobs, p->jobs->List(rc.project_record(), limit));
           Json arr = Json::array();
-          for (const auto& j : jobs) arr.push_back(JobService::ToJson(j));
+          for (const auto& j : jobs) arr.push_back(JobToJson(j));
           return HttpResponse::MakeJson(200, Json{{"jobs", arr}});
         });
 
   r.Add("GET", base + "/{job}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Job job, p->jobs->Get(rc.project_record(), rc.Param("job")));
-          return HttpResponse::MakeJson(200, JobService::ToJson(job));
+          return HttpResponse::MakeJson(200, JobToJson(job));
         });
 
   r.Add("GET", base + "/{job}/logs", Permission::kProjectView, "",
@@ -79,7 +99,7 @@ void RegisterJobRoutes(Router& r) {
   r.Add("POST", base + "/{job}/cancel", Permission::kProjectEdit, "job.cancel",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Job job, p->jobs->Cancel(rc.ctx, rc.project_record(), rc.Param("job")));
-          return HttpResponse::MakeJson(200, JobService::ToJson(job));
+          return HttpResponse::MakeJson(200, JobToJson(job));
         });
 }
 

@@ -140,6 +140,9 @@ class Router {
 // Route registration, one function per capability file.
 class Metrics;
 class HttpServer;
+// A job as the job routes show it (api/job_routes.cc).
+Json JobToJson(const Job& j);
+
 void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server);
 void RegisterUserRoutes(Router& r);
 void RegisterProjectRoutes(Router& r);

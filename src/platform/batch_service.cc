@@ -104,8 +104,7 @@ absl::Status BatchService::Check(const Project& project, const BatchSpec& spec) 
 }
 
 absl::StatusOr<Job> BatchService::Submit(const RequestContext& ctx, const Project& project,
-                                         const Json& body) {
-  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(body));
+                                         const BatchSpec& spec) {
   RETURN_IF_ERROR(Check(project, spec));
   return jobs_->Enqueue(
       ctx, project, "batch", spec.ToJson(), "batch.submit",
@@ -180,67 +179,47 @@ absl::StatusOr<std::pair<std::string, Json>> BatchService::Run(
                              {"seconds", seconds}});
 }
 
-absl::StatusOr<Json> BatchService::ListJobs(const Project& project, int64_t limit) {
+absl::StatusOr<std::vector<Job>> BatchService::ListJobs(const Project& project, int64_t limit) {
   ASSIGN_OR_RETURN(auto all, jobs_->List(project, std::min<int64_t>(limit * 4, 1000)));
-  Json arr = Json::array();
-  for (const auto& j : all) {
+  std::vector<Job> out;
+  for (auto& j : all) {
     if (j.kind != "batch") continue;
-    arr.push_back(JobService::ToJson(j));
-    if (static_cast<int64_t>(arr.size()) >= limit) break;
+    out.push_back(std::move(j));
+    if (static_cast<int64_t>(out.size()) >= limit) break;
   }
-  return Json{{"jobs", arr}};
+  return out;
 }
 
-Json BatchService::ScheduleToJson(const JobSchedule& s, const std::vector<Job>& history) {
-  Json h = Json::array();
-  for (const auto& j : history) {
+ScheduleView BatchService::View(const JobSchedule& s, const std::vector<Job>& jobs) {
+  ScheduleView v{s, {}};
+  for (const auto& j : jobs) {
+    if (j.kind != "batch") continue;
     Json spec = ParseJsonOr(j.spec, Json::object());
-    if (j.kind != "batch" || spec.value("schedule", "") != s.name) continue;
-    h.push_back(Json{{"id", j.uuid},
-                     {"status", j.status},
-                     {"created_at", FormatRfc3339Millis(j.created_at)},
-                     {"result", ParseJsonOr(j.result, Json::object())},
-                     {"error", j.error}});
-    if (h.size() >= 20) break;
+    if (!spec.is_object() || spec.value("schedule", "") != s.name) continue;
+    v.history.push_back(j);
+    if (v.history.size() >= 20) break;
   }
-  return Json{{"name", s.name},
-              {"kind", s.kind},
-              {"cron", s.cron},
-              {"timezone", s.timezone},
-              {"spec", ParseJsonOr(s.spec, Json::object())},
-              {"enabled", s.enabled},
-              {"next_run_at", s.enabled ? Json(FormatRfc3339Millis(s.next_run_at)) : Json(nullptr)},
-              {"last_job", s.last_job},
-              {"created_by", s.created_by},
-              {"created_at", FormatRfc3339Millis(s.created_at)},
-              {"history", h}};
+  return v;
 }
 
-absl::StatusOr<Json> BatchService::CreateSchedule(const RequestContext& ctx, const Project& project,
-                                                  const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(body, {"name", "cron", "timezone", "spec", "enabled"}));
-  ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
-  RETURN_IF_ERROR(ValidateName("schedule", name));
-  ASSIGN_OR_RETURN(std::string cron, RequiredString(body, "cron"));
-  // The time zone is never implied: "0 2 * * *" means different hours in different places.
-  ASSIGN_OR_RETURN(std::string tz, RequiredString(body, "timezone"));
-  if (!body.contains("spec")) return Bad("'spec': the batch job to run");
-  Json spec_json = body["spec"];
-  if (spec_json.is_object()) spec_json["schedule"] = name;
-  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(spec_json));
-  RETURN_IF_ERROR(Check(project, spec));
-  ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
+absl::StatusOr<ScheduleView> BatchService::CreateSchedule(const RequestContext& ctx,
+                                                          const Project& project,
+                                                          ScheduleSpec spec) {
+  RETURN_IF_ERROR(ValidateName("schedule", spec.name));
+  const std::string& name = spec.name;
+  spec.spec.schedule = name;
+  RETURN_IF_ERROR(Check(project, spec.spec));
   JobSchedule s;
   s.project_id = project.id;
   s.name = name;
   s.kind = "batch";
-  s.cron = cron;
-  s.timezone = tz;
-  s.spec = spec.ToJson().dump();
-  s.enabled = enabled.value_or(true);
+  s.cron = spec.cron;
+  s.timezone = spec.timezone;
+  s.spec = spec.spec.ToJson().dump();
+  s.enabled = spec.enabled;
   s.created_by = ctx.principal.user_name;
   s.created_at = s.updated_at = NowMillis();
-  ASSIGN_OR_RETURN(s.next_run_at, NextRun(cron, tz, s.created_at));
+  ASSIGN_OR_RETURN(s.next_run_at, NextRun(s.cron, s.timezone, s.created_at));
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto existing, tx.jobs().FindSchedule(project.id, name));
     if (existing) return absl::AlreadyExistsError(absl::StrCat("schedule '", name, "' exists"));
@@ -248,32 +227,31 @@ absl::StatusOr<Json> BatchService::CreateSchedule(const RequestContext& ctx, con
     return AuditLog::AppendInTx(
         tx, ctx,
         {"batch.schedule.create", absl::StrCat("project/", project.name, "/schedule/", name),
-         project.name, Json{{"cron", cron}, {"timezone", tz}, {"spec", spec.ToJson()}}});
+         project.name,
+         Json{{"cron", s.cron}, {"timezone", s.timezone}, {"spec", spec.spec.ToJson()}}});
   }));
-  return ScheduleToJson(s, {});
+  return View(s, {});
 }
 
-absl::StatusOr<Json> BatchService::UpdateSchedule(const RequestContext& ctx, const Project& project,
-                                                  absl::string_view name, const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(body, {"cron", "timezone", "enabled", "spec"}));
+absl::StatusOr<ScheduleView> BatchService::UpdateSchedule(const RequestContext& ctx,
+                                                          const Project& project,
+                                                          absl::string_view name,
+                                                          ScheduleChange change) {
   std::optional<JobSchedule> s;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(s, tx.jobs().FindSchedule(project.id, name));
     return absl::OkStatus();
   }));
   if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
-  ASSIGN_OR_RETURN(auto cron, OptionalString(body, "cron"));
-  ASSIGN_OR_RETURN(auto tz, OptionalString(body, "timezone"));
-  ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
-  if (cron) s->cron = *cron;
-  if (tz) s->timezone = *tz;
-  if (enabled) s->enabled = *enabled;
-  if (body.contains("spec")) {
-    Json spec_json = body["spec"];
-    if (spec_json.is_object()) spec_json["schedule"] = std::string(name);
-    ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(spec_json));
-    RETURN_IF_ERROR(Check(project, spec));
-    s->spec = spec.ToJson().dump();
+  Json detail = Json::object();
+  if (change.cron) detail["cron"] = s->cron = *change.cron;
+  if (change.timezone) detail["timezone"] = s->timezone = *change.timezone;
+  if (change.enabled) detail["enabled"] = s->enabled = *change.enabled;
+  if (change.spec) {
+    change.spec->schedule = std::string(name);
+    RETURN_IF_ERROR(Check(project, *change.spec));
+    s->spec = change.spec->ToJson().dump();
+    detail["spec"] = change.spec->ToJson();
   }
   s->updated_at = NowMillis();
   ASSIGN_OR_RETURN(s->next_run_at, NextRun(s->cron, s->timezone, s->updated_at));
@@ -282,7 +260,7 @@ absl::StatusOr<Json> BatchService::UpdateSchedule(const RequestContext& ctx, con
     return AuditLog::AppendInTx(
         tx, ctx,
         {"batch.schedule.update", absl::StrCat("project/", project.name, "/schedule/", name),
-         project.name, body});
+         project.name, detail});
   }));
   return GetSchedule(project, name);
 }
@@ -300,7 +278,8 @@ absl::Status BatchService::DeleteSchedule(const RequestContext& ctx, const Proje
   });
 }
 
-absl::StatusOr<Json> BatchService::GetSchedule(const Project& project, absl::string_view name) {
+absl::StatusOr<ScheduleView> BatchService::GetSchedule(const Project& project,
+                                                       absl::string_view name) {
   std::optional<JobSchedule> s;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(s, tx.jobs().FindSchedule(project.id, name));
@@ -308,19 +287,19 @@ absl::StatusOr<Json> BatchService::GetSchedule(const Project& project, absl::str
   }));
   if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
   ASSIGN_OR_RETURN(auto history, jobs_->List(project, 1000));
-  return ScheduleToJson(*s, history);
+  return View(*s, history);
 }
 
-absl::StatusOr<Json> BatchService::ListSchedules(const Project& project) {
+absl::StatusOr<std::vector<ScheduleView>> BatchService::ListSchedules(const Project& project) {
   std::vector<JobSchedule> all;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(all, tx.jobs().ListSchedules(project.id));
     return absl::OkStatus();
   }));
   ASSIGN_OR_RETURN(auto history, jobs_->List(project, 1000));
-  Json arr = Json::array();
-  for (const auto& s : all) arr.push_back(ScheduleToJson(s, history));
-  return Json{{"schedules", arr}};
+  std::vector<ScheduleView> out;
+  for (const auto& s : all) out.push_back(View(s, history));
+  return out;
 }
 
 absl::StatusOr<Job> BatchService::RunScheduleNow(const RequestContext& ctx, const Project& project,
@@ -331,7 +310,8 @@ absl::StatusOr<Job> BatchService::RunScheduleNow(const RequestContext& ctx, cons
     return absl::OkStatus();
   }));
   if (!s) return absl::NotFoundError(absl::StrCat("schedule '", name, "' does not exist"));
-  return Submit(ctx, project, ParseJsonOr(s->spec, Json::object()));
+  ASSIGN_OR_RETURN(BatchSpec spec, BatchSpec::FromJson(ParseJsonOr(s->spec, Json::object())));
+  return Submit(ctx, project, spec);
 }
 
 void BatchService::Tick(int64_t now_ms) {
@@ -375,8 +355,11 @@ void BatchService::Tick(int64_t now_ms) {
       }
       return absl::OkStatus();
     });
-    absl::StatusOr<Job> job = s.ok() ? Submit(ctx, project, ParseJsonOr(sched.spec, Json::object()))
-                                     : absl::StatusOr<Job>(s);
+    absl::StatusOr<BatchSpec> spec =
+        s.ok() ? BatchSpec::FromJson(ParseJsonOr(sched.spec, Json::object()))
+               : absl::StatusOr<BatchSpec>(s);
+    absl::StatusOr<Job> job =
+        spec.ok() ? Submit(ctx, project, *spec) : absl::StatusOr<Job>(spec.status());
     if (!job.ok()) {
       spdlog::warn("schedule {}: {}", sched.name, job.status().ToString());
       continue;

@@ -35,8 +35,31 @@ struct BatchSpec {
   bool force = false;    // score a version that failed a blocking quality check
   std::string schedule;  // set on jobs a schedule submitted
 
+  // The stored form (a job's and a schedule's `spec`), which is also the wire form.
   static absl::StatusOr<BatchSpec> FromJson(const Json& j);
   Json ToJson() const;
+};
+
+// A cron schedule that submits `spec` (the time zone is never implied).
+struct ScheduleSpec {
+  std::string name;
+  std::string cron;
+  std::string timezone;
+  BatchSpec spec;
+  bool enabled = true;
+};
+
+// A change to a schedule: what is set is replaced.
+struct ScheduleChange {
+  std::optional<std::string> cron, timezone;
+  std::optional<bool> enabled;
+  std::optional<BatchSpec> spec;
+};
+
+// A schedule with the jobs it submitted, newest first (at most 20).
+struct ScheduleView {
+  JobSchedule schedule;
+  std::vector<Job> history;
 };
 
 class BatchService {
@@ -45,18 +68,19 @@ class BatchService {
                DatasetService* datasets);
   ~BatchService();
 
-  absl::StatusOr<Job> Submit(const RequestContext& ctx, const Project& project, const Json& spec);
-  absl::StatusOr<Json> ListJobs(const Project& project, int64_t limit);
+  absl::StatusOr<Job> Submit(const RequestContext& ctx, const Project& project,
+                             const BatchSpec& spec);
+  // The newest batch jobs.
+  absl::StatusOr<std::vector<Job>> ListJobs(const Project& project, int64_t limit);
 
-  // {"name", "cron", "timezone", "spec": {...}, "enabled"}.
-  absl::StatusOr<Json> CreateSchedule(const RequestContext& ctx, const Project& project,
-                                      const Json& body);
-  absl::StatusOr<Json> UpdateSchedule(const RequestContext& ctx, const Project& project,
-                                      absl::string_view name, const Json& body);
+  absl::StatusOr<ScheduleView> CreateSchedule(const RequestContext& ctx, const Project& project,
+                                              ScheduleSpec s);
+  absl::StatusOr<ScheduleView> UpdateSchedule(const RequestContext& ctx, const Project& project,
+                                              absl::string_view name, ScheduleChange change);
   absl::Status DeleteSchedule(const RequestContext& ctx, const Project& project,
                               absl::string_view name);
-  absl::StatusOr<Json> GetSchedule(const Project& project, absl::string_view name);
-  absl::StatusOr<Json> ListSchedules(const Project& project);
+  absl::StatusOr<ScheduleView> GetSchedule(const Project& project, absl::string_view name);
+  absl::StatusOr<std::vector<ScheduleView>> ListSchedules(const Project& project);
   absl::StatusOr<Job> RunScheduleNow(const RequestContext& ctx, const Project& project,
                                      absl::string_view name);
 
@@ -71,7 +95,8 @@ class BatchService {
       const Job& job, const RequestContext& ctx, const std::atomic<bool>& cancel,
       const std::function<void(const std::string&)>& log);
   absl::Status Check(const Project& project, const BatchSpec& spec);
-  Json ScheduleToJson(const JobSchedule& s, const std::vector<Job>& history);
+  // `s` with the jobs among `jobs` it submitted.
+  static ScheduleView View(const JobSchedule& s, const std::vector<Job>& jobs);
 
   MetadataStore* store_;
   JobService* jobs_;

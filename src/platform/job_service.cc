@@ -96,26 +96,6 @@ JobService::JobService(MetadataStore* store, DatasetService* datasets, TrackingS
 
 JobService::~JobService() { Stop(); }
 
-Json JobService::ToJson(const Job& j) {
-  Json out{{"id", j.uuid},
-           {"kind", j.kind},
-           {"status", j.status},
-           {"attempts", j.attempts},
-           {"max_attempts", j.max_attempts},
-           {"spec", ParseJsonOr(j.spec, Json::object())},
-           {"run_id", j.run_uuid},
-           {"error", j.error},
-           {"result", ParseJsonOr(j.result, Json::object())},
-           {"cancel_requested", j.cancel_requested},
-           {"created_by", j.created_by},
-           {"created_at", FormatRfc3339Millis(j.created_at)},
-           {"started_at", nullptr},
-           {"finished_at", nullptr}};
-  if (j.started_at) out["started_at"] = FormatRfc3339Millis(*j.started_at);
-  if (j.finished_at) out["finished_at"] = FormatRfc3339Millis(*j.finished_at);
-  return out;
-}
-
 absl::StatusOr<Job> JobService::SubmitTraining(const RequestContext& ctx, const Project& project,
                                                const Json& spec_json) {
   ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(spec_json));

@@ -82,8 +82,6 @@ class JobService {
   void Start();
   void Stop();
 
-  static Json ToJson(const Job& job);
-
  private:
   struct Trained {
     std::string run_id;

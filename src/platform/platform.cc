@@ -264,16 +264,14 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
   api.config.targets = {{"champion", 0, 90}, {"challenger", 0, 10}};
   RETURN_IF_ERROR(serving->Create(as_alice, demo, Role::kEditor, api).status());
   // Nightly batch scoring of the latest snapshot with whatever is champion then.
-  RETURN_IF_ERROR(batch
-                      ->CreateSchedule(as_alice, demo,
-                                       Json{{"name", "churn-nightly"},
-                                            {"cron", "0 2 * * *"},
-                                            {"timezone", "Europe/Berlin"},
-                                            {"spec", Json{{"model", "churn"},
-                                                          {"version", "champion"},
-                                                          {"dataset", "churn"},
-                                                          {"dataset_version", "latest"}}}})
-                      .status());
+  ScheduleSpec nightly;
+  nightly.name = "churn-nightly";
+  nightly.cron = "0 2 * * *";
+  nightly.timezone = "Europe/Berlin";
+  nightly.spec.model = "churn";
+  nightly.spec.dataset = "churn";
+  nightly.spec.output = "churn-scored";
+  RETURN_IF_ERROR(batch->CreateSchedule(as_alice, demo, nightly).status());
   // Traffic: fresh customers, each scored alone; ground truth for two thirds of them.
   const std::string csv = DemoChurnCsv(300, 99, 0);
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
