@@ -39,7 +39,7 @@ void RegisterJobRoutes(Router& r) {
   r.Add("POST", base + "/train", Permission::kProjectEdit, "job.submit",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json spec, rc.JsonBody());
-          ASSIGN_OR_RETURN(Job job, p->jobs->SubmitTraining(rc.ctx, rc.project_record(), spec));
+          ASSIGN_OR_RETURN(Job job, p->training->Submit(rc.ctx, rc.project_record(), spec));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;
@@ -50,8 +50,8 @@ void RegisterJobRoutes(Router& r) {
           if (!body.contains("run_id") || !body["run_id"].is_string()) {
             return absl::InvalidArgumentError("give the run to reproduce as 'run_id'");
           }
-          ASSIGN_OR_RETURN(Job job, p->jobs->Reproduce(rc.ctx, rc.project_record(),
-                                                       body["run_id"].get<std::string>()));
+          ASSIGN_OR_RETURN(Job job, p->training->Reproduce(rc.ctx, rc.project_record(),
+                                                           body["run_id"].get<std::string>()));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;

@@ -94,8 +94,10 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   jo.lease_s = std::max(3, config.job_lease_s);
   jo.retry_backoff_ms = static_cast<int>(std::clamp(config.job_retry_backoff_s, 0.0, 300.0) * 1000);
-  p->jobs = std::make_unique<JobService>(p->store.get(), p->datasets.get(), p->tracking.get(),
-                                         p->artifacts.get(), jo);
+  p->jobs = std::make_unique<JobService>(p->store.get(), p->tracking.get(), jo);
+  p->training =
+      std::make_unique<TrainingService>(p->store.get(), p->jobs.get(), p->datasets.get(),
+                                        p->tracking.get(), p->artifacts.get(), jo.threads_per_job);
   p->registry =
       std::make_unique<RegistryService>(p->store.get(), p->artifacts.get(), p->tracking.get(),
                                         p->datasets.get(), config.model_cache_bytes);
@@ -214,14 +216,14 @@ absl::Status Platform::SeedDemo() {
   for (auto [depth, eta, name] :
        {std::tuple{4, 0.1, "xgboost-depth4"}, std::tuple{6, 0.3, "xgboost-depth6"}}) {
     ASSIGN_OR_RETURN(Job job,
-                     jobs->SubmitTraining(as_alice, demo,
-                                          Json{{"dataset", "churn"},
-                                               {"version", "1"},
-                                               {"target", "churned"},
-                                               {"params", {{"max_depth", depth}, {"eta", eta}}},
-                                               {"num_rounds", 200},
-                                               {"experiment", "churn-training"},
-                                               {"run_name", name}}));
+                     training->Submit(as_alice, demo,
+                                      Json{{"dataset", "churn"},
+                                           {"version", "1"},
+                                           {"target", "churned"},
+                                           {"params", {{"max_depth", depth}, {"eta", eta}}},
+                                           {"num_rounds", 200},
+                                           {"experiment", "churn-training"},
+                                           {"run_name", name}}));
     demo_jobs_.push_back(job.uuid);
   }
   return absl::OkStatus();

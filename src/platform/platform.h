@@ -18,6 +18,7 @@
 #include "platform/registry_service.h"
 #include "platform/serving_service.h"
 #include "platform/tracking_service.h"
+#include "platform/training_service.h"
 #include "store/artifact_store.h"
 #include "store/metadata.h"
 #include "store/prediction_log.h"
@@ -62,6 +63,7 @@ class Platform {
   std::unique_ptr<DatasetService> datasets;
   std::unique_ptr<TrackingService> tracking;
   std::unique_ptr<JobService> jobs;  // workers start with Start(), in the server
+  std::unique_ptr<TrainingService> training;
   std::unique_ptr<RegistryService> registry;
   std::unique_ptr<ServingService> serving;  // endpoints load with Start(), in the server
   std::unique_ptr<BatchService> batch;      // the scheduler starts with Start(), in the server
