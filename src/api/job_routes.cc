@@ -38,8 +38,11 @@ void RegisterJobRoutes(Router& r) {
 
   r.Add("POST", base + "/train", Permission::kProjectEdit, "job.submit",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-          ASSIGN_OR_RETURN(Json spec, rc.JsonBody());
-          ASSIGN_OR_RETURN(Job job, p->training->Submit(rc.ctx, rc.project_record(), spec));
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          // The job's stored spec is also the wire form, so its codec parses the body.
+          ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(body));
+          ASSIGN_OR_RETURN(Job job,
+                           p->training->Submit(rc.ctx, rc.project_record(), std::move(spec)));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
       .blocking = true;

@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/registry_json.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -41,16 +42,17 @@ void RegisterRegistryRoutes(Router& r) {
   r.Add("POST", base, Permission::kProjectEdit, "model.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(body));
           ASSIGN_OR_RETURN(RegisteredModel m,
-                           p->registry->CreateModel(rc.ctx, rc.project_record(), body));
-          return HttpResponse::MakeJson(201, RegistryService::ToJson(m));
+                           p->registry->CreateModel(rc.ctx, rc.project_record(), spec));
+          return HttpResponse::MakeJson(201, ModelToJson(m));
         });
 
   r.Add("GET", base, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(auto models, p->registry->ListModels(rc.project_record()));
           Json arr = Json::array();
-          for (const auto& m : models) arr.push_back(RegistryService::ToJson(m));
+          for (const auto& m : models) arr.push_back(ModelDetailsToJson(m));
           return HttpResponse::MakeJson(200, Json{{"models", arr}});
         });
 
@@ -58,16 +60,17 @@ void RegisterRegistryRoutes(Router& r) {
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(ModelDetails d,
                            p->registry->GetModel(rc.project_record(), rc.Param("model")));
-          return HttpResponse::MakeJson(200, RegistryService::ToJson(d));
+          return HttpResponse::MakeJson(200, ModelDetailsToJson(d));
         });
 
   // Gates decide what may serve traffic: changing them is for maintainers.
   r.Add("PATCH", one, Permission::kProjectManage, "model.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(ModelChange change, ParseModelChange(body));
           ASSIGN_OR_RETURN(RegisteredModel m, p->registry->UpdateModel(rc.ctx, rc.project_record(),
-                                                                       rc.Param("model"), body));
-          return HttpResponse::MakeJson(200, RegistryService::ToJson(m));
+                                                                       rc.Param("model"), change));
+          return HttpResponse::MakeJson(200, ModelToJson(m));
         });
 
   r.Add("POST", one + "/versions", Permission::kProjectEdit, "model.version.create",
@@ -79,7 +82,7 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(ModelVersion v,
                            p->registry->RegisterRun(rc.ctx, rc.project_record(), rc.Param("model"),
                                                     run, desc.value_or("")));
-          return HttpResponse::MakeJson(201, RegistryService::ToJson(v));
+          return HttpResponse::MakeJson(201, VersionToJson(v));
         })
       .blocking = true;
 
@@ -88,7 +91,8 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
           RETURN_IF_ERROR(RejectUnknownFields(body, {"model", "model_base64", "model_artifact",
                                                      "signature", "metrics", "description"}));
-          std::string bytes;
+          ImportSpec spec;
+          std::string& bytes = spec.model_bytes;
           if (int{body.contains("model")} + int{body.contains("model_base64")} +
                   int{body.contains("model_artifact")} !=
               1) {
@@ -97,6 +101,7 @@ void RegisterRegistryRoutes(Router& r) {
                 "UBJSON, base64) or 'model_artifact' (the path of a project artifact, for files "
                 "too large for a request body)");
           }
+          RETURN_IF_ERROR(ParseImportFields(body, &spec));
           if (body.contains("model_artifact")) {
             ASSIGN_OR_RETURN(std::string path, RequiredString(body, "model_artifact"));
             ASSIGN_OR_RETURN(bytes, p->registry->ReadArtifact(rc.project_record(), path));
@@ -116,18 +121,9 @@ void RegisterRegistryRoutes(Router& r) {
               return absl::InvalidArgumentError("model_base64: not valid base64");
             }
           }
-          if (!body.contains("signature")) {
-            return absl::InvalidArgumentError(
-                "signature: give the features ({\"features\": [...]}) or a dataset version "
-                "({\"dataset\", \"version\", \"target\"})");
-          }
-          ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
-          ASSIGN_OR_RETURN(
-              ModelVersion v,
-              p->registry->Import(rc.ctx, rc.project_record(), rc.Param("model"), bytes,
-                                  body["signature"], body.value("metrics", Json::object()),
-                                  desc.value_or("")));
-          return HttpResponse::MakeJson(201, RegistryService::ToJson(v));
+          ASSIGN_OR_RETURN(ModelVersion v, p->registry->Import(rc.ctx, rc.project_record(),
+                                                               rc.Param("model"), spec));
+          return HttpResponse::MakeJson(201, VersionToJson(v));
         })
       .blocking = true;
 
@@ -136,7 +132,7 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(
               ModelVersion v,
               p->registry->GetVersion(rc.project_record(), rc.Param("model"), rc.Param("version")));
-          return HttpResponse::MakeJson(200, RegistryService::ToJson(v));
+          return HttpResponse::MakeJson(200, VersionToJson(v));
         });
 
   for (bool archive : {true, false}) {
@@ -147,7 +143,7 @@ void RegisterRegistryRoutes(Router& r) {
             ASSIGN_OR_RETURN(ModelVersion v,
                              p->registry->SetArchived(rc.ctx, rc.project_record(),
                                                       rc.Param("model"), n, archive));
-            return HttpResponse::MakeJson(200, RegistryService::ToJson(v));
+            return HttpResponse::MakeJson(200, VersionToJson(v));
           });
   }
 
@@ -163,8 +159,9 @@ void RegisterRegistryRoutes(Router& r) {
   r.Add("GET", one + "/versions/{version}/lineage", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(int64_t n, VersionNumber(rc.Param("version")));
-          ASSIGN_OR_RETURN(Json l, p->registry->Lineage(rc.project_record(), rc.Param("model"), n));
-          return HttpResponse::MakeJson(200, l);
+          ASSIGN_OR_RETURN(VersionLineage l,
+                           p->registry->Lineage(rc.project_record(), rc.Param("model"), n));
+          return HttpResponse::MakeJson(200, LineageToJson(l));
         });
 
   r.Add("GET", one + "/compare", Permission::kProjectView, "",
@@ -175,9 +172,9 @@ void RegisterRegistryRoutes(Router& r) {
             ASSIGN_OR_RETURN(int64_t n, VersionNumber(part));
             versions.push_back(n);
           }
-          ASSIGN_OR_RETURN(Json c,
+          ASSIGN_OR_RETURN(auto c,
                            p->registry->Compare(rc.project_record(), rc.Param("model"), versions));
-          return HttpResponse::MakeJson(200, c);
+          return HttpResponse::MakeJson(200, ComparisonToJson(rc.Param("model"), c));
         });
 
   r.Add("GET", one + "/aliases", Permission::kProjectView, "",

@@ -214,16 +214,16 @@ absl::Status Platform::SeedDemo() {
   // server starts, so the demo has trained models with their evaluation (and, once they
   // finish, FinishDemo registers and serves them).
   for (auto [depth, eta, name] :
-       {std::tuple{4, 0.1, "xgboost-depth4"}, std::tuple{6, 0.3, "xgboost-depth6"}}) {
-    ASSIGN_OR_RETURN(Job job,
-                     training->Submit(as_alice, demo,
-                                      Json{{"dataset", "churn"},
-                                           {"version", "1"},
-                                           {"target", "churned"},
-                                           {"params", {{"max_depth", depth}, {"eta", eta}}},
-                                           {"num_rounds", 200},
-                                           {"experiment", "churn-training"},
-                                           {"run_name", name}}));
+       {std::tuple{"4", "0.1", "xgboost-depth4"}, std::tuple{"6", "0.3", "xgboost-depth6"}}) {
+    ml::TrainSpec spec;
+    spec.dataset = "churn";
+    spec.version = "1";
+    spec.target = "churned";
+    spec.params = {{"max_depth", depth}, {"eta", eta}};
+    spec.num_rounds = 200;
+    spec.experiment = "churn-training";
+    spec.run_name = name;
+    ASSIGN_OR_RETURN(Job job, training->Submit(as_alice, demo, std::move(spec)));
     demo_jobs_.push_back(job.uuid);
   }
   return absl::OkStatus();

@@ -13,10 +13,12 @@
 #include "core/crypto.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "data/values.h"
 #include "ml/metrics.h"
 #include "ml/xgb.h"
 #include "platform/audit_log.h"
 #include "platform/names.h"
+#include "platform/serving_service.h"
 
 namespace kade {
 namespace {
@@ -36,16 +38,17 @@ absl::Status ValidateAlias(absl::string_view alias) {
   return absl::OkStatus();
 }
 
-// The signature for an imported model from a dataset version: the model's features in its
+// The features of an imported model from a dataset version: the model's features in its
 // own order, typed by the version's schema; categories of a text column sorted, as pandas
 // orders a category dtype built from the values.
-absl::StatusOr<Json> SignatureFromDataset(const DatasetVersion& v, const Json& profile,
-                                          const ml::TreeModel& engine, const std::string& target) {
+absl::StatusOr<std::vector<ml::Feature>> FeaturesFromDataset(const DatasetVersion& v,
+                                                             const Json& profile,
+                                                             const ml::TreeModel& engine) {
   Json schema = ParseJsonOr(v.schema, Json::array());
   if (engine.feature_names().empty()) {
     return Bad("the model file has no feature names; give the signature's features instead");
   }
-  Json features = Json::array();
+  std::vector<ml::Feature> features;
   for (size_t j = 0; j < engine.feature_names().size(); ++j) {
     const std::string& name = engine.feature_names()[j];
     const Json* col = nullptr;
@@ -56,13 +59,13 @@ absl::StatusOr<Json> SignatureFromDataset(const DatasetVersion& v, const Json& p
       return Bad(absl::StrCat("feature '", name, "' of the model is not a column of ", v.version));
     }
     std::string type = col->value("type", "float64");
-    bool categorical = j < engine.feature_types().size()
-                           ? engine.feature_types()[j] == "c"
-                           : (type == "categorical" || type == "string");
-    Json f{
-        {"name", name}, {"type", categorical ? "categorical" : "numeric"}, {"source_type", type}};
-    if (categorical) {
-      std::vector<std::string> cats;
+    ml::Feature f;
+    f.name = name;
+    f.categorical = j < engine.feature_types().size() ? engine.feature_types()[j] == "c"
+                                                      : (type == "categorical" || type == "string");
+    f.source_type = ParseColumnType(type).value_or(f.categorical ? ColumnType::kCategorical
+                                                                 : ColumnType::kFloat64);
+    if (f.categorical) {
       const Json* cp = nullptr;
       if (profile.contains("columns") && profile["columns"].is_array()) {
         for (const auto& c : profile["columns"]) {
@@ -72,75 +75,31 @@ absl::StatusOr<Json> SignatureFromDataset(const DatasetVersion& v, const Json& p
       if (cp != nullptr && cp->contains("top") && (*cp)["top"].is_array()) {
         for (const auto& t : (*cp)["top"]) {
           if (t.contains("value") && t["value"].is_string()) {
-            cats.push_back(t["value"].get<std::string>());
+            f.categories.push_back(t["value"].get<std::string>());
           }
         }
       }
-      if (cats.empty()) {
+      if (f.categories.empty()) {
         return Bad(absl::StrCat("no categories known for '", name,
                                 "'; give the signature's categories instead"));
       }
-      std::sort(cats.begin(), cats.end());
-      f["categories"] = cats;
+      std::sort(f.categories.begin(), f.categories.end());
     }
-    features.push_back(f);
+    features.push_back(std::move(f));
   }
-  Json sig{{"features", features}, {"target", target}};
-  return sig;
-}
-
-// Gate configuration (docs/registry.md): every field checked, so a typo cannot switch a gate off.
-absl::Status ValidateGates(const Json& g) {
-  if (!g.is_object()) return Bad("gates: expected an object");
-  RETURN_IF_ERROR(RejectUnknownFields(
-      g, {"metrics", "beat_champion", "latency_p99_ms", "data_quality", "aliases"}));
-  if (g.contains("metrics")) {
-    if (!g["metrics"].is_array()) return Bad("gates.metrics: expected an array");
-    for (size_t i = 0; i < g["metrics"].size(); ++i) {
-      const Json& t = g["metrics"][i];
-      if (!t.is_object() || !t.contains("metric") || !t["metric"].is_string() ||
-          (!t.contains("min") && !t.contains("max")) ||
-          (t.contains("min") && !t["min"].is_number()) ||
-          (t.contains("max") && !t["max"].is_number())) {
-        return Bad(absl::StrCat("gates.metrics[", i,
-                                "]: expected {\"metric\": NAME, \"min\"|\"max\": NUMBER}"));
-      }
-    }
-  }
-  if (g.contains("latency_p99_ms") &&
-      (!g["latency_p99_ms"].is_number() || g["latency_p99_ms"].get<double>() <= 0)) {
-    return Bad("gates.latency_p99_ms: expected a positive number");
-  }
-  if (g.contains("data_quality") && !g["data_quality"].is_boolean()) {
-    return Bad("gates.data_quality: expected true or false");
-  }
-  if (g.contains("beat_champion")) {
-    const Json& b = g["beat_champion"];
-    if (!b.is_object() || !b.contains("dataset") || !b["dataset"].is_string() ||
-        !b.contains("metric") || !b["metric"].is_string()) {
-      return Bad(
-          "gates.beat_champion: expected {\"dataset\": NAME, \"version\": REF, \"metric\": "
-          "NAME}");
-    }
-  }
-  if (g.contains("aliases") && !g["aliases"].is_array()) {
-    return Bad("gates.aliases: expected an array of alias names");
-  }
-  return absl::OkStatus();
+  return features;
 }
 
 // Free text a user gives (descriptions): bounded, like a project's description.
-absl::Status CheckDescription(const std::optional<std::string>& d) {
-  if (d && d->size() > 4000) return Bad("description is longer than 4000 characters");
+absl::Status CheckDescription(absl::string_view d) {
+  if (d.size() > 4000) return Bad("description is longer than 4000 characters");
   return absl::OkStatus();
 }
 
-absl::Status CheckTags(const Json& body) {
-  if (!body.contains("tags")) return absl::OkStatus();
-  const Json& t = body["tags"];
-  if (!t.is_object() || t.size() > 100) return Bad("tags: expected an object of up to 100 strings");
-  for (const auto& [k, v] : t.items()) {
-    if (k.empty() || k.size() > 250 || !v.is_string() || v.get<std::string>().size() > 5000) {
+absl::Status CheckTags(const Tags& tags) {
+  if (tags.size() > 100) return Bad("tags: expected an object of up to 100 strings");
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 250 || v.size() > 5000) {
       return Bad(
           absl::StrCat("tags.", k.substr(0, 60),
                        ": expected a string (keys up to 250, values up to 5000 characters)"));
@@ -149,7 +108,110 @@ absl::Status CheckTags(const Json& body) {
   return absl::OkStatus();
 }
 
+std::string TagsText(const Tags& tags) {
+  Json j = Json::object();
+  for (const auto& [k, v] : tags) j[k] = v;
+  return j.dump();
+}
+
+// A stored model's gates; a stored configuration that no longer parses gates nothing
+// through silently: Gates() reports it as a failed check.
+absl::StatusOr<GateConfig> StoredGates(const RegisteredModel& m) {
+  return GateConfig::FromJson(ParseJsonOr(m.gates, Json::object()));
+}
+
 }  // namespace
+
+absl::StatusOr<GateConfig> GateConfig::FromJson(const Json& g) {
+  if (!g.is_object()) return Bad("gates: expected an object");
+  RETURN_IF_ERROR(RejectUnknownFields(
+      g, {"metrics", "beat_champion", "latency_p99_ms", "data_quality", "aliases"}));
+  GateConfig out;
+  if (g.contains("metrics")) {
+    if (!g["metrics"].is_array()) return Bad("gates.metrics: expected an array");
+    for (size_t i = 0; i < g["metrics"].size(); ++i) {
+      const Json& t = g["metrics"][i];
+      if (!t.is_object() || !t.contains("metric") || !t["metric"].is_string() ||
+          (!t.contains("min") && !t.contains("max")) ||
+          (t.contains("min") && !t["min"].is_number()) ||
+          (t.contains("max") && !t["max"].is_number()) ||
+          !RejectUnknownFields(t, {"metric", "min", "max"}).ok()) {
+        return Bad(absl::StrCat("gates.metrics[", i,
+                                "]: expected {\"metric\": NAME, \"min\"|\"max\": NUMBER}"));
+      }
+      MetricBound b;
+      b.metric = t["metric"].get<std::string>();
+      if (t.contains("min")) b.min = t["min"].get<double>();
+      if (t.contains("max")) b.max = t["max"].get<double>();
+      out.metrics.push_back(std::move(b));
+    }
+  }
+  if (g.contains("latency_p99_ms")) {
+    if (!g["latency_p99_ms"].is_number() || g["latency_p99_ms"].get<double>() <= 0) {
+      return Bad("gates.latency_p99_ms: expected a positive number");
+    }
+    out.latency_p99_ms = g["latency_p99_ms"].get<double>();
+  }
+  if (g.contains("data_quality")) {
+    if (!g["data_quality"].is_boolean()) return Bad("gates.data_quality: expected true or false");
+    out.data_quality = g["data_quality"].get<bool>();
+  }
+  if (g.contains("beat_champion")) {
+    const Json& b = g["beat_champion"];
+    const bool version_ok = !b.is_object() || !b.contains("version") || b["version"].is_string() ||
+                            b["version"].is_number_integer();
+    if (!b.is_object() || !b.contains("dataset") || !b["dataset"].is_string() ||
+        !b.contains("metric") || !b["metric"].is_string() || !version_ok ||
+        (b.contains("alias") && !b["alias"].is_string()) ||
+        !RejectUnknownFields(b, {"dataset", "version", "metric", "alias"}).ok()) {
+      return Bad(
+          "gates.beat_champion: expected {\"dataset\": NAME, \"version\": REF, \"metric\": "
+          "NAME, \"alias\": ALIAS}");
+    }
+    BeatChampion c;
+    c.dataset = b["dataset"].get<std::string>();
+    c.metric = b["metric"].get<std::string>();
+    if (b.contains("version")) {
+      c.version = b["version"].is_string() ? b["version"].get<std::string>() : b["version"].dump();
+    }
+    if (b.contains("alias")) c.alias = b["alias"].get<std::string>();
+    out.beat_champion = std::move(c);
+  }
+  if (g.contains("aliases")) {
+    if (!g["aliases"].is_array()) return Bad("gates.aliases: expected an array of alias names");
+    std::vector<std::string> aliases;
+    for (const auto& a : g["aliases"]) {
+      if (!a.is_string()) return Bad("gates.aliases: expected an array of alias names");
+      aliases.push_back(a.get<std::string>());
+    }
+    out.aliases = std::move(aliases);
+  }
+  return out;
+}
+
+Json GateConfig::ToJson() const {
+  Json out = Json::object();
+  if (!metrics.empty()) {
+    Json ms = Json::array();
+    for (const auto& b : metrics) {
+      Json t{{"metric", b.metric}};
+      if (b.min) t["min"] = *b.min;
+      if (b.max) t["max"] = *b.max;
+      ms.push_back(std::move(t));
+    }
+    out["metrics"] = std::move(ms);
+  }
+  if (beat_champion) {
+    out["beat_champion"] = Json{{"dataset", beat_champion->dataset},
+                                {"version", beat_champion->version},
+                                {"metric", beat_champion->metric},
+                                {"alias", beat_champion->alias}};
+  }
+  if (latency_p99_ms) out["latency_p99_ms"] = *latency_p99_ms;
+  if (data_quality) out["data_quality"] = true;
+  if (aliases) out["aliases"] = *aliases;
+  return out;
+}
 
 RegistryService::RegistryService(MetadataStore* store, ArtifactService* artifacts,
                                  TrackingService* tracking, DatasetService* datasets,
@@ -163,45 +225,6 @@ RegistryService::RegistryService(MetadataStore* store, ArtifactService* artifact
         o.budget_bytes = servable_budget_bytes;
         return o;
       }()) {}
-
-Json RegistryService::ToJson(const RegisteredModel& m) {
-  return Json{{"name", m.name},
-              {"description", m.description},
-              {"tags", ParseJsonOr(m.tags, Json::object())},
-              {"gates", ParseJsonOr(m.gates, Json::object())},
-              {"created_by", m.created_by},
-              {"created_at", FormatRfc3339Millis(m.created_at)},
-              {"updated_at", FormatRfc3339Millis(m.updated_at)}};
-}
-
-Json RegistryService::ToJson(const ModelVersion& v, bool with_manifest) {
-  Json manifest = ParseJsonOr(v.manifest, Json::object());
-  Json out{{"version", v.version},
-           {"source", v.source},
-           {"run_id", v.run_uuid},
-           {"model_sha256", v.model_sha256},
-           {"description", v.description},
-           {"tags", ParseJsonOr(v.tags, Json::object())},
-           {"status", v.status},
-           {"gate_report", ParseJsonOr(v.gate_report, Json::object())},
-           {"metrics", manifest.value("metrics", Json::object())},
-           {"created_by", v.created_by},
-           {"created_at", FormatRfc3339Millis(v.created_at)}};
-  if (with_manifest) out["manifest"] = manifest;
-  return out;
-}
-
-Json RegistryService::ToJson(const ModelDetails& d) {
-  Json out = ToJson(d.model);
-  Json versions = Json::array();
-  for (const auto& v : d.versions) versions.push_back(ToJson(v, false));
-  Json aliases = Json::object();
-  for (const auto& a : d.aliases) aliases[a.alias] = a.version;
-  out["versions"] = versions;
-  out["aliases"] = aliases;
-  out["latest_version"] = d.versions.empty() ? Json(nullptr) : Json(d.versions.front().version);
-  return out;
-}
 
 absl::StatusOr<RegisteredModel> RegistryService::FindModel(const Project& project,
                                                            absl::string_view name) {
@@ -219,32 +242,27 @@ absl::StatusOr<RegisteredModel> RegistryService::FindModel(const Project& projec
 
 absl::StatusOr<RegisteredModel> RegistryService::CreateModel(const RequestContext& ctx,
                                                              const Project& project,
-                                                             const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(body, {"name", "description", "tags", "gates"}));
-  ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
-  RETURN_IF_ERROR(ValidateName("model", name));
+                                                             const ModelSpec& spec) {
+  RETURN_IF_ERROR(ValidateName("model", spec.name));
+  RETURN_IF_ERROR(CheckDescription(spec.description));
+  RETURN_IF_ERROR(CheckTags(spec.tags));
   RegisteredModel m;
   m.project_id = project.id;
-  m.name = name;
-  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
-  RETURN_IF_ERROR(CheckDescription(desc));
-  m.description = desc.value_or("");
-  RETURN_IF_ERROR(CheckTags(body));
-  if (body.contains("tags")) m.tags = body["tags"].dump();
-  if (body.contains("gates")) {
-    RETURN_IF_ERROR(ValidateGates(body["gates"]));
-    m.gates = body["gates"].dump();
-  }
+  m.name = spec.name;
+  m.description = spec.description;
+  m.tags = TagsText(spec.tags);
+  m.gates = spec.gates.ToJson().dump();
   m.created_by = ctx.principal.user_name;
   m.created_at = m.updated_at = NowMillis();
   RegisteredModel out;
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto existing, tx.registry().FindModel(project.id, name));
+    ASSIGN_OR_RETURN(auto existing, tx.registry().FindModel(project.id, spec.name));
     if (existing) {
-      return absl::AlreadyExistsError(absl::StrCat("model '", name, "' already exists"));
+      return absl::AlreadyExistsError(absl::StrCat("model '", spec.name, "' already exists"));
     }
     ASSIGN_OR_RETURN(out, tx.registry().CreateModel(m));
-    return AuditLog::AppendInTx(tx, ctx, {"model.create", Target(project, name), project.name});
+    return AuditLog::AppendInTx(tx, ctx,
+                                {"model.create", Target(project, spec.name), project.name});
   }));
   return out;
 }
@@ -281,23 +299,29 @@ absl::StatusOr<ModelDetails> RegistryService::GetModel(const Project& project,
 absl::StatusOr<RegisteredModel> RegistryService::UpdateModel(const RequestContext& ctx,
                                                              const Project& project,
                                                              absl::string_view name,
-                                                             const Json& body) {
-  RETURN_IF_ERROR(RejectUnknownFields(body, {"description", "tags", "gates"}));
+                                                             const ModelChange& change) {
   ASSIGN_OR_RETURN(RegisteredModel m, FindModel(project, name));
-  ASSIGN_OR_RETURN(auto desc, OptionalString(body, "description"));
-  RETURN_IF_ERROR(CheckDescription(desc));
-  if (desc) m.description = *desc;
-  RETURN_IF_ERROR(CheckTags(body));
-  if (body.contains("tags")) m.tags = body["tags"].dump();
-  if (body.contains("gates")) {
-    RETURN_IF_ERROR(ValidateGates(body["gates"]));
-    m.gates = body["gates"].dump();
+  // The audit record holds what changed.
+  Json detail = Json::object();
+  if (change.description) {
+    RETURN_IF_ERROR(CheckDescription(*change.description));
+    m.description = *change.description;
+    detail["description"] = m.description;
+  }
+  if (change.tags) {
+    RETURN_IF_ERROR(CheckTags(*change.tags));
+    m.tags = TagsText(*change.tags);
+    detail["tags"] = ParseJsonOr(m.tags, Json::object());
+  }
+  if (change.gates) {
+    detail["gates"] = change.gates->ToJson();
+    m.gates = detail["gates"].dump();
   }
   m.updated_at = NowMillis();
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(tx.registry().UpdateModel(m));
     return AuditLog::AppendInTx(tx, ctx,
-                                {"model.update", Target(project, name), project.name, body});
+                                {"model.update", Target(project, name), project.name, detail});
   }));
   return m;
 }
@@ -399,59 +423,52 @@ absl::StatusOr<ModelVersion> RegistryService::RegisterRun(const RequestContext& 
 absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
                                                      const Project& project,
                                                      absl::string_view model,
-                                                     absl::string_view model_bytes,
-                                                     const Json& signature, const Json& metrics,
-                                                     absl::string_view description) {
+                                                     const ImportSpec& spec) {
   RETURN_IF_ERROR(ValidateName("model", model));
-  RETURN_IF_ERROR(CheckDescription(std::string(description)));
-  if (model_bytes.empty()) return Bad("the model file is empty");
+  RETURN_IF_ERROR(CheckDescription(spec.description));
+  if (spec.model_bytes.empty()) return Bad("the model file is empty");
   // XGBoost reads JSON and UBJSON; its JSON is what Kade stores and serves.
-  auto booster = ml::Booster::FromJson(model_bytes);
+  auto booster = ml::Booster::FromJson(spec.model_bytes);
   if (!booster.ok()) {
     return Bad(
         absl::StrCat("not an XGBoost model file (JSON or UBJSON): ", booster.status().message()));
   }
   ASSIGN_OR_RETURN(std::string model_json, booster->SaveJson());
   ASSIGN_OR_RETURN(auto engine, ml::TreeModel::FromXgboostJson(model_json));
-  if (!signature.is_object()) return Bad("signature: expected an object");
-  Json sig;
+  ml::Encoding sig;
+  sig.target = spec.target;
   Json lineage = Json::object();
-  if (signature.contains("dataset")) {
-    RETURN_IF_ERROR(
-        RejectUnknownFields(signature, {"dataset", "version", "target", "classes", "task"}));
-    ASSIGN_OR_RETURN(std::string ds, RequiredString(signature, "dataset"));
-    ASSIGN_OR_RETURN(auto ref, OptionalString(signature, "version"));
-    ASSIGN_OR_RETURN(auto target, OptionalString(signature, "target"));
+  if (spec.from_dataset) {
+    const auto& from = *spec.from_dataset;
     ASSIGN_OR_RETURN(DatasetVersion dv,
-                     datasets_->GetVersion(project, ds, ref.value_or("latest"), true));
-    ASSIGN_OR_RETURN(sig, SignatureFromDataset(dv, ParseJsonOr(dv.profile, Json::object()), *engine,
-                                               target.value_or("")));
-    lineage = Json{{"dataset", ds}, {"version", dv.version}, {"sha256", dv.sha256}};
+                     datasets_->GetVersion(project, from.dataset, from.version, true));
+    ASSIGN_OR_RETURN(sig.features,
+                     FeaturesFromDataset(dv, ParseJsonOr(dv.profile, Json::object()), *engine));
+    sig.target = from.target;
+    lineage = Json{{"dataset", from.dataset}, {"version", dv.version}, {"sha256", dv.sha256}};
   } else {
-    sig = signature;
+    if (spec.features.empty()) return Bad("signature: 'features' must be a non-empty array");
+    sig.features = spec.features;
   }
   // Task and classes from the objective when not given.
   const std::string& obj = engine->objective();
-  if (!sig.contains("task")) {
-    sig["task"] = obj.rfind("multi:", 0) == 0                               ? "multiclass"
-                  : (obj.rfind("binary:", 0) == 0 || obj == "reg:logistic") ? "binary"
-                                                                            : "regression";
+  sig.task = spec.task                                                 ? *spec.task
+             : obj.rfind("multi:", 0) == 0                             ? "multiclass"
+             : (obj.rfind("binary:", 0) == 0 || obj == "reg:logistic") ? "binary"
+                                                                       : "regression";
+  if (spec.classes) {
+    sig.classes = *spec.classes;
+  } else if (sig.task != "regression") {
+    for (int k = 0; k < std::max(2, engine->num_groups()); ++k) {
+      sig.classes.push_back(absl::StrCat(k));
+    }
   }
-  if (signature.contains("task")) sig["task"] = signature["task"];
-  if (signature.contains("classes")) sig["classes"] = signature["classes"];
-  if (!sig.contains("classes") && sig["task"] != "regression") {
-    Json classes = Json::array();
-    for (int k = 0; k < std::max(2, engine->num_groups()); ++k) classes.push_back(absl::StrCat(k));
-    sig["classes"] = classes;
-  }
-  if (!sig.contains("null_tokens")) sig["null_tokens"] = DefaultNullTokens();
-  if (!metrics.is_object()) return Bad("metrics: expected an object of numbers");
-  for (const auto& [k, v] : metrics.items()) {
-    if (!v.is_number()) return Bad(absl::StrCat("metrics.", k, ": expected a number"));
-  }
+  sig.null_tokens = spec.null_tokens ? *spec.null_tokens : DefaultNullTokens();
+  Json metrics = Json::object();
+  for (const auto& [k, v] : spec.metrics) metrics[k] = v;
   Json manifest{{"format", "kade-model/1"},   {"flavor", "xgboost"},
                 {"model_file", "model.json"}, {"xgboost_version", ml::XgboostVersion()},
-                {"signature", sig},           {"preprocessing", Json::object()},
+                {"signature", sig.ToJson()},  {"preprocessing", Json::object()},
                 {"metrics", metrics},         {"params", Json::object()},
                 {"lineage", lineage}};
   ASSIGN_OR_RETURN(auto servable, ml::Servable::Load(manifest, model_json));
@@ -466,7 +483,7 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
   v.source = "import";
   v.model_sha256 = sha;
   v.manifest = manifest.dump();
-  v.description = std::string(description);
+  v.description = spec.description;
   v.created_by = ctx.principal.user_name;
   v.created_at = NowMillis();
   return CreateVersion(ctx, project, model, std::move(v), /*create_model=*/true);
@@ -520,54 +537,52 @@ absl::StatusOr<ModelVersion> RegistryService::SetArchived(const RequestContext& 
   return v;
 }
 
-absl::StatusOr<Json> RegistryService::Compare(const Project& project, absl::string_view model,
-                                              const std::vector<int64_t>& versions) {
+absl::StatusOr<std::vector<VersionComparison>> RegistryService::Compare(
+    const Project& project, absl::string_view model, const std::vector<int64_t>& versions) {
   if (versions.size() < 2 || versions.size() > 10) {
     return Bad("compare two to ten versions");
   }
-  Json out = Json::array();
+  std::vector<VersionComparison> out;
   std::vector<Json> sigs;
   for (int64_t n : versions) {
-    ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(n)));
-    Json m = ParseJsonOr(v.manifest, Json::object());
+    VersionComparison c;
+    ASSIGN_OR_RETURN(c.version, GetVersion(project, model, absl::StrCat(n)));
+    Json m = ParseJsonOr(c.version.manifest, Json::object());
     sigs.push_back(m.value("signature", Json::object()));
-    out.push_back(Json{{"version", v.version},
-                       {"source", v.source},
-                       {"run_id", v.run_uuid},
-                       {"metrics", m.value("metrics", Json::object())},
-                       {"params", m.value("params", Json::object())},
-                       {"lineage", m.value("lineage", Json::object())}});
+    c.metrics = m.value("metrics", Json::object());
+    c.params = m.value("params", Json::object());
+    c.lineage = m.value("lineage", Json::object());
+    out.push_back(std::move(c));
   }
   // Signature differences against the first version.
   auto features = [](const Json& sig) {
     std::map<std::string, Json> f;
-    if (sig.contains("features")) {
-      for (const auto& x : sig["features"]) f[x.value("name", "")] = x;
+    if (sig.contains("features") && sig["features"].is_array()) {
+      for (const auto& x : sig["features"]) {
+        if (x.is_object()) f[x.value("name", "")] = x;
+      }
     }
     return f;
   };
   auto base = features(sigs[0]);
   for (size_t i = 1; i < sigs.size(); ++i) {
     auto other = features(sigs[i]);
-    Json added = Json::array(), removed = Json::array(), changed = Json::array();
+    VersionComparison::SignatureChanges ch;
+    ch.against = versions[0];
     for (const auto& [n, f] : other) {
       if (!base.count(n)) {
-        added.push_back(n);
+        ch.added.push_back(n);
       } else if (base[n].value("type", "") != f.value("type", "")) {
-        changed.push_back(n);
+        ch.type_changed.push_back(n);
       }
     }
     for (const auto& [n, f] : base) {
-      if (!other.count(n)) removed.push_back(n);
+      if (!other.count(n)) ch.removed.push_back(n);
     }
-    out[i]["signature_changes"] =
-        Json{{"against", versions[0]},
-             {"added", added},
-             {"removed", removed},
-             {"type_changed", changed},
-             {"task_changed", sigs[0].value("task", "") != sigs[i].value("task", "")}};
+    ch.task_changed = sigs[0].value("task", "") != sigs[i].value("task", "");
+    out[i].signature_changes = std::move(ch);
   }
-  return Json{{"model", model}, {"versions", out}};
+  return out;
 }
 
 namespace {
@@ -627,7 +642,8 @@ absl::StatusOr<double> RegistryService::Rescore(const Project& project, const Mo
 
 absl::StatusOr<Json> RegistryService::Gates(const Project& project, const RegisteredModel& m,
                                             const ModelVersion& v) {
-  Json gates = ParseJsonOr(m.gates, Json::object());
+  auto stored = StoredGates(m);
+  GateConfig gates = stored.ok() ? *stored : GateConfig{};
   Json manifest = ParseJsonOr(v.manifest, Json::object());
   Json metrics = manifest.value("metrics", Json::object());
   Json checks = Json::array();
@@ -638,24 +654,27 @@ absl::StatusOr<Json> RegistryService::Gates(const Project& project, const Regist
     detail["passed"] = ok;
     checks.push_back(std::move(detail));
   };
-  if (gates.contains("metrics")) {
-    for (const auto& t : gates["metrics"]) {
-      const std::string name = t["metric"].get<std::string>();
-      if (!metrics.contains(name) || !metrics[name].is_number()) {
-        add("metric", false, Json{{"metric", name}, {"reason", "the version has no such metric"}});
-        continue;
-      }
-      double value = metrics[name].get<double>();
-      bool ok = true;
-      if (t.contains("min")) ok &= value >= t["min"].get<double>();
-      if (t.contains("max")) ok &= value <= t["max"].get<double>();
-      Json d{{"metric", name}, {"value", value}};
-      if (t.contains("min")) d["min"] = t["min"];
-      if (t.contains("max")) d["max"] = t["max"];
-      add("metric", ok, d);
-    }
+  if (!stored.ok()) {
+    add("configuration", false,
+        Json{{"reason", absl::StrCat("the stored gate configuration is invalid: ",
+                                     stored.status().message())}});
   }
-  if (gates.value("data_quality", false)) {
+  for (const auto& t : gates.metrics) {
+    const std::string& name = t.metric;
+    if (!metrics.contains(name) || !metrics[name].is_number()) {
+      add("metric", false, Json{{"metric", name}, {"reason", "the version has no such metric"}});
+      continue;
+    }
+    double value = metrics[name].get<double>();
+    bool ok = true;
+    if (t.min) ok &= value >= *t.min;
+    if (t.max) ok &= value <= *t.max;
+    Json d{{"metric", name}, {"value", value}};
+    if (t.min) d["min"] = *t.min;
+    if (t.max) d["max"] = *t.max;
+    add("metric", ok, d);
+  }
+  if (gates.data_quality) {
     Json lineage = manifest.value("lineage", Json::object());
     if (!lineage.contains("dataset")) {
       add("data_quality", false, Json{{"reason", "the version records no training data"}});
@@ -671,7 +690,7 @@ absl::StatusOr<Json> RegistryService::Gates(const Project& project, const Regist
       }
     }
   }
-  if (gates.contains("latency_p99_ms")) {
+  if (gates.latency_p99_ms) {
     auto s = LoadServable(project, v);
     if (!s.ok()) {
       add("latency", false, Json{{"reason", std::string(s.status().message())}});
@@ -691,19 +710,15 @@ absl::StatusOr<Json> RegistryService::Gates(const Project& project, const Regist
       }
       std::sort(us.begin(), us.end());
       double p99 = us[us.size() * 99 / 100] / 1000.0;
-      double budget = gates["latency_p99_ms"].get<double>();
+      double budget = *gates.latency_p99_ms;
       add("latency", p99 <= budget, Json{{"p99_ms", p99}, {"budget_ms", budget}});
     }
   }
-  if (gates.contains("beat_champion")) {
-    const Json& b = gates["beat_champion"];
-    const std::string ds = b["dataset"].get<std::string>();
-    const std::string ref =
-        b.contains("version")
-            ? (b["version"].is_string() ? b["version"].get<std::string>() : b["version"].dump())
-            : "latest";
-    const std::string metric = b["metric"].get<std::string>();
-    const std::string champion_alias = b.value("alias", std::string("champion"));
+  if (gates.beat_champion) {
+    const std::string& ds = gates.beat_champion->dataset;
+    const std::string& ref = gates.beat_champion->version;
+    const std::string& metric = gates.beat_champion->metric;
+    const std::string& champion_alias = gates.beat_champion->alias;
     std::optional<ModelVersion> champion;
     RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
       ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(m.id));
@@ -754,12 +769,10 @@ absl::StatusOr<Json> RegistryService::EvaluateGates(const Project& project, absl
 
 std::set<std::string> RegistryService::GatedAliases(const RegisteredModel& m) {
   // The configured aliases (default "champion") and those endpoints follow.
-  Json gates = ParseJsonOr(m.gates, Json::object());
+  auto gates = StoredGates(m);
   std::set<std::string> gated;
-  if (gates.contains("aliases")) {
-    for (const auto& a : gates["aliases"]) {
-      if (a.is_string()) gated.insert(a.get<std::string>());
-    }
+  if (gates.ok() && gates->aliases) {
+    gated.insert(gates->aliases->begin(), gates->aliases->end());
   } else {
     gated.insert("champion");
   }
@@ -965,43 +978,39 @@ absl::StatusOr<std::vector<AliasChange>> RegistryService::AliasHistory(const Pro
   return out;
 }
 
-absl::StatusOr<Json> RegistryService::Lineage(const Project& project, absl::string_view model,
-                                              int64_t version) {
+absl::StatusOr<VersionLineage> RegistryService::Lineage(const Project& project,
+                                                        absl::string_view model, int64_t version) {
   ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(version)));
-  Json manifest = ParseJsonOr(v.manifest, Json::object());
-  Json endpoints = Json::array();
-  Json aliases = Json::array();
+  VersionLineage out;
+  out.model = std::string(model);
+  out.version = version;
+  out.run_id = v.run_uuid;
+  out.dataset = ParseJsonOr(v.manifest, Json::object()).value("lineage", Json::object());
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto as, tx.registry().Aliases(v.model_id));
     for (const auto& a : as) {
-      if (a.version == version) aliases.push_back(a.alias);
+      if (a.version == version) out.aliases.push_back(a.alias);
     }
     ASSIGN_OR_RETURN(auto eps, tx.endpoints().List(project.id));
     for (const auto& e : eps) {
       if (e.model_id != v.model_id) continue;
-      Json cfg = ParseJsonOr(e.config, Json::object());
+      auto cfg = EndpointConfig::FromJson(ParseJsonOr(e.config, Json::object()));
+      if (!cfg.ok()) continue;
+      std::vector<EndpointConfig::Target> targets = cfg->targets;
+      if (cfg->shadow) targets.push_back(*cfg->shadow);
       bool uses = false;
-      for (const auto& part :
-           {cfg.value("targets", Json::array()), Json::array({cfg.value("shadow", Json())})}) {
-        for (const auto& t : part) {
-          if (!t.is_object()) continue;
-          if (t.contains("version") && t["version"] == version) uses = true;
-          if (t.contains("alias") &&
-              std::find(aliases.begin(), aliases.end(), t["alias"]) != aliases.end()) {
-            uses = true;
-          }
+      for (const auto& t : targets) {
+        if (t.alias.empty()
+                ? t.version == version
+                : std::find(out.aliases.begin(), out.aliases.end(), t.alias) != out.aliases.end()) {
+          uses = true;
         }
       }
-      if (uses) endpoints.push_back(e.name);
+      if (uses) out.endpoints.push_back(e.name);
     }
     return absl::OkStatus();
   }));
-  return Json{{"dataset", manifest.value("lineage", Json::object())},
-              {"run_id", v.run_uuid},
-              {"model", model},
-              {"version", version},
-              {"aliases", aliases},
-              {"endpoints", endpoints}};
+  return out;
 }
 
 void RegistryService::AddAliasObserver(std::function<void(int64_t)> fn) {

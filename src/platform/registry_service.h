@@ -9,7 +9,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/json.h"
 #include "ml/servable.h"
+#include "ml/train.h"
 #include "platform/artifact_service.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
@@ -26,6 +29,91 @@
 #include "store/metadata.h"
 
 namespace kade {
+
+// Quality gates of a registered model (docs/registry.md): what a version must pass before an
+// alias that serves traffic moves to it.
+struct GateConfig {
+  struct MetricBound {
+    std::string metric;
+    std::optional<double> min, max;
+  };
+  // The version must score at least as well as the champion on a dataset version.
+  struct BeatChampion {
+    std::string dataset;
+    std::string version = "latest";  // a version number or "latest"
+    std::string metric;
+    std::string alias = "champion";
+  };
+  std::vector<MetricBound> metrics;
+  std::optional<BeatChampion> beat_champion;
+  std::optional<double> latency_p99_ms;
+  bool data_quality = false;
+  std::optional<std::vector<std::string>> aliases;  // the gated aliases; unset: "champion"
+
+  // The stored form (the models table's `gates`), which is also the wire form. Strict, so
+  // a typo cannot switch a gate off: unknown fields and wrong types name the field.
+  static absl::StatusOr<GateConfig> FromJson(const Json& j);
+  Json ToJson() const;
+};
+
+using Tags = std::map<std::string, std::string>;
+
+// A new registered model.
+struct ModelSpec {
+  std::string name;
+  std::string description;
+  Tags tags;
+  GateConfig gates;
+};
+
+// A change to a registered model: what is set is replaced, the rest kept.
+struct ModelChange {
+  std::optional<std::string> description;
+  std::optional<Tags> tags;
+  std::optional<GateConfig> gates;
+};
+
+// A model file trained elsewhere, imported as a new version.
+struct ImportSpec {
+  std::string model_bytes;  // XGBoost JSON or UBJSON
+  // The features, either given or read from a dataset version's schema and profile.
+  struct FromDataset {
+    std::string dataset;
+    std::string version = "latest";
+    std::string target;
+  };
+  std::optional<FromDataset> from_dataset;
+  std::vector<ml::Feature> features;  // when not from a dataset
+  std::string target;
+  std::optional<std::string> task;                  // default: from the objective
+  std::optional<std::vector<std::string>> classes;  // default: "0", "1", ...
+  std::optional<std::vector<std::string>> null_tokens;
+  std::map<std::string, double> metrics;
+  std::string description;
+};
+
+// Versions side by side: manifests' metrics, params and lineage (documents as stored), and
+// each version's signature changes against the first.
+struct VersionComparison {
+  struct SignatureChanges {
+    int64_t against = 0;
+    std::vector<std::string> added, removed, type_changed;
+    bool task_changed = false;
+  };
+  ModelVersion version;
+  Json metrics, params, lineage;
+  std::optional<SignatureChanges> signature_changes;  // unset for the first
+};
+
+// Where a version came from and where it serves.
+struct VersionLineage {
+  std::string model;
+  int64_t version = 0;
+  std::string run_id;
+  Json dataset;  // the manifest's lineage document
+  std::vector<std::string> aliases;
+  std::vector<std::string> endpoints;
+};
 
 struct ModelDetails {
   RegisteredModel model;
@@ -44,24 +132,21 @@ class RegistryService {
                   DatasetService* datasets, uint64_t servable_budget_bytes = 2ull << 30);
 
   absl::StatusOr<RegisteredModel> CreateModel(const RequestContext& ctx, const Project& project,
-                                              const Json& body);
+                                              const ModelSpec& spec);
   absl::StatusOr<std::vector<ModelDetails>> ListModels(const Project& project);
   absl::StatusOr<ModelDetails> GetModel(const Project& project, absl::string_view name);
-  // Description, tags and gates ({"gates": {...}}, see docs/registry.md).
+  // Description, tags and gates (see docs/registry.md).
   absl::StatusOr<RegisteredModel> UpdateModel(const RequestContext& ctx, const Project& project,
-                                              absl::string_view name, const Json& body);
+                                              absl::string_view name, const ModelChange& change);
 
   // A new version from a finished training run's model (the model is created when missing).
   absl::StatusOr<ModelVersion> RegisterRun(const RequestContext& ctx, const Project& project,
                                            absl::string_view model, absl::string_view run_id,
                                            absl::string_view description);
-  // A new version from an XGBoost model file (JSON or UBJSON). `signature` is either a
-  // signature ({"features": [...], "task", "classes"}) or {"dataset": NAME, "version": REF,
-  // "target": COL}, which takes the features' types and categories from that version.
+  // A new version from an XGBoost model file (JSON or UBJSON); features from a dataset
+  // version take their types and categories from its schema and profile.
   absl::StatusOr<ModelVersion> Import(const RequestContext& ctx, const Project& project,
-                                      absl::string_view model, absl::string_view model_bytes,
-                                      const Json& signature, const Json& metrics,
-                                      absl::string_view description);
+                                      absl::string_view model, const ImportSpec& spec);
   // A project artifact's bytes (verified against its hash), e.g. a model file uploaded as an
   // artifact for an import too large for a JSON body. Larger than `max_bytes`:
   // InvalidArgument, nothing read.
@@ -74,8 +159,9 @@ class RegistryService {
   absl::StatusOr<ModelVersion> SetArchived(const RequestContext& ctx, const Project& project,
                                            absl::string_view model, int64_t version, bool archived);
   // Metrics, params and signature of several versions side by side.
-  absl::StatusOr<Json> Compare(const Project& project, absl::string_view model,
-                               const std::vector<int64_t>& versions);
+  absl::StatusOr<std::vector<VersionComparison>> Compare(const Project& project,
+                                                         absl::string_view model,
+                                                         const std::vector<int64_t>& versions);
 
   // Points `alias` at `version`. Aliases that serve traffic (the gated ones, "champion" by
   // default, and every alias an endpoint follows) pass the model's quality gates first; a
@@ -104,11 +190,14 @@ class RegistryService {
                            absl::string_view model, absl::string_view alias);
   absl::StatusOr<std::vector<AliasChange>> AliasHistory(const Project& project,
                                                         absl::string_view model);
-  // Evaluates the gates for `version` and stores the report with it.
+  // Evaluates the gates for `version` and stores the report with it. The report is a stored
+  // document ({version, passed, checks: [{gate, passed, ...detail}], evaluated_at}) shown as
+  // stored, like a version's manifest.
   absl::StatusOr<Json> EvaluateGates(const Project& project, absl::string_view model,
                                      int64_t version);
   // Dataset version -> run -> model version -> endpoints.
-  absl::StatusOr<Json> Lineage(const Project& project, absl::string_view model, int64_t version);
+  absl::StatusOr<VersionLineage> Lineage(const Project& project, absl::string_view model,
+                                         int64_t version);
 
   // The servable of a version, loaded once and shared (by model id and version); a load
   // running elsewhere is waited for up to `wait`. A failed load is answered from memory
@@ -124,10 +213,6 @@ class RegistryService {
   void AddAliasObserver(std::function<void(int64_t model_id)> fn);
   // Aliases followed by endpoints (gated like "champion"); set by the serving manager.
   void SetServingAliases(std::function<std::vector<std::string>(int64_t model_id)> fn);
-
-  static Json ToJson(const RegisteredModel& m);
-  static Json ToJson(const ModelVersion& v, bool with_manifest = true);
-  static Json ToJson(const ModelDetails& d);
 
  private:
   absl::StatusOr<RegisteredModel> FindModel(const Project& project, absl::string_view name);

@@ -107,8 +107,7 @@ TrainingService::TrainingService(MetadataStore* store, JobService* jobs, Dataset
 }
 
 absl::StatusOr<Job> TrainingService::Submit(const RequestContext& ctx, const Project& project,
-                                            const Json& spec_json) {
-  ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(spec_json));
+                                            ml::TrainSpec spec) {
   ASSIGN_OR_RETURN(Plan plan, MakePlan(datasets_, project, std::move(spec)));
   RETURN_IF_ERROR(ml::CheckParams(plan.spec, plan.encoding));
   const std::string uuid = HexEncode(RandomBytes(8));
@@ -140,7 +139,10 @@ absl::StatusOr<Job> TrainingService::Reproduce(const RequestContext& ctx, const 
     std::stringstream text;
     text << in.rdbuf();
     Json m = ParseJsonOr(text.str(), Json::object());
-    if (m.is_object() && m.contains("spec")) return Submit(ctx, project, m["spec"]);
+    if (m.is_object() && m.contains("spec")) {
+      ASSIGN_OR_RETURN(ml::TrainSpec spec, ml::TrainSpec::FromJson(m["spec"]));
+      return Submit(ctx, project, std::move(spec));
+    }
   }
   std::string job_id;
   for (const auto& [k, v] : run.data.tags) {
@@ -151,7 +153,9 @@ absl::StatusOr<Job> TrainingService::Reproduce(const RequestContext& ctx, const 
         "run '", run_id, "' was not produced by a training job; there is no spec to repeat"));
   }
   ASSIGN_OR_RETURN(Job job, jobs_->Get(project, job_id));
-  return Submit(ctx, project, ParseJsonOr(job.spec, Json::object()));
+  ASSIGN_OR_RETURN(ml::TrainSpec spec,
+                   ml::TrainSpec::FromJson(ParseJsonOr(job.spec, Json::object())));
+  return Submit(ctx, project, std::move(spec));
 }
 
 void TrainingService::RecordAttemptRun(const TrainContext& tc, const std::string& run_id) {

@@ -34,7 +34,7 @@ class TrainingService {
   // Checks a training spec as far as it can be checked without reading the data (dataset
   // and version exist, the version passed its blocking quality checks or `force`, target and
   // columns exist, the target has labels and two values at least) and queues the job.
-  absl::StatusOr<Job> Submit(const RequestContext& ctx, const Project& project, const Json& spec);
+  absl::StatusOr<Job> Submit(const RequestContext& ctx, const Project& project, ml::TrainSpec spec);
   // Submits again what produced a run: a training run's spec from its model manifest (a
   // search trial becomes one training), a search's parent run from its job.
   absl::StatusOr<Job> Reproduce(const RequestContext& ctx, const Project& project,
