@@ -47,9 +47,19 @@ bool ValidRequestId(absl::string_view id) {
   return true;
 }
 
+// Paths that belong to an API: a GET there with no route is a 404 in that API's protocol,
+// never the UI's index.html (a client that mistypes a URL must not receive a web page).
 bool IsApiPath(absl::string_view path) {
-  return absl::StartsWith(path, "/api/") || absl::StartsWith(path, "/v2/") || path == "/metrics" ||
-         path == "/healthz" || path == "/readyz";
+  if (absl::StartsWith(path, "/projects/")) {
+    absl::string_view rest = path.substr(10);
+    size_t slash = rest.find('/');
+    if (slash == absl::string_view::npos) return false;
+    rest = rest.substr(slash);
+    return absl::StartsWith(rest, "/api/") || absl::StartsWith(rest, "/ajax-api/");
+  }
+  return absl::StartsWith(path, "/api/") || absl::StartsWith(path, "/ajax-api/") ||
+         absl::StartsWith(path, "/v2/") || path == "/v2" || path == "/metrics" ||
+         path == "/healthz" || path == "/readyz" || path == "/health";
 }
 
 }  // namespace

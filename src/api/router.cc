@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/log_throttle.h"
 #include "core/status.h"
 #include "spdlog/spdlog.h"
@@ -22,6 +23,18 @@ const std::string& RouteContext::Param(absl::string_view name) const {
 namespace {
 std::vector<std::string> SplitPath(absl::string_view path) {
   return absl::StrSplit(path, '/', absl::SkipEmpty());
+}
+
+// An MLflow REST path, at the root or under a project: /api/2.0/mlflow/...,
+// /ajax-api/2.0/mlflow/..., /projects/{p}/api/2.0/mlflow/...
+bool IsMlflowPath(absl::string_view path) {
+  if (absl::ConsumePrefix(&path, "/projects/")) {
+    size_t slash = path.find('/');
+    if (slash == absl::string_view::npos) return false;
+    path = path.substr(slash);
+  }
+  return absl::StartsWith(path, "/api/2.0/mlflow/") ||
+         absl::StartsWith(path, "/ajax-api/2.0/mlflow/");
 }
 }  // namespace
 
@@ -261,6 +274,13 @@ HttpResponse Router::Handle(const HttpRequest& request, std::string* route_name)
   RouteMatch m = Match(request.method, request.path);
   if (m.route == nullptr) {
     *route_name = "unmatched";
+    if (IsMlflowPath(request.path) && absl::IsNotFound(m.error)) {
+      // MLflow's clients read error_code; answer in their protocol.
+      return HttpResponse::MakeJson(
+          404, Json{{"error_code", "ENDPOINT_NOT_FOUND"},
+                    {"message",
+                     absl::StrCat("No API endpoint for ", request.method, " ", request.path)}});
+    }
     return HttpResponse::Error(m.error);
   }
   *route_name = m.route->pattern;

@@ -16,6 +16,15 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           return HttpResponse::MakeJson(200, Json{{"status", "ok"}, {"version", kVersion}});
         });
 
+  // MLflow's clients and load balancers probe /health and expect a plain "OK".
+  r.Add("GET", "/health", Permission::kPublic, "",
+        [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          HttpResponse resp;
+          resp.content_type = "text/plain; charset=utf-8";
+          resp.body = "OK";
+          return resp;
+        });
+
   Platform* platform = r.platform();
   r.Add("GET", "/readyz", Permission::kPublic, "",
         [platform, server](RouteContext&) -> absl::StatusOr<HttpResponse> {

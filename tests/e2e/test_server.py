@@ -134,3 +134,24 @@ def test_bootstrap_token_is_printed_once(make_server):
     s2.log_path = os.path.join(s2.data_dir, "server2.log")
     s2.start()
     assert "Admin token" not in s2.read_log()
+
+
+def test_unknown_api_paths_are_errors_in_the_callers_protocol(server):
+    # MLflow's clients and load balancers probe /health without a token.
+    r = server.request("GET", "/health")
+    assert r.status == 200 and r.raw == b"OK"
+    # An MLflow path with no route is MLflow's ENDPOINT_NOT_FOUND, at the root and per project.
+    for path in ("/api/2.0/mlflow/no-such/thing", "/ajax-api/2.0/mlflow/no-such/thing",
+                 "/projects/demo/api/2.0/mlflow/no-such/thing"):
+        r = server.admin("GET", path)
+        assert r.status == 404, path
+        assert r.json["error_code"] == "ENDPOINT_NOT_FOUND", path
+        assert "no-such/thing" in r.json["message"]
+    # A native API path with no route is a JSON 404, never the UI's index.html.
+    for path in ("/api/v1/no-such-thing", "/v2/no-such-thing", "/projects/demo/api/v1/nothing"):
+        r = server.admin("GET", path)
+        assert r.status == 404, path
+        assert r.headers["Content-Type"].startswith("application/json"), path
+    # Client-side UI routes still get the UI.
+    r = server.request("GET", "/projects/demo")
+    assert r.status == 200 and b"<html" in r.raw.lower()
