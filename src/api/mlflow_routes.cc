@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "api/mlflow_common.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -30,90 +31,11 @@ namespace kade {
 
 namespace {
 
-// Request fields come from the query string (GET) or the JSON body (POST).
-class Fields {
- public:
-  static absl::StatusOr<Fields> From(const RouteContext& rc) {
-    Fields f;
-    if (rc.request->method == "GET") {
-      f.body_ = Json::object();
-      for (const auto& [k, v] : rc.request->query) {
-        if (f.body_.contains(k)) {
-          if (!f.body_[k].is_array()) f.body_[k] = Json::array({f.body_[k]});
-          f.body_[k].push_back(v);
-        } else {
-          f.body_[k] = v;
-        }
-      }
-    } else {
-      ASSIGN_OR_RETURN(f.body_, rc.JsonBody());
-    }
-    return f;
-  }
-  const Json& body() const { return body_; }
-  absl::StatusOr<std::string> Str(const char* k, bool required) const {
-    if (!body_.contains(k) || body_[k].is_null()) {
-      if (required)
-        return absl::InvalidArgumentError(
-            absl::StrCat("missing value for required parameter '", k, "'"));
-      return std::string();
-    }
-    const Json& v = body_[k];
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-    return absl::InvalidArgumentError(absl::StrCat("parameter '", k, "' must be a string"));
-  }
-  // MLflow names a run "run_id", or "run_uuid" in older clients.
-  absl::StatusOr<std::string> RunId() const {
-    ASSIGN_OR_RETURN(std::string id, Str("run_id", false));
-    if (!id.empty()) return id;
-    return Str("run_uuid", true);
-  }
-  absl::StatusOr<std::optional<int64_t>> Int(const char* k) const {
-    if (!body_.contains(k) || body_[k].is_null()) return std::optional<int64_t>();
-    const Json& v = body_[k];
-    int64_t out = 0;
-    if (v.is_number_integer()) return std::optional<int64_t>(v.get<int64_t>());
-    if (v.is_string() && absl::SimpleAtoi(v.get<std::string>(), &out))
-      return std::optional<int64_t>(out);
-    return absl::InvalidArgumentError(absl::StrCat("parameter '", k, "' must be an integer"));
-  }
-  absl::StatusOr<int64_t> Id(const char* k) const {
-    ASSIGN_OR_RETURN(std::string s, Str(k, true));
-    int64_t id = 0;
-    if (!absl::SimpleAtoi(s, &id) || id < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter '", k, "' is not a valid id: '", s, "'"));
-    }
-    return id;
-  }
-
- private:
-  Json body_;
-};
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> KeyValues(const Json& body,
-                                                                           const char* field) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!body.contains(field) || body[field].is_null()) return out;
-  if (!body[field].is_array())
-    return absl::InvalidArgumentError(absl::StrCat("'", field, "' must be a list"));
-  for (size_t i = 0; i < body[field].size(); ++i) {
-    const Json& kv = body[field][i];
-    if (!kv.is_object() || !kv.contains("key") || !kv["key"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "] needs a string 'key'"));
-    }
-    std::string value;
-    if (kv.contains("value") && !kv["value"].is_null()) {
-      if (kv["value"].is_string())
-        value = kv["value"].get<std::string>();
-      else
-        value = kv["value"].dump();
-    }
-    out.emplace_back(kv["key"].get<std::string>(), value);
-  }
-  return out;
-}
+using mlflow::Fields;
+using mlflow::KeyValues;
+using mlflow::KvJson;
+using mlflow::Scope;
+using mlflow::ScopeOf;
 
 // A metric value: a JSON number, or "NaN" / "Infinity" / "-Infinity" as proto3 JSON writes them.
 absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where) {
@@ -173,29 +95,6 @@ absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where)
 Json MetricJson(const MetricPoint& m) {
   return Json{
       {"key", m.key}, {"value", MetricValueJson(m)}, {"timestamp", m.timestamp}, {"step", m.step}};
-}
-
-Json KvJson(const std::vector<std::pair<std::string, std::string>>& kvs) {
-  Json arr = Json::array();
-  for (const auto& [k, v] : kvs) arr.push_back(Json{{"key", k}, {"value", v}});
-  return arr;
-}
-
-struct Scope {
-  std::optional<Project> project;  // set on /projects/{p}/api/2.0/mlflow/...
-  std::string DisplayName(const Experiment& e, const std::string& project_name) const {
-    return project ? e.name : absl::StrCat(project_name, "/", e.name);
-  }
-};
-
-absl::StatusOr<Scope> ScopeOf(Platform* p, const RouteContext& rc) {
-  Scope s;
-  const std::string& name = rc.Param("project");
-  if (!name.empty()) {
-    ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, name));
-    s.project = v.project;
-  }
-  return s;
 }
 
 // "PROJECT/NAME" on the plain path; the name itself on a project path.
@@ -426,19 +325,7 @@ void RegisterMlflowRoutes(Router& r) {
                          [] { return HttpResponse::MakeJson(200, Json::object()); }};
   };
   auto add = [&r](const std::string& method, const std::string& path, const std::string& action,
-                  Handler h) {
-    for (const std::string& prefix :
-         {std::string("/api/2.0/mlflow"), std::string("/projects/{project}/api/2.0/mlflow")}) {
-      Route& route = r.Add(method, prefix + path, Permission::kAuthenticated, action, h);
-      route.mlflow_errors = true;
-      // Writes wait for a group commit: run them on the blocking pool so many can be in
-      // flight and share one commit, instead of holding an event-loop thread each.
-      route.blocking = !action.empty();
-      if (method == "POST" && action.empty()) {
-        r.Add("GET", prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
-      }
-    }
-  };
+                  Handler h) { mlflow::AddBoth(r, method, path, action, std::move(h)); };
 
   // The artifact proxy: mlflow-artifacts:/PROJECT/runs/RUN/artifacts/... maps to the project
   // artifact runs/RUN/artifacts/... (same store, roles, streaming and audit as /api/v1).

@@ -150,6 +150,7 @@ void RegisterAuditRoutes(Router& r);
 void RegisterArtifactRoutes(Router& r);
 void RegisterDatasetRoutes(Router& r);
 void RegisterMlflowRoutes(Router& r);
+void RegisterMlflowRegistryRoutes(Router& r);
 void RegisterTrackingRoutes(Router& r);
 void RegisterJobRoutes(Router& r);
 void RegisterRegistryRoutes(Router& r);

@@ -65,6 +65,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   RegisterArtifactRoutes(router);
   RegisterDatasetRoutes(router);
   RegisterMlflowRoutes(router);
+  RegisterMlflowRegistryRoutes(router);
   RegisterTrackingRoutes(router);
   RegisterJobRoutes(router);
   RegisterRegistryRoutes(router);

@@ -165,6 +165,21 @@ class LoadingCache {
     return bytes_;
   }
 
+  // Forgets entries whose key matches (their source was deleted); a load in progress and
+  // holders keep their value, but the cache no longer hands it out.
+  template <typename Pred>
+  void EraseIf(Pred pred) {
+    absl::MutexLock l(&mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (pred(it->first) && !it->second.loading) {
+        bytes_ -= it->second.bytes;
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   // Evicts unheld entries until the budget holds (also done after every load).
   void Trim() {
     absl::MutexLock l(&mu_);

@@ -10,11 +10,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/crypto.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "data/values.h"
 #include "ml/metrics.h"
+#include "ml/mlmodel.h"
 #include "ml/xgb.h"
 #include "platform/audit_log.h"
 #include "platform/names.h"
@@ -426,7 +428,14 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
                                                      const ImportSpec& spec) {
   RETURN_IF_ERROR(ValidateName("model", model));
   RETURN_IF_ERROR(CheckDescription(spec.description));
+  RETURN_IF_ERROR(CheckTags(spec.tags));
   if (spec.model_bytes.empty()) return Bad("the model file is empty");
+  if (!spec.run_id.empty()) {
+    ASSIGN_OR_RETURN(RunView run, tracking_->GetRun(ctx.principal, spec.run_id));
+    if (run.project != project.name) {
+      return absl::NotFoundError(absl::StrCat("Run '", spec.run_id, "' not found"));
+    }
+  }
   // XGBoost reads JSON and UBJSON; its JSON is what Kade stores and serves.
   auto booster = ml::Booster::FromJson(spec.model_bytes);
   if (!booster.ok()) {
@@ -480,7 +489,10 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
   RETURN_IF_ERROR(up->Finish(ctx).status());
   manifest["model_path"] = path;
   ModelVersion v;
-  v.source = "import";
+  v.source = spec.source_uri.empty() ? "import" : "mlflow";
+  v.run_uuid = spec.run_id;
+  v.source_uri = spec.source_uri;
+  v.tags = TagsText(spec.tags);
   v.model_sha256 = sha;
   v.manifest = manifest.dump();
   v.description = spec.description;
@@ -529,6 +541,7 @@ absl::StatusOr<ModelVersion> RegistryService::SetArchived(const RequestContext& 
       }
     }
     v.status = archived ? "archived" : "ready";
+    v.updated_at = NowMillis();
     RETURN_IF_ERROR(tx.registry().UpdateVersion(v));
     return AuditLog::AppendInTx(tx, ctx,
                                 {archived ? "model.version.archive" : "model.version.restore",
@@ -807,9 +820,28 @@ absl::StatusOr<RegistryService::Clearance> RegistryService::Judge(
   if (!force) {
     RETURN_IF_ERROR(store_->Write([&](Transaction& tx) { return tx.registry().UpdateVersion(v); }));
     std::string failed;
+    // Each failed check with its numbers, so a client that shows only the message (MLflow's)
+    // says why: "metric auc = 0.71 (min 0.75)".
     for (const auto& c : out.report["checks"]) {
-      if (!c["passed"].get<bool>())
-        absl::StrAppend(&failed, failed.empty() ? "" : ", ", c["gate"].get<std::string>());
+      if (c["passed"].get<bool>()) continue;
+      std::string one = c["gate"].get<std::string>();
+      if (c.contains("metric") && c["metric"].is_string()) {
+        absl::StrAppend(&one, " ", c["metric"].get<std::string>());
+      }
+      if (c.contains("value") && c["value"].is_number()) {
+        absl::StrAppend(&one, " = ", absl::SixDigits(c["value"].get<double>()));
+      }
+      std::vector<std::string> bounds;
+      for (const char* b : {"min", "max", "champion_value"}) {
+        if (c.contains(b) && c[b].is_number()) {
+          bounds.push_back(absl::StrCat(b, " ", absl::SixDigits(c[b].get<double>())));
+        }
+      }
+      if (!bounds.empty()) absl::StrAppend(&one, " (", absl::StrJoin(bounds, ", "), ")");
+      if (c.contains("reason") && c["reason"].is_string()) {
+        absl::StrAppend(&one, ": ", c["reason"].get<std::string>());
+      }
+      absl::StrAppend(&failed, failed.empty() ? "" : "; ", one);
     }
     return absl::FailedPreconditionError(
         absl::StrCat("version ", v.version, " failed the quality gates (", failed, ") for ", what,
@@ -1011,6 +1043,233 @@ absl::StatusOr<VersionLineage> RegistryService::Lineage(const Project& project,
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<std::vector<ModelDetails>> RegistryService::ListModelsBrief(const Project& project) {
+  std::vector<ModelDetails> out;
+  RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto models, tx.registry().ListModels(project.id));
+    ASSIGN_OR_RETURN(auto versions, tx.registry().ProjectVersions(project.id));
+    ASSIGN_OR_RETURN(auto aliases, tx.registry().ProjectAliases(project.id));
+    std::map<int64_t, size_t> index;
+    for (auto& m : models) {
+      index[m.id] = out.size();
+      out.push_back(ModelDetails{std::move(m), {}, {}});
+    }
+    for (auto& v : versions) {
+      auto it = index.find(v.model_id);
+      if (it != index.end()) out[it->second].versions.push_back(std::move(v));
+    }
+    for (auto& [model_id, a] : aliases) {
+      auto it = index.find(model_id);
+      if (it != index.end()) out[it->second].aliases.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RegisteredModel> RegistryService::RenameModel(const RequestContext& ctx,
+                                                             const Project& project,
+                                                             absl::string_view name,
+                                                             absl::string_view new_name) {
+  RETURN_IF_ERROR(ValidateName("model", new_name));
+  ASSIGN_OR_RETURN(RegisteredModel m, FindModel(project, name));
+  if (name == new_name) return m;
+  m.name = std::string(new_name);
+  m.updated_at = NowMillis();
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto existing, tx.registry().FindModel(project.id, new_name));
+    if (existing) {
+      return absl::AlreadyExistsError(absl::StrCat("model '", new_name, "' already exists"));
+    }
+    RETURN_IF_ERROR(tx.registry().UpdateModel(m));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"model.rename", Target(project, name), project.name, Json{{"new_name", new_name}}});
+  }));
+  NotifyAlias(m.id);  // endpoints re-read the model's name
+  return m;
+}
+
+absl::Status RegistryService::DeleteModel(const RequestContext& ctx, const Project& project,
+                                          absl::string_view name) {
+  ASSIGN_OR_RETURN(RegisteredModel m, FindModel(project, name));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto endpoints, tx.endpoints().List(project.id));
+    for (const auto& e : endpoints) {
+      if (e.model_id == m.id) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "model '", name, "' is served by endpoint '", e.name, "'; delete the endpoint first"));
+      }
+    }
+    RETURN_IF_ERROR(tx.registry().DeleteModel(m.id));
+    return AuditLog::AppendInTx(tx, ctx, {"model.delete", Target(project, name), project.name});
+  }));
+  servables_.EraseIf([&](const ServableKey& k) { return k.first == m.id; });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelVersion> RegistryService::UpdateVersion(const RequestContext& ctx,
+                                                            const Project& project,
+                                                            absl::string_view model,
+                                                            int64_t version,
+                                                            const VersionChange& change) {
+  ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(version)));
+  Json detail = Json::object();
+  if (change.description) {
+    RETURN_IF_ERROR(CheckDescription(*change.description));
+    v.description = *change.description;
+    detail["description"] = v.description;
+  }
+  if (change.tags) {
+    RETURN_IF_ERROR(CheckTags(*change.tags));
+    v.tags = TagsText(*change.tags);
+    detail["tags"] = ParseJsonOr(v.tags, Json::object());
+  }
+  v.updated_at = NowMillis();
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.registry().UpdateVersion(v));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"model.version.update", absl::StrCat(Target(project, model), "/", version), project.name,
+         detail});
+  }));
+  return v;
+}
+
+absl::Status RegistryService::DeleteVersion(const RequestContext& ctx, const Project& project,
+                                            absl::string_view model, int64_t version) {
+  ASSIGN_OR_RETURN(ModelVersion v, GetVersion(project, model, absl::StrCat(version)));
+  RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto aliases, tx.registry().Aliases(v.model_id));
+    for (const auto& a : aliases) {
+      if (a.version == version) {
+        return absl::FailedPreconditionError(absl::StrCat("version ", version, " is '", a.alias,
+                                                          "'; move or delete the alias first"));
+      }
+    }
+    ASSIGN_OR_RETURN(auto endpoints, tx.endpoints().List(project.id));
+    for (const auto& e : endpoints) {
+      if (e.model_id != v.model_id) continue;
+      auto config = EndpointConfig::FromJson(ParseJsonOr(e.config, Json::object()));
+      if (!config.ok()) continue;
+      bool pinned =
+          config->shadow && config->shadow->alias.empty() && config->shadow->version == version;
+      for (const auto& t : config->targets)
+        pinned = pinned || (t.alias.empty() && t.version == version);
+      if (pinned) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("version ", version, " is served by endpoint '", e.name, "'"));
+      }
+    }
+    v.status = "deleted";
+    v.updated_at = NowMillis();
+    RETURN_IF_ERROR(tx.registry().UpdateVersion(v));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"model.version.delete", absl::StrCat(Target(project, model), "/", version), project.name});
+  }));
+  servables_.EraseIf([&](const ServableKey& k) { return k == ServableKey{v.model_id, version}; });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelVersion> RegistryService::RegisterArtifactModel(const RequestContext& ctx,
+                                                                    const Project& project,
+                                                                    absl::string_view model,
+                                                                    const ArtifactModelSpec& spec) {
+  RETURN_IF_ERROR(ValidateName("model", model));
+  std::string dir = spec.dir;
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  if (dir.empty() || dir.find("..") != std::string::npos) {
+    return Bad(absl::StrCat("source '", spec.source_uri, "' names no model directory"));
+  }
+  // A model Kade trained: registered from its run, as the native API does.
+  const std::string run_prefix = "runs/";
+  if (auto manifest = artifacts_->Get(project, dir + "/kade_model.json"); manifest.ok()) {
+    std::string run_id = spec.run_id;
+    if (run_id.empty() && dir.rfind(run_prefix, 0) == 0) {
+      run_id = dir.substr(run_prefix.size(), dir.find('/', run_prefix.size()) - run_prefix.size());
+    }
+    if (dir != absl::StrCat("runs/", run_id, "/artifacts/model")) {
+      return Bad(absl::StrCat("source '", spec.source_uri,
+                              "' is a Kade model outside its run's artifacts/model directory"));
+    }
+    ASSIGN_OR_RETURN(ModelVersion v, RegisterRun(ctx, project, model, run_id, spec.description));
+    if (!spec.tags.empty() || !spec.source_uri.empty()) {
+      v.tags = TagsText(spec.tags);
+      v.source_uri = spec.source_uri;
+      RETURN_IF_ERROR(CheckTags(spec.tags));
+      RETURN_IF_ERROR(
+          store_->Write([&](Transaction& tx) { return tx.registry().UpdateVersion(v); }));
+    }
+    return v;
+  }
+  auto text = ReadArtifact(project, dir + "/MLmodel", 1 << 20);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) {
+      return Bad(absl::StrCat("source '", spec.source_uri, "': no MLmodel file at '", dir,
+                              "/MLmodel' in project '", project.name, "'"));
+    }
+    return text.status();
+  }
+  auto mlmodel = ml::ReadMlmodel(*text);
+  if (!mlmodel.ok()) {
+    return Bad(absl::StrCat("source '", spec.source_uri, "': ", mlmodel.status().message()));
+  }
+  if (!mlmodel->xgboost_file) {
+    return Bad(absl::StrCat("source '", spec.source_uri, "' has the flavors ",
+                            absl::StrJoin(mlmodel->flavors, ", "),
+                            "; Kade registers models with the xgboost flavor and models it "
+                            "trained (docs/tracking.md)"));
+  }
+  ImportSpec imp;
+  ASSIGN_OR_RETURN(imp.model_bytes, ReadArtifact(project, dir + "/" + *mlmodel->xgboost_file));
+  if (mlmodel->inputs && !mlmodel->tensor_signature) {
+    auto features = ml::FeaturesFromSignature(*mlmodel->inputs);
+    if (!features.ok()) {
+      return Bad(absl::StrCat("source '", spec.source_uri, "': ", features.status().message()));
+    }
+    imp.features = *std::move(features);
+  } else {
+    // No column signature: the feature names XGBoost kept in the model, when it kept them.
+    auto booster = ml::Booster::FromJson(imp.model_bytes);
+    Json learner;
+    if (booster.ok()) {
+      if (auto json = booster->SaveJson(); json.ok()) {
+        learner = ParseJsonOr(*json, Json()).value("learner", Json());
+      }
+    }
+    const Json names = learner.is_object() ? learner.value("feature_names", Json()) : Json();
+    if (!names.is_array() || names.empty()) {
+      return Bad(absl::StrCat("source '", spec.source_uri,
+                              "': the model has no column signature and its XGBoost file names "
+                              "no features; log it with signature=infer_signature(X, y)"));
+    }
+    for (const auto& n : names) {
+      ml::Feature f;
+      f.name = n.is_string() ? n.get<std::string>() : n.dump();
+      imp.features.push_back(std::move(f));
+    }
+  }
+  std::string run_id = spec.run_id.empty() ? mlmodel->run_id : spec.run_id;
+  if (!run_id.empty()) {
+    auto run = tracking_->GetRun(ctx.principal, run_id);
+    if (run.ok() && run->project == project.name) {
+      for (const auto& m : run->data.metrics) {
+        if (m.kind == 0) imp.metrics[m.key] = m.value;
+      }
+    } else if (!spec.run_id.empty()) {
+      return absl::NotFoundError(absl::StrCat("Run '", spec.run_id, "' not found"));
+    } else {
+      run_id.clear();  // the MLmodel names a run elsewhere: not linked
+    }
+  }
+  imp.run_id = run_id;
+  imp.source_uri = spec.source_uri.empty() ? dir : spec.source_uri;
+  imp.description = spec.description;
+  imp.tags = spec.tags;
+  return Import(ctx, project, model, imp);
 }
 
 void RegistryService::AddAliasObserver(std::function<void(int64_t)> fn) {

@@ -90,6 +90,26 @@ struct ImportSpec {
   std::optional<std::vector<std::string>> null_tokens;
   std::map<std::string, double> metrics;
   std::string description;
+  // Set when a client registers a model logged elsewhere (MLflow's model-versions/create).
+  std::string run_id;      // the run it came from, in the same project
+  std::string source_uri;  // as the client gave it
+  Tags tags;
+};
+
+// A model directory in the project's artifact store (MLflow's `source`): a Kade-trained
+// run's model (kade_model.json) or an MLflow-logged model (MLmodel with the xgboost flavor).
+struct ArtifactModelSpec {
+  std::string dir;         // artifact name prefix, e.g. runs/RUN/artifacts/model
+  std::string run_id;      // optional
+  std::string source_uri;  // as the client gave it
+  std::string description;
+  Tags tags;
+};
+
+// A change to a version: what is set is replaced.
+struct VersionChange {
+  std::optional<std::string> description;
+  std::optional<Tags> tags;
 };
 
 // Versions side by side: manifests' metrics, params and lineage (documents as stored), and
@@ -138,6 +158,27 @@ class RegistryService {
   // Description, tags and gates (see docs/registry.md).
   absl::StatusOr<RegisteredModel> UpdateModel(const RequestContext& ctx, const Project& project,
                                               absl::string_view name, const ModelChange& change);
+  // Models with their versions (without manifests and gate reports) and aliases, read in
+  // two queries: for searches over many models.
+  absl::StatusOr<std::vector<ModelDetails>> ListModelsBrief(const Project& project);
+  // Endpoints keep serving a renamed model (they hold its id).
+  absl::StatusOr<RegisteredModel> RenameModel(const RequestContext& ctx, const Project& project,
+                                              absl::string_view name, absl::string_view new_name);
+  // Refused while an endpoint serves the model; removes its versions and aliases.
+  absl::Status DeleteModel(const RequestContext& ctx, const Project& project,
+                           absl::string_view name);
+  absl::StatusOr<ModelVersion> UpdateVersion(const RequestContext& ctx, const Project& project,
+                                             absl::string_view model, int64_t version,
+                                             const VersionChange& change);
+  // Refused while an alias points at the version or an endpoint pins it. The number is not
+  // reused.
+  absl::Status DeleteVersion(const RequestContext& ctx, const Project& project,
+                             absl::string_view model, int64_t version);
+  // A new version from a model directory in the project's artifact store.
+  absl::StatusOr<ModelVersion> RegisterArtifactModel(const RequestContext& ctx,
+                                                     const Project& project,
+                                                     absl::string_view model,
+                                                     const ArtifactModelSpec& spec);
 
   // A new version from a finished training run's model (the model is created when missing).
   absl::StatusOr<ModelVersion> RegisterRun(const RequestContext& ctx, const Project& project,

@@ -1,10 +1,12 @@
 #include "platform/run_filter.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/status.h"
 
 namespace kade {
@@ -109,49 +111,118 @@ class Lexer {
   size_t pos_ = 0;
 };
 
-absl::StatusOr<std::pair<std::string, std::string>> Identifier(Lexer& lx) {
+bool Has(const std::vector<std::string>& v, absl::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string AttributeList(const FilterVocabulary& vocab) {
+  return absl::StrJoin(vocab.attributes, ", ");
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> Identifier(Lexer& lx,
+                                                               const FilterVocabulary& vocab) {
   lx.SkipSpace();
   size_t at = lx.pos();
   std::string prefix = absl::AsciiStrToLower(lx.Word());
   std::string entity;
-  if (prefix == "metrics" || prefix == "metric")
+  if (vocab.metrics && (prefix == "metrics" || prefix == "metric"))
     entity = "metric";
-  else if (prefix == "params" || prefix == "param" || prefix == "parameters")
+  else if (vocab.params && (prefix == "params" || prefix == "param" || prefix == "parameters"))
     entity = "param";
-  else if (prefix == "tags" || prefix == "tag")
+  else if (vocab.tags && (prefix == "tags" || prefix == "tag"))
     entity = "tag";
-  else if (prefix == "attributes" || prefix == "attribute" || prefix == "attr" || prefix == "run")
+  else if (prefix == "attributes" || prefix == "attribute" || prefix == "attr" ||
+           (vocab.metrics && prefix == "run"))
     entity = "attribute";
-  static const char* const kAttrs[] = {"status",   "run_name", "start_time",
-                                       "end_time", "user_id",  "run_id"};
-  if (entity.empty()) {
-    for (const char* a : kAttrs) {
-      if (prefix == a) return std::make_pair(std::string("attribute"), prefix);
+  auto rename = [&](std::string key) {
+    for (const auto& [from, to] : vocab.renames) {
+      if (key == from) return to;
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("filter syntax error at position ", at + 1,
-                     ": expected metrics., params., tags. or attributes., got '", prefix, "'"));
+    return key;
+  };
+  if (entity.empty()) {
+    if (Has(vocab.attributes, prefix) && !lx.Peek('.')) {
+      return std::make_pair(std::string("attribute"), rename(prefix));
+    }
+    std::vector<std::string> kinds;
+    if (vocab.metrics) kinds.push_back("metrics.");
+    if (vocab.params) kinds.push_back("params.");
+    if (vocab.tags) kinds.push_back("tags.");
+    kinds.push_back("attributes.");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filter syntax error at position ", at + 1, ": expected ", absl::StrJoin(kinds, ", "),
+        " or one of ", AttributeList(vocab), ", got '", prefix, "'"));
   }
   if (!lx.Consume('.')) return lx.Error("expected '.' after the entity name");
   ASSIGN_OR_RETURN(std::string key, lx.Key());
   if (entity == "attribute") {
-    if (key == "name") key = "run_name";
-    bool known = false;
-    for (const char* a : kAttrs) known = known || key == a;
-    if (!known) {
+    if (!Has(vocab.attributes, key)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("filter: unknown attribute '", key,
-                       "' (use status, run_name, start_time, end_time, user_id, run_id)"));
+          absl::StrCat("filter: unknown attribute '", key, "' (use ", AttributeList(vocab), ")"));
     }
+    key = rename(key);
   }
   return std::make_pair(entity, key);
 }
 
-bool NumericAttribute(const std::string& key) { return key == "start_time" || key == "end_time"; }
-
 }  // namespace
 
-absl::StatusOr<std::vector<RunClause>> ParseRunFilter(absl::string_view filter) {
+const FilterVocabulary& RunVocabulary() {
+  static const FilterVocabulary* v = [] {
+    auto* v = new FilterVocabulary;
+    v->metrics = v->params = v->tags = true;
+    v->attributes = {"status", "run_name", "name", "start_time", "end_time", "user_id", "run_id"};
+    v->numeric_attributes = {"start_time", "end_time"};
+    v->renames = {{"name", "run_name"}};
+    return v;
+  }();
+  return *v;
+}
+
+const FilterVocabulary& ExperimentVocabulary() {
+  static const FilterVocabulary* v = [] {
+    auto* v = new FilterVocabulary;
+    v->attributes = {"name", "creation_time", "last_update_time", "experiment_id"};
+    v->numeric_attributes = {"creation_time", "last_update_time", "experiment_id"};
+    return v;
+  }();
+  return *v;
+}
+
+const FilterVocabulary& ModelVocabulary() {
+  static const FilterVocabulary* v = [] {
+    auto* v = new FilterVocabulary;
+    v->attributes = {"name", "creation_timestamp", "last_updated_timestamp", "timestamp"};
+    v->numeric_attributes = {"creation_timestamp", "last_updated_timestamp", "timestamp"};
+    v->renames = {{"timestamp", "last_updated_timestamp"}};
+    return v;
+  }();
+  return *v;
+}
+
+const FilterVocabulary& ModelVersionVocabulary() {
+  static const FilterVocabulary* v = [] {
+    auto* v = new FilterVocabulary;
+    v->attributes = {"name",
+                     "version_number",
+                     "run_id",
+                     "source_path",
+                     "user_id",
+                     "status",
+                     "current_stage",
+                     "creation_timestamp",
+                     "last_updated_timestamp",
+                     "timestamp",
+                     "version"};
+    v->numeric_attributes = {"version_number", "creation_timestamp", "last_updated_timestamp"};
+    v->renames = {{"timestamp", "last_updated_timestamp"}, {"version", "version_number"}};
+    return v;
+  }();
+  return *v;
+}
+
+absl::StatusOr<std::vector<RunClause>> ParseFilter(absl::string_view filter,
+                                                   const FilterVocabulary& vocab) {
   std::vector<RunClause> out;
   if (filter.size() > 4000)
     return absl::InvalidArgumentError("filter is longer than 4000 characters");
@@ -159,12 +230,12 @@ absl::StatusOr<std::vector<RunClause>> ParseRunFilter(absl::string_view filter) 
   if (lx.AtEnd()) return out;
   for (;;) {
     RunClause c;
-    ASSIGN_OR_RETURN(auto id, Identifier(lx));
+    ASSIGN_OR_RETURN(auto id, Identifier(lx, vocab));
     c.entity = id.first;
     c.key = id.second;
     ASSIGN_OR_RETURN(c.op, lx.Operator());
     bool numeric_entity =
-        c.entity == "metric" || (c.entity == "attribute" && NumericAttribute(c.key));
+        c.entity == "metric" || (c.entity == "attribute" && Has(vocab.numeric_attributes, c.key));
     if (c.op == "IN" || c.op == "NOT IN") {
       if (numeric_entity)
         return lx.Error(absl::StrCat("IN is only for params, tags and text attributes"));
@@ -220,10 +291,10 @@ absl::StatusOr<std::vector<RunClause>> ParseRunFilter(absl::string_view filter) 
   return out;
 }
 
-absl::StatusOr<RunOrder> ParseRunOrder(absl::string_view order_by) {
+absl::StatusOr<RunOrder> ParseOrder(absl::string_view order_by, const FilterVocabulary& vocab) {
   Lexer lx(order_by);
   RunOrder o;
-  ASSIGN_OR_RETURN(auto id, Identifier(lx));
+  ASSIGN_OR_RETURN(auto id, Identifier(lx, vocab));
   o.entity = id.first;
   o.key = id.second;
   o.ascending = true;
@@ -236,6 +307,61 @@ absl::StatusOr<RunOrder> ParseRunOrder(absl::string_view order_by) {
   }
   if (!lx.AtEnd()) return lx.Error("unexpected text after the ordering");
   return o;
+}
+
+}  // namespace kade
+
+namespace kade {
+
+bool LikeMatches(absl::string_view text, absl::string_view pattern, bool fold_case) {
+  // Iterative wildcard match with backtracking to the last '%'.
+  auto eq = [fold_case](char a, char b) {
+    return fold_case ? absl::ascii_tolower(static_cast<unsigned char>(a)) ==
+                           absl::ascii_tolower(static_cast<unsigned char>(b))
+                     : a == b;
+  };
+  size_t t = 0, p = 0, star = absl::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '_' || eq(pattern[p], text[t]))) {
+      ++t;
+      ++p;
+    } else if (p < pattern.size() && pattern[p] == '%') {
+      star = p++;
+      mark = t;
+    } else if (star != absl::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '%') ++p;
+  return p == pattern.size();
+}
+
+bool ClauseMatches(const RunClause& c, const std::optional<std::string>& text,
+                   std::optional<double> number) {
+  if (c.numeric) {
+    if (!number) return false;
+    const double x = *number, y = c.number;
+    if (c.op == "=") return x == y;
+    if (c.op == "!=") return x != y;
+    if (c.op == "<") return x < y;
+    if (c.op == "<=") return x <= y;
+    if (c.op == ">") return x > y;
+    if (c.op == ">=") return x >= y;
+    return false;
+  }
+  const bool in =
+      std::find(c.strings.begin(), c.strings.end(), text.value_or("")) != c.strings.end();
+  if (c.op == "!=") return !text || *text != c.strings[0];
+  if (c.op == "NOT IN") return !text || !in;
+  if (!text) return false;
+  if (c.op == "=") return *text == c.strings[0];
+  if (c.op == "IN") return in;
+  if (c.op == "LIKE") return LikeMatches(*text, c.strings[0], false);
+  if (c.op == "ILIKE") return LikeMatches(*text, c.strings[0], true);
+  return false;
 }
 
 }  // namespace kade

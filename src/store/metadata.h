@@ -396,10 +396,12 @@ struct ModelVersion {
   std::string manifest;  // JSON: signature, preprocessing, metrics, params, lineage
   std::string description;
   std::string tags = "{}";
-  std::string status = "ready";  // ready | archived
+  std::string status = "ready";  // ready | archived | deleted (kept so numbers are not reused)
   std::string gate_report = "{}";
   std::string created_by;
   int64_t created_at = 0;
+  std::string source_uri;  // where a client said the model came from (MLflow's `source`)
+  int64_t updated_at = 0;
 };
 
 struct ModelAlias {
@@ -450,12 +452,21 @@ class RegistryRepository {
                                                                    absl::string_view name) = 0;
   virtual absl::StatusOr<std::optional<RegisteredModel>> FindModelById(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<RegisteredModel>> ListModels(int64_t project_id) = 0;
+  // Name, description, tags, gates and updated_at.
   virtual absl::Status UpdateModel(const RegisteredModel& m) = 0;
+  // Removes the model with its versions and aliases.
+  virtual absl::Status DeleteModel(int64_t id) = 0;
   // Next version number of the model, assigned inside the caller's transaction.
   virtual absl::StatusOr<ModelVersion> CreateVersion(const ModelVersion& v) = 0;
   virtual absl::StatusOr<std::optional<ModelVersion>> FindVersion(int64_t model_id,
                                                                   int64_t version) = 0;
+  // Newest first; deleted versions are left out here and by FindVersion.
   virtual absl::StatusOr<std::vector<ModelVersion>> ListVersions(int64_t model_id) = 0;
+  // Every version of a project's models without manifests and gate reports (listings).
+  virtual absl::StatusOr<std::vector<ModelVersion>> ProjectVersions(int64_t project_id) = 0;
+  // Every alias of a project's models, as (model id, alias).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, ModelAlias>>> ProjectAliases(
+      int64_t project_id) = 0;
   virtual absl::StatusOr<std::vector<ModelVersion>> VersionsOfRun(absl::string_view run_uuid) = 0;
   virtual absl::Status UpdateVersion(const ModelVersion& v) = 0;
   virtual absl::StatusOr<std::vector<ModelAlias>> Aliases(int64_t model_id) = 0;

@@ -357,6 +357,13 @@ CREATE INDEX job_schedules_due ON job_schedules(enabled, next_run_at);
       {8, "jobs: a retried job waits until not_before (backoff)", R"sql(
 ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {9, "model versions: the source a client gave (MLflow), versions deleted but numbered",
+       R"sql(
+ALTER TABLE model_versions ADD COLUMN source_uri TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE model_versions SET updated_at = created_at;
+CREATE INDEX model_versions_model ON model_versions(model_id, status);
+)sql"},
   };
   return *kMigrations;
 }

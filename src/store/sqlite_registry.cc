@@ -11,7 +11,12 @@ constexpr const char* kModelCols =
     "id, project_id, name, description, tags, gates, created_by, created_at, updated_at";
 constexpr const char* kVersionCols =
     "id, model_id, version, source, run_uuid, model_sha256, manifest, description, tags, "
-    "status, gate_report, created_by, created_at";
+    "status, gate_report, created_by, created_at, source_uri, updated_at";
+// The same without the two documents, for listings.
+constexpr const char* kBriefVersionCols =
+    "v.id, v.model_id, v.version, v.source, v.run_uuid, v.model_sha256, "
+    "json_object('model_path', json_extract(v.manifest, '$.model_path')), v.description, "
+    "v.tags, v.status, '{}', v.created_by, v.created_at, v.source_uri, v.updated_at";
 
 RegisteredModel ReadModel(const SqliteStmt& s) {
   RegisteredModel m;
@@ -42,6 +47,8 @@ ModelVersion ReadVersion(const SqliteStmt& s) {
   v.gate_report = s.Text(10);
   v.created_by = s.Text(11);
   v.created_at = s.Int(12);
+  v.source_uri = s.Text(13);
+  v.updated_at = s.Int(14);
   return v;
 }
 
@@ -92,9 +99,21 @@ class SqliteRegistry : public RegistryRepository {
   }
 
   absl::Status UpdateModel(const RegisteredModel& m) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE registered_models SET description = ?, tags = "
-                                          "?, gates = ?, updated_at = ? WHERE id = ?"));
-    st.Bind(1, m.description).Bind(2, m.tags).Bind(3, m.gates).Bind(4, m.updated_at).Bind(5, m.id);
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("UPDATE registered_models SET name = ?, description = ?, tags = "
+                                 "?, gates = ?, updated_at = ? WHERE id = ?"));
+    st.Bind(1, m.name)
+        .Bind(2, m.description)
+        .Bind(3, m.tags)
+        .Bind(4, m.gates)
+        .Bind(5, m.updated_at)
+        .Bind(6, m.id);
+    return st.Run();
+  }
+
+  absl::Status DeleteModel(int64_t id) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("DELETE FROM registered_models WHERE id = ?"));
+    st.Bind(1, id);
     return st.Run();
   }
 
@@ -103,8 +122,9 @@ class SqliteRegistry : public RegistryRepository {
                      c_->Prepare(absl::StrCat(
                          "INSERT INTO model_versions (model_id, version, source, run_uuid, "
                          "model_sha256, manifest, description, tags, status, gate_report, "
-                         "created_by, created_at) VALUES (?, (SELECT coalesce(max(version), 0) + 1 "
-                         "FROM model_versions WHERE model_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "created_by, created_at, source_uri, updated_at) VALUES (?, (SELECT "
+                         "coalesce(max(version), 0) + 1 FROM model_versions WHERE model_id = ?), "
+                         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "RETURNING ",
                          kVersionCols)));
     st.Bind(1, v.model_id)
@@ -118,7 +138,9 @@ class SqliteRegistry : public RegistryRepository {
         .Bind(9, v.status)
         .Bind(10, v.gate_report)
         .Bind(11, v.created_by)
-        .Bind(12, v.created_at);
+        .Bind(12, v.created_at)
+        .Bind(13, v.source_uri)
+        .Bind(14, v.updated_at != 0 ? v.updated_at : v.created_at);
     ASSIGN_OR_RETURN(std::optional<ModelVersion> out, FirstRow<ModelVersion>(st, ReadVersion));
     st.Reset();
     if (!out) return absl::InternalError("model version insert returned nothing");
@@ -129,7 +151,7 @@ class SqliteRegistry : public RegistryRepository {
                                                           int64_t version) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kVersionCols,
                                                        " FROM model_versions WHERE model_id = ? "
-                                                       "AND version = ?")));
+                                                       "AND version = ? AND status != 'deleted'")));
     st.Bind(1, model_id).Bind(2, version);
     return FirstRow<ModelVersion>(st, ReadVersion);
   }
@@ -137,27 +159,53 @@ class SqliteRegistry : public RegistryRepository {
   absl::StatusOr<std::vector<ModelVersion>> ListVersions(int64_t model_id) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kVersionCols,
                                                        " FROM model_versions WHERE model_id = ? "
+                                                       "AND status != 'deleted' "
                                                        "ORDER BY version DESC")));
     st.Bind(1, model_id);
     return CollectRows<ModelVersion>(st, ReadVersion);
   }
 
+  absl::StatusOr<std::vector<ModelVersion>> ProjectVersions(int64_t project_id) override {
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare(absl::StrCat(
+                         "SELECT ", kBriefVersionCols,
+                         " FROM model_versions v JOIN registered_models m ON m.id = v.model_id "
+                         "WHERE m.project_id = ? AND v.status != 'deleted' "
+                         "ORDER BY v.model_id, v.version DESC")));
+    st.Bind(1, project_id);
+    return CollectRows<ModelVersion>(st, ReadVersion);
+  }
+
+  absl::StatusOr<std::vector<std::pair<int64_t, ModelAlias>>> ProjectAliases(
+      int64_t project_id) override {
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT a.model_id, a.alias, a.version, a.updated_by, "
+                                          "a.updated_at FROM model_aliases a JOIN "
+                                          "registered_models m ON m.id = a.model_id WHERE "
+                                          "m.project_id = ? ORDER BY a.model_id, a.alias"));
+    st.Bind(1, project_id);
+    return CollectRows<std::pair<int64_t, ModelAlias>>(st, [](const SqliteStmt& s) {
+      return std::make_pair(s.Int(0), ModelAlias{s.Text(1), s.Int(2), s.Text(3), s.Int(4)});
+    });
+  }
+
   absl::StatusOr<std::vector<ModelVersion>> VersionsOfRun(absl::string_view run_uuid) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare(absl::StrCat("SELECT ", kVersionCols,
                                                        " FROM model_versions WHERE run_uuid = ? "
-                                                       "ORDER BY id")));
+                                                       "AND status != 'deleted' ORDER BY id")));
     st.Bind(1, run_uuid);
     return CollectRows<ModelVersion>(st, ReadVersion);
   }
 
   absl::Status UpdateVersion(const ModelVersion& v) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE model_versions SET description = ?, tags = ?, "
-                                          "status = ?, gate_report = ? WHERE id = ?"));
+    ASSIGN_OR_RETURN(auto st,
+                     c_->Prepare("UPDATE model_versions SET description = ?, tags = ?, "
+                                 "status = ?, gate_report = ?, updated_at = ? WHERE id = ?"));
     st.Bind(1, v.description)
         .Bind(2, v.tags)
         .Bind(3, v.status)
         .Bind(4, v.gate_report)
-        .Bind(5, v.id);
+        .Bind(5, v.updated_at)
+        .Bind(6, v.id);
     return st.Run();
   }
 
