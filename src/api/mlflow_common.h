@@ -51,7 +51,9 @@ class Fields {
   absl::StatusOr<std::string> RunId() const {
     ASSIGN_OR_RETURN(std::string id, Str("run_id", false));
     if (!id.empty()) return id;
-    return Str("run_uuid", true);
+    ASSIGN_OR_RETURN(id, Str("run_uuid", false));
+    if (!id.empty()) return id;
+    return Str("run_id", true);
   }
   absl::StatusOr<std::optional<int64_t>> Int(const char* k) const {
     if (!body_.contains(k) || body_[k].is_null()) return std::optional<int64_t>();
@@ -112,22 +114,38 @@ inline Json KvJson(const std::vector<std::pair<std::string, std::string>>& kvs) 
   return arr;
 }
 
+// Where a call's plain names live: the project of /projects/{p}/api/2.0/mlflow, or on the
+// root URI the caller's default project (docs/tracking.md): the one set on the user, else a
+// personal project "<user>-home", created on first use. Names in other projects are
+// PROJECT/NAME on the root URI.
 struct Scope {
   std::optional<Project> project;  // set on /projects/{p}/api/2.0/mlflow/...
+  std::string default_project;     // on the root URI: the name of the caller's default project
+  bool Plain(const std::string& project_name) const {
+    return project ? true : project_name == default_project;
+  }
+  std::string DisplayName(const std::string& name, const std::string& project_name) const {
+    return Plain(project_name) ? name : absl::StrCat(project_name, "/", name);
+  }
   std::string DisplayName(const Experiment& e, const std::string& project_name) const {
-    return project ? e.name : absl::StrCat(project_name, "/", e.name);
+    return DisplayName(e.name, project_name);
   }
 };
 
-inline absl::StatusOr<Scope> ScopeOf(Platform* p, const RouteContext& rc) {
-  Scope s;
-  const std::string& name = rc.Param("project");
-  if (!name.empty()) {
-    ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, name));
-    s.project = v.project;
-  }
-  return s;
-}
+absl::StatusOr<Scope> ScopeOf(Platform* p, const RouteContext& rc);
+
+// The caller's default project on the root URI; `create` makes the personal project when
+// it does not exist yet (a write: experiments/create, runs/create, registered-models/create).
+absl::StatusOr<ProjectView> DefaultProject(Platform* p, const RouteContext& rc, bool create);
+
+// The project and plain name of a name a client gave: on a project's URI the name itself;
+// on the root URI "PROJECT/NAME", or a plain name in the default project.
+absl::StatusOr<std::pair<ProjectView, std::string>> ProjectAndName(
+    Platform* p, const RouteContext& rc, const Scope& scope, const std::string& name, bool create);
+
+// MLflow's experiment 0 is the scope's Default experiment; other ids are themselves.
+absl::StatusOr<int64_t> ExperimentId(Platform* p, const RouteContext& rc, const Scope& scope,
+                                     int64_t id, bool create);
 
 // Registers `h` at `path` under both MLflow prefixes (/api/2.0/mlflow and
 // /projects/{project}/api/2.0/mlflow), answering errors as MLflow does. Writes (a non-empty

@@ -7,7 +7,8 @@
 // pass the model's quality gates as every alias move does; a refusal is INVALID_STATE with
 // the gate report's reason.
 //
-// Names: on /projects/{p}/api/2.0/mlflow plain; on /api/2.0/mlflow "PROJECT/NAME".
+// Names: on /projects/{p}/api/2.0/mlflow plain; on /api/2.0/mlflow plain in the caller's
+// default project, else "PROJECT/NAME" (api/mlflow_common.h).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -37,41 +38,37 @@ constexpr int64_t kVersionsDefaultMax = 10000, kVersionsMaxMax = 200000;
 struct ModelRef {
   ProjectView project;
   std::string name;
-  bool scoped = false;  // called on a project's URI: names are shown plain
+  bool plain = false;  // names in this project are shown without PROJECT/
   std::string Display(const std::string& model) const {
-    return scoped ? model : absl::StrCat(project.project.name, "/", model);
+    return plain ? model : absl::StrCat(project.project.name, "/", model);
   }
 };
 
+// `create`: make the caller's personal project when a plain name on the root URI needs it.
 absl::StatusOr<ModelRef> ResolveName(Platform* p, const RouteContext& rc, std::string name,
-                                     Permission need) {
+                                     Permission need, bool create = false) {
   ModelRef ref;
-  const std::string& scoped = rc.Param("project");
-  if (!scoped.empty()) {
-    ref.scoped = true;
-    ASSIGN_OR_RETURN(ref.project, p->projects->Resolve(rc.ctx.principal, scoped));
-    ref.name = std::move(name);
-  } else {
-    size_t slash = name.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("registered model name '", name,
-                       "' must be PROJECT/NAME on /api/2.0/mlflow, or use the tracking URI "
-                       "http://HOST/projects/PROJECT"));
-    }
-    ASSIGN_OR_RETURN(ref.project, p->projects->Resolve(rc.ctx.principal, name.substr(0, slash)));
-    ref.name = name.substr(slash + 1);
+  ASSIGN_OR_RETURN(mlflow::Scope scope, mlflow::ScopeOf(p, rc));
+  auto pn = mlflow::ProjectAndName(p, rc, scope, name, create);
+  if (!pn.ok() && absl::IsNotFound(pn.status()) && name.find('/') == std::string::npos &&
+      !scope.project) {
+    return absl::NotFoundError(absl::StrCat("Registered Model with name=", name, " not found"));
   }
+  RETURN_IF_ERROR(pn.status());
+  ref.project = std::move(pn->first);
+  ref.name = std::move(pn->second);
+  ref.plain = scope.Plain(ref.project.project.name);
   RETURN_IF_ERROR(Authorize(rc.ctx.principal, need, ref.project.role, ref.project.project.name));
   return ref;
 }
 
 absl::StatusOr<ModelRef> NameField(Platform* p, const RouteContext& rc, const Fields& f,
-                                   Permission need) {
+                                   Permission need, bool create = false) {
   ASSIGN_OR_RETURN(std::string name, f.Str("name", true));
-  if (name.empty())
-    return absl::InvalidArgumentError("Missing value for required parameter 'name'");
-  return ResolveName(p, rc, std::move(name), need);
+  if (name.empty()) {
+    return absl::InvalidArgumentError("Missing value for required parameter 'name'.");
+  }
+  return ResolveName(p, rc, std::move(name), need, create);
 }
 
 absl::StatusOr<int64_t> VersionField(const Fields& f) {
@@ -269,17 +266,18 @@ absl::StatusOr<std::vector<std::string>> OrderBy(const Fields& f) {
 // Every project a search covers: the scoped one, or all the caller can see.
 absl::StatusOr<std::vector<ModelRef>> SearchScopes(Platform* p, const RouteContext& rc) {
   std::vector<ModelRef> out;
-  const std::string& scoped = rc.Param("project");
-  if (!scoped.empty()) {
+  ASSIGN_OR_RETURN(mlflow::Scope scope, mlflow::ScopeOf(p, rc));
+  if (scope.project) {
     ModelRef r;
-    r.scoped = true;
-    ASSIGN_OR_RETURN(r.project, p->projects->Resolve(rc.ctx.principal, scoped));
+    r.plain = true;
+    ASSIGN_OR_RETURN(r.project, p->projects->Resolve(rc.ctx.principal, scope.project->name));
     out.push_back(std::move(r));
     return out;
   }
   ASSIGN_OR_RETURN(auto views, p->projects->List(rc.ctx.principal));
   for (auto& v : views) {
     ModelRef r;
+    r.plain = scope.Plain(v.project.name);
     r.project = std::move(v);
     out.push_back(std::move(r));
   }
@@ -330,7 +328,7 @@ void RegisterMlflowRegistryRoutes(Router& r) {
   add("POST", "/registered-models/create", "model.create",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit));
+        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit, true));
         ModelSpec spec;
         spec.name = ref.name;
         ASSIGN_OR_RETURN(spec.description, f.Str("description", false));
@@ -355,8 +353,8 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
         ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit));
         ASSIGN_OR_RETURN(std::string new_name, f.Str("new_name", true));
-        if (!ref.scoped) {
-          // The new name is PROJECT/NAME too, in the same project.
+        {
+          // On the root URI the new name may be PROJECT/NAME too, in the same project.
           ASSIGN_OR_RETURN(ModelRef to, ResolveName(p, rc, new_name, Permission::kProjectEdit));
           if (to.project.project.id != ref.project.project.id) {
             return absl::InvalidArgumentError("a registered model cannot move between projects");
@@ -542,7 +540,7 @@ void RegisterMlflowRegistryRoutes(Router& r) {
   add("POST", "/model-versions/create", "model.version.create",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit));
+        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit, true));
         ASSIGN_OR_RETURN(std::string source, f.Str("source", true));
         if (source.empty()) {
           return absl::InvalidArgumentError("Missing value for required parameter 'source'");
@@ -586,7 +584,7 @@ void RegisterMlflowRegistryRoutes(Router& r) {
             return absl::InvalidArgumentError(absl::StrCat(
                 "source '", source, "': expected models:/NAME/VERSION or models:/NAME@ALIAS"));
           }
-          if (!ref.scoped && absl::StartsWith(model, project + "/")) {
+          if (absl::StartsWith(model, project + "/")) {
             model = model.substr(project.size() + 1);
           }
           auto v = p->registry->GetVersion(ref.project.project, model, refname);

@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "platform/policy.h"
+#include "platform/run_filter.h"
 
 namespace kade {
 
@@ -37,15 +38,37 @@ using mlflow::KvJson;
 using mlflow::Scope;
 using mlflow::ScopeOf;
 
+// Experiment 0 resolves to the scope's Default experiment (created on first use by writes).
+absl::StatusOr<int64_t> ExperimentIdField(Platform* p, const RouteContext& rc, const Fields& f,
+                                          const Scope& scope, bool create) {
+  ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+  return mlflow::ExperimentId(p, rc, scope, id, create);
+}
+
 // A metric value: a JSON number, or "NaN" / "Infinity" / "-Infinity" as proto3 JSON writes them.
+// `where` is "" for log-metric's own fields, or "metrics[i]." inside a batch; errors use
+// MLflow's wording and name the field.
 absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where) {
+  auto field = [&](const char* f) {
+    std::string name = absl::StrCat(where, f);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    return name;
+  };
+  auto missing = [&](const char* f) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Missing value for required parameter '", field(f), "'."));
+  };
+  auto invalid = [&](const Json& v, const char* f) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Invalid value ", v.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200),
+        " for parameter '", field(f), "' supplied"));
+  };
   MetricPoint p;
-  if (!m.is_object() || !m.contains("key") || !m["key"].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " needs a string 'key'"));
-  }
+  if (!m.is_object()) return invalid(m, "");
+  if (!m.contains("key") || m["key"].is_null()) return missing("key");
+  if (!m["key"].is_string()) return invalid(m["key"], "key");
   p.key = m["key"].get<std::string>();
-  if (!m.contains("value"))
-    return absl::InvalidArgumentError(absl::StrCat(where, " needs a 'value'"));
+  if (!m.contains("value") || m["value"].is_null()) return missing("value");
   const Json& v = m["value"];
   if (v.is_number()) {
     p.value = v.get<double>();
@@ -58,34 +81,32 @@ absl::StatusOr<MetricPoint> ParseMetric(const Json& m, const std::string& where)
     else if (s == "-Infinity" || s == "-inf")
       p.kind = 3;
     else if (!absl::SimpleAtod(s, &p.value)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": value '", s, "' is not a number"));
+      return invalid(v, "value");
     }
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": value must be a number"));
+    return invalid(v, "value");
   }
   if (p.kind == 0 && !std::isfinite(p.value))
     p.kind = std::isnan(p.value) ? 1 : p.value > 0 ? 2 : 3;
   if (p.kind == 2) p.value = std::numeric_limits<double>::infinity();
   if (p.kind == 3) p.value = -std::numeric_limits<double>::infinity();
-  p.timestamp = NowMillis();
-  p.step = 0;
-  if (m.contains("timestamp") && !m["timestamp"].is_null()) {
-    int64_t ts = 0;
-    if (m["timestamp"].is_number_integer())
-      ts = m["timestamp"].get<int64_t>();
-    else if (!m["timestamp"].is_string() ||
+  // MLflow requires the timestamp (milliseconds); the step defaults to 0.
+  if (!m.contains("timestamp") || m["timestamp"].is_null()) return missing("timestamp");
+  int64_t ts = 0;
+  if (m["timestamp"].is_number_integer()) {
+    ts = m["timestamp"].get<int64_t>();
+  } else if (!m["timestamp"].is_string() ||
              !absl::SimpleAtoi(m["timestamp"].get<std::string>(), &ts)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": timestamp must be an integer (milliseconds)"));
-    }
-    p.timestamp = ts;
+    return invalid(m["timestamp"], "timestamp");
   }
+  p.timestamp = ts;
+  p.step = 0;
   if (m.contains("step") && !m["step"].is_null()) {
     int64_t st = 0;
     if (m["step"].is_number_integer())
       st = m["step"].get<int64_t>();
     else if (!m["step"].is_string() || !absl::SimpleAtoi(m["step"].get<std::string>(), &st)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": step must be an integer"));
+      return invalid(m["step"], "step");
     }
     p.step = st;
   }
@@ -97,25 +118,8 @@ Json MetricJson(const MetricPoint& m) {
       {"key", m.key}, {"value", MetricValueJson(m)}, {"timestamp", m.timestamp}, {"step", m.step}};
 }
 
-// "PROJECT/NAME" on the plain path; the name itself on a project path.
-absl::StatusOr<std::pair<Project, std::string>> ProjectAndName(Platform* p, const RouteContext& rc,
-                                                               const Scope& scope,
-                                                               const std::string& name) {
-  if (scope.project) return std::make_pair(*scope.project, name);
-  size_t slash = name.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("experiment name '", name,
-                     "' must be PROJECT/NAME on /api/2.0/mlflow, or use the tracking URI "
-                     "http://HOST/projects/PROJECT"));
-  }
-  ASSIGN_OR_RETURN(ProjectView v, p->projects->Resolve(rc.ctx.principal, name.substr(0, slash)));
-  return std::make_pair(v.project, name.substr(slash + 1));
-}
-
 Json ExperimentJson(const Scope& scope, const Experiment& e, const std::string& project) {
-  auto tags = e.tags;
-  tags.emplace_back("kade.project", project);
+  const auto& tags = e.tags;
   return Json{
       {"experiment_id", std::to_string(e.id)},
       {"name", scope.DisplayName(e, project)},
@@ -141,6 +145,9 @@ Json RunInfoJson(const RunView& v) {
   return info;
 }
 
+// Where log-inputs keeps a dataset input's tags inside its stored detail.
+constexpr const char* kInputTagsKey = "__input_tags";
+
 Json RunJson(const RunView& v) {
   Json metrics = Json::array();
   for (const auto& m : v.data.metrics) metrics.push_back(MetricJson(m));
@@ -148,15 +155,22 @@ Json RunJson(const RunView& v) {
   tags.emplace_back("mlflow.runName", v.run.name);
   Json inputs = Json::array();
   for (const auto& in : v.data.inputs) {
-    Json ds{
-        {"name", in.name}, {"digest", in.digest}, {"source", in.source}, {"source_type", "kade"}};
+    // The dataset as the client logged it (source_type, schema, profile…), and every tag;
+    // inputs Kade recorded itself (training jobs) have the source type "kade".
+    Json ds{{"name", in.name}, {"digest", in.digest}, {"source", in.source}};
     Json detail = Json::parse(in.detail, nullptr, false);
+    Json tags = KvJson({{"mlflow.data.context", in.role}});
     if (detail.is_object()) {
       for (auto it = detail.begin(); it != detail.end(); ++it) {
-        if (!ds.contains(it.key())) ds[it.key()] = it.value();
+        if (it.key() == kInputTagsKey) {
+          if (it.value().is_array()) tags = it.value();
+        } else if (!ds.contains(it.key())) {
+          ds[it.key()] = it.value();
+        }
       }
     }
-    inputs.push_back(Json{{"dataset", ds}, {"tags", KvJson({{"mlflow.data.context", in.role}})}});
+    if (!ds.contains("source_type")) ds["source_type"] = "kade";
+    inputs.push_back(Json{{"dataset", ds}, {"tags", tags}});
   }
   return Json{
       {"info", RunInfoJson(v)},
@@ -389,17 +403,17 @@ void RegisterMlflowRoutes(Router& r) {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
         ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
         ASSIGN_OR_RETURN(std::string name, f.Str("name", true));
-        ASSIGN_OR_RETURN(auto pn, ProjectAndName(p, rc, scope, name));
+        ASSIGN_OR_RETURN(auto pn, mlflow::ProjectAndName(p, rc, scope, name, /*create=*/true));
         ASSIGN_OR_RETURN(auto tags, KeyValues(f.body(), "tags"));
         ASSIGN_OR_RETURN(Experiment e,
-                         p->tracking->CreateExperiment(rc.ctx, pn.first, pn.second, tags));
+                         p->tracking->CreateExperiment(rc.ctx, pn.first.project, pn.second, tags));
         return HttpResponse::MakeJson(200, Json{{"experiment_id", std::to_string(e.id)}});
       });
 
   add("GET", "/experiments/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
-    ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+    ASSIGN_OR_RETURN(int64_t id, ExperimentIdField(p, rc, f, scope, false));
     ASSIGN_OR_RETURN(auto ep, p->tracking->GetExperiment(rc.ctx.principal, id));
     if (scope.project && scope.project->id != ep.second.id) {
       return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
@@ -412,11 +426,18 @@ void RegisterMlflowRoutes(Router& r) {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
     ASSIGN_OR_RETURN(std::string name, f.Str("experiment_name", true));
-    ASSIGN_OR_RETURN(auto pn, ProjectAndName(p, rc, scope, name));
-    ASSIGN_OR_RETURN(Experiment e,
-                     p->tracking->GetExperimentByName(rc.ctx.principal, pn.first, pn.second));
-    return HttpResponse::MakeJson(200,
-                                  Json{{"experiment", ExperimentJson(scope, e, pn.first.name)}});
+    auto pn = mlflow::ProjectAndName(p, rc, scope, name, /*create=*/false);
+    if (!pn.ok() && absl::IsNotFound(pn.status())) {
+      return absl::NotFoundError(absl::StrCat("Could not find experiment with name ", name));
+    }
+    RETURN_IF_ERROR(pn.status());
+    auto e = p->tracking->GetExperimentByName(rc.ctx.principal, pn->first.project, pn->second);
+    if (!e.ok() && absl::IsNotFound(e.status())) {
+      return absl::NotFoundError(absl::StrCat("Could not find experiment with name ", name));
+    }
+    RETURN_IF_ERROR(e.status());
+    return HttpResponse::MakeJson(
+        200, Json{{"experiment", ExperimentJson(scope, *e, pn->first.project.name)}});
   });
 
   add("POST", "/experiments/search", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -427,7 +448,38 @@ void RegisterMlflowRoutes(Router& r) {
     if (view == "invalid")
       return absl::InvalidArgumentError("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL");
     ASSIGN_OR_RETURN(auto max, f.Int("max_results"));
+    constexpr int64_t kMaxExperiments = 50000;
+    if (max && (*max <= 0 || *max > kMaxExperiments)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid value for max_results. It must be at most ", kMaxExperiments,
+                       ", but got value ", *max));
+    }
+    const int64_t limit = max.value_or(1000);
     ASSIGN_OR_RETURN(std::string filter, f.Str("filter", false));
+    ASSIGN_OR_RETURN(auto clauses, ParseFilter(filter, ExperimentVocabulary()));
+    ASSIGN_OR_RETURN(std::string token, f.Str("page_token", false));
+    size_t offset = 0;
+    if (!token.empty() && !absl::SimpleAtoi(token, &offset)) {
+      return absl::InvalidArgumentError(absl::StrCat("Invalid page token '", token, "'"));
+    }
+    std::vector<RunOrder> orders;
+    if (f.body().contains("order_by") && !f.body()["order_by"].is_null()) {
+      const Json& ob = f.body()["order_by"];
+      for (const auto& o : ob.is_array() ? ob : Json::array({ob})) {
+        if (!o.is_string()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("Invalid value ", o.dump(), " for parameter 'order_by' supplied"));
+        }
+        ASSIGN_OR_RETURN(RunOrder ro, ParseOrder(o.get<std::string>(), ExperimentVocabulary()));
+        if (ro.entity != "attribute") {
+          return absl::InvalidArgumentError("experiments are ordered by attributes only");
+        }
+        orders.push_back(std::move(ro));
+      }
+    }
+    // MLflow's default order: newest first, ties by id.
+    if (orders.empty()) orders.push_back(RunOrder{"attribute", "creation_time", false});
+    orders.push_back(RunOrder{"attribute", "experiment_id", true});
     std::vector<Project> projects;
     if (scope.project) {
       projects.push_back(*scope.project);
@@ -436,37 +488,63 @@ void RegisterMlflowRoutes(Router& r) {
       for (auto& v : views) projects.push_back(v.project);
     }
     ASSIGN_OR_RETURN(auto list, p->tracking->ListExperiments(rc.ctx.principal, projects, view));
-    // Filters on experiments: name = '...' or name LIKE '...'; anything else is refused.
-    std::string want_name, like;
-    if (!filter.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(filter, absl::ByAnyChar("'\""));
-      std::string head = absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(parts[0])));
-      if (parts.size() < 2 || (head != "name =" && head != "name like" &&
-                               head != "attribute.name =" && head != "attribute.name like")) {
-        return absl::InvalidArgumentError(
-            "experiment filters support name = '...' and name LIKE '...'");
-      }
-      (absl::EndsWith(head, "like") ? like : want_name) = parts[1];
-    }
-    Json arr = Json::array();
-    int64_t limit = max.value_or(1000);
+    struct Row {
+      const Experiment* e;
+      const std::string* project;
+      std::string shown;
+    };
+    std::vector<Row> rows;
     for (const auto& [e, project] : list) {
-      std::string shown = scope.DisplayName(e, project);
-      if (!want_name.empty() && shown != want_name) continue;
-      if (!like.empty()) {
-        std::string pat = absl::StrReplaceAll(like, {{"%", ""}});
-        if (shown.find(pat) == std::string::npos) continue;
+      Row row{&e, &project, scope.DisplayName(e, project)};
+      bool ok = true;
+      for (const auto& c : clauses) {
+        if (c.entity == "tag") {
+          std::optional<std::string> v;
+          for (const auto& [k, val] : e.tags) {
+            if (k == c.key) v = val;
+          }
+          ok = ClauseMatches(c, v);
+        } else if (c.key == "name") {
+          ok = ClauseMatches(c, row.shown);
+        } else {
+          const double x = static_cast<double>(c.key == "creation_time"      ? e.created_at
+                                               : c.key == "last_update_time" ? e.updated_at
+                                                                             : e.id);
+          ok = ClauseMatches(c, std::nullopt, x);
+        }
+        if (!ok) break;
       }
-      arr.push_back(ExperimentJson(scope, e, project));
-      if (static_cast<int64_t>(arr.size()) >= limit) break;
+      if (ok) rows.push_back(std::move(row));
     }
-    return HttpResponse::MakeJson(200, Json{{"experiments", arr}});
+    auto key = [](const Row& r, const std::string& k) -> std::pair<std::string, double> {
+      if (k == "name") return {r.shown, 0};
+      return {"", static_cast<double>(k == "creation_time"      ? r.e->created_at
+                                      : k == "last_update_time" ? r.e->updated_at
+                                                                : r.e->id)};
+    };
+    std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+      for (const auto& o : orders) {
+        auto ka = key(a, o.key), kb = key(b, o.key);
+        if (ka != kb) return o.ascending ? ka < kb : ka > kb;
+      }
+      return false;
+    });
+    Json arr = Json::array();
+    for (size_t i = offset; i < rows.size() && static_cast<int64_t>(arr.size()) < limit; ++i) {
+      arr.push_back(ExperimentJson(scope, *rows[i].e, *rows[i].project));
+    }
+    Json out{{"experiments", arr}};
+    if (offset + arr.size() < rows.size()) {
+      out["next_page_token"] = std::to_string(offset + arr.size());
+    }
+    return HttpResponse::MakeJson(200, out);
   });
 
   add("POST", "/experiments/update", "experiment.update",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-        ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+        ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+        ASSIGN_OR_RETURN(int64_t id, ExperimentIdField(p, rc, f, scope, false));
         ASSIGN_OR_RETURN(std::string name, f.Str("new_name", true));
         RETURN_IF_ERROR(p->tracking->RenameExperiment(rc.ctx, id, name));
         return HttpResponse::MakeJson(200, Json::object());
@@ -479,7 +557,14 @@ void RegisterMlflowRoutes(Router& r) {
     add("POST", path, del ? "experiment.delete" : "experiment.restore",
         [p, del](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+          ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
           ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+          if (id == 0 && del) {
+            return absl::InvalidArgumentError(
+                "Cannot delete the default experiment '0'. "
+                "This is an internally reserved experiment.");
+          }
+          ASSIGN_OR_RETURN(id, mlflow::ExperimentId(p, rc, scope, id, false));
           RETURN_IF_ERROR(p->tracking->SetExperimentLifecycle(rc.ctx, id, del));
           return HttpResponse::MakeJson(200, Json::object());
         });
@@ -488,7 +573,8 @@ void RegisterMlflowRoutes(Router& r) {
   add("POST", "/experiments/set-experiment-tag", "experiment.tag",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
         ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-        ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+        ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
+        ASSIGN_OR_RETURN(int64_t id, ExperimentIdField(p, rc, f, scope, false));
         ASSIGN_OR_RETURN(std::string key, f.Str("key", true));
         ASSIGN_OR_RETURN(std::string value, f.Str("value", false));
         RETURN_IF_ERROR(p->tracking->SetExperimentTag(rc.ctx, id, key, value));
@@ -498,7 +584,7 @@ void RegisterMlflowRoutes(Router& r) {
   add("POST", "/runs/create", "run.create", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(Scope scope, ScopeOf(p, rc));
-    ASSIGN_OR_RETURN(int64_t id, f.Id("experiment_id"));
+    ASSIGN_OR_RETURN(int64_t id, ExperimentIdField(p, rc, f, scope, true));
     if (scope.project) {
       ASSIGN_OR_RETURN(auto ep, p->tracking->GetExperiment(rc.ctx.principal, id));
       if (ep.second.id != scope.project->id)
@@ -516,7 +602,8 @@ void RegisterMlflowRoutes(Router& r) {
         ++it;
       }
     }
-    ASSIGN_OR_RETURN(RunView v, p->tracking->CreateRun(rc.ctx, id, name, start, tags));
+    ASSIGN_OR_RETURN(std::string user_id, f.Str("user_id", false));
+    ASSIGN_OR_RETURN(RunView v, p->tracking->CreateRun(rc.ctx, id, name, start, tags, user_id));
     return HttpResponse::MakeJson(200, Json{{"run", RunJson(v)}});
   });
 
@@ -555,7 +642,7 @@ void RegisterMlflowRoutes(Router& r) {
   add_log("/runs/log-metric", [p, logged](RouteContext& rc) -> absl::StatusOr<DeferredWrite> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
     ASSIGN_OR_RETURN(std::string id, f.RunId());
-    ASSIGN_OR_RETURN(MetricPoint m, ParseMetric(f.body(), "metric"));
+    ASSIGN_OR_RETURN(MetricPoint m, ParseMetric(f.body(), ""));
     return logged(p->tracking->PrepareLogBatch(rc.ctx, id, {m}, {}, {}));
   });
 
@@ -598,7 +685,7 @@ void RegisterMlflowRoutes(Router& r) {
       }
       for (size_t i = 0; i < body["metrics"].size(); ++i) {
         ASSIGN_OR_RETURN(MetricPoint m,
-                         ParseMetric(body["metrics"][i], absl::StrCat("metrics[", i, "]")));
+                         ParseMetric(body["metrics"][i], absl::StrCat("metrics[", i, "].")));
         metrics.push_back(std::move(m));
       }
     }
@@ -614,7 +701,15 @@ void RegisterMlflowRoutes(Router& r) {
         ASSIGN_OR_RETURN(std::string id, f.Str("run_id", true));
         std::vector<RunInput> inputs;
         const Json& body = f.body();
-        if (body.contains("datasets") && body["datasets"].is_array()) {
+        if (!body.contains("datasets") || body["datasets"].is_null()) {
+          return absl::InvalidArgumentError("Missing value for required parameter 'datasets'.");
+        }
+        if (!body["datasets"].is_array()) {
+          return absl::InvalidArgumentError(absl::StrCat("Invalid value ",
+                                                         body["datasets"].dump().substr(0, 200),
+                                                         " for parameter 'datasets' supplied"));
+        }
+        {
           for (size_t i = 0; i < body["datasets"].size(); ++i) {
             const Json& di = body["datasets"][i];
             if (!di.is_object() || !di.contains("dataset") || !di["dataset"].is_object()) {
@@ -630,17 +725,91 @@ void RegisterMlflowRoutes(Router& r) {
               return absl::InvalidArgumentError(
                   absl::StrCat("datasets[", i, "].dataset needs 'name' and 'digest'"));
             }
-            in.detail = ds.dump(-1, ' ', false, Json::error_handler_t::replace);
             ASSIGN_OR_RETURN(auto tags, KeyValues(di, "tags"));
             for (const auto& [k, v] : tags) {
               if (k == "mlflow.data.context") in.role = v;
             }
+            Json detail = ds;
+            detail.erase(kInputTagsKey);
+            if (!tags.empty()) detail[kInputTagsKey] = KvJson(tags);
+            in.detail = detail.dump(-1, ' ', false, Json::error_handler_t::replace);
             inputs.push_back(std::move(in));
           }
         }
         RETURN_IF_ERROR(p->tracking->LogInputs(rc.ctx, id, inputs));
         return HttpResponse::MakeJson(200, Json::object());
       });
+
+  // mlflow.<flavor>.log_model records the logged model on the run: MLflow keeps the list in
+  // the run tag mlflow.log-model.history, and so does Kade.
+  add("POST", "/runs/log-model", "run.log", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
+    ASSIGN_OR_RETURN(std::string text, f.Str("model_json", true));
+    auto model = ParseJsonObject(text, JsonLimits{});
+    if (!model.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid value for parameter 'model_json': ", model.status().message()));
+    }
+    for (const char* k : {"artifact_path", "flavors"}) {
+      if (!model->contains(k)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Model json is missing mandatory fields: ['", k, "']"));
+      }
+    }
+    ASSIGN_OR_RETURN(RunView v, p->tracking->GetRun(rc.ctx.principal, id));
+    Json history = Json::array();
+    for (const auto& [k, val] : v.data.tags) {
+      if (k == "mlflow.log-model.history") {
+        Json old = ParseJsonOr(val, Json::array());
+        if (old.is_array()) history = std::move(old);
+      }
+    }
+    history.push_back(*std::move(model));
+    std::string tag = history.dump(-1, ' ', false, Json::error_handler_t::replace);
+    // The tag is bounded like every tag: the oldest entries go first.
+    while (tag.size() > kMaxTagValueLength && history.size() > 1) {
+      history.erase(history.begin());
+      tag = history.dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+    RETURN_IF_ERROR(p->tracking->LogBatch(rc.ctx, id, {}, {}, {{"mlflow.log-model.history", tag}}));
+    return HttpResponse::MakeJson(200, Json::object());
+  });
+
+  // Lists a run's artifacts one directory at a time; paths are relative to the run's root.
+  add("GET", "/artifacts/list", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+    ASSIGN_OR_RETURN(std::string id, f.RunId());
+    ASSIGN_OR_RETURN(std::string dir, f.Str("path", false));
+    while (absl::StartsWith(dir, "./")) dir.erase(0, 2);
+    if (dir == ".") dir.clear();
+    while (!dir.empty() && dir.back() == '/') dir.pop_back();
+    if (dir.find("..") != std::string::npos || absl::StartsWith(dir, "/")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid value ", dir, " for parameter 'path' supplied"));
+    }
+    ASSIGN_OR_RETURN(RunView v, p->tracking->GetRun(rc.ctx.principal, id));
+    ASSIGN_OR_RETURN(ProjectView pv, p->projects->Resolve(rc.ctx.principal, v.project));
+    const std::string root = absl::StrCat("runs/", v.run.uuid, "/artifacts/");
+    const std::string prefix = root + (dir.empty() ? "" : dir + "/");
+    ASSIGN_OR_RETURN(auto all, p->artifacts->List(pv.project, prefix));
+    Json files = Json::array();
+    std::set<std::string> dirs;
+    for (const auto& a : all) {
+      std::string rest = a.name.substr(prefix.size());
+      size_t sub = rest.find('/');
+      const std::string rel = dir.empty() ? "" : dir + "/";
+      if (sub == std::string::npos) {
+        files.push_back(Json{{"path", rel + rest}, {"is_dir", false}, {"file_size", a.size}});
+      } else if (dirs.insert(rest.substr(0, sub)).second) {
+        files.push_back(Json{{"path", rel + rest.substr(0, sub)}, {"is_dir", true}});
+      }
+    }
+    return HttpResponse::MakeJson(
+        200, Json{{"root_uri", absl::StrCat("mlflow-artifacts:/", v.project, "/runs/", v.run.uuid,
+                                            "/artifacts")},
+                  {"files", files}});
+  });
 
   add("GET", "/metrics/get-history", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
     ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
@@ -667,11 +836,18 @@ void RegisterMlflowRoutes(Router& r) {
           return absl::InvalidArgumentError(
               absl::StrCat("experiment id '", text, "' is not valid"));
         }
-        s.experiment_ids.push_back(id);
+        auto resolved = mlflow::ExperimentId(p, rc, scope, id, false);
+        if (!resolved.ok() && absl::IsNotFound(resolved.status())) continue;  // no Default yet
+        RETURN_IF_ERROR(resolved.status());
+        s.experiment_ids.push_back(*resolved);
       }
     }
-    if (s.experiment_ids.empty())
+    if (s.experiment_ids.empty()) {
+      if (body.contains("experiment_ids") && !body["experiment_ids"].empty()) {
+        return HttpResponse::MakeJson(200, Json{{"runs", Json::array()}});  // only a missing 0
+      }
       return absl::InvalidArgumentError("give at least one experiment id in 'experiment_ids'");
+    }
     ASSIGN_OR_RETURN(s.filter, f.Str("filter", false));
     ASSIGN_OR_RETURN(std::string view_type, f.Str("run_view_type", false));
     s.view = ViewType(view_type);

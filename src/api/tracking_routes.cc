@@ -24,6 +24,7 @@ Json RunSummary(const RunView& v) {
          {"experiment_id", v.run.experiment_id},
          {"status", v.run.status},
          {"user", v.run.user},
+         {"created_by", v.run.created_by},
          {"start_time", FormatRfc3339Millis(v.run.start_time)},
          {"end_time", nullptr},
          {"params", params},

@@ -72,19 +72,24 @@ void RegisterUserRoutes(Router& r) {
           return HttpResponse::MakeJson(200, UserToJson(u));
         });
 
-  r.Add(
-      "PATCH", "/api/v1/users/{user}", Permission::kAdmin, "user.update",
-      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-        ASSIGN_OR_RETURN(Json body, rc.JsonBody());
-        RETURN_IF_ERROR(RejectUnknownFields(body, {"display_name", "email", "admin", "disabled"}));
-        UserUpdate u;
-        ASSIGN_OR_RETURN(u.display_name, OptionalString(body, "display_name"));
-        ASSIGN_OR_RETURN(u.email, OptionalString(body, "email"));
-        ASSIGN_OR_RETURN(u.admin, OptionalBool(body, "admin"));
-        ASSIGN_OR_RETURN(u.disabled, OptionalBool(body, "disabled"));
-        ASSIGN_OR_RETURN(User updated, p->auth->UpdateUser(rc.ctx, rc.Param("user"), u));
-        return HttpResponse::MakeJson(200, UserToJson(updated));
-      });
+  r.Add("PATCH", "/api/v1/users/{user}", Permission::kAuthenticated, "user.update",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          RETURN_IF_ERROR(RejectUnknownFields(
+              body, {"display_name", "email", "admin", "disabled", "default_project"}));
+          UserUpdate u;
+          ASSIGN_OR_RETURN(u.display_name, OptionalString(body, "display_name"));
+          ASSIGN_OR_RETURN(u.email, OptionalString(body, "email"));
+          ASSIGN_OR_RETURN(u.admin, OptionalBool(body, "admin"));
+          ASSIGN_OR_RETURN(u.disabled, OptionalBool(body, "disabled"));
+          ASSIGN_OR_RETURN(u.default_project, OptionalString(body, "default_project"));
+          // Others' users do not exist for a non-admin (the service allows only their own).
+          if (!rc.ctx.principal.is_admin && rc.Param("user") != rc.ctx.principal.user_name) {
+            return absl::PermissionDeniedError("only admins change other users");
+          }
+          ASSIGN_OR_RETURN(User updated, p->auth->UpdateUser(rc.ctx, rc.Param("user"), u));
+          return HttpResponse::MakeJson(200, UserToJson(updated));
+        });
 
   r.Add("GET", "/api/v1/tokens", Permission::kAuthenticated, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {

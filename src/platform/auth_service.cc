@@ -275,7 +275,13 @@ absl::Status AuthService::RevokeToken(const RequestContext& ctx, int64_t token_i
 
 absl::StatusOr<User> AuthService::UpdateUser(const RequestContext& ctx, absl::string_view name,
                                              const UserUpdate& update) {
-  if (!ctx.principal.is_admin) return absl::PermissionDeniedError("only admins change users");
+  const bool own_default_only = name == ctx.principal.user_name && !update.display_name &&
+                                !update.email && !update.admin && !update.disabled &&
+                                update.default_project;
+  if (!ctx.principal.is_admin && !own_default_only) {
+    return absl::PermissionDeniedError(
+        "only admins change users (a user may change their own default_project)");
+  }
   if ((update.display_name && update.display_name->size() > 200) ||
       (update.email && update.email->size() > 320)) {
     return absl::InvalidArgumentError("display name or email is too long");
@@ -289,6 +295,20 @@ absl::StatusOr<User> AuthService::UpdateUser(const RequestContext& ctx, absl::st
     if (update.email) u.email = *update.email;
     if (update.admin) u.is_admin = *update.admin;
     if (update.disabled) u.disabled = *update.disabled;
+    if (update.default_project && !update.default_project->empty()) {
+      ASSIGN_OR_RETURN(auto project, tx.projects().FindByName(*update.default_project));
+      std::optional<Role> role;
+      if (project) {
+        ASSIGN_OR_RETURN(role, tx.members().RoleOf(project->id, u.id));
+      }
+      // The user must be able to use it (admins may point anyone at any existing project;
+      // a project the user cannot see reads as missing, as everywhere).
+      if (!project || (!role && !u.is_admin && !ctx.principal.is_admin)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "default_project: project '", *update.default_project, "' does not exist"));
+      }
+    }
+    if (update.default_project) u.default_project = *update.default_project;
     const bool was_admin = found->is_admin && !found->disabled;
     if (was_admin && !(u.is_admin && !u.disabled)) {
       ASSIGN_OR_RETURN(auto all, tx.users().List());
@@ -305,6 +325,7 @@ absl::StatusOr<User> AuthService::UpdateUser(const RequestContext& ctx, absl::st
     if (update.disabled) detail["disabled"] = *update.disabled;
     if (update.display_name) detail["display_name"] = *update.display_name;
     if (update.email) detail["email"] = *update.email;
+    if (update.default_project) detail["default_project"] = *update.default_project;
     out = u;
     return AuditLog::AppendInTx(tx, ctx,
                                 {"user.update", absl::StrCat("user/", u.name), "", detail});
@@ -324,9 +345,13 @@ void AuthService::ForgetUser(int64_t user_id) {
 }
 
 Json UserToJson(const User& u) {
-  return Json{{"name", u.name},         {"display_name", u.display_name},
-              {"email", u.email},       {"admin", u.is_admin},
-              {"disabled", u.disabled}, {"created_at", FormatRfc3339Millis(u.created_at)}};
+  return Json{{"name", u.name},
+              {"display_name", u.display_name},
+              {"email", u.email},
+              {"admin", u.is_admin},
+              {"disabled", u.disabled},
+              {"created_at", FormatRfc3339Millis(u.created_at)},
+              {"default_project", u.default_project}};
 }
 
 Json TokenToJson(const Token& t) {

@@ -43,12 +43,14 @@ class Authenticator {
   }
 };
 
-// The changes an admin may make to a user; absent fields stay as they are.
+// The changes an admin may make to a user; absent fields stay as they are. Users may change
+// their own default project (to one they have a role in; "" for their personal project).
 struct UserUpdate {
   std::optional<std::string> display_name;
   std::optional<std::string> email;
   std::optional<bool> admin;
   std::optional<bool> disabled;
+  std::optional<std::string> default_project;
 };
 
 struct IssuedToken {

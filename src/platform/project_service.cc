@@ -71,9 +71,19 @@ absl::StatusOr<Project> ProjectService::Create(const RequestContext& ctx, absl::
       RETURN_IF_ERROR(
           tx.members().Upsert(created.id, ctx.principal.user_id, Role::kOwner, p.created_at));
     }
-    return AuditLog::AppendInTx(tx, ctx,
-                                {"project.create", absl::StrCat("project/", name),
-                                 std::string(name), Json{{"description", description}}});
+    RETURN_IF_ERROR(AuditLog::AppendInTx(tx, ctx,
+                                         {"project.create", absl::StrCat("project/", name),
+                                          std::string(name), Json{{"description", description}}}));
+    // Every project has MLflow's "Default" experiment (experiment 0 on its MLflow URI).
+    Experiment e;
+    e.project_id = created.id;
+    e.name = kDefaultExperiment;
+    e.created_at = e.updated_at = p.created_at;
+    ASSIGN_OR_RETURN(Experiment made, tx.tracking().CreateExperiment(e));
+    return AuditLog::AppendInTx(
+        tx, ctx,
+        {"experiment.create", absl::StrCat("project/", name, "/experiment/", made.id),
+         std::string(name), Json{{"name", kDefaultExperiment}}});
   }));
   return created;
 }

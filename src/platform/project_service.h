@@ -25,6 +25,9 @@ struct ProjectView {
   std::optional<Role> role;
 };
 
+// The experiment every project has, which MLflow's clients call experiment 0.
+inline constexpr const char* kDefaultExperiment = "Default";
+
 class ProjectService {
  public:
   // `cache_ttl_s`: how long a resolved project and role are reused (0: never). Changes made

@@ -194,9 +194,12 @@ absl::Status TrackingService::SetExperimentTag(const RequestContext& ctx, int64_
 
 absl::StatusOr<RunView> TrackingService::CreateRun(
     const RequestContext& ctx, int64_t experiment_id, absl::string_view name,
-    std::optional<int64_t> start_time,
-    const std::vector<std::pair<std::string, std::string>>& tags) {
+    std::optional<int64_t> start_time, const std::vector<std::pair<std::string, std::string>>& tags,
+    absl::string_view user_id) {
   for (const auto& [k, v] : tags) RETURN_IF_ERROR(ValidateTrackingKey("tag", k));
+  if (user_id.size() > 250) {
+    return absl::InvalidArgumentError("user_id is longer than 250 characters");
+  }
   RunView view;
   RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
     // The same answer for a missing experiment and one in a project the caller cannot see,
@@ -213,7 +216,8 @@ absl::StatusOr<RunView> TrackingService::CreateRun(
     r.uuid = HexEncode(RandomBytes(16));
     r.experiment_id = experiment_id;
     r.name = name.empty() ? absl::StrCat("run-", r.uuid.substr(0, 8)) : std::string(name);
-    r.user = ctx.principal.user_name;
+    r.user = user_id.empty() ? ctx.principal.user_name : std::string(user_id);
+    r.created_by = ctx.principal.user_name;
     r.start_time = start_time.value_or(NowMillis());
     ASSIGN_OR_RETURN(view.run, tx.tracking().CreateRun(r));
     for (const auto& [k, v] : tags) RETURN_IF_ERROR(tx.tracking().PutTag(view.run.id, k, v));

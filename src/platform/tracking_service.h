@@ -60,9 +60,12 @@ class TrackingService {
   absl::Status SetExperimentTag(const RequestContext& ctx, int64_t id, absl::string_view key,
                                 absl::string_view value);
 
+  // `user_id`: MLflow's run user as the client gave it (default: the caller, who is kept as
+  // the run's creator either way).
   absl::StatusOr<RunView> CreateRun(const RequestContext& ctx, int64_t experiment_id,
                                     absl::string_view name, std::optional<int64_t> start_time,
-                                    const std::vector<std::pair<std::string, std::string>>& tags);
+                                    const std::vector<std::pair<std::string, std::string>>& tags,
+                                    absl::string_view user_id = {});
   absl::StatusOr<RunView> GetRun(const Principal& who, absl::string_view run_id);
   absl::StatusOr<Run> UpdateRun(const RequestContext& ctx, absl::string_view run_id,
                                 std::optional<std::string> status, std::optional<int64_t> end_time,

@@ -36,6 +36,7 @@ struct User {
   bool is_admin = false;
   bool disabled = false;
   int64_t created_at = 0;
+  std::string default_project;  // where plain MLflow names live on the root URI ("": personal)
 };
 
 struct Token {
@@ -194,11 +195,12 @@ struct Run {
   std::string uuid;
   int64_t experiment_id = 0;
   std::string name;
-  std::string user;
+  std::string user;                // MLflow's user_id: as the client gave it, else the creator
   std::string status = "RUNNING";  // RUNNING | SCHEDULED | FINISHED | FAILED | KILLED
   int64_t start_time = 0;
   std::optional<int64_t> end_time;
   std::string lifecycle_stage = "active";
+  std::string created_by;  // the authenticated user who created it
 };
 
 // kind: 0 finite, 1 NaN, 2 +Infinity, 3 -Infinity (SQLite cannot store NaN).
@@ -517,7 +519,7 @@ class UserRepository {
   virtual absl::StatusOr<std::optional<User>> FindById(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<User>> List() = 0;
   virtual absl::StatusOr<int64_t> Count() = 0;
-  // Replaces display name, email, admin flag and disabled flag of the user `user.id`.
+  // Replaces display name, email, admin flag, disabled flag and default project of `user.id`.
   virtual absl::Status Update(const User& user) = 0;
 };
 

@@ -364,6 +364,17 @@ ALTER TABLE model_versions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 UPDATE model_versions SET updated_at = created_at;
 CREATE INDEX model_versions_model ON model_versions(model_id, status);
 )sql"},
+      {10,
+       "a user's default project (MLflow's root URI); experiment Default in every project; "
+       "a run's user as the client gave it, and who created it",
+       R"sql(
+ALTER TABLE users ADD COLUMN default_project TEXT NOT NULL DEFAULT '';
+INSERT INTO experiments (project_id, name, lifecycle_stage, created_at, updated_at)
+  SELECT p.id, 'Default', 'active', p.created_at, p.created_at FROM projects p
+  WHERE NOT EXISTS (SELECT 1 FROM experiments e WHERE e.project_id = p.id AND e.name = 'Default');
+ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+UPDATE runs SET created_by = user;
+)sql"},
   };
   return *kMigrations;
 }

@@ -43,7 +43,8 @@ int LatestSchemaVersion() { return Migrations().back().version; }
 
 namespace {
 
-constexpr char kUserCols[] = "id, name, display_name, email, is_admin, disabled, created_at";
+constexpr char kUserCols[] =
+    "id, name, display_name, email, is_admin, disabled, created_at, default_project";
 
 User ReadUser(const SqliteStmt& s) {
   User u;
@@ -54,6 +55,7 @@ User ReadUser(const SqliteStmt& s) {
   u.is_admin = s.Int(4) != 0;
   u.disabled = s.Int(5) != 0;
   u.created_at = s.Int(6);
+  u.default_project = s.Text(7);
   return u;
 }
 
@@ -95,9 +97,10 @@ class SqliteUsers : public UserRepository {
   }
   absl::Status Update(const User& user) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("UPDATE users SET display_name = ?, email = ?, "
-                                          "is_admin = ?, disabled = ? WHERE id = ?"));
+                                          "is_admin = ?, disabled = ?, default_project = ? "
+                                          "WHERE id = ?"));
     st.Bind(1, user.display_name).Bind(2, user.email).Bind(3, int64_t{user.is_admin});
-    st.Bind(4, int64_t{user.disabled}).Bind(5, user.id);
+    st.Bind(4, int64_t{user.disabled}).Bind(5, user.default_project).Bind(6, user.id);
     return st.Run();
   }
 

@@ -17,7 +17,7 @@ namespace {
 
 constexpr char kRunCols[] =
     "r.id, r.uuid, r.experiment_id, r.name, r.user, r.status, r.start_time, r.end_time, "
-    "r.lifecycle_stage";
+    "r.lifecycle_stage, r.created_by";
 
 Run ReadRun(const SqliteStmt& s) {
   Run r;
@@ -30,6 +30,7 @@ Run ReadRun(const SqliteStmt& s) {
   r.start_time = s.Int(6);
   r.end_time = s.OptInt(7);
   r.lifecycle_stage = s.Text(8);
+  r.created_by = s.Text(9);
   return r;
 }
 
@@ -206,10 +207,10 @@ class SqliteTracking : public TrackingRepository {
 
   absl::StatusOr<Run> CreateRun(const Run& r) override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("INSERT INTO runs (uuid, experiment_id, name, user, "
-                                          "status, start_time, end_time, lifecycle_stage) "
-                                          "VALUES (?,?,?,?,?,?,?,?)"));
+                                          "status, start_time, end_time, lifecycle_stage, "
+                                          "created_by) VALUES (?,?,?,?,?,?,?,?,?)"));
     st.Bind(1, r.uuid).Bind(2, r.experiment_id).Bind(3, r.name).Bind(4, r.user).Bind(5, r.status);
-    st.Bind(6, r.start_time).Bind(7, r.end_time).Bind(8, r.lifecycle_stage);
+    st.Bind(6, r.start_time).Bind(7, r.end_time).Bind(8, r.lifecycle_stage).Bind(9, r.created_by);
     RETURN_IF_ERROR(st.Run());
     Run out = r;
     out.id = c_->LastInsertId();
@@ -528,7 +529,8 @@ class SqliteTracking : public TrackingRepository {
       absl::StrAppend(&order, order.empty() ? "" : ", ", expr, " IS NULL, ", expr,
                       o.ascending ? " ASC" : " DESC");
     }
-    absl::StrAppend(&order, order.empty() ? "" : ", ", "r.start_time DESC, r.id DESC");
+    // Ties as MLflow breaks them: newest start first, then by run id.
+    absl::StrAppend(&order, order.empty() ? "" : ", ", "r.start_time DESC, r.uuid ASC");
     std::string sql = absl::StrCat("SELECT ", kRunCols, " FROM runs r", joins, " WHERE ", where,
                                    " ORDER BY ", order, " LIMIT ? OFFSET ?");
     std::vector<Arg> args = std::move(join_args);

@@ -282,3 +282,69 @@ def test_bad_sources_and_fields_are_mlflow_errors_and_change_nothing(ml, tmpdir_
     assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     r = ml.request("GET", f"{ROOT_API}/registered-models/search", token=outsider)
     assert r.status == 200 and r.json.get("registered_models", []) == []
+
+
+def test_root_uri_plain_names_default_project_and_experiment_zero(server):
+    alice = server.make_user("alice")
+    A = lambda method, path, body=None: server.request(method, path, token=alice, body=body)  # noqa: E731
+    # mlflow.start_run() with no experiment: runs/create on experiment "0" makes the personal
+    # project and its Default experiment on first use.
+    r = A("POST", f"{ROOT_API}/runs/create", {"experiment_id": "0", "start_time": 1})
+    assert r.status == 200, r.raw
+    default_id = r.json["run"]["info"]["experiment_id"]
+    got = ok(A("GET", f"{ROOT_API}/experiments/get?experiment_id=0"))["experiment"]
+    assert got["name"] == "Default" and got["experiment_id"] == default_id
+    assert server.admin("GET", "/api/v1/projects/alice-home").status == 200
+    assert server.admin("GET", "/api/v1/users/alice").json["default_project"] == ""
+    # set_experiment("churn"): get-by-name, then create, with a plain name.
+    err(A("GET", f"{ROOT_API}/experiments/get-by-name?experiment_name=churn"), 404, "RESOURCE_DOES_NOT_EXIST")
+    eid = ok(A("POST", f"{ROOT_API}/experiments/create", {"name": "churn"}))["experiment_id"]
+    got = ok(A("GET", f"{ROOT_API}/experiments/get-by-name?experiment_name=churn"))["experiment"]
+    assert got["experiment_id"] == eid and got["name"] == "churn" and got["tags"] == []
+    # PROJECT/NAME and the per-project URI keep working and name the same experiment.
+    assert ok(A("GET", f"{ROOT_API}/experiments/get-by-name?experiment_name=alice-home/churn"))[
+        "experiment"]["experiment_id"] == eid
+    assert ok(A("GET", f"/projects/alice-home/api/2.0/mlflow/experiments/get-by-name?experiment_name=churn"))[
+        "experiment"]["experiment_id"] == eid
+    # Search with the grammar: LIKE, AND, tags, order_by, paging; Default is listed.
+    ok(A("POST", f"{ROOT_API}/experiments/set-experiment-tag", {"experiment_id": eid, "key": "team", "value": "risk"}))
+    ok(A("POST", f"{ROOT_API}/experiments/create", {"name": "churn-b"}))
+    names = [e["name"] for e in ok(A("POST", f"{ROOT_API}/experiments/search",
+                                       {"order_by": ["name ASC"]}))["experiments"]]
+    assert names == ["Default", "churn", "churn-b"]
+    found = ok(A("POST", f"{ROOT_API}/experiments/search",
+                 {"filter": "name LIKE 'churn%' AND tags.team = 'risk'"}))["experiments"]
+    assert [e["name"] for e in found] == ["churn"]
+    page = ok(A("POST", f"{ROOT_API}/experiments/search", {"max_results": 2, "order_by": ["name ASC"]}))
+    assert len(page["experiments"]) == 2 and page["next_page_token"]
+    rest = ok(A("POST", f"{ROOT_API}/experiments/search",
+                {"max_results": 2, "order_by": ["name ASC"], "page_token": page["next_page_token"]}))
+    assert [e["name"] for e in rest["experiments"]] == ["churn-b"] and "next_page_token" not in rest
+    msg = err(A("POST", f"{ROOT_API}/experiments/search", {"max_results": 100000}), 400, "INVALID_PARAMETER_VALUE")
+    assert "at most 50000" in msg
+    msg = err(A("POST", f"{ROOT_API}/experiments/delete", {"experiment_id": "0"}), 400, "INVALID_PARAMETER_VALUE")
+    assert "default experiment" in msg
+    # Runs searched through experiment 0.
+    runs = ok(A("POST", f"{ROOT_API}/runs/search", {"experiment_ids": ["0"]}))["runs"]
+    assert len(runs) == 1 and runs[0]["info"]["experiment_id"] == default_id
+    # The registry takes plain names on the root URI too.
+    rm = ok(A("POST", f"{ROOT_API}/registered-models/create", {"name": "scorer"}))["registered_model"]
+    assert rm["name"] == "scorer"
+    assert server.admin("GET", "/api/v1/projects/alice-home/models/scorer").status == 200
+    # An admin points alice at a team project; plain names follow it.
+    assert server.admin("POST", "/api/v1/projects", {"name": "team"}).status == 201
+    err(A("POST", f"{ROOT_API}/experiments/create", {"name": "x", "tags": "bad"}), 400, "INVALID_PARAMETER_VALUE")
+    r = A("PATCH", "/api/v1/users/alice", {"default_project": "team"})
+    assert r.status == 400 and "does not exist" in r.json["error"]["message"]  # no role in it
+    server.admin("POST", "/api/v1/projects/team/members", {"user": "alice", "role": "editor"})
+    r = A("PATCH", "/api/v1/users/alice", {"default_project": "team"})
+    assert r.status == 200 and r.json["default_project"] == "team", r.raw
+    assert A("PATCH", "/api/v1/users/alice", {"admin": True}).status == 403
+    tid = ok(A("POST", f"{ROOT_API}/experiments/create", {"name": "shared"}))["experiment_id"]
+    got = ok(server.admin("GET", f"/projects/team/api/2.0/mlflow/experiments/get?experiment_id={tid}"))
+    assert got["experiment"]["name"] == "shared"
+    listed = [e["name"] for e in ok(A("POST", f"{ROOT_API}/experiments/search", {"order_by": ["name ASC"]}))["experiments"]]
+    assert "shared" in listed and "alice-home/churn" in listed and "Default" in listed
+    # Every new project has its Default experiment.
+    d = ok(server.admin("GET", "/projects/team/api/2.0/mlflow/experiments/get?experiment_id=0"))["experiment"]
+    assert d["name"] == "Default"

@@ -33,15 +33,19 @@ def test_experiment_lifecycle_and_names(trk):
     # The plain path names experiments PROJECT/NAME.
     plain = trk.admin("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=track/churn-xgb")
     assert plain.status == 200 and plain.json["experiment"]["experiment_id"] == eid
+    # A plain name on the root URI lives in the caller's default project (here admin-home).
     r = trk.admin("POST", "/api/2.0/mlflow/experiments/create", {"name": "no-project"})
-    assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert r.status == 200, r.raw
+    assert trk.admin("GET", "/projects/admin-home/api/2.0/mlflow/experiments/get-by-name?"
+                            "experiment_name=no-project").status == 200
     dup = trk.admin("POST", f"{P}/experiments/create", {"name": "churn-xgb"})
     assert dup.status == 400 and dup.json["error_code"] == "RESOURCE_ALREADY_EXISTS"
     assert trk.admin("POST", f"{P}/experiments/update", {"experiment_id": eid, "new_name": "churn2"}).status == 200
     assert trk.admin("POST", f"{P}/experiments/delete", {"experiment_id": eid}).status == 200
+    # Every project has MLflow's Default experiment.
     listed = trk.admin("POST", f"{P}/experiments/search", {"view_type": "ALL"}).json["experiments"]
-    assert [(e["name"], e["lifecycle_stage"]) for e in listed] == [("churn2", "deleted")]
-    assert trk.admin("POST", f"{P}/experiments/search", {}).json["experiments"] == []
+    assert sorted((e["name"], e["lifecycle_stage"]) for e in listed) == [("Default", "active"), ("churn2", "deleted")]
+    assert [e["name"] for e in trk.admin("POST", f"{P}/experiments/search", {}).json["experiments"]] == ["Default"]
     assert trk.admin("POST", f"{P}/experiments/restore", {"experiment_id": eid}).status == 200
     found = trk.admin("POST", f"{P}/experiments/search", {"filter": "name = 'churn2'"}).json["experiments"]
     assert len(found) == 1
@@ -270,7 +274,7 @@ def test_native_routes_list_get_and_compare(trk):
                                                  "metrics": [{"key": "loss", "value": 1.0 / (s + 1 + i), "timestamp": s, "step": s}
                                                              for s in range(3)]})
     exps = trk.admin("GET", "/api/v1/projects/track/experiments").json["experiments"]
-    assert [e["name"] for e in exps] == ["native"]
+    assert sorted(e["name"] for e in exps) == ["Default", "native"]
     one = trk.admin("GET", f"/api/v1/projects/track/runs/{ids[0]}").json
     assert one["params"] == {"max_depth": "4", "seed": "1"} and one["metrics"]["loss"] == pytest.approx(1 / 3)
     cmp = trk.admin("GET", f"/api/v1/projects/track/runs-compare?run_ids={ids[0]},{ids[1]}&metric=loss").json
@@ -287,3 +291,86 @@ def test_native_routes_list_get_and_compare(trk):
     assert trk.request("GET", f"/api/v1/projects/track/runs/{ids[0]}", token=outsider).status == 404
     trk.admin("POST", "/api/v1/projects", {"name": "other"})
     assert trk.admin("GET", f"/api/v1/projects/other/runs/{ids[0]}").status == 404  # not in that project
+
+
+def test_mlflow_client_calls_log_model_artifacts_list_inputs_and_user(trk):
+    from conftest import ADMIN_TOKEN
+    eid = exp(trk, "gaps")
+    # user_id as the client sent it; the authenticated user is kept as the creator.
+    r = trk.admin("POST", f"{P}/runs/create", {"experiment_id": eid, "user_id": "jovyan", "start_time": 5})
+    rid = r.json["run"]["info"]["run_id"]
+    assert r.json["run"]["info"]["user_id"] == "jovyan"
+    native = trk.admin("GET", f"/api/v1/projects/track/runs/{rid}").json
+    assert native["user"] == "jovyan" and native["created_by"] == "admin"
+    # No tags the client did not log (besides MLflow's own mlflow.runName).
+    tags = {t["key"] for t in trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["data"]["tags"]}
+    assert tags == {"mlflow.runName"}
+    exp_tags = trk.admin("GET", f"{P}/experiments/get?experiment_id={eid}").json["experiment"]["tags"]
+    assert exp_tags == []
+    # log-model: the model's record is appended to mlflow.log-model.history.
+    model = {"artifact_path": "model", "flavors": {"xgboost": {"data": "model.xgb"}}, "run_id": rid}
+    for _ in range(2):
+        assert trk.admin("POST", f"{P}/runs/log-model", {"run_id": rid, "model_json": json.dumps(model)}).status == 200
+    got = {t["key"]: t["value"] for t in trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["data"]["tags"]}
+    assert [m["artifact_path"] for m in json.loads(got["mlflow.log-model.history"])] == ["model", "model"]
+    r = trk.admin("POST", f"{P}/runs/log-model", {"run_id": rid, "model_json": "{\"flavors\": {}}"})
+    assert r.status == 400 and "artifact_path" in r.json["message"]
+    r = trk.admin("POST", f"{P}/runs/log-model", {"run_id": rid, "model_json": "{not json"})
+    assert r.status == 400 and "line 1, column" in r.json["message"], r.raw
+    # artifacts/list: "." and "" are the run's root; paths are relative to it.
+    base = f"/api/2.0/mlflow-artifacts/artifacts/track/runs/{rid}/artifacts"
+    for name in ("model/MLmodel", "model/model.xgb", "notes.txt"):
+        assert trk.request("PUT", f"{base}/{name}", token=ADMIN_TOKEN, raw=b"x" * 3).status == 200
+    for path in (".", "", "./"):
+        listed = trk.admin("GET", f"{P}/artifacts/list?run_id={rid}&path={path}").json
+        assert listed["root_uri"] == f"mlflow-artifacts:/track/runs/{rid}/artifacts"
+        assert sorted((f["path"], f["is_dir"]) for f in listed["files"]) == [("model", True), ("notes.txt", False)]
+    listed = trk.admin("GET", f"{P}/artifacts/list?run_id={rid}&path=model").json["files"]
+    assert sorted((f["path"], f["file_size"]) for f in listed) == [("model/MLmodel", 3), ("model/model.xgb", 3)]
+    r = trk.admin("GET", f"{P}/artifacts/list?run_id={rid}&path=../x")
+    assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE"
+    # log-inputs keeps the dataset as logged (source type, schema, profile) and every tag.
+    ds = {"name": "churn", "digest": "abc123", "source_type": "local", "source": "{\"uri\": \"/data/churn.csv\"}",
+          "schema": "{\"mlflow_colspec\": []}", "profile": "{\"num_rows\": 10}"}
+    in_tags = [{"key": "mlflow.data.context", "value": "training"}, {"key": "owner", "value": "risk"}]
+    assert trk.admin("POST", f"{P}/runs/log-inputs",
+                     {"run_id": rid, "datasets": [{"dataset": ds, "tags": in_tags}]}).status == 200
+    inp = trk.admin("GET", f"{P}/runs/get?run_id={rid}").json["run"]["inputs"]["dataset_inputs"][0]
+    assert inp["dataset"] == ds and inp["tags"] == in_tags
+
+
+def test_validation_uses_mlflow_wording(trk):
+    eid = exp(trk, "valid")
+    rid = run(trk, eid)
+    cases = [
+        ("runs/log-metric", {"run_id": rid, "key": "m", "value": 1}, "Missing value for required parameter 'timestamp'."),
+        ("runs/log-metric", {"run_id": rid, "key": "m", "value": "abc", "timestamp": 1},
+         "Invalid value \"abc\" for parameter 'value' supplied"),
+        ("runs/log-metric", {"run_id": rid, "key": 123, "value": 1, "timestamp": 1},
+         "Invalid value 123 for parameter 'key' supplied"),
+        ("runs/log-batch", {"run_id": rid, "metrics": [{"key": "m", "value": 1}]},
+         "Missing value for required parameter 'metrics[0].timestamp'."),
+        ("runs/log-batch", {"run_id": rid, "metrics": [{"key": "m", "value": 1, "timestamp": "x"}]},
+         "Invalid value \"x\" for parameter 'metrics[0].timestamp' supplied"),
+        ("runs/log-inputs", {"run_id": rid}, "Missing value for required parameter 'datasets'."),
+        ("runs/log-inputs", {"run_id": rid, "datasets": {"a": 1}}, "for parameter 'datasets' supplied"),
+        ("runs/log-parameter", {"run_id": rid, "key": "p"}, "Missing value for required parameter 'value'."),
+        ("runs/log-parameter", {"key": "p", "value": "1"}, "Missing value for required parameter 'run_id'."),
+        ("experiments/create", {"name": 123.5}, "Invalid value 123.5 for parameter 'name' supplied"),
+        ("runs/create", {"experiment_id": [1]}, "Invalid value [1] for parameter 'experiment_id' supplied"),
+    ]
+    for path, body, want in cases:
+        r = trk.admin("POST", f"{P}/{path}", body)
+        assert r.status == 400 and r.json["error_code"] == "INVALID_PARAMETER_VALUE", (path, body, r.raw)
+        assert want in r.json["message"], (path, r.json["message"])
+    # Numeric ids are accepted where MLflow's clients send strings.
+    assert trk.admin("POST", f"{P}/runs/create", {"experiment_id": int(eid)}).status == 200
+    r = trk.admin("GET", f"{P}/runs/get?run_id=nope")
+    assert r.status == 404 and r.json["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_runs_search_breaks_ties_as_mlflow(trk):
+    eid = exp(trk, "ties")
+    ids = [run(trk, eid, f"t{i}") for i in range(6)]  # all start at 1000
+    got = [r["info"]["run_id"] for r in trk.admin("POST", f"{P}/runs/search", {"experiment_ids": [eid]}).json["runs"]]
+    assert got == sorted(ids)  # same start time: by run id
