@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test test-unit test-e2e test-ui fuzz bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch format lint clean
+.PHONY: help setup build ui run test api-reference test-unit test-e2e test-ui fuzz bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI; bench-batch: vs pandas + xgboost)"
 	@echo "make fuzz       build the asan preset and run every libFuzzer target (FUZZ_SECONDS=60 each)"
 	@echo "make format     clang-format the C++ sources"
+	@echo "make api-reference  regenerate docs/api-reference.md from the route table (OpenAPI)"
 
 setup:
 	@bash scripts/setup.sh
@@ -75,3 +76,8 @@ lint:
 
 clean:
 	@rm -rf build ui/dist
+
+api-reference: build
+	@$(KADE) openapi > $(BUILD_DIR)/openapi.json
+	@cd ui && node tools/check-openapi.mjs ../$(BUILD_DIR)/openapi.json
+	@$(PY) scripts/gen_api_reference.py $(BUILD_DIR)/openapi.json

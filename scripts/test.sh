@@ -13,6 +13,11 @@ cmake --build build/release
 echo "== unit tests"
 ctest --preset release -j2 --timeout 300
 
+echo "== OpenAPI document: valid 3.1, and docs/api-reference.md generated from it"
+build/release/kade openapi > build/openapi.json
+(cd ui && node tools/check-openapi.mjs ../build/openapi.json)
+/usr/bin/python3 scripts/gen_api_reference.py --check build/openapi.json
+
 echo "== end-to-end tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 

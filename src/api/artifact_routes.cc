@@ -1,10 +1,13 @@
 // Project artifacts (streamed upload and download) and artifact garbage collection.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 
 namespace kade {
+
+namespace S = schema;
 
 namespace {
 class ArtifactSink : public UploadSink {
@@ -37,15 +40,20 @@ void RegisterArtifactRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& a : list) arr.push_back(ArtifactToJson(a));
           return HttpResponse::MakeJson(200, Json{{"artifacts", arr}});
-        });
+        })
+      .Doc("List a project's artifacts", S::Obj({{"artifacts", S::Arr(S::Ref("Artifact"))}}))
+      .Query("prefix", S::Str(), "");
 
   r.AddUpload("PUT", "/api/v1/projects/{project}/artifacts/{name*}", Permission::kProjectEdit,
-              "artifact.put", [p](RouteContext& rc) -> absl::StatusOr<std::unique_ptr<UploadSink>> {
+              "artifact.put",
+              [p](RouteContext& rc) -> absl::StatusOr<std::unique_ptr<UploadSink>> {
                 ASSIGN_OR_RETURN(auto up,
                                  p->artifacts->BeginUpload(rc.project_record(), rc.Param("name"),
                                                            rc.request->content_type));
                 return std::unique_ptr<UploadSink>(new ArtifactSink(std::move(up), rc.ctx));
-              });
+              })
+      .Doc("Upload an artifact (streamed; content-addressed)", S::Ref("Artifact"), S::Binary(), 201)
+      .Consumes("application/octet-stream");
 
   r.Add("GET", "/api/v1/projects/{project}/artifacts/{name*}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -61,14 +69,18 @@ void RegisterArtifactRoutes(Router& r) {
           resp.headers.emplace_back("Cache-Control", "no-store");
           return resp;
         })
+      .Doc("Download an artifact", S::Binary())
+      .Produces("application/octet-stream")
       .blocking = true;  // re-hashes the whole blob
 
-  r.Add(
-      "DELETE", "/api/v1/projects/{project}/artifacts/{name*}", Permission::kProjectEdit,
-      "artifact.delete", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-        RETURN_IF_ERROR(p->artifacts->Delete(rc.ctx, rc.project_record(), rc.Param("name")));
-        return HttpResponse::MakeJson(200, Json{{"name", rc.Param("name")}, {"status", "deleted"}});
-      });
+  r.Add("DELETE", "/api/v1/projects/{project}/artifacts/{name*}", Permission::kProjectEdit,
+        "artifact.delete",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          RETURN_IF_ERROR(p->artifacts->Delete(rc.ctx, rc.project_record(), rc.Param("name")));
+          return HttpResponse::MakeJson(200,
+                                        Json{{"name", rc.Param("name")}, {"status", "deleted"}});
+        })
+      .Doc("Delete an artifact", S::Empty());
 
   r.Add("POST", "/api/v1/admin/gc", Permission::kAdmin, "artifact.gc",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -88,6 +100,9 @@ void RegisterArtifactRoutes(Router& r) {
                                                   {"bytes_removed", rep.bytes_removed},
                                                   {"blobs_kept_young", rep.blobs_kept_young}});
         })
+      .Doc("Collect blobs no artifact refers to (admins)",
+           S::Obj({{"removed", S::Int()}, {"bytes", S::Int()}, {"dry_run", S::Bool()}}),
+           S::Obj({{"dry_run", S::Bool()}, {"grace_seconds", S::Int()}}))
       .blocking = true;
 }
 

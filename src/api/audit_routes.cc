@@ -2,10 +2,13 @@
 // deletes audit entries.
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 
 namespace kade {
+
+namespace S = schema;
 
 namespace {
 absl::StatusOr<AuditQuery> QueryFrom(const HttpRequest& req) {
@@ -49,7 +52,14 @@ void RegisterAuditRoutes(Router& r) {
           q.project = rc.request->Query("project");
           ASSIGN_OR_RETURN(auto entries, p->audit->List(q));
           return Page(entries, q.limit);
-        });
+        })
+      .Doc("The audit log (admins), newest first",
+           S::Obj({{"entries", S::Arr(S::Ref("AuditEntry"))}, {"next_before", S::Any()}}))
+      .Query("actor", S::Str(), "")
+      .Query("action", S::Str(), "")
+      .Query("project", S::Str(), "")
+      .Query("limit", S::Int(), "")
+      .Query("before", S::Int(), "entries before this sequence number");
 
   r.Add("GET", "/api/v1/projects/{project}/audit", Permission::kProjectManage, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -57,7 +67,13 @@ void RegisterAuditRoutes(Router& r) {
           q.project = rc.project_record().name;
           ASSIGN_OR_RETURN(auto entries, p->audit->List(q));
           return Page(entries, q.limit);
-        });
+        })
+      .Doc("A project's audit log (maintainers)",
+           S::Obj({{"entries", S::Arr(S::Ref("AuditEntry"))}, {"next_before", S::Any()}}))
+      .Query("actor", S::Str(), "")
+      .Query("action", S::Str(), "")
+      .Query("limit", S::Int(), "")
+      .Query("before", S::Int(), "");
 
   r.Add("GET", "/api/v1/audit/verify", Permission::kAdmin, "",
         [p](RouteContext&) -> absl::StatusOr<HttpResponse> {
@@ -72,6 +88,8 @@ void RegisterAuditRoutes(Router& r) {
           }
           return HttpResponse::MakeJson(200, j);
         })
+      .Doc("Verify the audit log's hash chain (admins)",
+           S::Obj({{"ok", S::Bool()}, {"entries", S::Int()}, {"first_bad", S::Any()}}))
       .blocking = true;  // walks the whole log
 }
 

@@ -8,12 +8,15 @@
 //   /api/v1/projects/{p}/batch/schedules/{s} POST   /api/v1/projects/{p}/batch/schedules/{s}/run ->
 //   201 job (now, out of turn)
 #include "absl/strings/numbers.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "platform/names.h"
 
 namespace kade {
+
+namespace S = schema;
 namespace {
 
 absl::StatusOr<ScheduleSpec> ParseScheduleSpec(const Json& body) {
@@ -81,6 +84,16 @@ void RegisterBatchRoutes(Router& r) {
           ASSIGN_OR_RETURN(Job job, p->batch->Submit(rc.ctx, rc.project_record(), spec));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
+      .Doc("Submit a batch scoring job", S::Ref("Job"),
+           S::Obj({{"model", S::Str()},
+                   {"version", S::Any()},
+                   {"dataset", S::Str()},
+                   {"dataset_version", S::Any()},
+                   {"output", S::Str()},
+                   {"threads", S::Int()},
+                   {"force", S::Bool()}},
+                  {"model", "dataset"}),
+           201)
       .blocking = true;
 
   r.Add("GET", base + "/jobs", Permission::kProjectView, "",
@@ -95,7 +108,9 @@ void RegisterBatchRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& j : jobs) arr.push_back(JobToJson(j));
           return HttpResponse::MakeJson(200, Json{{"jobs", arr}});
-        });
+        })
+      .Doc("Batch scoring jobs", S::Obj({{"jobs", S::Arr(S::Ref("Job"))}}))
+      .Query("limit", S::Int(), "");
 
   r.Add("POST", base + "/schedules", Permission::kProjectEdit, "batch.schedule.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -105,6 +120,20 @@ void RegisterBatchRoutes(Router& r) {
                            p->batch->CreateSchedule(rc.ctx, rc.project_record(), std::move(spec)));
           return HttpResponse::MakeJson(201, ScheduleToJson(s));
         })
+      .Doc("Create a schedule (cron)", S::Ref("Schedule"),
+           S::Obj({{"name", S::Str()},
+                   {"cron", S::Str()},
+                   {"timezone", S::Str()},
+                   {"spec", S::Obj({{"model", S::Str()},
+                                    {"version", S::Any()},
+                                    {"dataset", S::Str()},
+                                    {"dataset_version", S::Any()},
+                                    {"output", S::Str()},
+                                    {"threads", S::Int()},
+                                    {"force", S::Bool()}},
+                                   {"model", "dataset"})},
+                   {"enabled", S::Bool()}}),
+           201)
       .blocking = true;
 
   r.Add("GET", base + "/schedules", Permission::kProjectView, "",
@@ -113,14 +142,16 @@ void RegisterBatchRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& s : list) arr.push_back(ScheduleToJson(s));
           return HttpResponse::MakeJson(200, Json{{"schedules", arr}});
-        });
+        })
+      .Doc("Schedules of a project", S::Obj({{"schedules", S::Arr(S::Ref("Schedule"))}}));
 
   r.Add("GET", base + "/schedules/{schedule}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(ScheduleView s,
                            p->batch->GetSchedule(rc.project_record(), rc.Param("schedule")));
           return HttpResponse::MakeJson(200, ScheduleToJson(s));
-        });
+        })
+      .Doc("A schedule", S::Ref("Schedule"));
 
   r.Add("PATCH", base + "/schedules/{schedule}", Permission::kProjectEdit, "batch.schedule.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -131,6 +162,18 @@ void RegisterBatchRoutes(Router& r) {
                                                     rc.Param("schedule"), std::move(change)));
           return HttpResponse::MakeJson(200, ScheduleToJson(s));
         })
+      .Doc("Change a schedule", S::Ref("Schedule"),
+           S::Obj({{"cron", S::Str()},
+                   {"timezone", S::Str()},
+                   {"enabled", S::Bool()},
+                   {"spec", S::Obj({{"model", S::Str()},
+                                    {"version", S::Any()},
+                                    {"dataset", S::Str()},
+                                    {"dataset_version", S::Any()},
+                                    {"output", S::Str()},
+                                    {"threads", S::Int()},
+                                    {"force", S::Bool()}},
+                                   {"model", "dataset"})}}))
       .blocking = true;
 
   r.Add("DELETE", base + "/schedules/{schedule}", Permission::kProjectEdit, "batch.schedule.delete",
@@ -138,7 +181,8 @@ void RegisterBatchRoutes(Router& r) {
           RETURN_IF_ERROR(
               p->batch->DeleteSchedule(rc.ctx, rc.project_record(), rc.Param("schedule")));
           return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("schedule")}});
-        });
+        })
+      .Doc("Delete a schedule", S::Obj({{"deleted", S::Str()}}));
 
   r.Add("POST", base + "/schedules/{schedule}/run", Permission::kProjectEdit, "batch.submit",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -146,6 +190,7 @@ void RegisterBatchRoutes(Router& r) {
               Job job, p->batch->RunScheduleNow(rc.ctx, rc.project_record(), rc.Param("schedule")));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
+      .Doc("Run a schedule now", S::Ref("Job"), S::Empty(), 201)
       .blocking = true;
 }
 

@@ -3,10 +3,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 
 namespace kade {
+
+namespace S = schema;
 
 namespace {
 
@@ -59,7 +62,10 @@ void RegisterDatasetRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& d : list) arr.push_back(DatasetToJson(d));
           return HttpResponse::MakeJson(200, Json{{"datasets", arr}});
-        });
+        })
+      .Doc("Datasets of a project (search with q)",
+           S::Obj({{"datasets", S::Arr(S::Ref("Dataset"))}}))
+      .Query("q", S::Str(), "");
 
   r.Add("POST", base, Permission::kProjectEdit, "dataset.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -68,7 +74,11 @@ void RegisterDatasetRoutes(Router& r) {
           ASSIGN_OR_RETURN(DatasetSpec spec, DatasetSpec::FromJson(body));
           ASSIGN_OR_RETURN(Dataset d, p->datasets->Create(rc.ctx, rc.project_record(), name, spec));
           return HttpResponse::MakeJson(201, DatasetToJson(d));
-        });
+        })
+      .Doc("Create a dataset", S::Ref("Dataset"),
+           S::Obj({{"name", S::Str()}, {"description", S::Str()}, {"tags", S::Map(S::Str())}},
+                  {"name"}),
+           201);
 
   r.Add("GET", base + "/{dataset}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -79,7 +89,8 @@ void RegisterDatasetRoutes(Router& r) {
           for (const auto& v : versions) vs.push_back(DatasetVersionToJson(d, v, false));
           j["versions"] = vs;
           return HttpResponse::MakeJson(200, j);
-        });
+        })
+      .Doc("A dataset with its versions", S::Ref("Dataset"));
 
   r.Add("PATCH", base + "/{dataset}", Permission::kProjectEdit, "dataset.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -90,14 +101,19 @@ void RegisterDatasetRoutes(Router& r) {
           ASSIGN_OR_RETURN(Dataset d, p->datasets->Update(rc.ctx, rc.project_record(),
                                                           rc.Param("dataset"), spec));
           return HttpResponse::MakeJson(200, DatasetToJson(d));
-        });
+        })
+      .Doc("Change a dataset's description, tags or pinned schema", S::Ref("Dataset"),
+           S::Obj({{"description", S::Str()},
+                   {"tags", S::Map(S::Str())},
+                   {"pinned_schema", S::Any()}}));
 
   r.Add("DELETE", base + "/{dataset}", Permission::kProjectManage, "dataset.delete",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           RETURN_IF_ERROR(p->datasets->Delete(rc.ctx, rc.project_record(), rc.Param("dataset")));
           return HttpResponse::MakeJson(200,
                                         Json{{"name", rc.Param("dataset")}, {"status", "deleted"}});
-        });
+        })
+      .Doc("Delete a dataset", S::Obj({{"name", S::Str()}, {"status", S::Str()}}));
 
   auto upload = [p](RouteContext& rc) -> absl::StatusOr<std::unique_ptr<UploadSink>> {
     const HttpRequest& q = *rc.request;
@@ -114,9 +130,24 @@ void RegisterDatasetRoutes(Router& r) {
     return std::unique_ptr<UploadSink>(new DatasetSink(std::move(up), d));
   };
   r.AddUpload("POST", base + "/{dataset}/versions", Permission::kProjectEdit,
-              "dataset.version.create", upload);
+              "dataset.version.create", upload)
+      .Doc("Upload a new version (CSV, JSON Lines or Parquet; gzip/zstd; streamed)",
+           S::Ref("DatasetVersion"), S::Binary(), 201)
+      .Consumes("application/octet-stream")
+      .Query("target", S::Str(), "")
+      .Query("description", S::Str(), "")
+      .Query("delimiter", S::Str(), "")
+      .Query("filename", S::Str(), "")
+      .Query("format", S::Enum({"auto", "csv", "jsonl"}), "");
   r.AddUpload("PUT", base + "/{dataset}/versions", Permission::kProjectEdit,
-              "dataset.version.create", upload);
+              "dataset.version.create", upload)
+      .Doc("Upload a new version (as POST)", S::Ref("DatasetVersion"), S::Binary(), 201)
+      .Consumes("application/octet-stream")
+      .Query("target", S::Str(), "")
+      .Query("description", S::Str(), "")
+      .Query("delimiter", S::Str(), "")
+      .Query("filename", S::Str(), "")
+      .Query("format", S::Str(), "");
 
   r.Add("GET", base + "/{dataset}/versions", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -125,7 +156,8 @@ void RegisterDatasetRoutes(Router& r) {
           Json vs = Json::array();
           for (const auto& v : versions) vs.push_back(DatasetVersionToJson(d, v, false));
           return HttpResponse::MakeJson(200, Json{{"versions", vs}});
-        });
+        })
+      .Doc("Versions of a dataset", S::Obj({{"versions", S::Arr(S::Ref("DatasetVersion"))}}));
 
   r.Add("GET", base + "/{dataset}/versions/{version}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -133,7 +165,8 @@ void RegisterDatasetRoutes(Router& r) {
           ASSIGN_OR_RETURN(DatasetVersion v, p->datasets->GetVersion(rc.project_record(), d.name,
                                                                      rc.Param("version"), false));
           return HttpResponse::MakeJson(200, DatasetVersionToJson(d, v, false));
-        });
+        })
+      .Doc("A dataset version (a number or latest)", S::Ref("DatasetVersion"));
 
   r.Add("GET", base + "/{dataset}/versions/{version}/profile", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -143,7 +176,8 @@ void RegisterDatasetRoutes(Router& r) {
           HttpResponse resp;
           resp.body = v.profile;  // stored as JSON text already
           return resp;
-        });
+        })
+      .Doc("A version's profile (mergeable sketches per column)", S::Any());
 
   r.Add("GET", base + "/{dataset}/versions/{version}/quality", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -153,7 +187,8 @@ void RegisterDatasetRoutes(Router& r) {
           HttpResponse resp;
           resp.body = v.quality;
           return resp;
-        });
+        })
+      .Doc("A version's quality report", S::Any());
 
   r.Add("GET", base + "/{dataset}/versions/{version}/download", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -172,6 +207,8 @@ void RegisterDatasetRoutes(Router& r) {
           resp.headers.emplace_back("X-Content-SHA256", opened.first.sha256);
           return resp;
         })
+      .Doc("Download a version's file", S::Binary())
+      .Produces("application/octet-stream")
       .blocking = true;
 
   r.Add("GET", base + "/{dataset}/versions/{version}/preview", Permission::kProjectView, "",
@@ -187,6 +224,10 @@ void RegisterDatasetRoutes(Router& r) {
                                                         rc.Param("version"), offset, limit, cols));
           return HttpResponse::MakeJson(200, j);
         })
+      .Doc("The first rows of a version",
+           S::Obj({{"columns", S::Arr(S::Str())}, {"rows", S::Arr(S::Arr(S::Any()))}}))
+      .Query("limit", S::Int(), "")
+      .Query("columns", S::Str(), "comma-separated")
       .blocking = true;
 
   r.Add("GET", base + "/{dataset}/versions/{version}/lineage", Permission::kProjectView, "",
@@ -194,10 +235,12 @@ void RegisterDatasetRoutes(Router& r) {
           ASSIGN_OR_RETURN(Json j, p->datasets->Lineage(rc.project_record(), rc.Param("dataset"),
                                                         rc.Param("version")));
           return HttpResponse::MakeJson(200, j);
-        });
+        })
+      .Doc("Where a version came from and what used it", S::Any());
 
   r.Add("POST", base + "/{dataset}/versions/{version}/usages", Permission::kProjectEdit,
-        "dataset.version.use", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        "dataset.version.use",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Json body, rc.JsonBody());
           RETURN_IF_ERROR(RejectUnknownFields(body, {"kind", "ref", "force"}));
           ASSIGN_OR_RETURN(std::string kind, RequiredString(body, "kind"));
@@ -207,7 +250,10 @@ void RegisterDatasetRoutes(Router& r) {
                                                    rc.Param("version"), kind, ref,
                                                    force.value_or(false)));
           return HttpResponse::MakeJson(201, Json{{"status", "recorded"}});
-        });
+        })
+      .Doc("Record a use of a version (a run or job elsewhere)", S::Obj({{"status", S::Str()}}),
+           S::Obj({{"kind", S::Str()}, {"ref", S::Str()}, {"force", S::Bool()}}, {"kind", "ref"}),
+           201);
 
   r.Add("GET", base + "/{dataset}/diff", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -218,7 +264,10 @@ void RegisterDatasetRoutes(Router& r) {
           ASSIGN_OR_RETURN(Json j,
                            p->datasets->Diff(rc.project_record(), rc.Param("dataset"), *from, *to));
           return HttpResponse::MakeJson(200, j);
-        });
+        })
+      .Doc("Schema and profile differences between two versions", S::Any())
+      .Query("from", S::Str(), "a version")
+      .Query("to", S::Str(), "a version");
 }
 
 }  // namespace kade

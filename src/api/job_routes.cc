@@ -6,11 +6,14 @@
 //   POST /api/v1/projects/{p}/jobs/{id}/cancel                       -> job
 //   POST /api/v1/projects/{p}/jobs/reproduce    {"run_id": RUN}      -> 201 job
 #include "absl/strings/numbers.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
 
 namespace kade {
+
+namespace S = schema;
 
 Json JobToJson(const Job& j) {
   Json out{{"id", j.uuid},
@@ -45,6 +48,21 @@ void RegisterJobRoutes(Router& r) {
                            p->training->Submit(rc.ctx, rc.project_record(), std::move(spec)));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
+      .Doc("Submit a training job (or a hyper-parameter search)", S::Ref("Job"),
+           S::Obj({{"dataset", S::Str()},
+                   {"version", S::Any()},
+                   {"target", S::Str()},
+                   {"include", S::Arr(S::Str())},
+                   {"exclude", S::Arr(S::Str())},
+                   {"task", S::Str()},
+                   {"algorithm", S::Enum({"xgboost", "linear"})},
+                   {"params", S::Map(S::Any())},
+                   {"num_rounds", S::Int()},
+                   {"early_stopping_rounds", S::Int()},
+                   {"experiment", S::Str()},
+                   {"search", S::Any()}},
+                  {"dataset", "target"}),
+           201)
       .blocking = true;
 
   r.Add("POST", base + "/reproduce", Permission::kProjectEdit, "job.submit",
@@ -57,6 +75,8 @@ void RegisterJobRoutes(Router& r) {
                                                            body["run_id"].get<std::string>()));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
+      .Doc("Re-run the training of a run", S::Ref("Job"),
+           S::Obj({{"run_id", S::Str()}}, {"run_id"}), 201)
       .blocking = true;
 
   r.Add("GET", base, Permission::kProjectView, "",
@@ -71,13 +91,18 @@ void RegisterJobRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& j : jobs) arr.push_back(JobToJson(j));
           return HttpResponse::MakeJson(200, Json{{"jobs", arr}});
-        });
+        })
+      .Doc("Jobs of a project, newest first", S::Obj({{"jobs", S::Arr(S::Ref("Job"))}}))
+      .Query("limit", S::Int(), "")
+      .Query("kind", S::Str(), "")
+      .Query("status", S::Str(), "");
 
   r.Add("GET", base + "/{job}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Job job, p->jobs->Get(rc.project_record(), rc.Param("job")));
           return HttpResponse::MakeJson(200, JobToJson(job));
-        });
+        })
+      .Doc("A job", S::Ref("Job"));
 
   r.Add("GET", base + "/{job}/logs", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -97,13 +122,16 @@ void RegisterJobRoutes(Router& r) {
           bool ended = job.status != "queued" && job.status != "running";
           return HttpResponse::MakeJson(
               200, Json{{"lines", arr}, {"status", job.status}, {"ended", ended}});
-        });
+        })
+      .Doc("A job's log lines", S::Obj({{"lines", S::Arr(S::Any())}, {"next", S::Int()}}))
+      .Query("after", S::Int(), "lines after this sequence number");
 
   r.Add("POST", base + "/{job}/cancel", Permission::kProjectEdit, "job.cancel",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Job job, p->jobs->Cancel(rc.ctx, rc.project_record(), rc.Param("job")));
           return HttpResponse::MakeJson(200, JobToJson(job));
-        });
+        })
+      .Doc("Cancel a job", S::Ref("Job"), S::Empty());
 }
 
 }  // namespace kade

@@ -150,19 +150,24 @@ absl::StatusOr<int64_t> ExperimentId(Platform* p, const RouteContext& rc, const 
 // Registers `h` at `path` under both MLflow prefixes (/api/2.0/mlflow and
 // /projects/{project}/api/2.0/mlflow), answering errors as MLflow does. Writes (a non-empty
 // action) run on the blocking pool; a read registered as POST is also served as GET.
-inline void AddBoth(Router& r, const std::string& method, const std::string& path,
-                    const std::string& action, Handler h) {
+inline RouteGroup AddBoth(Router& r, const std::string& method, const std::string& path,
+                          const std::string& action, Handler h) {
+  RouteGroup group;
   for (const std::string& prefix :
        {std::string("/api/2.0/mlflow"), std::string("/projects/{project}/api/2.0/mlflow")}) {
     Route& route = r.Add(method, prefix + path, Permission::kAuthenticated, action, h);
+    group.routes.push_back(&route);
     route.mlflow_errors = true;
     // Writes wait for a group commit: run them on the blocking pool so many can be in
     // flight and share one commit, instead of holding an event-loop thread each.
     route.blocking = !action.empty();
     if (method == "POST" && action.empty()) {
-      r.Add("GET", prefix + path, Permission::kAuthenticated, action, h).mlflow_errors = true;
+      Route& get = r.Add("GET", prefix + path, Permission::kAuthenticated, action, h);
+      get.mlflow_errors = true;
+      group.routes.push_back(&get);
     }
   }
+  return group;
 }
 
 }  // namespace kade::mlflow

@@ -19,12 +19,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "api/mlflow_common.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "platform/policy.h"
 #include "platform/run_filter.h"
 
 namespace kade {
+
+namespace S = schema;
 namespace {
 
 using mlflow::Fields;
@@ -321,7 +324,7 @@ absl::Status SortRows(std::vector<Row>& rows, const std::vector<std::string>& or
 void RegisterMlflowRegistryRoutes(Router& r) {
   Platform* p = r.platform();
   auto add = [&r](const std::string& method, const std::string& path, const std::string& action,
-                  Handler h) { mlflow::AddBoth(r, method, path, action, std::move(h)); };
+                  Handler h) { return mlflow::AddBoth(r, method, path, action, std::move(h)); };
 
   // ---- registered-models ------------------------------------------------------------------
 
@@ -340,13 +343,22 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         }
         RETURN_IF_ERROR(m.status());
         return ModelResponse(p, ref, ref.name);
-      });
+      })
+      .Doc(
+          "Create a registered model",
+          S::Obj({{"registered_model", S::Ref("MlflowRegisteredModel")}}),
+          S::Obj(
+              {{"name", S::Str()}, {"tags", S::Arr(S::Ref("KeyValue"))}, {"description", S::Str()}},
+              {"name"}));
 
-  add("GET", "/registered-models/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
-    return ModelResponse(p, ref, ref.name);
-  });
+  add("GET", "/registered-models/get", "",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
+        return ModelResponse(p, ref, ref.name);
+      })
+      .Doc("A registered model", S::Obj({{"registered_model", S::Ref("MlflowRegisteredModel")}}),
+           S::Obj({{"name", S::Str()}}, {"name"}));
 
   add("POST", "/registered-models/rename", "model.rename",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -368,7 +380,10 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         }
         if (!m.ok()) return ModelNotFound(m.status(), ref.Display(ref.name));
         return ModelResponse(p, ref, new_name);
-      });
+      })
+      .Doc("Rename a registered model",
+           S::Obj({{"registered_model", S::Ref("MlflowRegisteredModel")}}),
+           S::Obj({{"name", S::Str()}, {"new_name", S::Str()}}, {"name", "new_name"}));
 
   add("PATCH", "/registered-models/update", "model.update",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -380,7 +395,10 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         auto m = p->registry->UpdateModel(rc.ctx, ref.project.project, ref.name, change);
         if (!m.ok()) return ModelNotFound(m.status(), ref.Display(ref.name));
         return ModelResponse(p, ref, ref.name);
-      });
+      })
+      .Doc("Change a registered model's description",
+           S::Obj({{"registered_model", S::Ref("MlflowRegisteredModel")}}),
+           S::Obj({{"name", S::Str()}, {"description", S::Str()}}, {"name"}));
 
   add("DELETE", "/registered-models/delete", "model.delete",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -389,7 +407,9 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         absl::Status s = p->registry->DeleteModel(rc.ctx, ref.project.project, ref.name);
         if (!s.ok()) return ModelNotFound(s, ref.Display(ref.name));
         return HttpResponse::MakeJson(200, Json::object());
-      });
+      })
+      .Doc("Delete a registered model (refused while an endpoint serves it)", S::Empty(),
+           S::Obj({{"name", S::Str()}}, {"name"}));
 
   for (const bool set : {true, false}) {
     add(set ? "POST" : "DELETE",
@@ -415,7 +435,9 @@ void RegisterMlflowRegistryRoutes(Router& r) {
           RETURN_IF_ERROR(
               p->registry->UpdateModel(rc.ctx, ref.project.project, ref.name, change).status());
           return HttpResponse::MakeJson(200, Json::object());
-        });
+        })
+        .Doc(set ? "Set a registered model tag" : "Delete a registered model tag", S::Empty(),
+             S::Obj({{"name", S::Str()}, {"key", S::Str()}, {"value", S::Str()}}, {"name", "key"}));
   }
 
   add("POST", "/registered-models/alias", "model.alias.set",
@@ -428,7 +450,10 @@ void RegisterMlflowRegistryRoutes(Router& r) {
                                        alias, version, /*force=*/false);
         if (!a.ok()) return VersionNotFound(a.status(), ref.Display(ref.name), version);
         return HttpResponse::MakeJson(200, Json::object());
-      });
+      })
+      .Doc("Point an alias at a version (through the quality gates)", S::Empty(),
+           S::Obj({{"name", S::Str()}, {"alias", S::Str()}, {"version", S::Str()}},
+                  {"name", "alias", "version"}));
 
   add("DELETE", "/registered-models/alias", "model.alias.delete",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -441,19 +466,25 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         }
         if (!s.ok()) return ModelNotFound(s, ref.Display(ref.name));
         return HttpResponse::MakeJson(200, Json::object());
-      });
+      })
+      .Doc("Delete an alias", S::Empty(),
+           S::Obj({{"name", S::Str()}, {"alias", S::Str()}}, {"name", "alias"}));
 
-  add("GET", "/registered-models/alias", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
-    ASSIGN_OR_RETURN(std::string alias, f.Str("alias", true));
-    auto d = p->registry->GetModel(ref.project.project, ref.name);
-    if (!d.ok()) return ModelNotFound(d.status(), ref.Display(ref.name));
-    for (const auto& a : d->aliases) {
-      if (a.alias == alias) return VersionResponse(p, ref, a.version);
-    }
-    return absl::NotFoundError(absl::StrCat("Registered model alias ", alias, " not found."));
-  });
+  add("GET", "/registered-models/alias", "",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
+        ASSIGN_OR_RETURN(std::string alias, f.Str("alias", true));
+        auto d = p->registry->GetModel(ref.project.project, ref.name);
+        if (!d.ok()) return ModelNotFound(d.status(), ref.Display(ref.name));
+        for (const auto& a : d->aliases) {
+          if (a.alias == alias) return VersionResponse(p, ref, a.version);
+        }
+        return absl::NotFoundError(absl::StrCat("Registered model alias ", alias, " not found."));
+      })
+      .Doc("The version an alias points at",
+           S::Obj({{"model_version", S::Ref("MlflowModelVersion")}}),
+           S::Obj({{"name", S::Str()}, {"alias", S::Str()}}, {"name", "alias"}));
 
   add("POST", "/registered-models/get-latest-versions", "",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -477,7 +508,10 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         if (!d.ok()) return ModelNotFound(d.status(), ref.Display(ref.name));
         return HttpResponse::MakeJson(200,
                                       Json{{"model_versions", LatestVersions(ref, *d, stages)}});
-      });
+      })
+      .Doc("The newest version per stage",
+           S::Obj({{"model_versions", S::Arr(S::Ref("MlflowModelVersion"))}}),
+           S::Obj({{"name", S::Str()}, {"stages", S::Arr(S::Str())}}, {"name"}));
 
   add("GET", "/registered-models/search", "",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -533,7 +567,14 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         if (offset + arr.size() < rows.size())
           out["next_page_token"] = std::to_string(offset + arr.size());
         return HttpResponse::MakeJson(200, out);
-      });
+      })
+      .Doc("Search registered models",
+           S::Obj({{"registered_models", S::Arr(S::Ref("MlflowRegisteredModel"))},
+                   {"next_page_token", S::Str()}}),
+           S::Obj({{"filter", S::Str()},
+                   {"max_results", S::Int()},
+                   {"order_by", S::Arr(S::Str())},
+                   {"page_token", S::Str()}}));
 
   // ---- model-versions ---------------------------------------------------------------------
 
@@ -604,14 +645,26 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         auto v = p->registry->RegisterArtifactModel(rc.ctx, ref.project.project, ref.name, spec);
         RETURN_IF_ERROR(v.status());
         return VersionResponse(p, ref, v->version);
-      });
+      })
+      .Doc("Create a model version from a model directory (Kade or MLflow xgboost flavor)",
+           S::Obj({{"model_version", S::Ref("MlflowModelVersion")}}),
+           S::Obj({{"name", S::Str()},
+                   {"source", S::Str()},
+                   {"run_id", S::Str()},
+                   {"tags", S::Arr(S::Ref("KeyValue"))},
+                   {"run_link", S::Str()},
+                   {"description", S::Str()}},
+                  {"name", "source"}));
 
-  add("GET", "/model-versions/get", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
-    ASSIGN_OR_RETURN(int64_t version, VersionField(f));
-    return VersionResponse(p, ref, version);
-  });
+  add("GET", "/model-versions/get", "",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectView));
+        ASSIGN_OR_RETURN(int64_t version, VersionField(f));
+        return VersionResponse(p, ref, version);
+      })
+      .Doc("A model version", S::Obj({{"model_version", S::Ref("MlflowModelVersion")}}),
+           S::Obj({{"name", S::Str()}, {"version", S::Str()}}, {"name", "version"}));
 
   add("PATCH", "/model-versions/update", "model.version.update",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -624,7 +677,11 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         auto v = p->registry->UpdateVersion(rc.ctx, ref.project.project, ref.name, version, change);
         if (!v.ok()) return VersionNotFound(v.status(), ref.Display(ref.name), version);
         return VersionResponse(p, ref, version);
-      });
+      })
+      .Doc("Change a model version's description",
+           S::Obj({{"model_version", S::Ref("MlflowModelVersion")}}),
+           S::Obj({{"name", S::Str()}, {"version", S::Str()}, {"description", S::Str()}},
+                  {"name", "version"}));
 
   add("DELETE", "/model-versions/delete", "model.version.delete",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -634,11 +691,14 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         absl::Status s = p->registry->DeleteVersion(rc.ctx, ref.project.project, ref.name, version);
         if (!s.ok()) return VersionNotFound(s, ref.Display(ref.name), version);
         return HttpResponse::MakeJson(200, Json::object());
-      });
+      })
+      .Doc("Delete a model version (refused while an alias or endpoint uses it)", S::Empty(),
+           S::Obj({{"name", S::Str()}, {"version", S::Str()}}, {"name", "version"}));
 
   for (const bool set : {true, false}) {
     add(set ? "POST" : "DELETE", set ? "/model-versions/set-tag" : "/model-versions/delete-tag",
-        "model.version.update", [p, set](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        "model.version.update",
+        [p, set](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
           ASSIGN_OR_RETURN(ModelRef ref, NameField(p, rc, f, Permission::kProjectEdit));
           ASSIGN_OR_RETURN(int64_t version, VersionField(f));
@@ -662,7 +722,12 @@ void RegisterMlflowRegistryRoutes(Router& r) {
               p->registry->UpdateVersion(rc.ctx, ref.project.project, ref.name, version, change)
                   .status());
           return HttpResponse::MakeJson(200, Json::object());
-        });
+        })
+        .Doc(
+            set ? "Set a model version tag" : "Delete a model version tag", S::Empty(),
+            S::Obj(
+                {{"name", S::Str()}, {"version", S::Str()}, {"key", S::Str()}, {"value", S::Str()}},
+                {"name", "version", "key"}));
   }
 
   add("GET", "/model-versions/get-download-uri", "",
@@ -689,7 +754,9 @@ void RegisterMlflowRegistryRoutes(Router& r) {
         return HttpResponse::MakeJson(
             200, Json{{"artifact_uri",
                        absl::StrCat("mlflow-artifacts:/", ref.project.project.name, "/", dir)}});
-      });
+      })
+      .Doc("Where a version's files can be downloaded", S::Obj({{"artifact_uri", S::Str()}}),
+           S::Obj({{"name", S::Str()}, {"version", S::Str()}}, {"name", "version"}));
 
   add("POST", "/model-versions/transition-stage", "model.version.transition",
       [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -771,79 +838,95 @@ void RegisterMlflowRegistryRoutes(Router& r) {
           }
         }
         return VersionResponse(p, ref, version);
-      });
+      })
+      .Doc("Move a version to a stage (mapped onto the champion/staging aliases)",
+           S::Obj({{"model_version", S::Ref("MlflowModelVersion")}}),
+           S::Obj({{"name", S::Str()},
+                   {"version", S::Str()},
+                   {"stage", S::Enum({"None", "Staging", "Production", "Archived"})},
+                   {"archive_existing_versions", S::Bool()}},
+                  {"name", "version", "stage"}));
 
-  add("GET", "/model-versions/search", "", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-    ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
-    ASSIGN_OR_RETURN(std::string filter, f.Str("filter", false));
-    ASSIGN_OR_RETURN(auto clauses, ParseFilter(filter, ModelVersionVocabulary()));
-    ASSIGN_OR_RETURN(int64_t max, MaxResults(f, kVersionsDefaultMax, kVersionsMaxMax));
-    ASSIGN_OR_RETURN(size_t offset, PageOffset(f));
-    ASSIGN_OR_RETURN(auto order_by, OrderBy(f));
-    ASSIGN_OR_RETURN(auto scopes, SearchScopes(p, rc));
-    struct Row {
-      const ModelRef* ref;
-      std::shared_ptr<const ModelDetails> d;
-      const ModelVersion* v;
-      std::string shown;
-    };
-    std::vector<Row> rows;
-    for (const auto& ref : scopes) {
-      ASSIGN_OR_RETURN(auto models, p->registry->ListModelsBrief(ref.project.project));
-      for (auto& m : models) {
-        auto d = std::make_shared<const ModelDetails>(std::move(m));
-        const std::string shown = ref.Display(d->model.name);
-        for (const auto& v : d->versions) {
-          Tags tags = TagsOf(v.tags);
-          bool ok = true;
-          for (const auto& c : clauses) {
-            if (c.entity == "tag") {
-              ok = ClauseMatches(c, TagValue(tags, c.key));
-            } else if (c.key == "name") {
-              ok = ClauseMatches(c, shown);
-            } else if (c.key == "run_id") {
-              ok = ClauseMatches(c, v.run_uuid);
-            } else if (c.key == "source_path") {
-              ok = ClauseMatches(c, SourceOf(ref, v));
-            } else if (c.key == "user_id") {
-              ok = ClauseMatches(c, v.created_by);
-            } else if (c.key == "current_stage") {
-              ok = ClauseMatches(c, StageOf(v, d->aliases));
-            } else if (c.key == "status") {
-              ok = ClauseMatches(c, std::string("READY"));
-            } else {
-              const double x = static_cast<double>(c.key == "version_number"       ? v.version
-                                                   : c.key == "creation_timestamp" ? v.created_at
-                                                                                   : v.updated_at);
-              ok = ClauseMatches(c, std::nullopt, x);
+  add("GET", "/model-versions/search", "",
+      [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+        ASSIGN_OR_RETURN(Fields f, Fields::From(rc));
+        ASSIGN_OR_RETURN(std::string filter, f.Str("filter", false));
+        ASSIGN_OR_RETURN(auto clauses, ParseFilter(filter, ModelVersionVocabulary()));
+        ASSIGN_OR_RETURN(int64_t max, MaxResults(f, kVersionsDefaultMax, kVersionsMaxMax));
+        ASSIGN_OR_RETURN(size_t offset, PageOffset(f));
+        ASSIGN_OR_RETURN(auto order_by, OrderBy(f));
+        ASSIGN_OR_RETURN(auto scopes, SearchScopes(p, rc));
+        struct Row {
+          const ModelRef* ref;
+          std::shared_ptr<const ModelDetails> d;
+          const ModelVersion* v;
+          std::string shown;
+        };
+        std::vector<Row> rows;
+        for (const auto& ref : scopes) {
+          ASSIGN_OR_RETURN(auto models, p->registry->ListModelsBrief(ref.project.project));
+          for (auto& m : models) {
+            auto d = std::make_shared<const ModelDetails>(std::move(m));
+            const std::string shown = ref.Display(d->model.name);
+            for (const auto& v : d->versions) {
+              Tags tags = TagsOf(v.tags);
+              bool ok = true;
+              for (const auto& c : clauses) {
+                if (c.entity == "tag") {
+                  ok = ClauseMatches(c, TagValue(tags, c.key));
+                } else if (c.key == "name") {
+                  ok = ClauseMatches(c, shown);
+                } else if (c.key == "run_id") {
+                  ok = ClauseMatches(c, v.run_uuid);
+                } else if (c.key == "source_path") {
+                  ok = ClauseMatches(c, SourceOf(ref, v));
+                } else if (c.key == "user_id") {
+                  ok = ClauseMatches(c, v.created_by);
+                } else if (c.key == "current_stage") {
+                  ok = ClauseMatches(c, StageOf(v, d->aliases));
+                } else if (c.key == "status") {
+                  ok = ClauseMatches(c, std::string("READY"));
+                } else {
+                  const double x =
+                      static_cast<double>(c.key == "version_number"       ? v.version
+                                          : c.key == "creation_timestamp" ? v.created_at
+                                                                          : v.updated_at);
+                  ok = ClauseMatches(c, std::nullopt, x);
+                }
+                if (!ok) break;
+              }
+              if (ok) rows.push_back(Row{&ref, d, &v, shown});
             }
-            if (!ok) break;
           }
-          if (ok) rows.push_back(Row{&ref, d, &v, shown});
         }
-      }
-    }
-    if (order_by.empty()) order_by = {"name ASC", "version_number DESC"};
-    RETURN_IF_ERROR(
-        SortRows(rows, order_by, ModelVersionVocabulary(), [](const Row& r, const std::string& k) {
-          if (k == "name") return std::make_pair(r.shown, 0.0);
-          if (k == "run_id") return std::make_pair(r.v->run_uuid, 0.0);
-          if (k == "user_id") return std::make_pair(r.v->created_by, 0.0);
-          double x = static_cast<double>(k == "version_number"       ? r.v->version
-                                         : k == "creation_timestamp" ? r.v->created_at
-                                                                     : r.v->updated_at);
-          return std::make_pair(std::string(), x);
-        }));
-    Json arr = Json::array();
-    for (size_t i = offset; i < rows.size() && static_cast<int64_t>(arr.size()) < max; ++i) {
-      arr.push_back(
-          VersionJson(*rows[i].ref, rows[i].d->model.name, *rows[i].v, rows[i].d->aliases));
-    }
-    Json out{{"model_versions", arr}};
-    if (offset + arr.size() < rows.size())
-      out["next_page_token"] = std::to_string(offset + arr.size());
-    return HttpResponse::MakeJson(200, out);
-  });
+        if (order_by.empty()) order_by = {"name ASC", "version_number DESC"};
+        RETURN_IF_ERROR(SortRows(
+            rows, order_by, ModelVersionVocabulary(), [](const Row& r, const std::string& k) {
+              if (k == "name") return std::make_pair(r.shown, 0.0);
+              if (k == "run_id") return std::make_pair(r.v->run_uuid, 0.0);
+              if (k == "user_id") return std::make_pair(r.v->created_by, 0.0);
+              double x = static_cast<double>(k == "version_number"       ? r.v->version
+                                             : k == "creation_timestamp" ? r.v->created_at
+                                                                         : r.v->updated_at);
+              return std::make_pair(std::string(), x);
+            }));
+        Json arr = Json::array();
+        for (size_t i = offset; i < rows.size() && static_cast<int64_t>(arr.size()) < max; ++i) {
+          arr.push_back(
+              VersionJson(*rows[i].ref, rows[i].d->model.name, *rows[i].v, rows[i].d->aliases));
+        }
+        Json out{{"model_versions", arr}};
+        if (offset + arr.size() < rows.size())
+          out["next_page_token"] = std::to_string(offset + arr.size());
+        return HttpResponse::MakeJson(200, out);
+      })
+      .Doc("Search model versions",
+           S::Obj({{"model_versions", S::Arr(S::Ref("MlflowModelVersion"))},
+                   {"next_page_token", S::Str()}}),
+           S::Obj({{"filter", S::Str()},
+                   {"max_results", S::Int()},
+                   {"order_by", S::Arr(S::Str())},
+                   {"page_token", S::Str()}}));
 }
 
 }  // namespace kade

@@ -16,12 +16,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/openapi.h"
 #include "api/registry_json.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
 
 namespace kade {
+
+namespace S = schema;
 namespace {
 
 absl::StatusOr<int64_t> VersionNumber(absl::string_view text) {
@@ -46,7 +49,14 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(RegisteredModel m,
                            p->registry->CreateModel(rc.ctx, rc.project_record(), spec));
           return HttpResponse::MakeJson(201, ModelToJson(m));
-        });
+        })
+      .Doc("Register a model", S::Ref("Model"),
+           S::Obj({{"name", S::Str()},
+                   {"description", S::Str()},
+                   {"tags", S::Map(S::Str())},
+                   {"gates", S::Any()}},
+                  {"name"}),
+           201);
 
   r.Add("GET", base, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -54,14 +64,17 @@ void RegisterRegistryRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& m : models) arr.push_back(ModelDetailsToJson(m));
           return HttpResponse::MakeJson(200, Json{{"models", arr}});
-        });
+        })
+      .Doc("Models of a project with versions and aliases",
+           S::Obj({{"models", S::Arr(S::Ref("Model"))}}));
 
   r.Add("GET", one, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(ModelDetails d,
                            p->registry->GetModel(rc.project_record(), rc.Param("model")));
           return HttpResponse::MakeJson(200, ModelDetailsToJson(d));
-        });
+        })
+      .Doc("A model", S::Ref("Model"));
 
   // Gates decide what may serve traffic: changing them is for maintainers.
   r.Add("PATCH", one, Permission::kProjectManage, "model.update",
@@ -71,7 +84,9 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(RegisteredModel m, p->registry->UpdateModel(rc.ctx, rc.project_record(),
                                                                        rc.Param("model"), change));
           return HttpResponse::MakeJson(200, ModelToJson(m));
-        });
+        })
+      .Doc("Change description, tags or quality gates (maintainers)", S::Ref("Model"),
+           S::Obj({{"description", S::Str()}, {"tags", S::Map(S::Str())}, {"gates", S::Any()}}));
 
   r.Add("POST", one + "/versions", Permission::kProjectEdit, "model.version.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -84,6 +99,8 @@ void RegisterRegistryRoutes(Router& r) {
                                                     run, desc.value_or("")));
           return HttpResponse::MakeJson(201, VersionToJson(v));
         })
+      .Doc("A new version from a finished training run", S::Ref("ModelVersion"),
+           S::Obj({{"run_id", S::Str()}, {"description", S::Str()}}, {"run_id"}), 201)
       .blocking = true;
 
   r.Add("POST", one + "/import", Permission::kProjectEdit, "model.version.create",
@@ -125,6 +142,15 @@ void RegisterRegistryRoutes(Router& r) {
                                                                rc.Param("model"), spec));
           return HttpResponse::MakeJson(201, VersionToJson(v));
         })
+      .Doc("A new version from an XGBoost model file", S::Ref("ModelVersion"),
+           S::Obj({{"model", S::Str()},
+                   {"model_base64", S::Str()},
+                   {"model_artifact", S::Str()},
+                   {"signature", S::Any()},
+                   {"metrics", S::Map(S::Num())},
+                   {"description", S::Str()}},
+                  {"signature"}),
+           201)
       .blocking = true;
 
   r.Add("GET", one + "/versions/{version}", Permission::kProjectView, "",
@@ -133,7 +159,8 @@ void RegisterRegistryRoutes(Router& r) {
               ModelVersion v,
               p->registry->GetVersion(rc.project_record(), rc.Param("model"), rc.Param("version")));
           return HttpResponse::MakeJson(200, VersionToJson(v));
-        });
+        })
+      .Doc("A version (a number or an alias) with its manifest", S::Ref("ModelVersion"));
 
   for (bool archive : {true, false}) {
     r.Add("POST", one + (archive ? "/versions/{version}/archive" : "/versions/{version}/restore"),
@@ -144,7 +171,8 @@ void RegisterRegistryRoutes(Router& r) {
                              p->registry->SetArchived(rc.ctx, rc.project_record(),
                                                       rc.Param("model"), n, archive));
             return HttpResponse::MakeJson(200, VersionToJson(v));
-          });
+          })
+        .Doc("Archive or restore a version", S::Ref("ModelVersion"), S::Empty());
   }
 
   r.Add("POST", one + "/versions/{version}/gates", Permission::kProjectEdit, "model.gates.evaluate",
@@ -154,6 +182,7 @@ void RegisterRegistryRoutes(Router& r) {
                            p->registry->EvaluateGates(rc.project_record(), rc.Param("model"), n));
           return HttpResponse::MakeJson(200, report);
         })
+      .Doc("Evaluate the quality gates and store the report", S::Any(), S::Empty())
       .blocking = true;
 
   r.Add("GET", one + "/versions/{version}/lineage", Permission::kProjectView, "",
@@ -162,7 +191,8 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(VersionLineage l,
                            p->registry->Lineage(rc.project_record(), rc.Param("model"), n));
           return HttpResponse::MakeJson(200, LineageToJson(l));
-        });
+        })
+      .Doc("Dataset version, run, aliases and endpoints of a version", S::Any());
 
   r.Add("GET", one + "/compare", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -175,7 +205,9 @@ void RegisterRegistryRoutes(Router& r) {
           ASSIGN_OR_RETURN(auto c,
                            p->registry->Compare(rc.project_record(), rc.Param("model"), versions));
           return HttpResponse::MakeJson(200, ComparisonToJson(rc.Param("model"), c));
-        });
+        })
+      .Doc("Versions side by side", S::Any())
+      .Query("versions", S::Str(), "comma-separated numbers");
 
   r.Add("GET", one + "/aliases", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -199,7 +231,9 @@ void RegisterRegistryRoutes(Router& r) {
                              {"time", FormatRfc3339Millis(c.ts)}});
           }
           return HttpResponse::MakeJson(200, Json{{"aliases", aliases}, {"history", h}});
-        });
+        })
+      .Doc("Aliases and their history",
+           S::Obj({{"aliases", S::Map(S::Int())}, {"history", S::Arr(S::Any())}}));
 
   r.Add("PUT", one + "/aliases/{alias}", Permission::kProjectEdit, "model.alias.set",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -216,6 +250,8 @@ void RegisterRegistryRoutes(Router& r) {
                                     body["version"].get<int64_t>(), force.value_or(false)));
           return HttpResponse::MakeJson(200, Json{{"alias", a.alias}, {"version", a.version}});
         })
+      .Doc("Point an alias at a version (gated aliases pass the gates)", S::Any(),
+           S::Obj({{"version", S::Int()}, {"force", S::Bool()}}, {"version"}))
       .blocking = true;
 
   r.Add("POST", one + "/aliases/{alias}/rollback", Permission::kProjectEdit, "model.alias.rollback",
@@ -225,6 +261,7 @@ void RegisterRegistryRoutes(Router& r) {
                                                  rc.Param("alias")));
           return HttpResponse::MakeJson(200, Json{{"alias", a.alias}, {"version", a.version}});
         })
+      .Doc("Move an alias back to its previous version", S::Any(), S::Empty())
       .blocking = true;
 
   r.Add("DELETE", one + "/aliases/{alias}", Permission::kProjectEdit, "model.alias.delete",
@@ -232,7 +269,8 @@ void RegisterRegistryRoutes(Router& r) {
           RETURN_IF_ERROR(p->registry->DeleteAlias(rc.ctx, rc.project_record(), rc.Param("model"),
                                                    rc.Param("alias")));
           return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("alias")}});
-        });
+        })
+      .Doc("Delete an alias", S::Empty());
 }
 
 }  // namespace kade

@@ -3,12 +3,15 @@
 // here is kept and forwarded to the server; changes to endpoints are refused with 405 and
 // the server's address, since the next sync would undo them.
 #include "absl/strings/str_cat.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "api/serving_json.h"
 #include "core/status.h"
 #include "platform/replica_service.h"
 
 namespace kade {
+
+namespace S = schema;
 
 void RegisterReplicaRoutes(Router& r, ReplicaService* replica) {
   RegisterServingReadRoutes(r);
@@ -24,6 +27,10 @@ void RegisterReplicaRoutes(Router& r, ReplicaService* replica) {
           return HttpResponse::MakeJson(
               200, Json{{"accepted", items.size()}, {"forwarding_to", replica->upstream()}});
         })
+      .Doc("Ground truth (queued and forwarded to the server)", S::Obj({{"accepted", S::Int()}}),
+           S::Obj({{"items", S::Arr(S::Obj({{"request_id", S::Str()}, {"label", S::Any()}},
+                                           {"request_id", "label"}))}},
+                  {"items"}))
       .blocking = true;
 
   auto refuse = [replica](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -33,10 +40,14 @@ void RegisterReplicaRoutes(Router& r, ReplicaService* replica) {
             rc.request->path, " changes the registry; send it to the server")),
         405);
   };
-  r.Add("POST", base, Permission::kAuthenticated, "", refuse);
-  r.Add("PATCH", one, Permission::kAuthenticated, "", refuse);
-  r.Add("DELETE", one, Permission::kAuthenticated, "", refuse);
-  r.Add("POST", one + "/predictions", Permission::kAuthenticated, "", refuse);
+  r.Add("POST", base, Permission::kAuthenticated, "", refuse)
+      .Doc("Refused on a replica (405): change endpoints on the server", S::Empty(), S::Empty());
+  r.Add("PATCH", one, Permission::kAuthenticated, "", refuse)
+      .Doc("Refused on a replica (405)", S::Empty(), S::Empty());
+  r.Add("DELETE", one, Permission::kAuthenticated, "", refuse)
+      .Doc("Refused on a replica (405)", S::Empty());
+  r.Add("POST", one + "/predictions", Permission::kAuthenticated, "", refuse)
+      .Doc("Refused on a replica (405)", S::Empty(), S::Empty());
 }
 
 }  // namespace kade

@@ -60,6 +60,25 @@ struct DeferredWrite {
 using DeferredHandler = std::function<absl::StatusOr<DeferredWrite>(RouteContext&)>;
 using UploadHandler = std::function<absl::StatusOr<std::unique_ptr<UploadSink>>(RouteContext&)>;
 
+// What the OpenAPI document says about a route (api/openapi.h), declared where the route is
+// registered, next to its permission and audit action.
+struct RouteDoc {
+  std::string summary;
+  std::string tag;  // the group; default from the path
+  Json request;     // JSON Schema of the body (null: no body)
+  std::string request_type = "application/json";
+  Json response;  // JSON Schema of the success body (null: undocumented)
+  std::string response_type = "application/json";
+  int status = 200;  // the success status
+  struct Param {
+    std::string name;
+    Json schema;
+    std::string description;
+    bool required = false;
+  };
+  std::vector<Param> query;
+};
+
 struct Route {
   std::string method;
   std::string pattern;  // "/api/v1/projects/{project}/artifacts/{name*}"
@@ -77,6 +96,47 @@ struct Route {
   // routes at the root, where the protocol has no place for a project).
   bool model_names_project = false;
   std::vector<std::string> segments;
+  RouteDoc doc;
+
+  // Documentation, chained after registration:
+  //   r.Add(...).Doc("Create a model", ModelSchema(), body).Query("view", schema::Str());
+  Route& Doc(std::string summary, Json response, Json request = nullptr, int status = 200) {
+    doc.summary = std::move(summary);
+    doc.response = std::move(response);
+    doc.request = std::move(request);
+    doc.status = status;
+    return *this;
+  }
+  Route& Query(std::string name, Json schema, std::string description = "", bool required = false) {
+    doc.query.push_back({std::move(name), std::move(schema), std::move(description), required});
+    return *this;
+  }
+  Route& Produces(std::string content_type) {
+    doc.response_type = std::move(content_type);
+    return *this;
+  }
+  Route& Consumes(std::string content_type) {
+    doc.request_type = std::move(content_type);
+    return *this;
+  }
+  Route& Tag(std::string tag) {
+    doc.tag = std::move(tag);
+    return *this;
+  }
+};
+
+// Routes registered together (one handler under several paths), documented at once.
+struct RouteGroup {
+  std::vector<Route*> routes;
+  RouteGroup& Doc(const std::string& summary, const Json& response, const Json& request = nullptr,
+                  int status = 200) {
+    for (Route* r : routes) r->Doc(summary, response, request, status);
+    return *this;
+  }
+  RouteGroup& Query(const std::string& name, const Json& schema, const std::string& d = "") {
+    for (Route* r : routes) r->Query(name, schema, d);
+    return *this;
+  }
 };
 
 struct RouteMatch {
@@ -87,7 +147,9 @@ struct RouteMatch {
 
 class Router {
  public:
-  explicit Router(Platform* platform) : platform_(platform), authenticator_(platform->auth.get()) {}
+  // `platform` may be null for a router that only describes its routes (`kade openapi`).
+  explicit Router(Platform* platform)
+      : platform_(platform), authenticator_(platform ? platform->auth.get() : nullptr) {}
 
   Route& Add(std::string method, std::string pattern, Permission permission,
              std::string audit_action, Handler handler);
@@ -116,6 +178,7 @@ class Router {
   void AuditFailure(const Route& route, const RouteContext& rc, const absl::Status& status);
 
   Platform* platform() { return platform_; }
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 
   // Who checks tokens: the platform's AuthService unless replaced (a serving replica asks
   // the server it mirrors). Set before the server starts.
@@ -162,5 +225,8 @@ class ReplicaService;
 // the replica's outbox, and endpoint changes refused with a pointer to the server.
 void RegisterReplicaRoutes(Router& r, ReplicaService* replica);
 void RegisterBatchRoutes(Router& r);
+// Every route of `kade server` (system routes need the server for draining; null is fine
+// for a router that only describes itself, as `kade openapi` does).
+void RegisterServerRoutes(Router& r, Metrics* metrics, const HttpServer* server);
 
 }  // namespace kade

@@ -15,12 +15,15 @@
 // written to the prediction log.
 #include "absl/strings/numbers.h"
 #include "api/oip.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "api/serving_json.h"
 #include "core/status.h"
 #include "core/version.h"
 
 namespace kade {
+
+namespace S = schema;
 namespace {
 
 absl::StatusOr<std::optional<int64_t>> PinnedVersion(const RouteContext& rc) {
@@ -59,6 +62,19 @@ void RegisterServingRoutes(Router& r) {
                            p->serving->Create(rc.ctx, rc.project_record(), rc.project->role, spec));
           return HttpResponse::MakeJson(201, EndpointStatusToJson(e));
         })
+      .Doc(
+          "Create an endpoint", S::Ref("Endpoint"),
+          S::Obj(
+              {{"name", S::Str()},
+               {"model", S::Str()},
+               {"alias", S::Str()},
+               {"targets",
+                S::Arr(S::Obj({{"alias", S::Str()}, {"version", S::Int()}, {"weight", S::Num()}}))},
+               {"shadow", S::Any()},
+               {"log_sample", S::Num()},
+               {"description", S::Str()},
+               {"force", S::Bool()}}),
+          201)
       .blocking = true;
 
   r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
@@ -70,13 +86,27 @@ void RegisterServingRoutes(Router& r) {
                                               rc.Param("endpoint"), change));
           return HttpResponse::MakeJson(200, EndpointStatusToJson(e));
         })
+      .Doc(
+          "Change traffic, shadow, log sampling (serving a version passes its gates)",
+          S::Ref("Endpoint"),
+          S::Obj(
+              {{"name", S::Str()},
+               {"model", S::Str()},
+               {"alias", S::Str()},
+               {"targets",
+                S::Arr(S::Obj({{"alias", S::Str()}, {"version", S::Int()}, {"weight", S::Num()}}))},
+               {"shadow", S::Any()},
+               {"log_sample", S::Num()},
+               {"description", S::Str()},
+               {"force", S::Bool()}}))
       .blocking = true;
 
   r.Add("DELETE", one, Permission::kProjectManage, "endpoint.delete",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           RETURN_IF_ERROR(p->serving->Delete(rc.ctx, rc.project_record(), rc.Param("endpoint")));
           return HttpResponse::MakeJson(200, Json{{"deleted", rc.Param("endpoint")}});
-        });
+        })
+      .Doc("Delete an endpoint", S::Obj({{"deleted", S::Str()}}));
 
   r.Add("POST", one + "/feedback", Permission::kProjectEdit, "endpoint.feedback",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -86,6 +116,10 @@ void RegisterServingRoutes(Router& r) {
               p->serving->StoreFeedback(rc.ctx, rc.project_record(), rc.Param("endpoint"), items));
           return HttpResponse::MakeJson(200, Json{{"accepted", items.size()}});
         })
+      .Doc("Ground truth for logged predictions, by request id", S::Obj({{"accepted", S::Int()}}),
+           S::Obj({{"items", S::Arr(S::Obj({{"request_id", S::Str()}, {"label", S::Any()}},
+                                           {"request_id", "label"}))}},
+                  {"items"}))
       .blocking = true;
 
   r.Add("POST", one + "/predictions", Permission::kProjectEdit, "endpoint.log.ingest",
@@ -97,6 +131,8 @@ void RegisterServingRoutes(Router& r) {
                                                 std::move(log.records), log.replica));
           return HttpResponse::MakeJson(200, Json{{"accepted", n}});
         })
+      .Doc("Prediction log entries forwarded by a replica", S::Obj({{"accepted", S::Int()}}),
+           S::Obj({{"records", S::Arr(S::Map(S::Any()))}, {"replica", S::Str()}}, {"records"}))
       .blocking = true;
 }
 
@@ -111,14 +147,17 @@ void RegisterServingReadRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& e : list) arr.push_back(EndpointStatusToJson(e));
           return HttpResponse::MakeJson(200, Json{{"endpoints", arr}});
-        });
+        })
+      .Doc("Endpoints of a project with their state",
+           S::Obj({{"endpoints", S::Arr(S::Ref("Endpoint"))}}));
 
   r.Add("GET", one, Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(EndpointStatus e,
                            p->serving->Get(rc.project_record(), rc.Param("endpoint")));
           return HttpResponse::MakeJson(200, EndpointStatusToJson(e));
-        });
+        })
+      .Doc("An endpoint with its serving state", S::Ref("Endpoint"));
 
   // The body is decoded from its text (a fast path for well-formed records).
   r.Add("POST", one + "/predict", Permission::kProjectView, "",
@@ -128,7 +167,9 @@ void RegisterServingReadRoutes(Router& r) {
                            p->serving->PredictText(rc.project_record(), rc.Param("endpoint"),
                                                    MakeRequest(rc, pinned)));
           return HttpResponse::MakeJsonText(200, std::move(out));
-        });
+        })
+      .Doc("Predict (rows as instances or dataframe_split)", S::Ref("PredictResponse"),
+           S::Ref("PredictRequest"));
 
   r.Add("GET", one + "/predictions", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -143,35 +184,48 @@ void RegisterServingReadRoutes(Router& r) {
               p->serving->Predictions(rc.project_record(), rc.Param("endpoint"), limit));
           return HttpResponse::MakeJson(200, PredictionPageToJson(page));
         })
+      .Doc("The newest prediction log entries", S::Obj({{"predictions", S::Arr(S::Any())}}))
+      .Query("limit", S::Int(), "")
       .blocking = true;
 
   // Open Inference Protocol.
   r.Add("GET", "/v2/health/live", Permission::kPublic, "",
         [](RouteContext&) -> absl::StatusOr<HttpResponse> {
           return HttpResponse::MakeJson(200, Json{{"live", true}});
-        });
+        })
+      .Doc("Open Inference Protocol: liveness", S::Obj({{"live", S::Bool()}}));
   r.Add("GET", "/v2/health/ready", Permission::kPublic, "",
         [](RouteContext&) -> absl::StatusOr<HttpResponse> {
           return HttpResponse::MakeJson(200, Json{{"ready", true}});
-        });
-  r.Add("GET", "/v2", Permission::kPublic, "", [](RouteContext&) -> absl::StatusOr<HttpResponse> {
-    return HttpResponse::MakeJson(
-        200, Json{{"name", "kade"}, {"version", kVersion}, {"extensions", Json::array()}});
-  });
+        })
+      .Doc("Open Inference Protocol: readiness", S::Obj({{"ready", S::Bool()}}));
+  r.Add("GET", "/v2", Permission::kPublic, "",
+        [](RouteContext&) -> absl::StatusOr<HttpResponse> {
+          return HttpResponse::MakeJson(
+              200, Json{{"name", "kade"}, {"version", kVersion}, {"extensions", Json::array()}});
+        })
+      .Doc("Open Inference Protocol: server metadata",
+           S::Obj({{"name", S::Str()}, {"version", S::Str()}, {"extensions", S::Arr(S::Str())}}));
   for (const std::string& prefix : {std::string("/v2/models/{model}"),
                                     std::string("/api/v1/projects/{project}/v2/models/{model}")}) {
     const bool root = prefix[1] == 'v';
-    auto add = [&](const char* method, const std::string& path, Handler h) {
+    auto add = [&](const char* method, const std::string& path, Handler h) -> Route& {
       Route& route = r.Add(method, path, Permission::kProjectView, "", std::move(h));
       route.model_names_project = root;
+      return route;
     };
     for (const std::string& suffix : {std::string(""), std::string("/versions/{version}")}) {
-      add("GET", prefix + suffix, [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-        ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
-        ASSIGN_OR_RETURN(Json meta,
-                         p->serving->OipMetadata(rc.project_record(), rc.Param("model"), pinned));
-        return HttpResponse::MakeJson(200, meta);
-      });
+      add("GET", prefix + suffix,
+          [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+            ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+            ASSIGN_OR_RETURN(
+                Json meta, p->serving->OipMetadata(rc.project_record(), rc.Param("model"), pinned));
+            return HttpResponse::MakeJson(200, meta);
+          })
+          .Doc(
+              "Open Inference Protocol: model metadata (model = endpoint; PROJECT:ENDPOINT at the "
+              "root)",
+              S::Any());
       add("POST", prefix + suffix + "/infer",
           [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
             ASSIGN_OR_RETURN(Json body, rc.JsonBody(kPredictJsonLimits));
@@ -184,13 +238,19 @@ void RegisterServingReadRoutes(Router& r) {
             const std::string id =
                 body.contains("id") ? body["id"].get<std::string>() : rc.request->request_id;
             return HttpResponse::MakeJson(200, OipInferResponse(answer, rc.Param("model"), id));
-          });
+          })
+          .Doc("Open Inference Protocol: inference", S::Ref("InferenceResponse"),
+               S::Ref("InferenceRequest"));
     }
-    add("GET", prefix + "/ready", [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
-      ASSIGN_OR_RETURN(bool ready, p->serving->OipReady(rc.project_record(), rc.Param("model")));
-      return HttpResponse::MakeJson(ready ? 200 : 503,
-                                    Json{{"name", rc.Param("model")}, {"ready", ready}});
-    });
+    add("GET", prefix + "/ready",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(bool ready,
+                           p->serving->OipReady(rc.project_record(), rc.Param("model")));
+          return HttpResponse::MakeJson(ready ? 200 : 503,
+                                        Json{{"name", rc.Param("model")}, {"ready", ready}});
+        })
+        .Doc("Open Inference Protocol: model readiness",
+             S::Obj({{"name", S::Str()}, {"ready", S::Bool()}}));
   }
 }
 

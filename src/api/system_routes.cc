@@ -4,17 +4,21 @@
 
 #include "api/http_server.h"
 #include "api/metrics.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/version.h"
 
 namespace kade {
 
+namespace S = schema;
+
 void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server) {
   r.Add("GET", "/healthz", Permission::kPublic, "",
         [](RouteContext&) -> absl::StatusOr<HttpResponse> {
           return HttpResponse::MakeJson(200, Json{{"status", "ok"}, {"version", kVersion}});
-        });
+        })
+      .Doc("Liveness of the process", S::Obj({{"status", S::Str()}, {"version", S::Str()}}));
 
   // MLflow's clients and load balancers probe /health and expect a plain "OK".
   r.Add("GET", "/health", Permission::kPublic, "",
@@ -23,7 +27,9 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           resp.content_type = "text/plain; charset=utf-8";
           resp.body = "OK";
           return resp;
-        });
+        })
+      .Doc("Liveness as MLflow clients probe it (plain OK)", S::Text())
+      .Produces("text/plain");
 
   Platform* platform = r.platform();
   r.Add("GET", "/readyz", Permission::kPublic, "",
@@ -39,7 +45,9 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           }
           return HttpResponse::MakeJson(
               200, Json{{"status", "ready"}, {"schema_version", platform->store->SchemaVersion()}});
-        });
+        })
+      .Doc("Readiness: the metadata store answers and the server is not draining",
+           S::Obj({{"status", S::Str()}, {"schema_version", S::Int()}}));
 
   r.Add("GET", "/metrics", Permission::kAuthenticated, "",
         [metrics, platform](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -56,7 +64,9 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           resp.body += RenderServingMetrics(platform->serving->Metrics(
               [&](absl::string_view project) { return all || projects.count(project) > 0; }));
           return resp;
-        });
+        })
+      .Doc("Prometheus metrics (per-project series of visible projects only)", S::Text())
+      .Produces("text/plain");
 
   r.Add("GET", "/api/v1/whoami", Permission::kAuthenticated, "",
         [platform](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -65,7 +75,8 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           j["token_id"] = rc.ctx.principal.token_id;
           j["version"] = kVersion;
           return HttpResponse::MakeJson(200, j);
-        });
+        })
+      .Doc("The caller", S::Ref("User"));
 }
 
 }  // namespace kade

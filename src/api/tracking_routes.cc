@@ -6,11 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
 
 namespace kade {
+
+namespace S = schema;
 
 namespace {
 
@@ -56,7 +59,9 @@ void RegisterTrackingRoutes(Router& r) {
                                {"tags", tags}});
           }
           return HttpResponse::MakeJson(200, Json{{"experiments", arr}});
-        });
+        })
+      .Doc("Experiments of a project", S::Obj({{"experiments", S::Arr(S::Any())}}))
+      .Query("view", S::Enum({"active", "deleted", "all"}), "");
 
   r.Add("GET", base + "/runs/{run}", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -65,7 +70,8 @@ void RegisterTrackingRoutes(Router& r) {
             return absl::NotFoundError(absl::StrCat("run '", rc.Param("run"), "' not found"));
           }
           return HttpResponse::MakeJson(200, RunSummary(v));
-        });
+        })
+      .Doc("A run: params, latest metrics, tags", S::Any());
 
   // ?run_ids=a,b,c[&metric=valid/logloss]: params that differ, params that agree, metrics side
   // by side, and the full history of the chosen metric for each run.
@@ -139,7 +145,11 @@ void RegisterTrackingRoutes(Router& r) {
             out["history"] = Json{{"metric", *metric}, {"series", histories}};
           }
           return HttpResponse::MakeJson(200, out);
-        });
+        })
+      .Doc("Runs side by side: params that differ and agree, metrics, one metric's history",
+           S::Any())
+      .Query("run_ids", S::Str(), "comma-separated, 2 to 50")
+      .Query("metric", S::Str(), "");
 }
 
 }  // namespace kade

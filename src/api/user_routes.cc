@@ -2,11 +2,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "core/status.h"
 #include "core/time.h"
 
 namespace kade {
+
+namespace S = schema;
 
 namespace {
 absl::StatusOr<std::optional<int64_t>> ParseExpiry(const Json& body) {
@@ -44,7 +47,8 @@ void RegisterUserRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& u : users) arr.push_back(UserToJson(u));
           return HttpResponse::MakeJson(200, Json{{"users", arr}});
-        });
+        })
+      .Doc("List users (admins)", S::Obj({{"users", S::Arr(S::Ref("User"))}}));
 
   r.Add("POST", "/api/v1/users", Permission::kAdmin, "user.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -60,7 +64,14 @@ void RegisterUserRoutes(Router& r) {
           u.is_admin = admin.value_or(false);
           ASSIGN_OR_RETURN(User created, p->auth->CreateUser(rc.ctx, u));
           return HttpResponse::MakeJson(201, UserToJson(created));
-        });
+        })
+      .Doc("Create a user (admins)", S::Ref("User"),
+           S::Obj({{"name", S::Str()},
+                   {"display_name", S::Str()},
+                   {"email", S::Str()},
+                   {"admin", S::Bool()}},
+                  {"name"}),
+           201);
 
   r.Add("GET", "/api/v1/users/{user}", Permission::kAuthenticated, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -70,7 +81,8 @@ void RegisterUserRoutes(Router& r) {
           }
           ASSIGN_OR_RETURN(User u, p->auth->GetUser(name));
           return HttpResponse::MakeJson(200, UserToJson(u));
-        });
+        })
+      .Doc("A user (admins, or the user)", S::Ref("User"));
 
   r.Add("PATCH", "/api/v1/users/{user}", Permission::kAuthenticated, "user.update",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -89,7 +101,13 @@ void RegisterUserRoutes(Router& r) {
           }
           ASSIGN_OR_RETURN(User updated, p->auth->UpdateUser(rc.ctx, rc.Param("user"), u));
           return HttpResponse::MakeJson(200, UserToJson(updated));
-        });
+        })
+      .Doc("Change a user (admins; users their own default_project)", S::Ref("User"),
+           S::Obj({{"display_name", S::Str()},
+                   {"email", S::Str()},
+                   {"admin", S::Bool()},
+                   {"disabled", S::Bool()},
+                   {"default_project", S::Str()}}));
 
   r.Add("GET", "/api/v1/tokens", Permission::kAuthenticated, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -98,7 +116,10 @@ void RegisterUserRoutes(Router& r) {
           Json arr = Json::array();
           for (const auto& t : tokens) arr.push_back(TokenToJson(t));
           return HttpResponse::MakeJson(200, Json{{"tokens", arr}});
-        });
+        })
+      .Doc("List tokens: yours, or a user's (admins; user=* for all)",
+           S::Obj({{"tokens", S::Arr(S::Ref("Token"))}}))
+      .Query("user", S::Str(), "");
 
   r.Add("POST", "/api/v1/tokens", Permission::kAuthenticated, "token.create",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -114,7 +135,14 @@ void RegisterUserRoutes(Router& r) {
           j["token"] = t.secret;
           j["note"] = "store this token now: it is shown only once";
           return HttpResponse::MakeJson(201, j);
-        });
+        })
+      .Doc("Issue a token (shown once)", S::Ref("Token"),
+           S::Obj({{"name", S::Str()},
+                   {"user", S::Str()},
+                   {"expires_in_seconds", S::Int()},
+                   {"expires_at", S::Time()}},
+                  {"name"}),
+           201);
 
   r.Add("DELETE", "/api/v1/tokens/{id}", Permission::kAuthenticated, "token.revoke",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
@@ -125,7 +153,8 @@ void RegisterUserRoutes(Router& r) {
           }
           RETURN_IF_ERROR(p->auth->RevokeToken(rc.ctx, id));
           return HttpResponse::MakeJson(200, Json{{"id", id}, {"status", "revoked"}});
-        });
+        })
+      .Doc("Revoke a token", S::Empty());
 }
 
 }  // namespace kade

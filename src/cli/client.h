@@ -80,6 +80,7 @@ absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
 // Registration of command groups (one function per capability file).
 using CommandRunner = std::function<int()>;
 void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path);
+void AddOpenApiCommand(CLI::App& app, int* exit_code);
 void AddReplicaCommand(CLI::App& app, int* exit_code);
 // What `kade server` and `kade replica` do first: allocator tuning (before any thread),
 // logging, the listen address, and the platform on the data directory.

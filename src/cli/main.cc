@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   kade::AddServerCommand(app, &exit_code, exe_path);
   kade::AddReplicaCommand(app, &exit_code);
+  kade::AddOpenApiCommand(app, &exit_code);
   kade::AddAuthCommands(app, &opts, &exit_code);
   kade::AddProjectCommands(app, &opts, &exit_code);
   kade::AddAuditCommands(app, &opts, &exit_code);

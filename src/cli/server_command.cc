@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "api/http_server.h"
 #include "api/metrics.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "api/static_files.h"
 #include "cli/client.h"
@@ -58,19 +59,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   so.idle_timeout_s = cfg.idle_timeout_s;
   so.shutdown_grace_s = cfg.shutdown_grace_s;
   HttpServer server(so, &router, &metrics, &ui);
-  RegisterSystemRoutes(router, &metrics, &server);
-  RegisterUserRoutes(router);
-  RegisterProjectRoutes(router);
-  RegisterAuditRoutes(router);
-  RegisterArtifactRoutes(router);
-  RegisterDatasetRoutes(router);
-  RegisterMlflowRoutes(router);
-  RegisterMlflowRegistryRoutes(router);
-  RegisterTrackingRoutes(router);
-  RegisterJobRoutes(router);
-  RegisterRegistryRoutes(router);
-  RegisterServingRoutes(router);
-  RegisterBatchRoutes(router);
+  RegisterServerRoutes(router, &metrics, &server);
 
   if (auto s = server.Listen(); !s.ok()) return Report(s);
   std::string shown_host = host == "0.0.0.0" ? "127.0.0.1" : host;
@@ -116,6 +105,17 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 }
 
 }  // namespace
+
+void AddOpenApiCommand(CLI::App& app, int* exit_code) {
+  auto* cmd = app.add_subcommand(
+      "openapi", "Print the OpenAPI 3.1 description of the server's API (no server needed)");
+  cmd->callback([exit_code] {
+    Router router(nullptr);
+    RegisterServerRoutes(router, nullptr, nullptr);
+    std::cout << OpenApiDocument(router).dump(2) << "\n";
+    *exit_code = 0;
+  });
+}
 
 void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path) {
   static ServerConfig cfg_storage{};
