@@ -42,7 +42,7 @@ export async function api<T>(method: string, path: string, body?: unknown, token
   return data as T;
 }
 
-export interface Me { name: string; display_name: string; admin: boolean; version: string }
+export interface Me { name: string; display_name: string; admin: boolean; version: string; default_project?: string }
 export interface Project { name: string; description: string; created_at: string; created_by: string; role: string | null }
 export interface Member { user: string; role: string; since: string }
 export interface User { name: string; display_name: string; email: string; admin: boolean; disabled: boolean }

@@ -15,6 +15,7 @@ import { JobPage, TrainingPage } from './pages/training/Training';
 import { ModelList, ModelPage } from './pages/models/Models';
 import { EndpointList, EndpointPage } from './pages/endpoints/Endpoints';
 import { BatchPage } from './pages/batch/Batch';
+import { ApiReference } from './pages/api/ApiReference';
 import { useRoute } from './router';
 
 const NAV: { id: string; label: string; soon?: boolean }[] = [
@@ -28,6 +29,7 @@ const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'monitoring', label: 'Monitoring', soon: true },
   { id: 'governance', label: 'Governance' },
   { id: 'access', label: 'Access' },
+  { id: 'api', label: 'API' },
 ];
 
 export function App() {
@@ -69,6 +71,7 @@ export function App() {
       <Area id="governance-denied" />
     );
   } else if (section === 'access') content = <Access isAdmin={me.admin} />;
+  else if (section === 'api') content = <ApiReference />;
   else if (AREAS[section]) content = <Area id={section} />;
   else content = <ProjectList />;
 

@@ -422,3 +422,33 @@ test('moving between two runs, two endpoints and to a missing model shows only t
   await page.close();
   await call('DELETE', '/api/v1/projects/demo/endpoints/churn-b');
 });
+
+test('the API page lists every operation from the OpenAPI document and sends one with your token', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  await page.click('nav >> text=API');
+  await page.waitForSelector('[data-testid=api-op]');
+  const doc = await (await fetch(base + '/api/v1/openapi.json', { headers: { Authorization: `Bearer ${token}` } })).json();
+  const total = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+  assert.equal(await page.locator('[data-testid=api-op]').count(), total);
+  // Filter, open one operation and call it.
+  await page.fill('input[aria-label="Filter operations"]', 'registered-models/search');
+  await page.click('[data-testid=api-op]:has-text("/api/2.0/mlflow/registered-models/search") >> nth=0');
+  await page.click('[data-testid=try-it] >> text=Send GET');
+  await page.waitForSelector('[data-testid=try-answer]');
+  assert.equal((await page.textContent('[data-testid=try-answer] .badge')).trim(), '200');
+  assert.match(await page.textContent('[data-testid=try-answer] pre'), /registered_models/);
+  await page.screenshot({ path: join(shots, 'api.png'), fullPage: false });
+  // The MLflow card on the Access page sets the default project for plain names.
+  await page.click('nav >> text=Access');
+  await page.waitForSelector('[data-testid=default-project]');
+  await page.selectOption('select[aria-label="Default project"]', 'demo');
+  await page.click('text=Save default project');
+  await page.waitForSelector('[data-testid=default-project] >> text=demo');
+  const me = await (await fetch(base + '/api/v1/whoami', { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(me.default_project, 'demo');
+  await page.close();
+});

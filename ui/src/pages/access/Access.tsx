@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, runAction, type User } from '../../api';
+import { api, ApiError, runAction, type Me, type Project, type User } from '../../api';
 import { Card, ErrorBox, Page, Time } from '../../components';
 
 interface Token {
@@ -18,10 +18,17 @@ export function Access(props: { isAdmin: boolean }) {
   const [expiry, setExpiry] = useState('90 days');
   const [fresh, setFresh] = useState<string | null>(null);
   const [newUser, setNewUser] = useState({ name: '', email: '', admin: false });
+  const [me, setMe] = useState<Me | null>(null);
+  const [projects, setProjects] = useState<Project[]>([]);
+  const [defaultProject, setDefaultProject] = useState('');
 
   async function load() {
     try {
       setTokens((await api<{ tokens: Token[] }>('GET', '/api/v1/tokens')).tokens);
+      const who = await api<Me>('GET', '/api/v1/whoami');
+      setMe(who);
+      setDefaultProject(who.default_project ?? '');
+      setProjects((await api<{ projects: Project[] }>('GET', '/api/v1/projects')).projects);
       if (props.isAdmin) setUsers((await api<{ users: User[] }>('GET', '/api/v1/users')).users);
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
@@ -84,6 +91,30 @@ export function Access(props: { isAdmin: boolean }) {
           </tbody>
         </table>
       </Card>
+      {me && (
+        <Card title="MLflow clients">
+          <p class="hint">
+            Existing MLflow code logs here unchanged: <code>MLFLOW_TRACKING_URI={location.origin}</code> and{' '}
+            <code>MLFLOW_TRACKING_TOKEN=</code> one of your tokens. Plain experiment and model names live in your default
+            project; <code>PROJECT/NAME</code> reaches any other, and <code>{location.origin}/projects/PROJECT</code> is one
+            project's own URI.
+          </p>
+          <form class="row" onSubmit={(e) => {
+            e.preventDefault();
+            act(() => api('PATCH', `/api/v1/users/${encodeURIComponent(me.name)}`, { default_project: defaultProject }));
+          }}>
+            <label>Default project{' '}
+              <select aria-label="Default project" value={defaultProject}
+                onChange={(e) => setDefaultProject((e.target as HTMLSelectElement).value)}>
+                <option value="">{me.name}-home (personal, made on first use)</option>
+                {projects.filter((p) => p.name !== `${me.name}-home`).map((p) => <option value={p.name}>{p.name}</option>)}
+              </select>
+            </label>
+            <button type="submit" class="primary">Save default project</button>
+          </form>
+          <p class="hint" data-testid="default-project">Now: <code>{me.default_project || `${me.name}-home`}</code></p>
+        </Card>
+      )}
       {props.isAdmin && (
         <Card title="Users">
           <form
