@@ -143,6 +143,10 @@ absl::Status Platform::SeedDemo() {
   ASSIGN_OR_RETURN(ProjectView view, projects->Resolve(as_admin.principal, "demo"));
   for (const auto& d : people) {
     RETURN_IF_ERROR(projects->SetMember(as_admin, view, d.name, d.role).status());
+    // MLflow code on the root URI (plain experiment and model names) lands in the demo.
+    UserUpdate to_demo;
+    to_demo.default_project = "demo";
+    RETURN_IF_ERROR(auth->UpdateUser(as_admin, d.name, to_demo).status());
   }
   RETURN_IF_ERROR(
       projects

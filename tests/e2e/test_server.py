@@ -123,6 +123,8 @@ def test_demo_content_is_seeded(make_server):
     assert "demo" in projects
     members = {m["user"]: m["role"] for m in s.admin("GET", "/api/v1/projects/demo/members").json["members"]}
     assert members["alice"] == "editor" and members["bob"] == "maintainer"
+    # The demo users' plain MLflow names land in the demo project.
+    assert s.admin("GET", "/api/v1/users/alice").json["default_project"] == "demo"
     # Seeding again is a no-op.
     s.stop()
     s2 = make_server(extra_args=["--demo"]).start()
