@@ -152,7 +152,7 @@ std::string VersionDir(const ModelVersion& v) {
   if (!v.run_uuid.empty() && v.source == "run") {
     return absl::StrCat("runs/", v.run_uuid, "/artifacts/model");
   }
-  std::string path = ParseJsonOr(v.manifest, Json::object()).value("model_path", std::string());
+  const std::string& path = v.model_path;
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(0, slash);
 }

@@ -412,6 +412,7 @@ absl::StatusOr<ModelVersion> RegistryService::RegisterRun(const RequestContext& 
   manifest["params"] = params;
   manifest["model_path"] = model_path;
   ModelVersion v;
+  v.model_path = model_path;
   v.source = "run";
   v.run_uuid = run.run.uuid;
   v.model_sha256 = Sha256Hex(model_json);
@@ -489,6 +490,7 @@ absl::StatusOr<ModelVersion> RegistryService::Import(const RequestContext& ctx,
   RETURN_IF_ERROR(up->Finish(ctx).status());
   manifest["model_path"] = path;
   ModelVersion v;
+  v.model_path = path;
   v.source = spec.source_uri.empty() ? "import" : "mlflow";
   v.run_uuid = spec.run_id;
   v.source_uri = spec.source_uri;

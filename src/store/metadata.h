@@ -404,6 +404,7 @@ struct ModelVersion {
   int64_t created_at = 0;
   std::string source_uri;  // where a client said the model came from (MLflow's `source`)
   int64_t updated_at = 0;
+  std::string model_path;  // the model file in the project's artifacts (manifest.model_path)
 };
 
 struct ModelAlias {

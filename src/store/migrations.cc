@@ -366,7 +366,8 @@ CREATE INDEX model_versions_model ON model_versions(model_id, status);
 )sql"},
       {10,
        "a user's default project (MLflow's root URI); experiment Default in every project; "
-       "a run's user as the client gave it, and who created it",
+       "a run's user as the client gave it, and who created it; a version's model file path "
+       "as a column (listings read no manifests)",
        R"sql(
 ALTER TABLE users ADD COLUMN default_project TEXT NOT NULL DEFAULT '';
 INSERT INTO experiments (project_id, name, lifecycle_stage, created_at, updated_at)
@@ -374,6 +375,12 @@ INSERT INTO experiments (project_id, name, lifecycle_stage, created_at, updated_
   WHERE NOT EXISTS (SELECT 1 FROM experiments e WHERE e.project_id = p.id AND e.name = 'Default');
 ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 UPDATE runs SET created_by = user;
+ALTER TABLE model_versions ADD COLUMN model_path TEXT NOT NULL DEFAULT '';
+UPDATE model_versions SET model_path = coalesce(json_extract(manifest, '$.model_path'), '');
+-- Listings read versions from this index alone: a row's columns after the manifest sit
+-- behind its overflow pages.
+CREATE INDEX model_versions_brief ON model_versions(model_id, version, status, source, run_uuid,
+  model_sha256, created_by, created_at, updated_at, source_uri, model_path, tags, description);
 )sql"},
   };
   return *kMigrations;

@@ -11,12 +11,11 @@ constexpr const char* kModelCols =
     "id, project_id, name, description, tags, gates, created_by, created_at, updated_at";
 constexpr const char* kVersionCols =
     "id, model_id, version, source, run_uuid, model_sha256, manifest, description, tags, "
-    "status, gate_report, created_by, created_at, source_uri, updated_at";
+    "status, gate_report, created_by, created_at, source_uri, updated_at, model_path";
 // The same without the two documents, for listings.
 constexpr const char* kBriefVersionCols =
-    "v.id, v.model_id, v.version, v.source, v.run_uuid, v.model_sha256, "
-    "json_object('model_path', json_extract(v.manifest, '$.model_path')), v.description, "
-    "v.tags, v.status, '{}', v.created_by, v.created_at, v.source_uri, v.updated_at";
+    "v.id, v.model_id, v.version, v.source, v.run_uuid, v.model_sha256, '', v.description, "
+    "v.tags, v.status, '{}', v.created_by, v.created_at, v.source_uri, v.updated_at, v.model_path";
 
 RegisteredModel ReadModel(const SqliteStmt& s) {
   RegisteredModel m;
@@ -49,6 +48,7 @@ ModelVersion ReadVersion(const SqliteStmt& s) {
   v.created_at = s.Int(12);
   v.source_uri = s.Text(13);
   v.updated_at = s.Int(14);
+  v.model_path = s.Text(15);
   return v;
 }
 
@@ -122,9 +122,9 @@ class SqliteRegistry : public RegistryRepository {
                      c_->Prepare(absl::StrCat(
                          "INSERT INTO model_versions (model_id, version, source, run_uuid, "
                          "model_sha256, manifest, description, tags, status, gate_report, "
-                         "created_by, created_at, source_uri, updated_at) VALUES (?, (SELECT "
-                         "coalesce(max(version), 0) + 1 FROM model_versions WHERE model_id = ?), "
-                         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "created_by, created_at, source_uri, updated_at, model_path) VALUES (?, "
+                         "(SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE "
+                         "model_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "RETURNING ",
                          kVersionCols)));
     st.Bind(1, v.model_id)
@@ -140,7 +140,8 @@ class SqliteRegistry : public RegistryRepository {
         .Bind(11, v.created_by)
         .Bind(12, v.created_at)
         .Bind(13, v.source_uri)
-        .Bind(14, v.updated_at != 0 ? v.updated_at : v.created_at);
+        .Bind(14, v.updated_at != 0 ? v.updated_at : v.created_at)
+        .Bind(15, v.model_path);
     ASSIGN_OR_RETURN(std::optional<ModelVersion> out, FirstRow<ModelVersion>(st, ReadVersion));
     st.Reset();
     if (!out) return absl::InternalError("model version insert returned nothing");

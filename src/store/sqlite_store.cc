@@ -698,6 +698,11 @@ class SqliteStore : public MetadataStore {
     }
     ASSIGN_OR_RETURN(auto conn, SqliteConn::Open(options_.path, false, options_.busy_timeout_ms));
     RETURN_IF_ERROR(conn->Exec("PRAGMA query_only=ON"));
+    // Listings read whole indexes (every version of a project's models): a reader keeps up
+    // to 16 MiB of pages instead of SQLite's 2 MiB, and reads the database file through a
+    // memory map instead of a copy per page.
+    RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size=-16384"));
+    RETURN_IF_ERROR(conn->Exec("PRAGMA mmap_size=268435456"));
     return conn;
   }
 
