@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"
 WRK_THREADS="${WRK_THREADS:-1}"
-KADE=build/release/kade
+KADE="${KADE:-build/release/kade}"
 work=$(mktemp -d)
 cleanup() { kill "$kade_pid" "$peer_pid" 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-8}"
 RUNS="${RUNS:-10000}"
-KADE=build/release/kade
+KADE="${KADE:-build/release/kade}"
 work=$(mktemp -d)
 cleanup() { kill "$kade_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
