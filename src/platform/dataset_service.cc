@@ -1,5 +1,9 @@
 #include "platform/dataset_service.h"
 
+#include <numeric>
+
+#include "ml/drift.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -575,22 +579,82 @@ const Json* FindColumn(const Json& profile, const std::string& name) {
 }
 
 // Kolmogorov-Smirnov statistic between two distributions given as KLL sketches.
-std::optional<double> KsFromSketches(const Json& a, const Json& b) {
-  auto ka = KllSketch::FromJson(a), kb = KllSketch::FromJson(b);
+// Drift of a numeric column between two profiles, from their KLL sketches (no rescan): KS,
+// normalised Wasserstein, PSI and Jensen–Shannon on the reference's deciles. The decision
+// follows Evidently's defaults: a reference of at most 1,000 rows is tested (KS p < 0.05),
+// a larger one measured (normalised Wasserstein >= 0.1).
+std::optional<Json> NumericDrift(const Json& ca, const Json& cb) {
+  auto ka = KllSketch::FromJson(ca["sketch"]["kll"]), kb = KllSketch::FromJson(cb["sketch"]["kll"]);
   if (!ka.ok() || !kb.ok() || ka->count() == 0 || kb->count() == 0) return std::nullopt;
-  auto ia = ka->WeightedItems(), ib = kb->WeightedItems();
-  double ta = 0, tb = 0;
-  for (auto& [v, w] : ia) ta += static_cast<double>(w);
-  for (auto& [v, w] : ib) tb += static_cast<double>(w);
-  size_t i = 0, j = 0;
-  double ca = 0, cb = 0, d = 0;
-  while (i < ia.size() || j < ib.size()) {
-    double x =
-        j >= ib.size() || (i < ia.size() && ia[i].first <= ib[j].first) ? ia[i].first : ib[j].first;
-    while (i < ia.size() && ia[i].first <= x) ca += static_cast<double>(ia[i++].second);
-    while (j < ib.size() && ib[j].first <= x) cb += static_cast<double>(ib[j++].second);
-    d = std::max(d, std::fabs(ca / ta - cb / tb));
+  auto sample = [](const KllSketch& k) {
+    std::vector<std::pair<double, double>> items;
+    for (const auto& [v, w] : k.WeightedItems()) items.emplace_back(v, static_cast<double>(w));
+    return ml::Weighted(std::move(items));
+  };
+  const ml::WeightedSample ra = sample(*ka), rb = sample(*kb);
+  const double na = static_cast<double>(ka->count()), nb = static_cast<double>(kb->count());
+  const ml::KsResult ks = ml::KolmogorovSmirnov(ra, rb, na, nb);
+  const double wasserstein = ml::NormalizedWasserstein(ra, rb);
+  std::vector<double> edges;
+  for (int i = 1; i < 10; ++i) {
+    const double q = ka->Quantile(i / 10.0);
+    if (edges.empty() || q > edges.back()) edges.push_back(q);
   }
+  const auto sa = ml::BinShares(ra, edges), sb = ml::BinShares(rb, edges);
+  const bool small = na <= 1000;
+  Json d{{"method", small ? "ks" : "wasserstein"},
+         {"threshold", small ? 0.05 : 0.1},
+         {"ks_statistic", ks.statistic},
+         {"ks_p_value", ks.p_value},
+         {"wasserstein_normed", std::isfinite(wasserstein) ? Json(wasserstein) : Json("inf")},
+         {"psi", ml::Psi(sa, sb)},
+         {"jensenshannon", ml::JensenShannon(sa, sb)}};
+  d["value"] = small ? ks.p_value : wasserstein;
+  d["drifted"] = small ? ks.p_value < 0.05 : wasserstein >= 0.1;
+  return d;
+}
+
+// The same for a categorical column from its top values (the rest counted as one "other"
+// category): chi-square (p < 0.05) for a reference of at most 1,000 rows, else
+// Jensen–Shannon (>= 0.1); PSI and L-infinity alongside.
+Json CategoricalDrift(const Json& ca, const Json& cb, std::vector<std::string>* fresh,
+                      std::vector<std::string>* gone) {
+  auto counts = [](const Json& c) {
+    std::map<std::string, int64_t> out;
+    int64_t n = c["count"].get<int64_t>() - c["nulls"].get<int64_t>(), seen = 0;
+    for (const auto& t : c["top"]) {
+      out[t["value"].get<std::string>()] = t["count"].get<int64_t>();
+      seen += t["count"].get<int64_t>();
+    }
+    if (n > seen) out["\x01other"] = n - seen;
+    return out;
+  };
+  const auto a = counts(ca), b = counts(cb);
+  for (const auto& [k, v] : b) {
+    if (!a.count(k) && k != "\x01other") fresh->push_back(k);
+  }
+  for (const auto& [k, v] : a) {
+    if (!b.count(k) && k != "\x01other") gone->push_back(k);
+  }
+  const ml::AlignedCategories al = ml::AlignCategories(a, b);
+  const auto sa = ml::Shares(al.reference_counts), sb = ml::Shares(al.current_counts);
+  const ml::ChiSquareResult chi = ml::ChiSquare(sa, al.current_counts);
+  const double js = ml::JensenShannon(sa, sb);
+  const double n = std::accumulate(al.reference_counts.begin(), al.reference_counts.end(), 0.0);
+  const bool small = n <= 1000;
+  Json d{{"method", small ? "chisquare" : "jensenshannon"},
+         {"threshold", small ? 0.05 : 0.1},
+         {"chisquare_p_value", chi.p_value},
+         {"jensenshannon", js},
+         {"psi", ml::Psi(sa, sb)},
+         {"l_infinity", ml::LInfinity(sa, sb)}};
+  d["value"] = small ? chi.p_value : js;
+  d["drifted"] = small ? chi.p_value < 0.05 : js >= 0.1;
+  d["total_variation"] = ml::LInfinity(sa, sb) > 0 ? [&] {
+    double t = 0;
+    for (size_t i = 0; i < sa.size(); ++i) t += std::fabs(sa[i] - sb[i]);
+    return t / 2;
+  }() : 0.0;
   return d;
 }
 
@@ -610,6 +674,7 @@ absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_v
   };
   Json added = Json::array(), removed = Json::array(), changed = Json::array(),
        columns = Json::array();
+  int checked = 0, drifted = 0;
   for (const auto& c : sb) {
     if (type_of(sa, c["name"]).empty()) added.push_back(c);
   }
@@ -632,45 +697,42 @@ absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_v
       col["std"] = {{"from", (*ca)["std"]}, {"to", (*cb)["std"]}};
       if (ca->contains("sketch") && cb->contains("sketch") && (*ca)["sketch"].contains("kll") &&
           (*cb)["sketch"].contains("kll")) {
-        if (auto ks = KsFromSketches((*ca)["sketch"]["kll"], (*cb)["sketch"]["kll"])) {
-          col["ks_statistic"] = *ks;
-          col["shifted"] = *ks > 0.1;
+        if (auto d = NumericDrift(*ca, *cb)) {
+          col["ks_statistic"] = (*d)["ks_statistic"];
+          col["shifted"] = (*d)["drifted"];
+          col["drift"] = *std::move(d);
         }
       }
     } else if (ca->contains("top") && cb->contains("top") &&
                ((*ca)["type"] == "categorical" || (*ca)["type"] == "bool")) {
-      // Total variation distance over the union of top categories.
-      auto freqs = [](const Json& c) {
-        std::map<std::string, double> f;
-        double n = static_cast<double>(c["count"].get<int64_t>() - c["nulls"].get<int64_t>());
-        for (const auto& t : c["top"])
-          f[t["value"].get<std::string>()] = n > 0 ? t["count"].get<double>() / n : 0;
-        return f;
-      };
-      auto fa = freqs(*ca), fb = freqs(*cb);
-      std::set<std::string> keys;
-      for (auto& [k, v] : fa) keys.insert(k);
-      for (auto& [k, v] : fb) keys.insert(k);
-      double tvd = 0;
-      Json fresh = Json::array(), gone = Json::array();
-      for (const auto& k : keys) {
-        tvd += std::fabs((fa.count(k) ? fa[k] : 0) - (fb.count(k) ? fb[k] : 0));
-        if (!fa.count(k)) fresh.push_back(k);
-        if (!fb.count(k)) gone.push_back(k);
-      }
-      col["total_variation"] = tvd / 2;
-      col["shifted"] = tvd / 2 > 0.1;
+      std::vector<std::string> fresh, gone;
+      Json d = CategoricalDrift(*ca, *cb, &fresh, &gone);
+      col["total_variation"] = d["total_variation"];
+      col["shifted"] = d["drifted"];
       col["new_top_values"] = fresh;
       col["dropped_top_values"] = gone;
+      d.erase("total_variation");
+      col["drift"] = std::move(d);
+    }
+    if (col.contains("drift")) {
+      ++checked;
+      drifted += col["drift"]["drifted"].get<bool>() ? 1 : 0;
     }
     columns.push_back(col);
   }
+  // Dataset drift as Evidently declares it: at least half of the checked columns drift.
+  const double share = checked > 0 ? static_cast<double>(drifted) / checked : 0;
   return Json{{"dataset", std::string(name)},
               {"from", a.version},
               {"to", b.version},
               {"rows", {{"from", a.rows}, {"to", b.rows}, {"change", b.rows - a.rows}}},
               {"schema", {{"added", added}, {"removed", removed}, {"type_changed", changed}}},
-              {"columns", columns}};
+              {"columns", columns},
+              {"drift",
+               {{"columns_checked", checked},
+                {"columns_drifted", drifted},
+                {"share", share},
+                {"dataset_drift", checked > 0 && share >= 0.5}}}};
 }
 
 absl::StatusOr<Json> DatasetService::Lineage(const Project& project, absl::string_view name,

@@ -256,6 +256,26 @@ def test_search_preview_diff(cat):
     assert cols["monthly_charges"]["shifted"] is True
     assert cols["tenure_months"]["shifted"] is False
     assert cols["tenure_months"]["ks_statistic"] == pytest.approx(0, abs=1e-9)
+    # Drift statistics from the stored profiles agree with SciPy on the raw columns (the
+    # sketches are exact at this size), and the decision follows Evidently's defaults.
+    import numpy as np
+    from scipy import special, stats
+    v1 = pd.read_csv(CHURN)
+    for name, cur in (("monthly_charges", v1["monthly_charges"] + 40), ("tenure_months", v1["tenure_months"])):
+        ref = v1[name].dropna().to_numpy()
+        cur = cur.dropna().to_numpy()
+        dr = cols[name]["drift"]
+        ks = stats.ks_2samp(ref, cur)
+        assert dr["ks_statistic"] == pytest.approx(ks.statistic, abs=1e-9), name
+        n, m = len(ref), len(cur)
+        assert dr["ks_p_value"] == pytest.approx(special.kolmogorov(np.sqrt(n * m / (n + m)) * ks.statistic), abs=1e-9)
+        assert dr["wasserstein_normed"] == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-6)
+        assert dr["method"] == "ks" and dr["threshold"] == 0.05
+    assert cols["monthly_charges"]["drift"]["drifted"] and not cols["tenure_months"]["drift"]["drifted"]
+    plan = cols["plan"]["drift"]
+    assert plan["method"] == "chisquare" and plan["chisquare_p_value"] == pytest.approx(1.0) and not plan["drifted"]
+    assert d["drift"]["columns_checked"] >= 4 and d["drift"]["columns_drifted"] == 1
+    assert d["drift"]["dataset_drift"] is False
 
 
 def test_cli_push_show_profile_download(cat, tmpdir_path):

@@ -220,16 +220,25 @@ export function DatasetPage(props: { project: string; name: string }) {
                     {diff.schema.removed.map((c: any) => <span class="badge bad">− {c.name}</span>)}
                     {diff.schema.type_changed.map((c: any) => <span class="badge warn">{c.name}: {c.from} → {c.to}</span>)}
                   </p>
+                  {diff.drift && (
+                    <p data-testid="dataset-drift">
+                      <span class={`badge ${diff.drift.dataset_drift ? 'bad' : 'ok'}`}>{diff.drift.dataset_drift ? 'dataset drift' : 'no dataset drift'}</span>{' '}
+                      {diff.drift.columns_drifted} of {diff.drift.columns_checked} columns drifted (Evidently's defaults: tests for a reference of up to 1,000 rows, distances beyond)
+                    </p>
+                  )}
                   <table class="table">
-                    <thead><tr><th>Column</th><th>Null fraction</th><th>Mean</th><th>Change</th><th /></tr></thead>
+                    <thead><tr><th>Column</th><th>Null fraction</th><th>Mean</th><th>Drift</th><th /></tr></thead>
                     <tbody>
                       {diff.columns.map((c: any) => (
                         <tr>
                           <td>{c.name}</td>
                           <td>{num(c.null_fraction.from)} → {num(c.null_fraction.to)}</td>
                           <td>{c.mean ? `${num(c.mean.from)} → ${num(c.mean.to)}` : '—'}</td>
-                          <td>{c.ks_statistic !== undefined ? `KS ${num(c.ks_statistic)}` : c.total_variation !== undefined ? `TVD ${num(c.total_variation)}` : '—'}</td>
-                          <td>{c.shifted && <span class="badge bad">shifted</span>}</td>
+                          <td title={c.drift ? `KS ${num(c.drift.ks_statistic ?? 0)}, PSI ${num(c.drift.psi)}, Jensen–Shannon ${num(c.drift.jensenshannon)}` : ''}>
+                            {c.drift ? `${c.drift.method === 'ks' || c.drift.method === 'chisquare' ? `${c.drift.method} p` : c.drift.method} ${num(c.drift.value)}`
+                              : c.ks_statistic !== undefined ? `KS ${num(c.ks_statistic)}` : c.total_variation !== undefined ? `TVD ${num(c.total_variation)}` : '—'}
+                          </td>
+                          <td>{c.shifted && <span class="badge bad" data-testid="drifted">drifted</span>}</td>
                         </tr>
                       ))}
                     </tbody>
