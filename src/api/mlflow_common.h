@@ -89,13 +89,24 @@ inline absl::StatusOr<std::vector<std::pair<std::string, std::string>>> KeyValue
     const Json& body, const char* field) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!body.contains(field) || body[field].is_null()) return out;
-  if (!body[field].is_array())
-    return absl::InvalidArgumentError(absl::StrCat("'", field, "' must be a list"));
+  // MLflow's wording: "Invalid value … for parameter 'tags' supplied", "Missing value for
+  // required parameter 'tags[0].key'."
+  auto invalid = [](const Json& v, const std::string& where) {
+    std::string shown = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+    if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid value ", shown, " for parameter '", where, "' supplied"));
+  };
+  if (!body[field].is_array()) return invalid(body[field], field);
   for (size_t i = 0; i < body[field].size(); ++i) {
     const Json& kv = body[field][i];
-    if (!kv.is_object() || !kv.contains("key") || !kv["key"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "] needs a string 'key'"));
+    const std::string where = absl::StrCat(field, "[", i, "]");
+    if (!kv.is_object()) return invalid(kv, where);
+    if (!kv.contains("key") || kv["key"].is_null()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Missing value for required parameter '", where, ".key'."));
     }
+    if (!kv["key"].is_string()) return invalid(kv["key"], where + ".key");
     std::string value;
     if (kv.contains("value") && !kv["value"].is_null()) {
       if (kv["value"].is_string())

@@ -358,6 +358,11 @@ def test_validation_uses_mlflow_wording(trk):
         ("runs/log-parameter", {"key": "p", "value": "1"}, "Missing value for required parameter 'run_id'."),
         ("experiments/create", {"name": 123.5}, "Invalid value 123.5 for parameter 'name' supplied"),
         ("runs/create", {"experiment_id": [1]}, "Invalid value [1] for parameter 'experiment_id' supplied"),
+        ("runs/set-tag", {"run_id": rid, "key": ["k"], "value": "v"}, "Invalid value [\"k\"] for parameter 'key' supplied"),
+        ("runs/log-batch", {"run_id": rid, "tags": "t"}, "Invalid value \"t\" for parameter 'tags' supplied"),
+        ("runs/log-batch", {"run_id": rid, "params": [{"value": "1"}]}, "Missing value for required parameter 'params[0].key'."),
+        ("runs/log-batch", {"run_id": rid, "params": [{"key": 5, "value": "1"}]}, "Invalid value 5 for parameter 'params[0].key' supplied"),
+        ("experiments/create", {"name": "x", "tags": [7]}, "Invalid value 7 for parameter 'tags[0]' supplied"),
     ]
     for path, body, want in cases:
         r = trk.admin("POST", f"{P}/{path}", body)
