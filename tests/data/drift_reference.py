@@ -44,3 +44,31 @@ r3 = np.array([50, 30, 20], float); rs3 = r3 / r3.sum()
 chi2 = stats.chisquare(c2, rs3 * c2.sum())
 print("chi2", repr(chi2.statistic), repr(chi2.pvalue))
 print("psi_cat", repr(float(np.sum((c2/c2.sum() - rs3) * np.log((c2/c2.sum()) / rs3)))))
+
+# Second part: multivariate drift (src/ml/multivariate_drift_test.cc): scikit-learn's
+# StandardScaler + PCA(n_components=0.65) reconstruction errors on fixed rows.
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+rng = np.random.default_rng(11)
+n, d = 200, 4
+z = rng.normal(size=(n, 2))
+ref = np.column_stack([z[:, 0], z[:, 0] * 0.8 + rng.normal(scale=0.3, size=n), z[:, 1], z[:, 1] * -0.5 + rng.normal(scale=0.4, size=n)])
+ref = np.round(ref, 3)
+# current: the same marginals but the correlation between columns 0 and 1 broken
+z2 = rng.normal(size=(100, 2))
+cur = np.column_stack([z2[:, 0], rng.normal(scale=np.sqrt(0.64 + 0.09), size=100), z2[:, 1], z2[:, 1] * -0.5 + rng.normal(scale=0.4, size=100)])
+cur = np.round(cur, 3)
+sc = StandardScaler().fit(ref)
+pca = PCA(n_components=0.65, svd_solver="full").fit(sc.transform(ref))
+def err(x):
+    xs = sc.transform(x)
+    rec = pca.inverse_transform(pca.transform(xs))
+    return float(np.mean(np.linalg.norm(xs - rec, axis=1)))
+print("k", pca.n_components_)
+print("evr", repr(float(np.sum(pca.explained_variance_ratio_))))
+print("ref_err", repr(err(ref)))
+print("cur_err", repr(err(cur)))
+chunks = [err(ref[i:i + 50]) for i in range(0, n, 50)]
+print("chunk_mean", repr(float(np.mean(chunks))), "chunk_std", repr(float(np.std(chunks))))
+def arr(a): return "{" + ", ".join("{" + ", ".join(repr(float(v)) for v in row) + "}" for row in a) + "}"
+print("const std::vector<std::vector<double>> kPcaRef = " + arr(ref) + ";\nconst std::vector<std::vector<double>> kPcaCur = " + arr(cur) + ";\n")
