@@ -188,6 +188,34 @@ void RegisterServingReadRoutes(Router& r) {
       .Query("limit", S::Int(), "")
       .blocking = true;
 
+  // Model fit over a window: the logged answers joined with the fed-back ground truth.
+  r.Add("GET", one + "/monitoring/performance", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(int64_t window_ms,
+                           ParseWindow(rc.request->Query("window").value_or("24h")));
+          ASSIGN_OR_RETURN(
+              EndpointPerformance perf,
+              p->serving->Performance(rc.project_record(), rc.Param("endpoint"), window_ms));
+          return HttpResponse::MakeJson(200, PerformanceToJson(perf, window_ms));
+        })
+      .Doc(
+          "Realised model fit per version over a window, from the fed-back ground truth, next "
+          "to the training holdout metrics",
+          S::Obj({{"window", S::Str()},
+                  {"from", S::Time()},
+                  {"to", S::Time()},
+                  {"scanned", S::Int()},
+                  {"versions", S::Arr(S::Obj({{"version", S::Int()},
+                                              {"task", S::Str()},
+                                              {"predictions", S::Int()},
+                                              {"labelled", S::Int()},
+                                              {"label_coverage", S::Num()},
+                                              {"unmatched_labels", S::Int()},
+                                              {"metrics", S::Any()},
+                                              {"holdout", S::Any()}}))}}))
+      .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
+      .blocking = true;
+
   // Open Inference Protocol.
   r.Add("GET", "/v2/health/live", Permission::kPublic, "",
         [](RouteContext&) -> absl::StatusOr<HttpResponse> {

@@ -16,6 +16,7 @@
 #include "core/log_throttle.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "ml/metrics.h"
 #include "platform/audit_log.h"
 #include "platform/names.h"
 #include "spdlog/spdlog.h"
@@ -870,6 +871,88 @@ absl::StatusOr<PredictionPage> ServingService::Predictions(const Project& projec
     if (it != labels.end()) r.label = it->second;
   }
   return PredictionPage{std::move(rows), log_dropped_.load()};
+}
+
+absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& project,
+                                                                absl::string_view endpoint,
+                                                                int64_t window_ms, int64_t limit) {
+  ASSIGN_OR_RETURN(PredictionPage page, Predictions(project, endpoint, limit));
+  EndpointPerformance out;
+  out.to_ms = NowMillis();
+  out.from_ms = out.to_ms - window_ms;
+  out.scanned = static_cast<int64_t>(page.records.size());
+  struct Acc {
+    EndpointPerformance::Version v;
+    std::vector<std::string> classes;
+    std::vector<float> labels, scores;  // scores: P(class 1) (binary), all probs (multi), value
+    bool probabilities = true;
+  };
+  std::map<int64_t, Acc> by_version;
+  std::string model_name;
+  {
+    ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+    model_name = state->record.model_name;
+  }
+  for (const auto& r : page.records) {
+    if (r.shadow || r.ts < out.from_ms) continue;
+    Json o = ParseJsonOr(r.outputs, Json());
+    if (!o.is_object() || !o.contains("predictions") || o["predictions"].size() != 1) continue;
+    Acc& a = by_version[r.version];
+    a.v.version = r.version;
+    ++a.v.predictions;
+    const bool classification = o.contains("classes");
+    if (a.v.task.empty()) {
+      a.classes = classification ? o["classes"].get<std::vector<std::string>>()
+                                 : std::vector<std::string>();
+      a.v.task = !classification ? "regression" : a.classes.size() > 2 ? "multiclass" : "binary";
+    }
+    if (!r.label) continue;
+    if (!classification) {
+      double y = 0;
+      if (!absl::SimpleAtod(*r.label, &y) || !o["predictions"][0].is_number()) {
+        ++a.v.unmatched_labels;
+        continue;
+      }
+      a.labels.push_back(static_cast<float>(y));
+      a.scores.push_back(o["predictions"][0].get<float>());
+      ++a.v.labelled;
+      continue;
+    }
+    auto it = std::find(a.classes.begin(), a.classes.end(), *r.label);
+    if (it == a.classes.end() || !o.contains("probabilities")) {
+      if (it == a.classes.end()) ++a.v.unmatched_labels;
+      if (!o.contains("probabilities")) a.probabilities = false;
+      continue;
+    }
+    const Json& probs = o["probabilities"][0];
+    if (!probs.is_array() || probs.size() != a.classes.size()) continue;
+    a.labels.push_back(static_cast<float>(it - a.classes.begin()));
+    if (a.v.task == "binary") {
+      a.scores.push_back(probs[1].get<float>());
+    } else {
+      for (const auto& p : probs) a.scores.push_back(p.get<float>());
+    }
+    ++a.v.labelled;
+  }
+  for (auto& [version, a] : by_version) {
+    if (a.v.labelled > 0) {
+      if (a.v.task == "regression") {
+        a.v.metrics = ml::RegressionMetrics(a.labels, a.scores);
+      } else if (a.v.task == "binary") {
+        a.v.metrics = ml::BinaryMetrics(a.labels, a.scores);
+        for (const char* curve : {"roc", "pr", "calibration"}) a.v.metrics.erase(curve);
+      } else {
+        a.v.metrics = ml::MulticlassMetrics(a.labels, a.scores, static_cast<int>(a.classes.size()));
+      }
+    } else {
+      a.v.metrics = Json::object();
+    }
+    auto v = registry_->GetVersion(project, model_name, absl::StrCat(version));
+    a.v.holdout = v.ok() ? ParseJsonOr(v->manifest, Json::object()).value("metrics", Json::object())
+                         : Json::object();
+    out.versions.push_back(std::move(a.v));
+  }
+  return out;
 }
 
 absl::Status ServingService::IngestLog(const RequestContext& ctx, const Project& project,

@@ -126,6 +126,23 @@ struct PredictionPage {
   uint64_t dropped = 0;  // entries dropped since start (log queue full)
 };
 
+// Model fit of an endpoint's versions over a window, from the logged predictions joined with
+// the ground truth fed back for them (docs/monitoring.md).
+struct EndpointPerformance {
+  struct Version {
+    int64_t version = 0;
+    std::string task;              // binary | multiclass | regression
+    int64_t predictions = 0;       // logged single-row requests in the window
+    int64_t labelled = 0;          // of those, with ground truth that matches the task
+    int64_t unmatched_labels = 0;  // ground truth that is not one of the classes / a number
+    Json metrics;                  // realised: ml/metrics' document (curves left out)
+    Json holdout;                  // the version's training holdout metrics, as registered
+  };
+  int64_t from_ms = 0, to_ms = 0;
+  int64_t scanned = 0;  // log entries read (the newest `limit` at most)
+  std::vector<Version> versions;
+};
+
 // What /metrics shows of serving, for the api layer to render (api/metrics.h).
 struct ServingMetrics {
   static constexpr std::array<double, 12> kLatencyBuckets = {
@@ -211,6 +228,11 @@ class ServingService {
                              absl::string_view endpoint, const FeedbackItems& items);
   absl::StatusOr<PredictionPage> Predictions(const Project& project, absl::string_view endpoint,
                                              int64_t limit);
+  // Realised fit per version over the last `window_ms`, from at most the newest `limit` log
+  // entries (shadow answers and multi-row requests are left out: a label belongs to one row).
+  absl::StatusOr<EndpointPerformance> Performance(const Project& project,
+                                                  absl::string_view endpoint, int64_t window_ms,
+                                                  int64_t limit = 100000);
   // Prediction log entries answered elsewhere (a `kade replica` named `replica`), all or
   // nothing; their endpoint_id is set here.
   absl::Status IngestLog(const RequestContext& ctx, const Project& project,

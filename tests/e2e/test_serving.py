@@ -1085,3 +1085,40 @@ def test_a_version_that_cannot_load_never_takes_the_endpoint_down(ml):
     assert "pending" not in e and {s["version"] for s in e["serving"]} == {v1, v2}
     # The failure was logged a few times, not once per request.
     assert ml.read_log().count("cannot load version") <= 3
+
+
+def test_model_fit_from_fed_back_ground_truth_equals_scikit_learn(ml):
+    import pytest
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+    v = register(ml, train(ml))
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "fit", "model": "churn", "targets": [{"version": v}]}).status == 201
+    df, rows = records(120)
+    truth = df["churned"].tolist()
+    probs, labels = [], []
+    for i, row in enumerate(rows):
+        r = ml.admin("POST", f"{P}/endpoints/fit/predict", {"instances": [row]}, headers={"X-Request-Id": f"fit-{i:03d}"})
+        assert r.status == 200, r.raw
+        out = r.json
+        if i % 3 != 2:  # ground truth comes back for two thirds of the requests
+            positive = out["classes"][1]
+            probs.append(out["probabilities"][0][1])
+            labels.append(int(str(truth[i]) == positive))
+    items = [{"request_id": f"fit-{i:03d}", "label": str(truth[i])} for i in range(len(rows)) if i % 3 != 2]
+    items.append({"request_id": "fit-000", "label": str(truth[0])})  # a repeat replaces, not adds
+    assert ml.admin("POST", f"{P}/endpoints/fit/feedback", {"items": items}).status == 200
+    perf = ml.admin("GET", f"{P}/endpoints/fit/monitoring/performance?window=1h")
+    assert perf.status == 200, perf.raw
+    (ver,) = perf.json["versions"]
+    assert ver["version"] == v and ver["task"] == "binary"
+    assert ver["predictions"] == 120 and ver["labelled"] == len(labels) == 80
+    assert ver["label_coverage"] == pytest.approx(80 / 120)
+    m = ver["metrics"]
+    assert m["auc"] == pytest.approx(roc_auc_score(labels, probs), abs=1e-6)
+    assert m["logloss"] == pytest.approx(log_loss(labels, probs), abs=1e-5)
+    pred = [int(p >= 0.5) for p in probs]
+    assert m["accuracy"] == pytest.approx(accuracy_score(labels, pred), abs=1e-9)
+    assert m["f1"] == pytest.approx(f1_score(labels, pred), abs=1e-9)
+    assert "auc" in ver["holdout"]  # the training holdout's figures, side by side
+    for bad in ("0h", "soon", "100d", "30"):
+        r = ml.admin("GET", f"{P}/endpoints/fit/monitoring/performance?window={bad}")
+        assert r.status == 400 and "window" in r.error["message"], bad
