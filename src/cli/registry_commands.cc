@@ -577,6 +577,42 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
 
+  static std::string ep_name, ep_window = "24h";
+  auto* ep = eps->add_subcommand("performance",
+                                 "Realised model fit per version from the fed-back ground truth");
+  ep->add_option("name", ep_name, "Endpoint name")->required();
+  ep->add_option("--window,-w", ep_window, "1h, 24h, 7d, 30d or seconds")->capture_default_str();
+  ep->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r,
+                       c.Call("GET", absl::StrCat(Endpoints(project), "/", ep_name,
+                                                  "/monitoring/performance?window=", ep_window)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      auto fig = [](const Json& m, const char* k) {
+        return m.is_object() && m.contains(k) && m[k].is_number()
+                   ? absl::StrFormat("%.4f", m[k].get<double>())
+                   : std::string("-");
+      };
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : r["versions"]) {
+        const bool reg = v["task"] == "regression";
+        const Json& m = v["metrics"];
+        const Json& h = v["holdout"];
+        rows.push_back({"v" + v["version"].dump(), JsonCell(v["task"]), v["predictions"].dump(),
+                        absl::StrFormat("%.0f%%", 100 * v["label_coverage"].get<double>()),
+                        reg ? fig(m, "rmse") : fig(m, "auc"), reg ? fig(h, "rmse") : fig(h, "auc"),
+                        reg ? fig(m, "mae") : fig(m, "accuracy")});
+      }
+      PrintTable({"VERSION", "TASK", "PREDICTIONS", "LABELLED", "AUC/RMSE", "HOLDOUT", "ACC/MAE"},
+                 rows);
+      std::cout << "window " << JsonCell(r["window"]) << " from " << JsonCell(r["from"]) << "\n";
+      return absl::OkStatus();
+    });
+  });
+
   static std::string ef_name, ef_request, ef_label, ef_file;
   auto* ef = eps->add_subcommand(
       "feedback", "Ground truth for earlier requests: --request-id and --label, or --file");

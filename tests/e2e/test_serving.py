@@ -627,6 +627,11 @@ def test_cli_models_and_endpoints(ml):
     assert "cli-1" in lines[2] and lines[2].rstrip().endswith("true"), out.stdout
     log = json.loads(ml.cli("--json", "endpoints", "log", "api", env={"KADE_PROJECT": "ml"}).stdout)
     assert log["predictions"][0]["request_id"] == "cli-2"
+    # Realised fit from that ground truth (two labelled answers).
+    out = cli("endpoints", "performance", "api", "--window", "1h")
+    assert out.returncode == 0 and out.stdout.splitlines()[0].split()[:3] == ["VERSION", "TASK", "PREDICTIONS"], out.stdout + out.stderr
+    assert "binary" in out.stdout and "window 3600s" in out.stdout, out.stdout
+    assert cli("endpoints", "performance", "api", "--window", "soon").returncode != 0
     bad = os.path.join(ml.data_dir, "bad.csv")
     for text, needle in [("request_id,label\nonly-one-field\n", "line 2"), ("id,label\nx,1\n", "line 1"),
                          ('request_id,label\nx,"unclosed\n', "line 2"), ("[{", "not valid JSON")]:
