@@ -351,6 +351,9 @@ test('models, endpoints and batch: promote and roll back, watch the endpoint, tr
   await page.waitForSelector('[data-testid=answer] >> text=probabilities');
   assert.match(await page.textContent('[data-testid=answer]'), /"version": [12]/);
   await page.waitForSelector('[data-testid=recent-table] >> text=v');
+  // The demo's 300 answers, two thirds with ground truth: realised AUC beside the holdout's.
+  await page.waitForSelector('[data-testid=fit-table] >> text=auc');
+  assert.match(await page.textContent('[data-testid=fit-table]'), /binary/);
   // The split editor: all traffic to the champion.
   await page.fill('input[aria-label="Weight challenger"]', '0');
   await page.click('[data-testid=split-form] button[type=submit]');

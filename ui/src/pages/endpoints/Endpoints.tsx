@@ -71,6 +71,12 @@ export function EndpointPage(props: { project: string; name: string }) {
 
   const loadRecent = () => api<{ predictions: Prediction[] }>('GET', `${url}/predictions?limit=10`).then((r) => setRecent(r.predictions)).catch(() => {});
   useEffect(() => { loadRecent(); }, [url]);
+  // Realised fit from the fed-back ground truth, beside the training holdout.
+  const [fitWindow, setFitWindow] = useState('7d');
+  const [fit, setFit] = useState<{ versions: any[] } | null>(null);
+  useEffect(() => {
+    api<{ versions: any[] }>('GET', `${url}/monitoring/performance?window=${fitWindow}`).then(setFit).catch(() => setFit(null));
+  }, [url, fitWindow]);
   // Live series from each polled answer.
   useEffect(() => {
     if (!ep) return;
@@ -204,6 +210,29 @@ export function EndpointPage(props: { project: string; name: string }) {
           <div class="wide"><button type="submit">Predict</button></div>
         </form>
         {answer && <pre data-testid="answer">{answer}</pre>}
+      </Card>
+      <Card title="Model fit (ground truth)">
+        <div class="row">
+          <label>Window{' '}
+            <select aria-label="Fit window" value={fitWindow} onChange={(e) => setFitWindow((e.target as HTMLSelectElement).value)}>
+              {['1h', '24h', '7d', '30d'].map((w) => <option value={w}>{w}</option>)}
+            </select>
+          </label>
+        </div>
+        <table class="table" data-testid="fit-table">
+          <thead><tr><th>Version</th><th>Task</th><th>Predictions</th><th>With ground truth</th><th>Realised</th><th>Holdout</th></tr></thead>
+          <tbody>
+            {(fit?.versions ?? []).map((v) => {
+              const key = v.task === 'regression' ? 'rmse' : v.task === 'binary' ? 'auc' : 'accuracy';
+              const show = (m: any) => (m && typeof m[key] === 'number' ? `${key} ${m[key].toFixed(3)}` : '—');
+              return (
+                <tr><td>v{v.version}</td><td>{v.task}</td><td>{v.predictions}</td><td>{v.labelled} ({Math.round(100 * v.label_coverage)}%)</td>
+                  <td>{show(v.metrics)}</td><td>{show(v.holdout)}</td></tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {fit && fit.versions.length === 0 && <p class="hint">No logged answers in this window.</p>}
       </Card>
       <Card title="Recent predictions">
         <table class="table" data-testid="recent-table">
