@@ -84,16 +84,7 @@ void RegisterBatchRoutes(Router& r) {
           ASSIGN_OR_RETURN(Job job, p->batch->Submit(rc.ctx, rc.project_record(), spec));
           return HttpResponse::MakeJson(201, JobToJson(job));
         })
-      .Doc("Submit a batch scoring job", S::Ref("Job"),
-           S::Obj({{"model", S::Str()},
-                   {"version", S::Any()},
-                   {"dataset", S::Str()},
-                   {"dataset_version", S::Any()},
-                   {"output", S::Str()},
-                   {"threads", S::Int()},
-                   {"force", S::Bool()}},
-                  {"model", "dataset"}),
-           201)
+      .Doc("Submit a batch scoring job", S::Ref("Job"), S::Ref("BatchSpec"), 201)
       .blocking = true;
 
   r.Add("GET", base + "/jobs", Permission::kProjectView, "",
@@ -124,14 +115,7 @@ void RegisterBatchRoutes(Router& r) {
            S::Obj({{"name", S::Str()},
                    {"cron", S::Str()},
                    {"timezone", S::Str()},
-                   {"spec", S::Obj({{"model", S::Str()},
-                                    {"version", S::Any()},
-                                    {"dataset", S::Str()},
-                                    {"dataset_version", S::Any()},
-                                    {"output", S::Str()},
-                                    {"threads", S::Int()},
-                                    {"force", S::Bool()}},
-                                   {"model", "dataset"})},
+                   {"spec", S::Ref("BatchSpec")},
                    {"enabled", S::Bool()}}),
            201)
       .blocking = true;
@@ -166,14 +150,7 @@ void RegisterBatchRoutes(Router& r) {
            S::Obj({{"cron", S::Str()},
                    {"timezone", S::Str()},
                    {"enabled", S::Bool()},
-                   {"spec", S::Obj({{"model", S::Str()},
-                                    {"version", S::Any()},
-                                    {"dataset", S::Str()},
-                                    {"dataset_version", S::Any()},
-                                    {"output", S::Str()},
-                                    {"threads", S::Int()},
-                                    {"force", S::Bool()}},
-                                   {"model", "dataset"})}}))
+                   {"spec", S::Ref("BatchSpec")}}))
       .blocking = true;
 
   r.Add("DELETE", base + "/schedules/{schedule}", Permission::kProjectEdit, "batch.schedule.delete",

@@ -171,6 +171,22 @@ Json Components() {
            {"log_sample", Num()},
            {"state", Any("serving versions, loading and failures")}},
           {"name"});
+  // Request bodies several routes share (batch jobs and schedules; endpoint create and change).
+  c["BatchSpec"] = Obj({{"model", Str()},
+                        {"version", Any("a number, an alias, or latest")},
+                        {"dataset", Str()},
+                        {"dataset_version", Any()},
+                        {"output", Str()},
+                        {"threads", Int()},
+                        {"force", Bool("score a version that failed its quality checks")}},
+                       {"model", "dataset"});
+  const Json targets = Arr(Obj({{"alias", Str()}, {"version", Int()}, {"weight", Num()}}));
+  std::vector<std::pair<std::string, Json>> change = {{"alias", Str()},       {"targets", targets},
+                                                      {"shadow", Any()},      {"log_sample", Num()},
+                                                      {"description", Str()}, {"force", Bool()}};
+  c["EndpointChange"] = Obj(change, {}, /*closed=*/true);
+  change.insert(change.begin(), {{"name", Str()}, {"model", Str()}});
+  c["EndpointSpec"] = Obj(change, {"name", "model"}, /*closed=*/true);
   c["PredictRequest"] =
       Obj({{"instances", Arr(Map(Any()))},
            {"dataframe_split", Obj({{"columns", Arr(Str())}, {"data", Arr(Arr(Any()))}})},

@@ -62,19 +62,7 @@ void RegisterServingRoutes(Router& r) {
                            p->serving->Create(rc.ctx, rc.project_record(), rc.project->role, spec));
           return HttpResponse::MakeJson(201, EndpointStatusToJson(e));
         })
-      .Doc(
-          "Create an endpoint", S::Ref("Endpoint"),
-          S::Obj(
-              {{"name", S::Str()},
-               {"model", S::Str()},
-               {"alias", S::Str()},
-               {"targets",
-                S::Arr(S::Obj({{"alias", S::Str()}, {"version", S::Int()}, {"weight", S::Num()}}))},
-               {"shadow", S::Any()},
-               {"log_sample", S::Num()},
-               {"description", S::Str()},
-               {"force", S::Bool()}}),
-          201)
+      .Doc("Create an endpoint", S::Ref("Endpoint"), S::Ref("EndpointSpec"), 201)
       .blocking = true;
 
   r.Add("PATCH", one, Permission::kProjectEdit, "endpoint.update",
@@ -86,19 +74,8 @@ void RegisterServingRoutes(Router& r) {
                                               rc.Param("endpoint"), change));
           return HttpResponse::MakeJson(200, EndpointStatusToJson(e));
         })
-      .Doc(
-          "Change traffic, shadow, log sampling (serving a version passes its gates)",
-          S::Ref("Endpoint"),
-          S::Obj(
-              {{"name", S::Str()},
-               {"model", S::Str()},
-               {"alias", S::Str()},
-               {"targets",
-                S::Arr(S::Obj({{"alias", S::Str()}, {"version", S::Int()}, {"weight", S::Num()}}))},
-               {"shadow", S::Any()},
-               {"log_sample", S::Num()},
-               {"description", S::Str()},
-               {"force", S::Bool()}}))
+      .Doc("Change traffic, shadow, log sampling (serving a version passes its gates)",
+           S::Ref("Endpoint"), S::Ref("EndpointChange"))
       .blocking = true;
 
   r.Add("DELETE", one, Permission::kProjectManage, "endpoint.delete",
