@@ -139,6 +139,37 @@ double KllSketch::Quantile(double q) const {
   return items.back().first;
 }
 
+void KllSketch::Shrink() {
+  const size_t buffer = caps_[0];
+  caps_[0] = std::max<size_t>(
+      2, static_cast<size_t>(std::ceil(k_ * std::pow(2.0 / 3.0, levels_.size() - 1))));
+  if (levels_[0].size() >= caps_[0]) Compress();
+  caps_[0] = std::max(buffer, caps_[0]);
+}
+
+absl::StatusOr<KllSketch> KllSketch::FromLevels(int k, uint64_t n,
+                                                std::vector<std::vector<double>> levels) {
+  if (k < 8 || k > 65536 || levels.empty() || levels.size() > 60) {
+    return absl::InvalidArgumentError("not a KLL sketch (k or levels out of range)");
+  }
+  long double weight = 0;
+  for (size_t h = 0; h < levels.size(); ++h) {
+    for (double v : levels[h]) {
+      if (std::isnan(v)) return absl::InvalidArgumentError("a KLL sketch holds no NaN");
+    }
+    weight += static_cast<long double>(levels[h].size()) * std::ldexp(1.0L, static_cast<int>(h));
+  }
+  // Compaction drops an odd item's weight now and then, so the items weigh at most n.
+  if (weight > static_cast<long double>(n) * 1.0001L + 1) {
+    return absl::InvalidArgumentError("not a KLL sketch (items outweigh its count)");
+  }
+  KllSketch s(k);
+  s.n_ = n;
+  while (s.levels_.size() < levels.size()) s.AddLevel();
+  s.levels_ = std::move(levels);
+  return s;
+}
+
 Json KllSketch::ToJson() const {
   Json levels = Json::array();
   for (const auto& lv : levels_) levels.push_back(lv);

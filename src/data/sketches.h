@@ -85,6 +85,15 @@ class KllSketch {
   std::vector<std::pair<double, uint64_t>> WeightedItems() const;
   Json ToJson() const;
   static absl::StatusOr<KllSketch> FromJson(const Json& j);
+  // The retained items by level (level h's items weigh 2^h), and a sketch rebuilt from them
+  // (InvalidArgument when they cannot be a sketch's: more weight than `n`).
+  int k() const { return k_; }
+  const std::vector<std::vector<double>>& levels() const { return levels_; }
+  static absl::StatusOr<KllSketch> FromLevels(int k, uint64_t n,
+                                              std::vector<std::vector<double>> levels);
+  // Compacts the insert buffer down to the sketch's own capacity (about 3k items in all),
+  // for storage: same error bound, a few kilobytes at most.
+  void Shrink();
 
  private:
   void Compress();

@@ -75,6 +75,12 @@ WeightedSample Weighted(std::vector<std::pair<double, double>> items) {
   return out;
 }
 
+WeightedSample FromSketch(const KllSketch& sketch) {
+  std::vector<std::pair<double, double>> items;
+  for (const auto& [v, w] : sketch.WeightedItems()) items.emplace_back(v, static_cast<double>(w));
+  return Weighted(std::move(items));
+}
+
 KsResult KolmogorovSmirnov(const WeightedSample& reference, const WeightedSample& current,
                            double n_reference, double n_current) {
   KsResult out;
@@ -278,5 +284,79 @@ AlignedCategories AlignCategories(const std::map<std::string, int64_t>& referenc
 }
 
 std::vector<double> Shares(const std::vector<double>& counts) { return Normalised(counts); }
+
+bool IsNumericMethod(const std::string& m) {
+  return m == "ks" || m == "wasserstein" || m == "psi" || m == "jensenshannon";
+}
+bool IsCategoricalMethod(const std::string& m) {
+  return m == "chisquare" || m == "jensenshannon" || m == "psi" || m == "l_infinity";
+}
+bool IsPValueMethod(const std::string& m) { return m == "ks" || m == "chisquare"; }
+
+std::string DefaultDriftMethod(bool numeric, double reference_rows, double distinct) {
+  if (reference_rows <= 1000) return numeric && distinct > 5 ? "ks" : "chisquare";
+  return numeric ? "wasserstein" : "jensenshannon";
+}
+
+double DefaultDriftThreshold(const std::string& method) {
+  return IsPValueMethod(method) ? 0.05 : 0.1;
+}
+
+namespace {
+
+void Decide(DriftTest* t) {
+  t->value = t->stats[t->method];
+  t->drifted = IsPValueMethod(t->method) ? t->value < t->threshold : t->value >= t->threshold;
+}
+
+}  // namespace
+
+DriftTest NumericDrift(const WeightedSample& reference, const WeightedSample& current,
+                       double n_reference, double n_current, const std::vector<double>& edges,
+                       std::string method, double threshold) {
+  DriftTest t;
+  t.method = method.empty() ? "wasserstein" : std::move(method);
+  t.threshold = threshold > 0 ? threshold : DefaultDriftThreshold(t.method);
+  const KsResult ks = KolmogorovSmirnov(reference, current, n_reference, n_current);
+  t.stats["ks_statistic"] = ks.statistic;
+  t.stats["ks"] = ks.p_value;
+  t.stats["wasserstein"] = NormalizedWasserstein(reference, current);
+  const auto rs = BinShares(reference, edges), cs = BinShares(current, edges);
+  t.stats["psi"] = Psi(rs, cs);
+  t.stats["jensenshannon"] = JensenShannon(rs, cs);
+  if (IsCategoricalMethod(t.method) && !IsNumericMethod(t.method)) {
+    // Few distinct values: compare them as categories.
+    auto counts = [](const WeightedSample& s, double n) {
+      std::map<std::string, int64_t> out;
+      for (const auto& [v, w] : s.items) {
+        out[std::to_string(v)] +=
+            static_cast<int64_t>(std::llround(w * n / std::max(1.0, s.total)));
+      }
+      return out;
+    };
+    DriftTest c = CategoricalDrift(counts(reference, n_reference), counts(current, n_current),
+                                   t.method, t.threshold);
+    for (const auto& [k, v] : c.stats) t.stats.emplace(k, v);
+    t.stats[t.method] = c.stats[t.method];
+  }
+  Decide(&t);
+  return t;
+}
+
+DriftTest CategoricalDrift(const std::map<std::string, int64_t>& reference,
+                           const std::map<std::string, int64_t>& current, std::string method,
+                           double threshold) {
+  DriftTest t;
+  t.method = method.empty() ? "jensenshannon" : std::move(method);
+  t.threshold = threshold > 0 ? threshold : DefaultDriftThreshold(t.method);
+  const AlignedCategories al = AlignCategories(reference, current);
+  const auto rs = Shares(al.reference_counts), cs = Shares(al.current_counts);
+  t.stats["chisquare"] = ChiSquare(rs, al.current_counts).p_value;
+  t.stats["jensenshannon"] = JensenShannon(rs, cs);
+  t.stats["psi"] = Psi(rs, cs);
+  t.stats["l_infinity"] = LInfinity(rs, cs);
+  Decide(&t);
+  return t;
+}
 
 }  // namespace kade::ml

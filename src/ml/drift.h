@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "data/sketches.h"
+
 namespace kade::ml {
 
 // A sample as sorted (value, weight) pairs: raw values have weight 1; a KLL sketch's retained
@@ -22,6 +24,8 @@ struct WeightedSample {
 };
 WeightedSample Unweighted(std::vector<double> values);  // NaNs dropped
 WeightedSample Weighted(std::vector<std::pair<double, double>> items);
+// A KLL sketch's retained items with their weights.
+WeightedSample FromSketch(const KllSketch& sketch);
 
 struct KsResult {
   double statistic = 0;  // sup |F_ref - F_cur| (scipy.stats.ks_2samp's statistic)
@@ -87,5 +91,37 @@ struct AlignedCategories {
 AlignedCategories AlignCategories(const std::map<std::string, int64_t>& reference,
                                   const std::map<std::string, int64_t>& current);
 std::vector<double> Shares(const std::vector<double>& counts);
+
+// A feature's drift verdict with a chosen method: `value` is the method's figure (a p-value
+// for ks and chisquare, where drift is value < threshold; a distance for the others, where
+// drift is value >= threshold); `stats` holds every statistic computed alongside.
+struct DriftTest {
+  std::string method;
+  double threshold = 0;
+  double value = 0;
+  bool drifted = false;
+  std::map<std::string, double> stats;
+};
+// The methods that apply to numeric and to categorical features.
+bool IsNumericMethod(const std::string& method);      // ks wasserstein psi jensenshannon
+bool IsCategoricalMethod(const std::string& method);  // chisquare jensenshannon psi l_infinity
+bool IsPValueMethod(const std::string& method);       // ks chisquare
+// Evidently's defaults: a reference of at most 1,000 rows is tested (KS at p < 0.05 for a
+// numeric feature with more than 5 distinct values, else chi-square); a larger one is
+// measured (normalised Wasserstein for numeric, Jensen–Shannon for categorical, >= 0.1).
+std::string DefaultDriftMethod(bool numeric, double reference_rows, double distinct);
+double DefaultDriftThreshold(const std::string& method);
+
+// Numeric drift between weighted samples standing for `n_reference` and `n_current` rows;
+// PSI and Jensen–Shannon on bins with inner `edges` (the reference's deciles). `method`
+// empty: the default. A categorical method here (chisquare on a low-cardinality numeric
+// feature) compares the samples' value counts.
+DriftTest NumericDrift(const WeightedSample& reference, const WeightedSample& current,
+                       double n_reference, double n_current, const std::vector<double>& edges,
+                       std::string method, double threshold);
+// Categorical drift between category counts.
+DriftTest CategoricalDrift(const std::map<std::string, int64_t>& reference,
+                           const std::map<std::string, int64_t>& current, std::string method,
+                           double threshold);
 
 }  // namespace kade::ml

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status.h"
@@ -31,8 +32,11 @@ std::string Shown(const Json& v) {
 struct Problems {
   std::vector<std::string> list;
   size_t total = 0;
-  void Add(std::string p) {
+  std::vector<InputProblem>* found = nullptr;  // every problem by feature (Inspect)
+  void Add(std::string p, absl::string_view feature = "",
+           InputProblem::Check check = InputProblem::Check::kOther) {
     ++total;
+    if (found != nullptr) found->push_back({std::string(feature), check});
     if (list.size() < kMaxProblems) list.push_back(std::move(p));
   }
   absl::Status Status() const {
@@ -43,6 +47,12 @@ struct Problems {
     return Bad(msg);
   }
 };
+
+// A value's problem as Encode words it: an unseen category, else a wrong type.
+InputProblem::Check ProblemCheck(absl::string_view problem) {
+  return absl::StartsWith(problem, "unseen category") ? InputProblem::Check::kUnseenCategory
+                                                      : InputProblem::Check::kTypeError;
+}
 
 }  // namespace
 
@@ -258,10 +268,26 @@ bool Servable::Encode(size_t j, const Json& v, float* out, std::string* problem)
   }
 }
 
-absl::StatusOr<Batch> Servable::Decode(const Json& body) const {
+std::vector<InputProblem> Servable::Inspect(const Json& body) const {
+  std::vector<InputProblem> found;
+  auto decoded = DecodeInto(body, &found);
+  if (!decoded.ok() && found.empty()) found.push_back({"", InputProblem::Check::kOther});
+  return found;
+}
+
+absl::StatusOr<Batch> Servable::Decode(const Json& body) const { return DecodeInto(body, nullptr); }
+
+absl::StatusOr<Batch> Servable::DecodeColumns(
+    const std::vector<std::pair<std::string, const Json*>>& cols, size_t rows) const {
+  return ColumnsInto(cols, rows, nullptr);
+}
+
+absl::StatusOr<Batch> Servable::DecodeInto(const Json& body,
+                                           std::vector<InputProblem>* found) const {
   if (!body.is_object()) return Bad("the request body must be a JSON object");
   const size_t nf = signature_.features.size();
   Problems problems;
+  problems.found = found;
   for (const auto& [key, value] : body.items()) {
     if (key != "instances" && key != "inputs" && key != "dataframe_split" && key != "id" &&
         key != "parameters") {
@@ -297,7 +323,7 @@ absl::StatusOr<Batch> Servable::Decode(const Json& body) const {
       cols.emplace_back(name, &values);
     }
     RETURN_IF_ERROR(problems.Status());
-    return DecodeColumns(cols, rows);
+    return ColumnsInto(cols, rows, found);
   }
   if (body.contains("dataframe_split")) {
     const Json& df = body["dataframe_split"];
@@ -320,7 +346,7 @@ absl::StatusOr<Batch> Servable::Decode(const Json& body) const {
       for (size_t c = 0; c < names.size(); ++c) rec[names[c].get<std::string>()] = row[c];
       records.push_back(std::move(rec));
     }
-    return Decode(Json{{"instances", std::move(records)}});
+    return DecodeInto(Json{{"instances", std::move(records)}}, found);
   }
   const Json& inst = body["instances"];
   if (!inst.is_array() || inst.empty()) {
@@ -343,20 +369,22 @@ absl::StatusOr<Batch> Servable::Decode(const Json& body) const {
     for (const auto& [name, value] : rec.items()) {
       auto it = std::lower_bound(by_name_.begin(), by_name_.end(), std::make_pair(name, size_t{0}));
       if (it == by_name_.end() || it->first != name) {
-        problems.Add(absl::StrCat("instances[", r, "].", name, ": unknown feature"));
+        problems.Add(absl::StrCat("instances[", r, "].", name, ": unknown feature"), name,
+                     InputProblem::Check::kExtraColumn);
         continue;
       }
       seen[it->second] = true;
       std::string problem;
       if (!Encode(it->second, value, &b.x[r * nf + it->second], &problem)) {
-        problems.Add(absl::StrCat("instances[", r, "].", name, ": ", problem));
+        problems.Add(absl::StrCat("instances[", r, "].", name, ": ", problem), name,
+                     ProblemCheck(problem));
       }
     }
     for (size_t j = 0; j < nf; ++j) {
       if (!seen[j]) {
         problems.Add(absl::StrCat("instances[", r, "]: missing feature '",
-                                  signature_.features[j].name,
-                                  "' (send null for a missing value)"));
+                                  signature_.features[j].name, "' (send null for a missing value)"),
+                     signature_.features[j].name, InputProblem::Check::kMissingColumn);
       }
     }
   }
@@ -364,14 +392,16 @@ absl::StatusOr<Batch> Servable::Decode(const Json& body) const {
   return b;
 }
 
-absl::StatusOr<Batch> Servable::DecodeColumns(
-    const std::vector<std::pair<std::string, const Json*>>& cols, size_t rows) const {
+absl::StatusOr<Batch> Servable::ColumnsInto(
+    const std::vector<std::pair<std::string, const Json*>>& cols, size_t rows,
+    std::vector<InputProblem>* found) const {
   const size_t nf = signature_.features.size();
   if (rows == 0) return Bad("no rows in the request");
   if (rows > kMaxRows) {
     return Bad(absl::StrCat("at most ", kMaxRows, " rows per request; use a batch job for more"));
   }
   Problems problems;
+  problems.found = found;
   Batch b;
   b.rows = rows;
   b.x.assign(rows * nf, kNaN);
@@ -379,19 +409,24 @@ absl::StatusOr<Batch> Servable::DecodeColumns(
   for (const auto& [name, values] : cols) {
     auto it = std::lower_bound(by_name_.begin(), by_name_.end(), std::make_pair(name, size_t{0}));
     if (it == by_name_.end() || it->first != name) {
-      problems.Add(absl::StrCat("input '", name, "': unknown feature"));
+      problems.Add(absl::StrCat("input '", name, "': unknown feature"), name,
+                   InputProblem::Check::kExtraColumn);
       continue;
     }
     seen[it->second] = true;
     for (size_t r = 0; r < rows && r < values->size(); ++r) {
       std::string problem;
       if (!Encode(it->second, (*values)[r], &b.x[r * nf + it->second], &problem)) {
-        problems.Add(absl::StrCat("input '", name, "'[", r, "]: ", problem));
+        problems.Add(absl::StrCat("input '", name, "'[", r, "]: ", problem), name,
+                     ProblemCheck(problem));
       }
     }
   }
   for (size_t j = 0; j < nf; ++j) {
-    if (!seen[j]) problems.Add(absl::StrCat("missing feature '", signature_.features[j].name, "'"));
+    if (!seen[j]) {
+      problems.Add(absl::StrCat("missing feature '", signature_.features[j].name, "'"),
+                   signature_.features[j].name, InputProblem::Check::kMissingColumn);
+    }
   }
   RETURN_IF_ERROR(problems.Status());
   return b;

@@ -27,6 +27,13 @@ struct Batch {
   std::vector<float> x;  // rows x features, the training table's encoding (codes, NaN)
 };
 
+// One problem of a refused request, by feature, for data-quality monitoring.
+struct InputProblem {
+  enum class Check { kTypeError, kUnseenCategory, kMissingColumn, kExtraColumn, kOther };
+  std::string feature;  // the signature's feature, or the unknown field's name
+  Check check = Check::kOther;
+};
+
 struct Prediction {
   size_t rows = 0;
   size_t width = 1;           // outputs per row (classes for multi-class probabilities)
@@ -51,6 +58,8 @@ class Servable {
   // Columns given as name -> values (the Open Inference Protocol's inputs, already split).
   absl::StatusOr<Batch> DecodeColumns(const std::vector<std::pair<std::string, const Json*>>& cols,
                                       size_t rows) const;
+  // Every problem Decode would report, by feature and kind (all of them, not the first 20).
+  std::vector<InputProblem> Inspect(const Json& body) const;
   Prediction Predict(const Batch& batch) const;
   // {"predictions": [...], "probabilities": [[...]], "classes": [...]} (probabilities and
   // classes for classifiers).
@@ -64,6 +73,12 @@ class Servable {
   // The signature as the Open Inference Protocol describes inputs and outputs.
   Json OipMetadata() const;
 
+ private:
+  absl::StatusOr<Batch> DecodeInto(const Json& body, std::vector<InputProblem>* found) const;
+  absl::StatusOr<Batch> ColumnsInto(const std::vector<std::pair<std::string, const Json*>>& cols,
+                                    size_t rows, std::vector<InputProblem>* found) const;
+
+ public:
  private:
   // The fast path of DecodeText: false when the request needs the careful one.
   bool DecodeRecordsFast(absl::string_view text, Batch* out) const;

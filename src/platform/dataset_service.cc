@@ -578,40 +578,34 @@ const Json* FindColumn(const Json& profile, const std::string& name) {
   return nullptr;
 }
 
-// Kolmogorov-Smirnov statistic between two distributions given as KLL sketches.
+// A finite figure as a number, an infinite one (a constant reference that moved) as "inf".
+Json Figure(double v) { return std::isfinite(v) ? Json(v) : Json("inf"); }
+
 // Drift of a numeric column between two profiles, from their KLL sketches (no rescan): KS,
-// normalised Wasserstein, PSI and Jensen–Shannon on the reference's deciles. The decision
-// follows Evidently's defaults: a reference of at most 1,000 rows is tested (KS p < 0.05),
-// a larger one measured (normalised Wasserstein >= 0.1).
+// normalised Wasserstein, PSI and Jensen–Shannon on the reference's deciles, decided with
+// Evidently's defaults (ml::DefaultDriftMethod).
 std::optional<Json> NumericDrift(const Json& ca, const Json& cb) {
   auto ka = KllSketch::FromJson(ca["sketch"]["kll"]), kb = KllSketch::FromJson(cb["sketch"]["kll"]);
   if (!ka.ok() || !kb.ok() || ka->count() == 0 || kb->count() == 0) return std::nullopt;
-  auto sample = [](const KllSketch& k) {
-    std::vector<std::pair<double, double>> items;
-    for (const auto& [v, w] : k.WeightedItems()) items.emplace_back(v, static_cast<double>(w));
-    return ml::Weighted(std::move(items));
-  };
-  const ml::WeightedSample ra = sample(*ka), rb = sample(*kb);
+  const ml::WeightedSample ra = ml::FromSketch(*ka), rb = ml::FromSketch(*kb);
   const double na = static_cast<double>(ka->count()), nb = static_cast<double>(kb->count());
-  const ml::KsResult ks = ml::KolmogorovSmirnov(ra, rb, na, nb);
-  const double wasserstein = ml::NormalizedWasserstein(ra, rb);
   std::vector<double> edges;
   for (int i = 1; i < 10; ++i) {
     const double q = ka->Quantile(i / 10.0);
     if (edges.empty() || q > edges.back()) edges.push_back(q);
   }
-  const auto sa = ml::BinShares(ra, edges), sb = ml::BinShares(rb, edges);
-  const bool small = na <= 1000;
-  Json d{{"method", small ? "ks" : "wasserstein"},
-         {"threshold", small ? 0.05 : 0.1},
-         {"ks_statistic", ks.statistic},
-         {"ks_p_value", ks.p_value},
-         {"wasserstein_normed", std::isfinite(wasserstein) ? Json(wasserstein) : Json("inf")},
-         {"psi", ml::Psi(sa, sb)},
-         {"jensenshannon", ml::JensenShannon(sa, sb)}};
-  d["value"] = small ? ks.p_value : wasserstein;
-  d["drifted"] = small ? ks.p_value < 0.05 : wasserstein >= 0.1;
-  return d;
+  // Numeric columns are tested by KS even with few distinct values (docs/monitoring.md).
+  const std::string method = na <= 1000 ? "ks" : "wasserstein";
+  ml::DriftTest t = ml::NumericDrift(ra, rb, na, nb, edges, method, 0);
+  return Json{{"method", t.method},
+              {"threshold", t.threshold},
+              {"ks_statistic", t.stats["ks_statistic"]},
+              {"ks_p_value", t.stats["ks"]},
+              {"wasserstein_normed", Figure(t.stats["wasserstein"])},
+              {"psi", t.stats["psi"]},
+              {"jensenshannon", t.stats["jensenshannon"]},
+              {"value", Figure(t.value)},
+              {"drifted", t.drifted}};
 }
 
 // The same for a categorical column from its top values (the rest counted as one "other"
@@ -636,26 +630,21 @@ Json CategoricalDrift(const Json& ca, const Json& cb, std::vector<std::string>* 
   for (const auto& [k, v] : a) {
     if (!b.count(k) && k != "\x01other") gone->push_back(k);
   }
+  double n = 0, tv = 0;
+  for (const auto& [k, v] : a) n += static_cast<double>(v);
+  ml::DriftTest t = ml::CategoricalDrift(a, b, n <= 1000 ? "chisquare" : "jensenshannon", 0);
   const ml::AlignedCategories al = ml::AlignCategories(a, b);
   const auto sa = ml::Shares(al.reference_counts), sb = ml::Shares(al.current_counts);
-  const ml::ChiSquareResult chi = ml::ChiSquare(sa, al.current_counts);
-  const double js = ml::JensenShannon(sa, sb);
-  const double n = std::accumulate(al.reference_counts.begin(), al.reference_counts.end(), 0.0);
-  const bool small = n <= 1000;
-  Json d{{"method", small ? "chisquare" : "jensenshannon"},
-         {"threshold", small ? 0.05 : 0.1},
-         {"chisquare_p_value", chi.p_value},
-         {"jensenshannon", js},
-         {"psi", ml::Psi(sa, sb)},
-         {"l_infinity", ml::LInfinity(sa, sb)}};
-  d["value"] = small ? chi.p_value : js;
-  d["drifted"] = small ? chi.p_value < 0.05 : js >= 0.1;
-  d["total_variation"] = ml::LInfinity(sa, sb) > 0 ? [&] {
-    double t = 0;
-    for (size_t i = 0; i < sa.size(); ++i) t += std::fabs(sa[i] - sb[i]);
-    return t / 2;
-  }() : 0.0;
-  return d;
+  for (size_t i = 0; i < sa.size(); ++i) tv += std::fabs(sa[i] - sb[i]);
+  return Json{{"method", t.method},
+              {"threshold", t.threshold},
+              {"chisquare_p_value", t.stats["chisquare"]},
+              {"jensenshannon", t.stats["jensenshannon"]},
+              {"psi", t.stats["psi"]},
+              {"l_infinity", t.stats["l_infinity"]},
+              {"value", t.value},
+              {"drifted", t.drifted},
+              {"total_variation", tv / 2}};
 }
 
 }  // namespace

@@ -583,6 +583,8 @@ class ArtifactRepository {
   virtual absl::Status Delete(int64_t project_id, absl::string_view name) = 0;
 };
 
+class MonitoringRepository;  // store/monitoring.h
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -597,6 +599,7 @@ class Transaction {
   virtual JobRepository& jobs() = 0;
   virtual RegistryRepository& registry() = 0;
   virtual EndpointRepository& endpoints() = 0;
+  virtual MonitoringRepository& monitoring() = 0;
   // Every blob hash referenced by any record (for artifact garbage collection).
   virtual absl::StatusOr<std::vector<std::string>> ReferencedBlobs() = 0;
 };

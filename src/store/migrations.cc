@@ -382,6 +382,34 @@ UPDATE model_versions SET model_path = coalesce(json_extract(manifest, '$.model_
 CREATE INDEX model_versions_brief ON model_versions(model_id, version, status, source, run_uuid,
   model_sha256, created_by, created_at, updated_at, source_uri, model_path, tags, description);
 )sql"},
+      {11, "monitoring: a monitor per endpoint, summary buckets of what it served, KPI values",
+       R"sql(
+CREATE TABLE monitors (
+  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+  config TEXT NOT NULL,
+  updated_by TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE monitor_buckets (
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  width_ms INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  summary BLOB NOT NULL,
+  PRIMARY KEY (endpoint_id, version, width_ms, start_ms)
+) WITHOUT ROWID;
+CREATE INDEX monitor_buckets_time ON monitor_buckets(endpoint_id, start_ms);
+CREATE INDEX monitor_buckets_age ON monitor_buckets(width_ms, start_ms);
+CREATE TABLE monitor_kpis (
+  id INTEGER PRIMARY KEY,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  value REAL NOT NULL,
+  actor TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX monitor_kpis_time ON monitor_kpis(endpoint_id, ts);
+)sql"},
   };
   return *kMigrations;
 }

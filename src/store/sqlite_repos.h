@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "store/metadata.h"
+#include "store/monitoring.h"
 #include "store/sqlite.h"
 
 namespace kade {
@@ -36,5 +37,6 @@ std::unique_ptr<TrackingRepository> NewSqliteTracking(SqliteConn* c);
 std::unique_ptr<JobRepository> NewSqliteJobs(SqliteConn* c);
 std::unique_ptr<RegistryRepository> NewSqliteRegistry(SqliteConn* c);
 std::unique_ptr<EndpointRepository> NewSqliteEndpoints(SqliteConn* c);
+std::unique_ptr<MonitoringRepository> NewSqliteMonitoring(SqliteConn* c);
 
 }  // namespace kade

@@ -503,6 +503,10 @@ class SqliteTransaction : public Transaction {
     if (!endpoints_) endpoints_ = NewSqliteEndpoints(c_);
     return *endpoints_;
   }
+  MonitoringRepository& monitoring() override {
+    if (!monitoring_) monitoring_ = NewSqliteMonitoring(c_);
+    return *monitoring_;
+  }
   absl::StatusOr<std::vector<std::string>> ReferencedBlobs() override {
     ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT DISTINCT sha256 FROM blob_refs"));
     std::vector<std::string> out;
@@ -526,6 +530,7 @@ class SqliteTransaction : public Transaction {
   std::unique_ptr<JobRepository> jobs_;
   std::unique_ptr<RegistryRepository> registry_;
   std::unique_ptr<EndpointRepository> endpoints_;
+  std::unique_ptr<MonitoringRepository> monitoring_;
   std::unique_ptr<TrackingRepository> tracking_;
 };
 
