@@ -225,6 +225,7 @@ class ReplicaService;
 // the replica's outbox, and endpoint changes refused with a pointer to the server.
 void RegisterReplicaRoutes(Router& r, ReplicaService* replica);
 void RegisterBatchRoutes(Router& r);
+void RegisterMonitoringRoutes(Router& r);
 // Every route of `kade server` (system routes need the server for draining; null is fine
 // for a router that only describes itself, as `kade openapi` does).
 void RegisterServerRoutes(Router& r, Metrics* metrics, const HttpServer* server);

@@ -20,6 +20,7 @@ void RegisterServerRoutes(Router& r, Metrics* metrics, const HttpServer* server)
   RegisterRegistryRoutes(r);
   RegisterServingRoutes(r);
   RegisterBatchRoutes(r);
+  RegisterMonitoringRoutes(r);
   RegisterOpenApiRoute(r);
 }
 

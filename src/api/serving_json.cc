@@ -147,24 +147,6 @@ absl::StatusOr<FeedbackItems> ParseFeedback(const Json& body) {
   return items;
 }
 
-absl::StatusOr<int64_t> ParseWindow(absl::string_view text) {
-  int64_t n = 0;
-  int64_t unit = 1000;
-  std::string digits(text);
-  if (!digits.empty() && (digits.back() == 'h' || digits.back() == 'd' || digits.back() == 'm' ||
-                          digits.back() == 's')) {
-    const char u = digits.back();
-    unit = u == 'd' ? 86400000 : u == 'h' ? 3600000 : u == 'm' ? 60000 : 1000;
-    digits.pop_back();
-  }
-  if (!absl::SimpleAtoi(digits, &n) || n <= 0 || n > 90LL * 86400000 / unit || n * unit < 60000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("window: expected 1h, 24h, 7d, 30d or seconds between 60 and 7776000, got '",
-                     std::string(text).substr(0, 40), "'"));
-  }
-  return n * unit;
-}
-
 Json PerformanceToJson(const EndpointPerformance& perf, int64_t window_ms) {
   Json versions = Json::array();
   for (const auto& v : perf.versions) {

@@ -25,8 +25,6 @@ absl::StatusOr<FeedbackItems> ParseFeedback(const Json& body);
 // label}], "dropped"}.
 Json PredictionPageToJson(const PredictionPage& page);
 Json PerformanceToJson(const EndpointPerformance& perf, int64_t window_ms);
-// A monitoring window: "1h", "24h", "7d", "30d", or whole seconds (60 s to 90 days).
-absl::StatusOr<int64_t> ParseWindow(absl::string_view text);
 
 // A replica's forwarded log entries: {"records": [{request_id, ts, version, shadow,
 // latency_us, features, outputs}], "replica"}.

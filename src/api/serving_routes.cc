@@ -19,6 +19,7 @@
 #include "api/router.h"
 #include "api/serving_json.h"
 #include "core/status.h"
+#include "core/time.h"
 #include "core/version.h"
 
 namespace kade {

@@ -82,6 +82,8 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 
   MemoryReclaimer reclaimer;  // freed memory goes back to the system every 10 s
   p->jobs->Start();
+  p->serving->SetObserver(p->monitoring.get());
+  p->monitoring->Start();
   p->serving->Start();
   p->batch->Start();
   std::atomic<bool> stop_demo{false};

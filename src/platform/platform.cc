@@ -106,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                        ServingOptions{10000, config.prediction_retention_days});
   p->batch = std::make_unique<BatchService>(p->store.get(), p->jobs.get(), p->registry.get(),
                                             p->datasets.get());
+  p->monitoring =
+      std::make_unique<MonitoringService>(p->store.get(), p->registry.get(), p->datasets.get(),
+                                          p->serving.get(), config.prediction_retention_days);
   return p;
 }
 

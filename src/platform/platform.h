@@ -14,6 +14,7 @@
 #include "platform/batch_service.h"
 #include "platform/dataset_service.h"
 #include "platform/job_service.h"
+#include "platform/monitoring_service.h"
 #include "platform/project_service.h"
 #include "platform/registry_service.h"
 #include "platform/serving_service.h"
@@ -44,6 +45,7 @@ class Platform {
     if (batch) batch->Stop();
     if (jobs) jobs->Stop();
     if (serving) serving->Stop();
+    if (monitoring) monitoring->Stop();
     store->Close();
   }
 
@@ -67,6 +69,9 @@ class Platform {
   std::unique_ptr<RegistryService> registry;
   std::unique_ptr<ServingService> serving;  // endpoints load with Start(), in the server
   std::unique_ptr<BatchService> batch;      // the scheduler starts with Start(), in the server
+  // Observes serving and starts in the server (a replica's answers are summarised by the
+  // server they are forwarded to).
+  std::unique_ptr<MonitoringService> monitoring;
 };
 
 }  // namespace kade

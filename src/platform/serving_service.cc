@@ -83,6 +83,7 @@ struct ServingService::Stats {
   std::atomic<uint64_t> latency_sum_ns{0};
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> load_ms{0};
+  std::atomic<int64_t> endpoint_id{0};
 };
 
 absl::StatusOr<EndpointConfig> EndpointConfig::FromJson(const Json& j) {
@@ -760,12 +761,28 @@ absl::Status ServingService::Serve(
   const ml::Servable& servable = *serving_ptr;
   const int64_t version = live ? live->version : *req.pinned_version;
   Stats& st = StatsFor(absl::StrCat(project.name, "/", endpoint), version);
+  st.endpoint_id.store(state->record.id, std::memory_order_relaxed);
   st.requests.fetch_add(1, std::memory_order_relaxed);
   st.in_flight.fetch_add(1, std::memory_order_relaxed);
   auto batch = body != nullptr ? servable.Decode(*body) : servable.DecodeText(req.raw_body);
   if (!batch.ok()) {
     st.errors.fetch_add(1, std::memory_order_relaxed);
     st.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    // Monitoring counts what was wrong, by feature (bodies of up to 64 KiB).
+    if (observer_ != nullptr && batch.status().code() == absl::StatusCode::kInvalidArgument &&
+        (body != nullptr || req.raw_body.size() <= (64u << 10))) {
+      LogEntry e;
+      e.record.endpoint_id = state->record.id;
+      e.endpoint_created = state->record.created_at;
+      e.project_id = project.id;
+      e.model_id = state->record.model_id;
+      e.record.ts = NowMillis();
+      e.record.version = version;
+      e.record.features = body != nullptr ? body->dump() : std::string(req.raw_body);
+      e.servable = serving_ptr;
+      e.refusal = std::string(batch.status().message());
+      Enqueue(std::move(e));
+    }
     return batch.status();
   }
   ml::Prediction p = servable.Predict(*batch);
@@ -791,6 +808,8 @@ absl::Status ServingService::Serve(
     LogEntry e;
     e.record.endpoint_id = state->record.id;
     e.endpoint_created = state->record.created_at;
+    e.project_id = project.id;
+    e.model_id = state->record.model_id;
     e.record.request_id = req.request_id;
     e.record.ts = NowMillis();
     e.record.version = version;
@@ -808,6 +827,9 @@ absl::Status ServingService::Serve(
     if (state->shadow) {
       e.shadow = state->shadow->servable;
       e.shadow_version = state->shadow->version;
+    }
+    // The decoded rows go along for the shadow and for monitoring's summaries.
+    if (state->shadow || (sampled && observer_ != nullptr)) {
       e.batch = std::make_shared<const ml::Batch>(std::move(*batch));
     }
     Enqueue(std::move(e));
@@ -969,6 +991,26 @@ absl::Status ServingService::IngestLog(const RequestContext& ctx, const Project&
          project.name, Json{{"records", records.size()}, {"replica", std::string(replica)}}});
   }));
   log_written_.fetch_add(records.size(), std::memory_order_relaxed);
+  if (observer_ != nullptr) {
+    // Monitoring summarises forwarded answers as its own: the rows decoded again by the
+    // version that answered them (if it is served here), the answer recomputed (the engine
+    // is deterministic).
+    for (const auto& r : records) {
+      const ml::Servable* servable = nullptr;
+      for (const auto& t : state->targets) {
+        if (t.version == r.version) servable = t.servable.get();
+      }
+      if (state->shadow && state->shadow->version == r.version) {
+        servable = state->shadow->servable.get();
+      }
+      if (servable == nullptr) continue;
+      auto batch = servable->DecodeText(r.features);
+      if (!batch.ok()) continue;
+      const ml::Prediction p = servable->Predict(*batch);
+      observer_->OnServed({state->record.id, project.id, state->record.model_id, r.version,
+                           r.shadow, r.ts, r.latency_us, servable, &*batch, &p});
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -1053,6 +1095,13 @@ void ServingService::WriterLoop() {
       return groups.back().second;
     };
     for (auto& e : batch) {
+      if (!e.refusal.empty()) {
+        PredictionObserver::Served s{
+            e.record.endpoint_id, e.project_id, e.model_id, e.record.version, false, e.record.ts, 0,
+            e.servable.get()};
+        observer_->OnRefused(s, e.record.features, e.refusal);
+        continue;
+      }
       std::vector<PredictionRecord>& records = group_of(e);
       std::optional<PredictionRecord> shadow;
       if (e.shadow && e.batch) {
@@ -1072,8 +1121,17 @@ void ServingService::WriterLoop() {
         r.outputs.push_back('{');
         e.shadow->AppendRenderedMembers(p, &r.outputs);
         absl::StrAppend(&r.outputs, ",\"version\":", e.shadow_version, "}");
+        if (observer_ != nullptr) {
+          observer_->OnServed({e.record.endpoint_id, e.project_id, e.model_id, e.shadow_version,
+                               true, r.ts, r.latency_us, e.shadow.get(), e.batch.get(), &p});
+        }
       }
       if (e.servable) {
+        if (observer_ != nullptr && e.batch) {
+          observer_->OnServed({e.record.endpoint_id, e.project_id, e.model_id, e.record.version,
+                               false, e.record.ts, e.record.latency_us, e.servable.get(),
+                               e.batch.get(), &e.prediction});
+        }
         e.record.outputs.reserve(128);
         e.record.outputs.push_back('{');
         e.servable->AppendRenderedMembers(e.prediction, &e.record.outputs);
@@ -1100,6 +1158,18 @@ void ServingService::WriterLoop() {
       if (log_queue_.empty()) log_idle_cv_.notify_all();
     }
   }
+}
+
+std::vector<RequestCounter> ServingService::RequestCounters() {
+  std::vector<RequestCounter> out;
+  absl::MutexLock l(&stats_mu_);
+  for (const auto& [k, st] : stats_) {
+    const int64_t id = st->endpoint_id.load(std::memory_order_relaxed);
+    if (id == 0) continue;
+    out.push_back({id, k.second, st->requests.load(std::memory_order_relaxed),
+                   st->errors.load(std::memory_order_relaxed)});
+  }
+  return out;
 }
 
 ServingMetrics ServingService::Metrics(

@@ -170,6 +170,36 @@ struct ServingMetrics {
   uint64_t log_dropped = 0, log_written = 0;
 };
 
+// Told what endpoints served and refused, on the prediction log's writer thread (off the
+// request path): monitoring keeps its live summaries from these (platform/monitoring_service.h).
+// Calls must return quickly and never fail the log.
+class PredictionObserver {
+ public:
+  virtual ~PredictionObserver() = default;
+  struct Served {
+    int64_t endpoint_id = 0;
+    int64_t project_id = 0;
+    int64_t model_id = 0;
+    int64_t version = 0;
+    bool shadow = false;
+    int64_t ts = 0;  // ms
+    int64_t latency_us = 0;
+    const ml::Servable* servable = nullptr;
+    const ml::Batch* batch = nullptr;
+    const ml::Prediction* prediction = nullptr;
+  };
+  virtual void OnServed(const Served& s) = 0;
+  // A request refused for its content (400): its text, and the servable that refused it.
+  virtual void OnRefused(const Served& s, absl::string_view body, absl::string_view message) = 0;
+};
+
+// Every request an endpoint version answered or failed since start (monitoring's health).
+struct RequestCounter {
+  int64_t endpoint_id = 0;
+  int64_t version = 0;
+  uint64_t requests = 0, errors = 0;
+};
+
 struct ServingOptions {
   size_t log_queue = 10000;  // prediction log entries waiting to be written
   int retention_days = 30;   // older log entries and their ground truth are deleted; 0: kept
@@ -245,6 +275,10 @@ class ServingService {
   // servable state, of the projects `visible` accepts (by project name); log counts.
   ServingMetrics Metrics(const std::function<bool(absl::string_view project)>& visible);
 
+  // Monitoring: told of every logged answer and refused request; set before Start.
+  void SetObserver(PredictionObserver* observer) { observer_ = observer; }
+  std::vector<RequestCounter> RequestCounters();
+
   // Aliases followed by endpoints of `model_id` (for the registry's gates).
   std::vector<std::string> ServingAliases(int64_t model_id);
 
@@ -284,6 +318,8 @@ class ServingService {
     std::shared_ptr<const ml::Servable> shadow;
     int64_t shadow_version = 0;
     std::shared_ptr<const ml::Batch> batch;
+    int64_t project_id = 0, model_id = 0;
+    std::string refusal;  // why the request was refused (not logged; monitoring only)
   };
 
   absl::StatusOr<std::shared_ptr<const State>> Build(const Project& project, const Endpoint& e);
@@ -322,6 +358,7 @@ class ServingService {
   RegistryService* registry_;
   PredictionLog* log_;
   ServingOptions options_;
+  PredictionObserver* observer_ = nullptr;
 
   absl::Mutex mu_;
   std::map<std::pair<int64_t, std::string>, std::shared_ptr<const State>> states_

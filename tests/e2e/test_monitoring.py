@@ -1,0 +1,232 @@
+"""Monitoring end to end: a seeded stream through a real endpoint whose one feature is shifted
+on purpose is flagged for that feature only, with figures equal to SciPy's within the sketch's
+bound and counts equal to a recomputation from the prediction log; data quality violations
+from refused requests; service health; monitor configuration with bad input and roles; KPIs;
+the fleet."""
+import time
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from test_serving import P, records, register, train
+from test_training import ml  # noqa: F401 (a fixture)
+
+NUMERIC = ["tenure_months", "monthly_charges", "support_calls"]
+
+
+def column(df, name):
+    return np.array([float(v) for v in df[name] if v not in ("", "NA")])
+
+
+def serve(ml, name):
+    v = register(ml, train(ml))
+    r = ml.admin("POST", f"{P}/endpoints", {"name": name, "model": "churn", "targets": [{"version": v}]})
+    assert r.status == 201, r.raw
+    return v
+
+
+def send(ml, endpoint, rows, batch=25):
+    for i in range(0, len(rows), batch):
+        r = ml.admin("POST", f"{P}/endpoints/{endpoint}/predict", {"instances": rows[i:i + batch]})
+        assert r.status == 200, r.raw
+
+
+def until(fn, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        out = fn()
+        if out or time.time() > deadline:
+            return out
+        time.sleep(0.3)
+
+
+def test_a_shifted_feature_is_flagged_and_the_window_equals_the_log(ml):
+    v = serve(ml, "watch")
+    df, rows = records()
+    rng = np.random.default_rng(7)
+    pick = rng.choice(len(rows), 400, replace=False)
+    current = [dict(rows[i]) for i in pick]
+    for rec in current:  # the shift: every monthly charge 25 higher
+        if rec["monthly_charges"] is not None:
+            rec["monthly_charges"] += 25
+    send(ml, "watch", current)
+
+    def report():
+        r = ml.admin("GET", f"{P}/endpoints/watch/monitoring/drift?window=1h")
+        assert r.status == 200, r.raw
+        return r.json if r.json["rows"] == 400 else None
+    d = until(report)
+    assert d, "the window never held the 400 rows"
+    assert d["version"] == v and d["reference"].startswith("churn@1")
+    by = {f["name"]: f for f in d["features"]}
+    assert set(by) == {"plan", "region", *NUMERIC}
+    # 600 reference rows: tests at p < 0.05 (KS numeric, chi-square categorical).
+    assert by["monthly_charges"]["method"] == "ks" and by["monthly_charges"]["drifted"]
+    assert by["plan"]["method"] == "chisquare"
+    assert [f for f in by if by[f]["drifted"]] == ["monthly_charges"]
+    assert d["drift"]["features_checked"] == 5 and d["drift"]["features_drifted"] == 1
+    assert d["drift"]["dataset_drift"] is False
+    # The KS statistic from the sketches equals SciPy's on the raw values within the sketches'
+    # rank error (each side's KLL is exact below 1,024 values; documented bound 0.03).
+    for name in NUMERIC:
+        ref = column(df, name)
+        cur = np.array([r[name] for r in current if r[name] is not None])
+        expect = ks_2samp(ref, cur)
+        assert by[name]["stats"]["ks_statistic"] == pytest.approx(expect.statistic, abs=0.03), name
+    h = by["monthly_charges"]["histogram"]
+    assert len(h["reference"]) == len(h["current"]) == len(h["edges"]) + 1
+    assert sum(h["current"][-2:]) > sum(h["reference"][-2:])  # moved to the top bins
+    # Prediction drift: the score and the class against the holdout's predictions.
+    assert {o["name"] for o in d["outputs"]} == {"score", "class"}
+
+    # The window's counts equal a recomputation from the prediction log.
+    log = ml.admin("GET", f"{P}/endpoints/watch/predictions?limit=1000").json["predictions"]
+    logged = [row for e in log for row in (e["features"]["instances"] if isinstance(e["features"], dict) else e["features"])]
+    assert len(logged) == 400
+    q = ml.admin("GET", f"{P}/endpoints/watch/monitoring/quality?window=1h").json
+    assert q["rows"] == 400 and q["requests"] == 16
+    for f in q["features"]:
+        nulls = sum(1 for row in logged if row[f["name"]] is None)
+        assert f["nulls"] == nulls and f["count"] == 400 - nulls, f
+    mc = next(f for f in q["features"] if f["name"] == "monthly_charges")
+    shifted = [row["monthly_charges"] for row in logged if row["monthly_charges"] is not None]
+    assert mc["max"] == pytest.approx(max(shifted), rel=1e-6)
+    above = sum(1 for x in shifted if x > mc["reference_max"])
+    assert mc["out_of_range"] == above > 0
+    assert any(x["feature_name"] == "monthly_charges" and x["constraint_check_type"] == "out_of_range"
+               for x in q["violations"])
+
+    # A window that holds nothing, and bad windows and versions.
+    assert ml.admin("GET", f"{P}/endpoints/watch/monitoring/drift?window=1h&version=99").json["rows"] == 0
+    for bad in ("0h", "soon", "100d"):
+        r = ml.admin("GET", f"{P}/endpoints/watch/monitoring/drift?window={bad}")
+        assert r.status == 400 and "window" in r.error["message"], bad
+    r = ml.admin("GET", f"{P}/endpoints/watch/monitoring/drift?version=x")
+    assert r.status == 400 and "version" in r.error["message"]
+    assert ml.admin("GET", f"{P}/endpoints/nope/monitoring/drift").status == 404
+
+
+def test_refused_requests_become_quality_violations_and_health_counts_them(ml):
+    serve(ml, "dq")
+    _, rows = records(40)
+    send(ml, "dq", rows[:30], batch=10)
+    bad = [
+        {"instances": [{**rows[0], "tenure_months": "many"}]},         # type error
+        {"instances": [{**rows[1], "plan": "platinum"}]},              # unseen category
+        {"instances": [{**rows[2], "coupon": "X1"}]},                  # extra column
+        {"instances": [{k: v for k, v in rows[3].items() if k != "region"}]},  # missing column
+    ]
+    for body in bad:
+        r = ml.admin("POST", f"{P}/endpoints/dq/predict", body)
+        assert r.status == 400, r.raw
+
+    def quality():
+        q = ml.admin("GET", f"{P}/endpoints/dq/monitoring/quality?window=1h").json
+        return q if q["refused"] == 4 else None
+    q = until(quality)
+    assert q, "the refused requests were not counted"
+    found = {(v["feature_name"], v["constraint_check_type"]) for v in q["violations"]}
+    assert {("tenure_months", "type_error"), ("plan", "unseen_category"),
+            ("coupon", "extra_column"), ("region", "missing_column")} <= found
+    assert all(v["description"] for v in q["violations"])
+    assert len(q["refusal_examples"]) == 4
+
+    def health():
+        h = ml.admin("GET", f"{P}/endpoints/dq/monitoring/health?window=1h").json
+        return h if h["total"]["requests"] == 7 else None
+    h = until(health)
+    assert h, "health never counted the 7 requests"
+    assert h["total"]["errors"] == 4 and h["total"]["refused"] == 4
+    assert h["total"]["availability"] == 1  # refusals are the client's, not the server's
+    assert h["step"] == "1m" and h["versions"][0]["points"]
+    assert h["total"]["p99_ms"] > 0
+
+
+def test_monitor_configuration_checks_its_input_and_roles(ml):
+    serve(ml, "cfg")
+    m = ml.admin("GET", f"{P}/endpoints/cfg/monitoring/monitor")
+    assert m.status == 200 and m.json["default"] is True
+    assert m.json["config"]["windows"] == ["1h", "24h", "7d", "30d"]
+    url = f"{P}/endpoints/cfg/monitoring/monitor"
+    cases = [
+        ({"features": ["plan", "nope"]}, "features[1]"),
+        ({"rules": {"plan": {"threshold": "high"}}}, "rules.plan.threshold"),
+        ({"rules": {"plan": {"method": "magic"}}}, "rules.plan.method"),
+        ({"rules": {"ghost": {"method": "psi"}}}, "rules.ghost"),
+        ({"windows": ["1h", "forever"]}, "windows[1]"),
+        ({"reference": "dataset"}, "dataset"),
+        ({"reference": "dataset", "dataset": "missing"}, "missing"),
+        ({"drift_share": 2}, "drift_share"),
+        ({"colour": "red"}, "colour"),
+    ]
+    for body, field in cases:
+        r = ml.admin("PUT", url, body)
+        assert r.status in (400, 404) and field in r.error["message"], (body, r.raw)
+    assert ml.admin("GET", url).json["default"] is True  # nothing was stored
+
+    viewer = ml.make_user("vic")
+    editor = ml.make_user("eddie")
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "vic", "role": "viewer"})
+    ml.admin("POST", "/api/v1/projects/ml/members", {"user": "eddie", "role": "editor"})
+    good = {"features": ["plan", "monthly_charges"], "rules": {"monthly_charges": {"method": "psi", "threshold": 0.2}}}
+    assert ml.request("GET", url, token=viewer).status == 200
+    assert ml.request("PUT", url, token=viewer, body=good).status == 403
+    r = ml.request("PUT", url, token=editor, body=good)
+    assert r.status == 200, r.raw
+    assert r.json["default"] is False and r.json["updated_by"] == "eddie"
+    audit = ml.admin("GET", "/api/v1/audit?limit=20").json
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    assert any(e["action"] == "endpoint.monitor.update" for e in entries)
+
+    # The chosen method and watched features are what drift reports.
+    _, rows = records(60)
+    send(ml, "cfg", rows)
+    d = until(lambda: (lambda j: j if j["rows"] == 60 else None)(
+        ml.admin("GET", f"{P}/endpoints/cfg/monitoring/drift?window=1h").json))
+    assert {f["name"] for f in d["features"]} == {"plan", "monthly_charges"}
+    mc = next(f for f in d["features"] if f["name"] == "monthly_charges")
+    assert mc["method"] == "psi" and mc["threshold"] == 0.2 and mc["p_value"] is None
+
+
+def test_kpis_are_posted_checked_and_summed(ml):
+    serve(ml, "value")
+    url = f"{P}/endpoints/value/monitoring/kpis"
+    now_ms = int(time.time() * 1000)
+    r = ml.admin("POST", url, {"points": [{"name": "revenue", "value": 120, "time": now_ms - 60000},
+                                          {"name": "revenue", "value": -10},
+                                          {"name": "saved", "value": 3.5}]})
+    assert r.status == 200 and r.json["accepted"] == 3, r.raw
+    for body, field in [({"name": "revenue", "value": "lots"}, "value"),
+                        ({"name": "revenue", "value": 1, "time": "yesterday"}, "time"),
+                        ({"name": "revenue", "value": 1, "time": now_ms + 3 * 86400000}, "time"),
+                        ({"points": [{"name": "a", "value": 1}, {"value": 2}]}, "points[1].name"),
+                        ({"name": "", "value": 1}, "name")]:
+        r = ml.admin("POST", url, body)
+        assert r.status == 400 and field in r.error["message"], (body, r.raw)
+    k = ml.admin("GET", url + "?window=1h").json
+    by = {s["name"]: s for s in k["kpis"]}
+    assert by["revenue"]["sum"] == 110 and by["revenue"]["count"] == 2
+    assert by["saved"]["sum"] == 3.5
+
+
+def test_the_fleet_lists_what_needs_attention_first(ml):
+    serve(ml, "calm")
+    r = ml.admin("POST", f"{P}/endpoints", {"name": "wild", "model": "churn", "targets": [{"version": 1}]})
+    assert r.status == 201, r.raw
+    _, rows = records()
+    send(ml, "calm", rows[:200])
+    shifted = [{**x, "monthly_charges": 500.0, "tenure_months": 0.0, "support_calls": 9.0} for x in rows[:200]]
+    send(ml, "wild", shifted)
+
+    def fleet():
+        f = ml.admin("GET", "/api/v1/monitoring/fleet").json["endpoints"]
+        return f if len(f) == 2 and f[0]["drift"] == "red" else None
+    f = until(fleet)
+    assert f, ml.admin("GET", "/api/v1/monitoring/fleet").raw
+    assert f[0]["endpoint"] == "wild" and f[0]["status"] == "red"
+    assert "monthly_charges" in f[0]["reason"]
+    assert f[1]["endpoint"] == "calm" and f[1]["health"] == "green"
+    outsider = ml.make_user("olga")
+    assert ml.request("GET", "/api/v1/monitoring/fleet", token=outsider).json["endpoints"] == []
+    assert ml.request("GET", "/api/v1/monitoring/fleet").status == 401
