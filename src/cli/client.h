@@ -96,6 +96,7 @@ void AddTrackingCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddJobCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 void AddBatchCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
+void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code);
 
 // Resolves the connection, runs `fn`, and reports failure; returns the exit code.
 int WithClient(const ClientOptions& opts, const std::function<absl::Status(Client&)>& fn);

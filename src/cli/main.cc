@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   kade::AddJobCommands(app, &opts, &exit_code);
   kade::AddRegistryCommands(app, &opts, &exit_code);
   kade::AddBatchCommands(app, &opts, &exit_code);
+  kade::AddMonitorCommands(app, &opts, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

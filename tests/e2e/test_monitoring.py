@@ -230,3 +230,33 @@ def test_the_fleet_lists_what_needs_attention_first(ml):
     outsider = ml.make_user("olga")
     assert ml.request("GET", "/api/v1/monitoring/fleet", token=outsider).json["endpoints"] == []
     assert ml.request("GET", "/api/v1/monitoring/fleet").status == 401
+
+
+def test_kade_monitor_cli(ml, tmpdir_path):
+    import json
+    import os
+    serve(ml, "cli")
+    _, rows = records(100)
+    send(ml, "cli", [{**x, "support_calls": 7.0} for x in rows])
+
+    def cli(*args):
+        return ml.cli("monitor", *args, env={"KADE_PROJECT": "ml"})
+    out = until(lambda: (lambda o: o if "DRIFT" in o.stdout else None)(cli("drift", "cli", "-w", "1h")))
+    assert out and "support_calls" in out.stdout and "dataset drift" in out.stdout
+    out = cli("status")
+    assert out.returncode == 0 and "ml/cli" in out.stdout, out.stderr
+    assert cli("quality", "cli").returncode == 0
+    out = cli("health", "cli")
+    assert out.returncode == 0 and "availability" in out.stdout, out.stderr
+    assert cli("kpi", "cli", "--name", "revenue", "--value", "12.5").returncode == 0
+    cfg = os.path.join(tmpdir_path, "monitor.json")
+    with open(cfg, "w") as f:
+        json.dump({"features": ["plan"]}, f)
+    out = cli("config", "cli", "--set", cfg)
+    assert out.returncode == 0 and '"plan"' in out.stdout, out.stderr
+    with open(cfg, "w") as f:
+        json.dump({"features": ["nope"]}, f)
+    out = cli("config", "cli", "--set", cfg)
+    assert out.returncode != 0 and "features[0]" in out.stderr
+    out = cli("drift", "cli", "-w", "forever")
+    assert out.returncode != 0 and "window" in out.stderr

@@ -1,0 +1,206 @@
+// kade monitor: the fleet's status and an endpoint's drift, data quality, health, fit, KPIs
+// and monitor configuration (docs/monitoring.md).
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "cli/client.h"
+#include "core/status.h"
+
+namespace kade {
+namespace {
+
+std::string Monitoring(const std::string& p, const std::string& e) {
+  return absl::StrCat("/api/v1/projects/", p, "/endpoints/", e, "/monitoring");
+}
+
+std::string Fig(const Json& v, const char* fmt = "%.4g") {
+  if (v.is_number()) return absl::StrFormat(fmt, v.get<double>());
+  return v.is_null() ? std::string("-") : JsonCell(v);
+}
+
+void PrintDrift(const Json& rows, const char* what) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& f : rows) {
+    out.push_back({JsonCell(f["name"]), JsonCell(f["type"]), JsonCell(f["method"]), Fig(f["value"]),
+                   Fig(f["threshold"]), f["drifted"].get<bool>() ? "DRIFT" : "ok",
+                   f["current_count"].dump()});
+  }
+  PrintTable({what, "TYPE", "METHOD", "VALUE", "THRESHOLD", "VERDICT", "ROWS"}, out);
+}
+
+}  // namespace
+
+void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
+  static std::string project;
+  auto run = [opts, exit_code](bool needs_project, std::function<absl::Status(Client&)> fn) {
+    *exit_code = WithClient(*opts, [&](Client& c) -> absl::Status {
+      if (needs_project && project.empty()) {
+        return absl::InvalidArgumentError("give the project with --project or KADE_PROJECT");
+      }
+      return fn(c);
+    });
+  };
+  auto* mon = app.add_subcommand(
+      "monitor", "Monitoring: fleet status, drift, data quality, health, fit, KPIs, monitors");
+  mon->add_option("--project,-p", project, "Project (default: KADE_PROJECT)")
+      ->envname("KADE_PROJECT");
+  mon->require_subcommand(1);
+
+  mon->add_subcommand("status", "Every endpoint you can see, most in need of attention first")
+      ->callback([=] {
+        run(false, [&](Client& c) -> absl::Status {
+          ASSIGN_OR_RETURN(Json r, c.Call("GET", "/api/v1/monitoring/fleet"));
+          if (c.json()) {
+            std::cout << r.dump(2) << "\n";
+            return absl::OkStatus();
+          }
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& e : r["endpoints"]) {
+            rows.push_back({absl::StrCat(JsonCell(e["project"]), "/", JsonCell(e["endpoint"])),
+                            JsonCell(e["status"]), JsonCell(e["health"]), JsonCell(e["drift"]),
+                            JsonCell(e["quality"]), e["requests_1h"].dump(),
+                            Fig(e["p99_ms_1h"], "%.2f"), JsonCell(e["reason"])});
+          }
+          PrintTable(
+              {"ENDPOINT", "STATUS", "HEALTH", "DRIFT", "QUALITY", "REQ/1H", "P99 MS", "WHY"},
+              rows);
+          return absl::OkStatus();
+        });
+      });
+
+  static std::string name, window = "24h";
+  static int64_t version = 0;
+  auto* drift = mon->add_subcommand("drift", "Feature and prediction drift against the reference");
+  drift->add_option("endpoint", name, "Endpoint name")->required();
+  drift->add_option("--window,-w", window, "1h, 24h, 7d, 30d or seconds")->capture_default_str();
+  drift->add_option("--version", version, "Version compared (default: the busiest)");
+  drift->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      std::string url = absl::StrCat(Monitoring(project, name), "/drift?window=", window);
+      if (version > 0) absl::StrAppend(&url, "&version=", version);
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", url));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::cout << "version " << r["version"].dump() << " against " << JsonCell(r["reference"])
+                << ", " << r["rows"].dump() << " rows in " << JsonCell(r["window"]) << "\n";
+      if (r.contains("note")) std::cout << JsonCell(r["note"]) << "\n";
+      PrintDrift(r["features"], "FEATURE");
+      if (!r["outputs"].empty()) PrintDrift(r["outputs"], "OUTPUT");
+      const Json& d = r["drift"];
+      std::cout << "dataset drift: " << (d["dataset_drift"].get<bool>() ? "YES" : "no") << " ("
+                << d["features_drifted"].dump() << " of " << d["features_checked"].dump()
+                << " features drifted; threshold share " << Fig(d["drift_share"]) << ")\n";
+      return absl::OkStatus();
+    });
+  });
+
+  auto* quality = mon->add_subcommand("quality", "Data quality in production: violations");
+  quality->add_option("endpoint", name, "Endpoint name")->required();
+  quality->add_option("--window,-w", window, "1h, 24h, 7d, 30d or seconds")->capture_default_str();
+  quality->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", absl::StrCat(Monitoring(project, name),
+                                                          "/quality?window=", window)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::cout << r["rows"].dump() << " rows answered, " << r["refused"].dump()
+                << " requests refused in " << JsonCell(r["window"]) << "\n";
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : r["violations"]) {
+        rows.push_back({JsonCell(v["feature_name"]), JsonCell(v["constraint_check_type"]),
+                        JsonCell(v["description"])});
+      }
+      if (rows.empty()) {
+        std::cout << "no violations\n";
+      } else {
+        PrintTable({"FEATURE", "CHECK", "DESCRIPTION"}, rows);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string hwindow = "1h";
+  auto* health = mon->add_subcommand("health", "Requests, errors, availability and latency");
+  health->add_option("endpoint", name, "Endpoint name")->required();
+  health->add_option("--window,-w", hwindow, "1h, 24h, 7d, 30d or seconds")->capture_default_str();
+  health->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", absl::StrCat(Monitoring(project, name),
+                                                          "/health?window=", hwindow)));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : r["versions"]) {
+        for (const auto& p : v["points"]) {
+          rows.push_back({"v" + v["version"].dump(), JsonCell(p["time"]), p["requests"].dump(),
+                          p["errors"].dump(), Fig(p["availability"], "%.4f"),
+                          Fig(p["p50_ms"], "%.2f"), Fig(p["p99_ms"], "%.2f")});
+        }
+      }
+      PrintTable({"VERSION", "FROM", "REQUESTS", "ERRORS", "AVAILABILITY", "P50 MS", "P99 MS"},
+                 rows);
+      const Json& t = r["total"];
+      std::cout << "total: " << t["requests"].dump() << " requests, " << t["errors"].dump()
+                << " errors, availability " << Fig(t["availability"], "%.4f") << ", p99 "
+                << Fig(t["p99_ms"], "%.2f") << " ms (step " << JsonCell(r["step"]) << ")\n";
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string kpi_name, kpi_time;
+  static double kpi_value = 0;
+  auto* kpi = mon->add_subcommand("kpi", "Post a KPI value (business value) for an endpoint");
+  kpi->add_option("endpoint", name, "Endpoint name")->required();
+  kpi->add_option("--name", kpi_name, "KPI name")->required();
+  kpi->add_option("--value", kpi_value, "Value")->required();
+  kpi->add_option("--time", kpi_time, "RFC 3339 time (default: now)");
+  kpi->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      Json body{{"name", kpi_name}, {"value", kpi_value}};
+      if (!kpi_time.empty()) body["time"] = kpi_time;
+      ASSIGN_OR_RETURN(Json r, c.Call("POST", Monitoring(project, name) + "/kpis", &body));
+      std::cout << (c.json() ? r.dump(2) : std::string("posted")) << "\n";
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string config_file;
+  auto* config = mon->add_subcommand(
+      "config", "Show an endpoint's monitor, or replace it with --set FILE (JSON)");
+  config->add_option("endpoint", name, "Endpoint name")->required();
+  config->add_option("--set", config_file, "JSON file with the new configuration");
+  config->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      Json r;
+      if (config_file.empty()) {
+        ASSIGN_OR_RETURN(r, c.Call("GET", Monitoring(project, name) + "/monitor"));
+      } else {
+        std::ifstream in(config_file);
+        if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", config_file));
+        std::stringstream ss;
+        ss << in.rdbuf();
+        auto body = ParseJsonObject(ss.str());
+        if (!body.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(config_file, ": ", body.status().message()));
+        }
+        ASSIGN_OR_RETURN(r, c.Call("PUT", Monitoring(project, name) + "/monitor", &*body));
+      }
+      std::cout << r.dump(2) << "\n";
+      return absl::OkStatus();
+    });
+  });
+}
+
+}  // namespace kade
