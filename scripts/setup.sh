@@ -12,6 +12,7 @@ PACKAGES=(
   libssl-dev libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libeigen3-dev libre2-dev
   libxgboost-dev python3-xgboost python3-sklearn python3-fastapi python3-uvicorn libsimdjson-dev
+  prometheus prometheus-alertmanager
   wrk chromium python3 python3-pytest python3-numpy python3-pandas python3-pip python3-setuptools python3-wheel nodejs
 )
 

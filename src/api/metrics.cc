@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "platform/monitoring_service.h"
 #include "platform/serving_service.h"
 
 namespace kade {
@@ -202,6 +204,95 @@ std::string RenderServingMetrics(const ServingMetrics& m) {
                   "written.\n# TYPE kade_prediction_log_written_total counter\n"
                   "kade_prediction_log_written_total ",
                   m.log_written, "\n");
+  return out;
+}
+
+namespace {
+
+// A label value as the exposition format wants it: backslash, quote and newline escaped.
+std::string Label(absl::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string Num(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return absl::StrCat(v);
+}
+
+}  // namespace
+
+std::string RenderMonitoringMetrics(const MonitorGauges& g, const std::vector<AlertState>& alerts) {
+  struct Family {
+    const char* name;
+    const char* help;
+    std::string lines;
+  };
+  Family fam[] = {
+      {"kade_monitor_dataset_drift", "1 when the endpoint's inputs drift as a dataset (24 h).", ""},
+      {"kade_monitor_drift_share", "Share of watched features that drift (24 h).", ""},
+      {"kade_monitor_feature_drift", "A feature's drift figure: distance, or p-value (24 h).", ""},
+      {"kade_monitor_feature_drifted", "1 when a feature drifts (24 h).", ""},
+      {"kade_monitor_violations", "Data-quality violations in production (24 h).", ""},
+      {"kade_monitor_kpi_sum", "Sum of a KPI's posted values (24 h).", ""},
+      {"kade_monitor_error_rate", "Share of requests that failed (1 h).", ""},
+      {"kade_monitor_availability", "Share of requests not failed by the server (1 h).", ""},
+      {"kade_monitor_p99_ms", "99th percentile latency of logged requests, ms (1 h).", ""},
+      {"kade_monitor_requests", "Requests answered (1 h).", ""},
+      {"kade_monitor_fit", "Realised model fit from ground truth (24 h).", ""},
+      {"kade_alert_state", "1 for the state each alert rule is in.", ""},
+  };
+  auto add = [&](int f, const std::string& labels, double v) {
+    absl::StrAppend(&fam[f].lines, fam[f].name, "{", labels, "} ", Num(v), "\n");
+  };
+  for (const auto& e : g.endpoints) {
+    const std::string sel =
+        absl::StrCat("project=\"", Label(e.project), "\",endpoint=\"", Label(e.endpoint), "\"");
+    if (e.drift.features_checked > 0) {
+      add(0, sel, e.drift.dataset_drift ? 1 : 0);
+      add(1, sel, e.drift.share);
+      for (const auto& f : e.drift.features) {
+        const std::string l =
+            absl::StrCat(sel, ",feature=\"", Label(f.name), "\",method=\"", f.test.method, "\"");
+        add(2, l, f.test.value);
+        add(3, absl::StrCat(sel, ",feature=\"", Label(f.name), "\""), f.test.drifted ? 1 : 0);
+      }
+    }
+    add(4, sel, e.violations);
+    for (const auto& [k, v] : e.kpis) add(5, absl::StrCat(sel, ",kpi=\"", Label(k), "\""), v);
+    add(9, sel, static_cast<double>(e.health.requests));
+    if (e.health.requests > 0) {
+      add(6, sel, e.health.error_rate);
+      add(7, sel, e.health.availability);
+      add(8, sel, e.health.p99_ms);
+    }
+    for (const auto& [m, v] : e.fit) add(10, absl::StrCat(sel, ",metric=\"", m, "\""), v);
+  }
+  for (const auto& a : alerts) {
+    for (const char* s : {"inactive", "pending", "firing"}) {
+      add(11,
+          absl::StrCat("project=\"", Label(a.project), "\",alert=\"", Label(a.alert),
+                       "\",endpoint=\"", Label(a.endpoint), "\",severity=\"", a.severity,
+                       "\",state=\"", s, "\""),
+          a.state == s ? 1 : 0);
+    }
+  }
+  std::string out;
+  for (const auto& f : fam) {
+    absl::StrAppend(&out, "# HELP ", f.name, " ", f.help, "\n# TYPE ", f.name, " gauge\n", f.lines);
+  }
   return out;
 }
 

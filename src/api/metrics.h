@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
@@ -17,6 +18,7 @@
 namespace kade {
 
 struct ServingMetrics;
+struct MonitorGauges;
 
 class Metrics {
  public:
@@ -51,5 +53,10 @@ class Metrics {
 // in-flight, model load time, latency histogram and servable state; the servable cache and
 // the prediction log's counts.
 std::string RenderServingMetrics(const ServingMetrics& m);
+// Monitoring gauges (kade_monitor_*) and alert states (kade_alert_state).
+struct AlertState {
+  std::string project, alert, endpoint, severity, state;
+};
+std::string RenderMonitoringMetrics(const MonitorGauges& g, const std::vector<AlertState>& alerts);
 
 }  // namespace kade

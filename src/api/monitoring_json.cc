@@ -68,7 +68,10 @@ Json Window(int64_t from, int64_t to, int64_t window_ms) {
 }  // namespace
 
 Json MonitorToJson(const Monitor& m) {
-  Json j{{"endpoint", m.endpoint}, {"default", m.is_default}, {"config", m.config.ToJson()}};
+  Json j{{"endpoint", m.endpoint},
+         {"default", m.is_default},
+         {"config", m.config.ToJson()},
+         {"served_features", m.served_features}};
   if (!m.is_default) {
     j["updated_by"] = m.updated_by;
     j["updated_at"] = FormatRfc3339Millis(m.updated_at);

@@ -53,6 +53,7 @@ void RegisterMonitoringRoutes(Router& r) {
   const Json monitor_doc = S::Obj({{"endpoint", S::Str()},
                                    {"default", S::Bool()},
                                    {"config", config_doc},
+                                   {"served_features", S::Arr(S::Str())},
                                    {"updated_by", S::Str()},
                                    {"updated_at", S::Time()}});
 

@@ -226,6 +226,7 @@ class ReplicaService;
 void RegisterReplicaRoutes(Router& r, ReplicaService* replica);
 void RegisterBatchRoutes(Router& r);
 void RegisterMonitoringRoutes(Router& r);
+void RegisterAlertRoutes(Router& r);
 // Every route of `kade server` (system routes need the server for draining; null is fine
 // for a router that only describes itself, as `kade openapi` does).
 void RegisterServerRoutes(Router& r, Metrics* metrics, const HttpServer* server);

@@ -21,6 +21,7 @@ void RegisterServerRoutes(Router& r, Metrics* metrics, const HttpServer* server)
   RegisterServingRoutes(r);
   RegisterBatchRoutes(r);
   RegisterMonitoringRoutes(r);
+  RegisterAlertRoutes(r);
   RegisterOpenApiRoute(r);
 }
 

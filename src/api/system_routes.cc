@@ -63,6 +63,22 @@ void RegisterSystemRoutes(Router& r, Metrics* metrics, const HttpServer* server)
           resp.body = metrics->Render();
           resp.body += RenderServingMetrics(platform->serving->Metrics(
               [&](absl::string_view project) { return all || projects.count(project) > 0; }));
+          // Monitoring gauges and alert states of the visible projects.
+          std::vector<Project> visible;
+          {
+            ASSIGN_OR_RETURN(auto views, platform->projects->List(rc.ctx.principal));
+            for (const auto& v : views) visible.push_back(v.project);
+          }
+          std::vector<AlertState> alerts;
+          for (const auto& project : visible) {
+            auto rules = platform->alerts->Rules(project);
+            if (!rules.ok()) continue;
+            for (const auto& a : *rules) {
+              alerts.push_back(
+                  {project.name, a.spec.name, a.spec.endpoint, a.spec.severity, a.record.state});
+            }
+          }
+          resp.body += RenderMonitoringMetrics(platform->monitoring->Gauges(visible), alerts);
           return resp;
         })
       .Doc("Prometheus metrics (per-project series of visible projects only)", S::Text())

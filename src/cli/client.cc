@@ -132,9 +132,10 @@ http::request<Body> Connect(beast::tcp_stream& stream, net::io_context& ioc, con
 }
 }  // namespace
 
-absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
-                                           const std::string& target, const std::string& body,
-                                           const std::string& token, int timeout_s) {
+absl::StatusOr<RawResponse> HttpRequestRaw(
+    const std::string& base_url, const std::string& method, const std::string& target,
+    const std::string& body, const std::string& token, int timeout_s,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
   const std::string& host = ep.host;
   const std::string& port = ep.port;
@@ -145,7 +146,9 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::seconds(timeout_s));
     stream.connect(resolver.resolve(host, port));
-    http::request<http::string_body> req{http::string_to_verb(method), prefix + target, 11};
+    const std::string path = prefix + target;
+    http::request<http::string_body> req{http::string_to_verb(method), path.empty() ? "/" : path,
+                                         11};
     req.set(http::field::host, host);
     req.set(http::field::user_agent, "kade-cli");
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
@@ -153,6 +156,7 @@ absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const st
       req.set(http::field::content_type, "application/json");
       req.body() = body;
     }
+    for (const auto& [k, v] : headers) req.set(k, v);
     req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;

@@ -56,9 +56,11 @@ struct RawResponse {
 };
 // One HTTP/1.1 request over plain TCP (for https, put a TLS proxy in front of Kade), given
 // up after `timeout_s` seconds in all.
-absl::StatusOr<RawResponse> HttpRequestRaw(const std::string& base_url, const std::string& method,
-                                           const std::string& target, const std::string& body,
-                                           const std::string& token, int timeout_s = 60);
+// `headers` are sent as given (a Content-Type among them replaces application/json).
+absl::StatusOr<RawResponse> HttpRequestRaw(
+    const std::string& base_url, const std::string& method, const std::string& target,
+    const std::string& body, const std::string& token, int timeout_s = 60,
+    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Streams a local file as a request body (PUT/POST) and returns the answer.
 absl::StatusOr<RawResponse> HttpUploadFile(const std::string& base_url, const std::string& method,

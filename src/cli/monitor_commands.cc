@@ -201,6 +201,51 @@ void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       return absl::OkStatus();
     });
   });
+
+  mon->add_subcommand("alerts", "Alert rules with their state: firing and pending first")
+      ->callback([=] {
+        run(true, [&](Client& c) -> absl::Status {
+          ASSIGN_OR_RETURN(Json r,
+                           c.Call("GET", absl::StrCat("/api/v1/projects/", project, "/alerts")));
+          if (c.json()) {
+            std::cout << r.dump(2) << "\n";
+            return absl::OkStatus();
+          }
+          std::vector<std::vector<std::string>> rows;
+          for (int pass = 0; pass < 3; ++pass) {
+            const char* want = pass == 0 ? "firing" : pass == 1 ? "pending" : "inactive";
+            for (const auto& a : r["rules"]) {
+              if (a["state"] != want) continue;
+              std::string cond =
+                  absl::StrCat(JsonCell(a["metric"]),
+                               a.contains("feature") ? "(" + JsonCell(a["feature"]) + ")" : "", " ",
+                               JsonCell(a["comparator"]), " ", Fig(a["threshold"]), " over ",
+                               JsonCell(a["window"]), " for ", JsonCell(a["for"]));
+              rows.push_back({JsonCell(a["name"]), JsonCell(a["endpoint"]),
+                              absl::StrCat(want, a["silenced"].get<bool>() ? " (silenced)" : ""),
+                              Fig(a["value"]), cond, JsonCell(a["since"])});
+            }
+          }
+          PrintTable({"ALERT", "ENDPOINT", "STATE", "VALUE", "CONDITION", "SINCE"}, rows);
+          std::cout << r["firing"].dump() << " firing, " << r["pending"].dump() << " pending\n";
+          return absl::OkStatus();
+        });
+      });
+
+  mon->add_subcommand("rules",
+                      "The project's alert rules as Prometheus alerting rules (for promtool "
+                      "and a Prometheus scraping Kade's /metrics)")
+      ->callback([=] {
+        run(true, [&](Client& c) -> absl::Status {
+          ASSIGN_OR_RETURN(RawResponse r, HttpRequestRaw(c.options().url, "GET",
+                                                         absl::StrCat("/api/v1/projects/", project,
+                                                                      "/alerts/prometheus-rules"),
+                                                         "", c.options().token));
+          RETURN_IF_ERROR(StatusFromResponse(r));
+          std::cout << r.body;
+          return absl::OkStatus();
+        });
+      });
 }
 
 }  // namespace kade

@@ -84,6 +84,18 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
   p->jobs->Start();
   p->serving->SetObserver(p->monitoring.get());
   p->monitoring->Start();
+  // Alert notifications go out over the project's HTTP client, 10 s per attempt at most.
+  p->alerts->SetPoster([](const std::string& url,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          const std::string& body) -> absl::StatusOr<int> {
+    auto r = HttpRequestRaw(url, "POST", "", body, "", 10, headers);
+    if (!r.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot deliver to ", url, ": ", r.status().message()));
+    }
+    return r->status;
+  });
+  p->alerts->Start(cfg.alert_interval_s);
   p->serving->Start();
   p->batch->Start();
   std::atomic<bool> stop_demo{false};
@@ -201,6 +213,11 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
                   "further attempt, at most 300)")
       ->envname("KADE_JOB_RETRY_BACKOFF")
       ->check(CLI::Range(0.0, 300.0))
+      ->capture_default_str();
+  srv->add_option("--alert-interval", cfg->alert_interval_s,
+                  "Seconds between evaluations of the alert rules")
+      ->envname("KADE_ALERT_INTERVAL")
+      ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();
   srv->add_option("--job-lease", cfg->job_lease_s,
                   "Seconds after which a job whose worker stopped is taken up again")

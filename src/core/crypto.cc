@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -37,6 +38,14 @@ std::string Sha256Hex(absl::string_view data) {
   Sha256 h;
   h.Update(data);
   return h.HexDigest();
+}
+
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return HexEncode(absl::string_view(reinterpret_cast<const char*>(out), len));
 }
 
 std::string HexEncode(absl::string_view bytes) {

@@ -26,6 +26,8 @@ class Sha256 {
 };
 
 std::string Sha256Hex(absl::string_view data);
+// HMAC-SHA256 of `data` with `key`, lowercase hex (webhook signatures).
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data);
 std::string HexEncode(absl::string_view bytes);
 // Cryptographically secure random bytes (RAND_bytes). Aborts if the RNG fails, since no
 // caller can continue safely without randomness.

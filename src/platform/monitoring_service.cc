@@ -587,10 +587,27 @@ absl::StatusOr<EndpointStatus> MonitoringService::Endpoint(const Project& projec
   return serving_->Get(project, name);
 }
 
+std::vector<std::string> MonitoringService::ServedFeatures(const Project& project,
+                                                           const EndpointStatus& e) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& v : e.serving) {
+    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
+    if (!mv.ok()) continue;
+    const Json sig = ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object());
+    for (const auto& f : sig.value("features", Json::array())) {
+      const std::string n = f.value("name", "");
+      if (seen.insert(n).second) out.push_back(n);
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Monitor> MonitoringService::Get(const Project& project, absl::string_view endpoint) {
   ASSIGN_OR_RETURN(EndpointStatus e, Endpoint(project, endpoint));
   Monitor m;
   m.endpoint = e.record.name;
+  m.served_features = ServedFeatures(project, e);
   std::optional<MonitorRecord> rec;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(rec, tx.monitoring().FindMonitor(e.record.id));
@@ -610,13 +627,8 @@ absl::StatusOr<Monitor> MonitoringService::Put(const RequestContext& ctx, const 
                                                const MonitorConfig& config) {
   ASSIGN_OR_RETURN(EndpointStatus e, Endpoint(project, endpoint));
   // Features and rules name features of a version the endpoint serves.
-  std::set<std::string> known;
-  for (const auto& v : e.serving) {
-    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
-    if (!mv.ok()) continue;
-    const Json sig = ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object());
-    for (const auto& f : sig.value("features", Json::array())) known.insert(f.value("name", ""));
-  }
+  const std::vector<std::string> served = ServedFeatures(project, e);
+  const std::set<std::string> known(served.begin(), served.end());
   auto check = [&](const std::string& f, const std::string& field) -> absl::Status {
     if (known.empty() || known.count(f)) return absl::OkStatus();
     return Bad(field, absl::StrCat("unknown feature \"", f.substr(0, 60),
@@ -1042,6 +1054,51 @@ std::vector<FleetEntry> MonitoringService::Fleet(const std::vector<Project>& pro
   std::stable_sort(out.begin(), out.end(), [&](const FleetEntry& a, const FleetEntry& b) {
     return rank(a.status) > rank(b.status);
   });
+  return out;
+}
+
+MonitorGauges MonitoringService::Gauges(const std::vector<Project>& projects) {
+  MonitorGauges out;
+  std::lock_guard<std::mutex> l(gauges_mu_);
+  const int64_t now = NowMillis();
+  for (const auto& project : projects) {
+    auto& cached = gauges_[project.id];
+    if (now - cached.first >= 15000) {
+      cached.second.clear();
+      auto endpoints = serving_->List(project);
+      if (endpoints.ok()) {
+        for (const auto& e : *endpoints) {
+          MonitorGauges::Endpoint g;
+          g.project = project.name;
+          g.endpoint = e.record.name;
+          if (auto d = Drift(project, e.record.name, kDay); d.ok()) g.drift = *std::move(d);
+          if (auto h = Health(project, e.record.name, kHour); h.ok()) g.health = h->total;
+          if (auto q = Quality(project, e.record.name, kDay); q.ok()) {
+            g.violations = static_cast<int>(q->violations.size());
+          }
+          if (auto k = Kpis(project, e.record.name, kDay); k.ok()) {
+            for (const auto& s : k->series) g.kpis.emplace_back(s.name, s.sum);
+          }
+          if (auto perf = serving_->Performance(project, e.record.name, kDay); perf.ok()) {
+            const EndpointPerformance::Version* best = nullptr;
+            for (const auto& v : perf->versions) {
+              if (v.labelled > 0 && (best == nullptr || v.labelled > best->labelled)) best = &v;
+            }
+            if (best != nullptr && best->metrics.is_object()) {
+              for (const char* m : {"auc", "accuracy", "f1", "logloss", "rmse", "mae", "r2"}) {
+                if (best->metrics.contains(m) && best->metrics[m].is_number()) {
+                  g.fit[m] = best->metrics[m].get<double>();
+                }
+              }
+            }
+          }
+          cached.second.push_back(std::move(g));
+        }
+      }
+      cached.first = now;
+    }
+    for (const auto& g : cached.second) out.endpoints.push_back(g);
+  }
   return out;
 }
 

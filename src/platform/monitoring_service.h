@@ -64,7 +64,8 @@ struct MonitorConfig {
 struct Monitor {
   std::string endpoint;
   MonitorConfig config;
-  bool is_default = true;  // never changed
+  bool is_default = true;                    // never changed
+  std::vector<std::string> served_features;  // of the versions the endpoint serves
   std::string updated_by;
   int64_t updated_at = 0;
 };
@@ -157,6 +158,20 @@ struct FleetEntry {
   std::string reason;  // what needs attention, in words
 };
 
+// What /metrics shows of monitoring (api/metrics.h renders it): per endpoint, drift, quality
+// and KPIs over the last 24 hours, health over the last hour, realised fit over 24 hours.
+struct MonitorGauges {
+  struct Endpoint {
+    std::string project, endpoint;
+    DriftReport drift;
+    HealthPoint health;
+    int violations = 0;
+    std::vector<std::pair<std::string, double>> kpis;  // name, sum
+    std::map<std::string, double> fit;                 // auc, accuracy, rmse...
+  };
+  std::vector<Endpoint> endpoints;
+};
+
 class MonitoringService : public PredictionObserver {
  public:
   MonitoringService(MetadataStore* store, RegistryService* registry, DatasetService* datasets,
@@ -184,6 +199,8 @@ class MonitoringService : public PredictionObserver {
                                  int64_t window_ms);
   // Every endpoint of the given projects, most in need of attention first.
   std::vector<FleetEntry> Fleet(const std::vector<Project>& projects);
+  // For /metrics: computed at most every 15 s (a scrape reads the cached figures).
+  MonitorGauges Gauges(const std::vector<Project>& projects);
 
   // Writes what is pending now (tests, shutdown) and runs the roll-ups.
   absl::Status Flush();
@@ -223,6 +240,7 @@ class MonitoringService : public PredictionObserver {
                                                                   int64_t model_id, int64_t version,
                                                                   const MonitorConfig& config);
   absl::StatusOr<MonitorConfig> ConfigOf(int64_t endpoint_id);
+  std::vector<std::string> ServedFeatures(const Project& project, const EndpointStatus& e);
   absl::StatusOr<EndpointStatus> Endpoint(const Project& project, absl::string_view name);
   absl::Status RollUp(int64_t now);
   void Loop();
@@ -239,6 +257,9 @@ class MonitoringService : public PredictionObserver {
   std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Reference>> references_;
   std::map<std::pair<int64_t, int64_t>, RequestCounter> counters_;  // last seen
   std::mutex flush_mu_;                                             // one flush at a time
+  std::mutex gauges_mu_;
+  // Per project: when computed, and the figures.
+  std::map<int64_t, std::pair<int64_t, std::vector<MonitorGauges::Endpoint>>> gauges_;
   int64_t next_rollup_ = 0;
 
   std::thread thread_;

@@ -109,6 +109,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
   p->monitoring =
       std::make_unique<MonitoringService>(p->store.get(), p->registry.get(), p->datasets.get(),
                                           p->serving.get(), config.prediction_retention_days);
+  p->alerts = std::make_unique<AlertService>(p->store.get(), p->monitoring.get(), p->serving.get(),
+                                             p->registry.get(), p->training.get());
   return p;
 }
 
@@ -281,23 +283,41 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
   nightly.spec.dataset = "churn";
   nightly.spec.output = "churn-scored";
   RETURN_IF_ERROR(batch->CreateSchedule(as_alice, demo, nightly).status());
-  // Traffic: fresh customers, each scored alone; ground truth for two thirds of them.
+  // Traffic: fresh customers, each scored alone; ground truth for two thirds of them. The
+  // second half drifts (prices rose, support calls doubled), as production does, and a
+  // client starts sending a plan the model never saw: the Monitoring page shows both.
   const std::string csv = DemoChurnCsv(300, 99, 0);
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   FeedbackItems truth;
   for (size_t i = 1; i < lines.size() && !stop; ++i) {
     std::vector<std::string> f = absl::StrSplit(lines[i], ',');
     if (f.size() != 8) continue;
+    const bool drifted = i > lines.size() / 2;
     Json rec{{"plan", f[2]},
              {"tenure_months", std::stod(f[3])},
-             {"monthly_charges", std::stod(f[4])},
-             {"support_calls", std::stod(f[5])},
+             {"monthly_charges", std::stod(f[4]) * (drifted ? 1.5 : 1.0) + (drifted ? 15 : 0)},
+             {"support_calls", std::stod(f[5]) * (drifted ? 2 : 1) + (drifted ? 1 : 0)},
              {"region", f[6].empty() ? Json(nullptr) : Json(f[6])}};
     ServingService::PredictRequest req;
     req.request_id = absl::StrFormat("demo-%04d", i);
     const Json body{{"instances", Json::array({rec})}};
     RETURN_IF_ERROR(serving->Predict(demo, "churn-api", &body, req).status());
     if (i % 3 != 0) truth.emplace_back(req.request_id, f[7]);
+    if (drifted && i % 25 == 0) {
+      Json bad = rec;
+      bad["plan"] = "enterprise";
+      const Json refused{{"instances", Json::array({bad})}};
+      (void)serving->Predict(demo, "churn-api", &refused, req);  // 400: an unseen category
+    }
+  }
+  if (!stop) {
+    // Business value: what the retention team reports back per day.
+    std::vector<KpiPoint> kpis;
+    const int64_t now = NowMillis();
+    for (int d = 0; d < 7; ++d) {
+      kpis.push_back({0, "retained_revenue_eur", now - d * 86400000LL, 1200.0 - 90 * d, ""});
+    }
+    RETURN_IF_ERROR(monitoring->PostKpis(as_alice, demo, "churn-api", kpis));
   }
   if (stop || truth.empty()) return absl::OkStatus();
   return serving->StoreFeedback(as_alice, demo, "churn-api", truth);

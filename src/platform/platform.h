@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/config.h"
+#include "platform/alert_service.h"
 #include "platform/artifact_service.h"
 #include "platform/audit_log.h"
 #include "platform/auth_service.h"
@@ -42,6 +43,7 @@ class Platform {
   bool demo_pending() const { return !demo_jobs_.empty(); }
 
   void Close() {
+    if (alerts) alerts->Stop();
     if (batch) batch->Stop();
     if (jobs) jobs->Stop();
     if (serving) serving->Stop();
@@ -72,6 +74,7 @@ class Platform {
   // Observes serving and starts in the server (a replica's answers are summarised by the
   // server they are forwarded to).
   std::unique_ptr<MonitoringService> monitoring;
+  std::unique_ptr<AlertService> alerts;  // evaluation and the outbox start in the server
 };
 
 }  // namespace kade

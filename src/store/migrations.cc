@@ -410,6 +410,58 @@ CREATE TABLE monitor_kpis (
 );
 CREATE INDEX monitor_kpis_time ON monitor_kpis(endpoint_id, ts);
 )sql"},
+      {12, "alerts: rules on monitored figures with their state, history, channels, deliveries",
+       R"sql(
+CREATE TABLE alert_channels (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE alert_rules (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'inactive',
+  state_since INTEGER NOT NULL DEFAULT 0,
+  active_since INTEGER NOT NULL DEFAULT 0,
+  value REAL,
+  evaluated_at INTEGER NOT NULL DEFAULT 0,
+  silenced_until INTEGER NOT NULL DEFAULT 0,
+  acknowledged_by TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (project_id, name)
+);
+CREATE TABLE alert_events (
+  id INTEGER PRIMARY KEY,
+  rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+  ts INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  value REAL,
+  message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alert_events_rule ON alert_events(rule_id, id);
+CREATE TABLE alert_deliveries (
+  id INTEGER PRIMARY KEY,
+  channel_id INTEGER NOT NULL REFERENCES alert_channels(id) ON DELETE CASCADE,
+  rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  delivered_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries(delivered_at, next_at);
+)sql"},
   };
   return *kMigrations;
 }

@@ -16,6 +16,7 @@ import { ModelList, ModelPage } from './pages/models/Models';
 import { EndpointList, EndpointPage } from './pages/endpoints/Endpoints';
 import { BatchPage } from './pages/batch/Batch';
 import { ApiReference } from './pages/api/ApiReference';
+import { EndpointMonitoring, FleetPage } from './pages/monitoring/Monitoring';
 import { useRoute } from './router';
 
 const NAV: { id: string; label: string; soon?: boolean }[] = [
@@ -26,7 +27,7 @@ const NAV: { id: string; label: string; soon?: boolean }[] = [
   { id: 'models', label: 'Models' },
   { id: 'endpoints', label: 'Endpoints' },
   { id: 'batch', label: 'Batch' },
-  { id: 'monitoring', label: 'Monitoring', soon: true },
+  { id: 'monitoring', label: 'Monitoring' },
   { id: 'governance', label: 'Governance' },
   { id: 'access', label: 'Access' },
   { id: 'api', label: 'API' },
@@ -60,6 +61,8 @@ export function App() {
   else if (section === 'models') content = <ModelList project={route[1]} />;
   else if (section === 'endpoints' && route[1] && route[2]) content = <EndpointPage project={route[1]} name={route[2]} />;
   else if (section === 'endpoints') content = <EndpointList project={route[1]} />;
+  else if (section === 'monitoring' && route[1] && route[2]) content = <EndpointMonitoring project={route[1]} name={route[2]} />;
+  else if (section === 'monitoring') content = <FleetPage />;
   else if (section === 'batch') content = <BatchPage project={route[1]} />;
   else if (section === 'data' && route[1] && route[2]) content = <DatasetPage project={route[1]} name={route[2]} />;
   else if (section === 'data') content = <DataCatalog project={route[1]} />;

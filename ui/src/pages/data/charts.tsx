@@ -126,3 +126,32 @@ export function XYChart(props: {
     </div>
   );
 }
+
+// Two distributions on the same bins, side by side (reference against current).
+export function CompareBars(props: { labels: string[]; series: { label: string; values: number[] }[]; testid?: string }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const key = JSON.stringify(props);
+  useEffect(() => {
+    if (!ref.current) return;
+    const chart = new Chart(ref.current, {
+      type: 'bar',
+      data: {
+        labels: props.labels,
+        datasets: props.series.map((s, i) => ({ label: s.label, data: s.values, backgroundColor: i === 0 ? '#94a3b8' : color(i - 1), borderRadius: 2 })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: true, position: 'bottom' } },
+        scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } }, y: { beginAtZero: true, title: { display: true, text: 'share' } } },
+      },
+    });
+    return () => chart.destroy();
+  }, [key]);
+  return (
+    <div class="chart" style="height: 240px" data-testid={props.testid ?? 'compare-chart'}>
+      <canvas ref={ref} />
+    </div>
+  );
+}
+
+export const fmtNumber = fmt;

@@ -211,6 +211,7 @@ export function EndpointPage(props: { project: string; name: string }) {
         </form>
         {answer && <pre data-testid="answer">{answer}</pre>}
       </Card>
+      <p><a href={`#/monitoring/${encodeURIComponent(props.project)}/${encodeURIComponent(props.name)}`} data-testid="monitoring-link">Monitoring: drift, data quality, health and KPIs</a></p>
       <Card title="Model fit (ground truth)">
         <div class="row">
           <label>Window{' '}

@@ -1,0 +1,280 @@
+// Monitoring: the fleet (every endpoint the user can see, most in need of attention first) and
+// an endpoint's monitoring page: drift per feature with reference and current distributions
+// overlaid, prediction drift, data-quality violations, service health over time, KPIs, and
+// the monitor's configuration, which editors change here.
+import { useState } from 'preact/hooks';
+import { api, errorMessage } from '../../api';
+import { Card, ErrorBox, Page } from '../../components';
+import { useResource } from '../../hooks';
+import { navigate } from '../../router';
+import { CompareBars, fmtNumber, LineChart } from '../data/charts';
+import { base } from '../models/Models';
+
+interface FleetEntry {
+  project: string; endpoint: string; model: string; ready: boolean; status: string; health: string; drift: string;
+  quality: string; requests_1h: number; error_rate_1h: number; p99_ms_1h: number; features_drifted: number;
+  features_checked: number; violations: number; reason: string;
+}
+interface FeatureDrift {
+  name: string; type: string; method: string; threshold: number; value: number | string | null; p_value: number | null;
+  drifted: boolean; stats: Record<string, number | string | null>; reference_count: number; current_count: number;
+  histogram: { edges?: number[]; categories?: string[]; reference: number[]; current: number[] };
+}
+interface Drift {
+  window: string; version: number; reference: string; rows: number; features: FeatureDrift[]; outputs: FeatureDrift[];
+  drift: { features_checked: number; features_drifted: number; share: number; drift_share: number; dataset_drift: boolean };
+  note?: string;
+}
+interface Violation { feature_name: string; constraint_check_type: string; description: string }
+interface Quality { rows: number; requests: number; refused: number; violations: Violation[]; refusal_examples: string[];
+  features: { name: string; null_rate: number; out_of_range: number; type_errors: number; unseen_categories: number; min: number | null; max: number | null; reference_min: number | null; reference_max: number | null }[] }
+interface HealthPoint { time: string; requests: number; errors: number; availability: number; p50_ms: number; p99_ms: number }
+interface Health { step: string; versions: { version: number; points: HealthPoint[] }[]; total: Omit<HealthPoint, 'time'> & { error_rate: number } }
+interface Kpis { kpis: { name: string; sum: number; count: number; points: { time: string; value: number }[] }[] }
+interface MonitorConfig { reference: string; dataset?: string; dataset_version?: string; features: string[]; windows: string[];
+  rules: Record<string, { method?: string; threshold?: number }>; drift_share: number }
+interface Monitor { endpoint: string; default: boolean; config: MonitorConfig; served_features: string[]; updated_by?: string; updated_at?: string }
+
+const WINDOWS = ['1h', '24h', '7d', '30d'];
+
+function Light(props: { value: string; label?: string }) {
+  const cls = props.value === 'red' ? 'bad' : props.value === 'amber' ? 'warn' : props.value === 'green' ? 'ok' : '';
+  return <span class={`badge ${cls}`} data-status={props.value}>{props.label ?? (props.value === 'grey' ? 'no data' : props.value)}</span>;
+}
+
+const show = (v: number | string | null | undefined) => (typeof v === 'number' ? fmtNumber(v) : v ?? '—');
+
+export function FleetPage() {
+  const fleet = useResource<{ endpoints: FleetEntry[] }>('/api/v1/monitoring/fleet', { pollMs: 10000 });
+  const rows = fleet.data?.endpoints ?? null;
+  return (
+    <Page title="Monitoring" subtitle="Every endpoint in production you can see: health over the last hour, drift and data quality over the last day. What needs attention comes first.">
+      <ErrorBox error={fleet.error} />
+      <Card>
+        {rows && rows.length === 0 && <p class="muted">No endpoints yet. Create one under Endpoints; it is monitored from its first request.</p>}
+        {rows && rows.length > 0 && (
+          <table class="table" data-testid="fleet-table">
+            <thead><tr><th>Endpoint</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
+            <tbody>
+              {rows.map((e) => {
+                const href = `#/monitoring/${encodeURIComponent(e.project)}/${encodeURIComponent(e.endpoint)}`;
+                return (
+                  <tr class="clickable" data-endpoint={e.endpoint} onClick={() => navigate(href.slice(1))}>
+                    <td><a href={href}>{e.project}/{e.endpoint}</a></td>
+                    <td>{e.model}</td>
+                    <td><Light value={e.status} /></td>
+                    <td><Light value={e.health} /></td>
+                    <td><Light value={e.drift} label={e.features_checked ? `${e.features_drifted}/${e.features_checked}` : undefined} /></td>
+                    <td><Light value={e.quality} label={e.quality === 'grey' ? undefined : `${e.violations}`} /></td>
+                    <td>{e.requests_1h}</td>
+                    <td>{e.requests_1h ? e.p99_ms_1h.toFixed(2) : '—'}</td>
+                    <td>{e.reason || '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </Card>
+    </Page>
+  );
+}
+
+function DriftChart(props: { f: FeatureDrift }) {
+  const h = props.f.histogram;
+  const labels = h.categories ?? h.reference.map((_, i) => {
+    const e = h.edges ?? [];
+    if (i === 0) return `< ${show(e[0])}`;
+    if (i === e.length) return `≥ ${show(e[e.length - 1])}`;
+    return `${show(e[i - 1])}–${show(e[i])}`;
+  });
+  return <CompareBars labels={labels} series={[{ label: 'reference', values: h.reference }, { label: 'current', values: h.current }]} testid="drift-chart" />;
+}
+
+function DriftTable(props: { rows: FeatureDrift[]; selected: string | null; onSelect: (n: string) => void; testid: string }) {
+  return (
+    <table class="table" data-testid={props.testid}>
+      <thead><tr><th>Name</th><th>Type</th><th>Method</th><th>Value</th><th>Threshold</th><th>Verdict</th><th>Rows</th></tr></thead>
+      <tbody>
+        {props.rows.map((f) => (
+          <tr class={`clickable${props.selected === f.name ? ' selected' : ''}`} data-feature={f.name} onClick={() => props.onSelect(f.name)}>
+            <td>{f.name}</td><td>{f.type}</td><td>{f.method}{f.p_value !== null ? ' (p-value)' : ''}</td>
+            <td>{show(f.value)}</td><td>{f.threshold}</td>
+            <td>{f.drifted ? <span class="badge bad">drift</span> : <span class="badge ok">ok</span>}</td>
+            <td>{f.current_count}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; onSaved: () => void }) {
+  const c = props.monitor.config;
+  const [watched, setWatched] = useState<string[]>(c.features.length ? c.features : props.features);
+  const [rules, setRules] = useState<Record<string, { method?: string; threshold?: number }>>(c.rules);
+  const [share, setShare] = useState(String(c.drift_share));
+  const [reference, setReference] = useState(c.reference);
+  const [dataset, setDataset] = useState(c.dataset ?? '');
+  const [dsVersion, setDsVersion] = useState(c.dataset_version ?? 'latest');
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setSaved(false);
+    const body: Record<string, unknown> = {
+      features: watched.length === props.features.length ? [] : watched,
+      rules: Object.fromEntries(Object.entries(rules).filter(([, r]) => r.method || r.threshold)),
+      drift_share: Number(share), reference,
+    };
+    if (reference === 'dataset') Object.assign(body, { dataset, dataset_version: dsVersion });
+    try {
+      await api('PUT', `${props.url}/monitoring/monitor`, body);
+      setSaved(true);
+      props.onSaved();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  const setRule = (f: string, k: 'method' | 'threshold', v: string) => setRules((r) => {
+    const next = { ...(r[f] ?? {}) } as { method?: string; threshold?: number };
+    if (k === 'method') next.method = v || undefined; else next.threshold = v === '' ? undefined : Number(v);
+    return { ...r, [f]: next };
+  });
+  return (
+    <form class="form" onSubmit={save} data-testid="monitor-form">
+      <ErrorBox error={error} />
+      <div class="row">
+        <label>Reference{' '}
+          <select aria-label="Reference" value={reference} onChange={(e) => setReference((e.target as HTMLSelectElement).value)}>
+            <option value="training">each version's training data (lineage)</option>
+            <option value="dataset">a dataset version</option>
+          </select>
+        </label>
+        {reference === 'dataset' && <label>Dataset <input aria-label="Reference dataset" value={dataset} onInput={(e) => setDataset((e.target as HTMLInputElement).value)} /></label>}
+        {reference === 'dataset' && <label>Version <input aria-label="Reference version" value={dsVersion} onInput={(e) => setDsVersion((e.target as HTMLInputElement).value)} /></label>}
+        <label>Dataset drift when at least this share drifts <input aria-label="Drift share" value={share} size={4} onInput={(e) => setShare((e.target as HTMLInputElement).value)} /></label>
+      </div>
+      <table class="table">
+        <thead><tr><th>Watched</th><th>Feature</th><th>Method (default: by reference size)</th><th>Threshold</th></tr></thead>
+        <tbody>
+          {props.features.map((f) => (
+            <tr>
+              <td><input type="checkbox" aria-label={`Watch ${f}`} checked={watched.includes(f)}
+                onChange={(e) => setWatched((w) => ((e.target as HTMLInputElement).checked ? [...w, f] : w.filter((x) => x !== f)))} /></td>
+              <td>{f}</td>
+              <td><select aria-label={`Method for ${f}`} value={rules[f]?.method ?? ''} onChange={(e) => setRule(f, 'method', (e.target as HTMLSelectElement).value)}>
+                {['', 'ks', 'wasserstein', 'psi', 'jensenshannon', 'chisquare', 'l_infinity'].map((m) => <option value={m}>{m || 'default'}</option>)}
+              </select></td>
+              <td><input aria-label={`Threshold for ${f}`} size={6} value={rules[f]?.threshold ?? ''} onInput={(e) => setRule(f, 'threshold', (e.target as HTMLInputElement).value)} /></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button type="submit">Save monitor</button>
+      {saved && <span class="muted" data-testid="monitor-saved"> Saved.</span>}
+      {!props.monitor.default && <p class="hint">Last changed by {props.monitor.updated_by} at {props.monitor.updated_at}.</p>}
+    </form>
+  );
+}
+
+export function EndpointMonitoring(props: { project: string; name: string }) {
+  const url = `${base(props.project)}/endpoints/${encodeURIComponent(props.name)}`;
+  const [window, setWindow] = useState('24h');
+  const drift = useResource<Drift>(`${url}/monitoring/drift?window=${window}`, { pollMs: 15000 });
+  const quality = useResource<Quality>(`${url}/monitoring/quality?window=${window}`, { pollMs: 15000 });
+  const health = useResource<Health>(`${url}/monitoring/health?window=${window}`, { pollMs: 15000 });
+  const kpis = useResource<Kpis>(`${url}/monitoring/kpis?window=${window}`);
+  const monitor = useResource<Monitor>(`${url}/monitoring/monitor`);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [kpiName, setKpiName] = useState('revenue');
+  const [kpiValue, setKpiValue] = useState('');
+  const [kpiError, setKpiError] = useState<string | null>(null);
+  const d = drift.data;
+  const all = [...(d?.features ?? []), ...(d?.outputs ?? [])];
+  const pick = all.find((f) => f.name === selected) ?? d?.features.find((f) => f.drifted) ?? d?.features[0] ?? null;
+  const h = health.data;
+  const series = (key: 'requests' | 'p99_ms' | 'availability') => (h?.versions ?? []).map((v) => ({
+    label: `v${v.version}`, points: v.points.map((p) => ({ x: p.time.slice(5, 16).replace('T', ' '), y: p[key] })),
+  }));
+  const postKpi = async (e: Event) => {
+    e.preventDefault();
+    setKpiError(null);
+    try {
+      await api('POST', `${url}/monitoring/kpis`, { name: kpiName, value: Number(kpiValue) });
+      setKpiValue('');
+      kpis.reload();
+    } catch (err) {
+      setKpiError(errorMessage(err));
+    }
+  };
+  return (
+    <Page title={`Monitoring: ${props.name}`} subtitle={`Project ${props.project}`}
+      actions={<>
+        <a href={`#/endpoints/${encodeURIComponent(props.project)}/${encodeURIComponent(props.name)}`}>Endpoint</a>{' '}
+        <label>Window{' '}
+          <select aria-label="Monitoring window" value={window} onChange={(e) => setWindow((e.target as HTMLSelectElement).value)}>
+            {WINDOWS.map((w) => <option value={w}>{w}</option>)}
+          </select>
+        </label>
+      </>}>
+      <ErrorBox error={drift.error ?? quality.error ?? health.error} />
+      <Card title="Data drift">
+        {d && (
+          <p data-testid="drift-verdict">
+            {d.drift.dataset_drift ? <span class="badge bad">dataset drift</span> : <span class="badge ok">no dataset drift</span>}{' '}
+            {d.drift.features_drifted} of {d.drift.features_checked} features drifted (dataset drift at a share of {d.drift.drift_share});
+            version v{d.version} against {d.reference || 'no reference'}, {d.rows} rows in {d.window}.
+          </p>
+        )}
+        {d?.note && <p class="hint">{d.note}</p>}
+        {d && d.features.length > 0 && <DriftTable rows={d.features} selected={pick?.name ?? null} onSelect={setSelected} testid="drift-table" />}
+        {pick && <><h3>{pick.name}: reference against current</h3><DriftChart f={pick} /></>}
+      </Card>
+      {d && d.outputs.length > 0 && (
+        <Card title="Prediction drift">
+          <DriftTable rows={d.outputs} selected={pick?.name ?? null} onSelect={setSelected} testid="output-drift-table" />
+        </Card>
+      )}
+      <Card title="Data quality in production">
+        {quality.data && <p>{quality.data.rows} rows answered in {quality.data.requests} logged requests; {quality.data.refused} requests refused for their content.</p>}
+        {quality.data && quality.data.violations.length === 0 && <p class="muted">No violations in this window.</p>}
+        {quality.data && quality.data.violations.length > 0 && (
+          <table class="table" data-testid="violations-table">
+            <thead><tr><th>Feature</th><th>Check</th><th>Description</th></tr></thead>
+            <tbody>{quality.data.violations.map((v) => <tr><td>{v.feature_name}</td><td>{v.constraint_check_type}</td><td>{v.description}</td></tr>)}</tbody>
+          </table>
+        )}
+      </Card>
+      <Card title="Service health">
+        {h && <p data-testid="health-total">{h.total.requests} requests, {h.total.errors} errors, availability {(100 * h.total.availability).toFixed(2)}%, p99 {h.total.p99_ms.toFixed(2)} ms (points per {h.step}).</p>}
+        {h && h.versions.length > 0 && <>
+          <h3>Requests</h3><LineChart categorical series={series('requests')} height={180} />
+          <h3>Latency p99 (ms)</h3><LineChart categorical series={series('p99_ms')} height={180} />
+        </>}
+      </Card>
+      <Card title="Business value (KPIs)">
+        <ErrorBox error={kpiError} />
+        {(kpis.data?.kpis ?? []).length === 0 && <p class="muted">No KPI values in this window.</p>}
+        {(kpis.data?.kpis ?? []).length > 0 && (
+          <table class="table" data-testid="kpi-table">
+            <thead><tr><th>KPI</th><th>Sum</th><th>Values</th></tr></thead>
+            <tbody>{kpis.data!.kpis.map((k) => <tr><td>{k.name}</td><td>{fmtNumber(k.sum)}</td><td>{k.count}</td></tr>)}</tbody>
+          </table>
+        )}
+        <form class="row" onSubmit={postKpi}>
+          <label>KPI <input aria-label="KPI name" value={kpiName} onInput={(e) => setKpiName((e.target as HTMLInputElement).value)} /></label>
+          <label>Value <input aria-label="KPI value" value={kpiValue} onInput={(e) => setKpiValue((e.target as HTMLInputElement).value)} /></label>
+          <button type="submit">Post</button>
+        </form>
+      </Card>
+      <Card title="Monitor">
+        {monitor.data && (
+          <ConfigForm key={JSON.stringify(monitor.data)} url={url} monitor={monitor.data} features={monitor.data.served_features}
+            onSaved={() => { monitor.reload(); drift.reload(); }} />
+        )}
+      </Card>
+    </Page>
+  );
+}
