@@ -179,6 +179,7 @@ Json FleetToJson(const std::vector<FleetEntry>& fleet) {
                        {"features_drifted", f.features_drifted},
                        {"features_checked", f.features_checked},
                        {"violations", f.violations},
+                       {"alerts_firing", f.alerts_firing},
                        {"reason", f.reason}});
   }
   return Json{{"endpoints", out}};

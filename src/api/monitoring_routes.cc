@@ -200,7 +200,9 @@ void RegisterMonitoringRoutes(Router& r) {
           ASSIGN_OR_RETURN(auto views, p->projects->List(rc.ctx.principal));
           std::vector<Project> projects;
           for (const auto& v : views) projects.push_back(v.project);
-          return HttpResponse::MakeJson(200, FleetToJson(p->monitoring->Fleet(projects)));
+          std::vector<FleetEntry> fleet = p->monitoring->Fleet(projects);
+          p->alerts->AnnotateFleet(projects, &fleet);
+          return HttpResponse::MakeJson(200, FleetToJson(fleet));
         })
       .Doc(
           "Every endpoint of every project the caller can see, with health, drift and quality "

@@ -485,6 +485,31 @@ std::string AlertService::Payload(const Project& project, const AlertRuleRecord&
       .dump();
 }
 
+void AlertService::AnnotateFleet(const std::vector<Project>& projects,
+                                 std::vector<FleetEntry>* fleet) {
+  auto rank = [](const std::string& s) {
+    return s == "red" ? 3 : s == "amber" ? 2 : s == "green" ? 1 : 0;
+  };
+  for (const auto& project : projects) {
+    auto rules = Rules(project);
+    if (!rules.ok()) continue;
+    for (const auto& a : *rules) {
+      if (a.record.state != "firing") continue;
+      for (auto& f : *fleet) {
+        if (f.project != project.name || f.endpoint != a.spec.endpoint) continue;
+        ++f.alerts_firing;
+        const std::string level = a.spec.severity == "critical" ? "red" : "amber";
+        if (rank(level) > rank(f.status)) f.status = level;
+        f.reason =
+            absl::StrCat("alert ", a.spec.name, " firing", f.reason.empty() ? "" : "; ", f.reason);
+      }
+    }
+  }
+  std::stable_sort(fleet->begin(), fleet->end(), [&](const FleetEntry& a, const FleetEntry& b) {
+    return rank(a.status) > rank(b.status);
+  });
+}
+
 absl::Status AlertService::Evaluate() {
   std::lock_guard<std::mutex> l(eval_mu_);
   std::vector<AlertRuleRecord> rules;

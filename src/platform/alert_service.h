@@ -97,6 +97,10 @@ class AlertService {
   absl::Status DeleteChannel(const RequestContext& ctx, const Project& project,
                              absl::string_view name);
 
+  // Adds each endpoint's firing alerts to the fleet (a firing alert makes it at least amber,
+  // a critical one red) and sorts it again.
+  void AnnotateFleet(const std::vector<Project>& projects, std::vector<FleetEntry>* fleet);
+
   // One evaluation of every rule and one pass over the outbox (the loop runs these; tests
   // call them directly).
   absl::Status Evaluate();

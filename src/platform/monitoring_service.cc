@@ -560,6 +560,9 @@ MonitoringService::BuildReference(const Project& project, int64_t model_id, int6
           ++cls.count;
         }
       }
+      // Scores and predicted values are continuous: tested by KS, not as categories.
+      value.distinct = static_cast<double>(value.count);
+      score.distinct = static_cast<double>(score.count);
       if (value.count > 0) ref->outputs["prediction"] = std::move(value);
       if (score.count > 0) ref->outputs["score"] = std::move(score);
       if (cls.count > 0) ref->outputs["class"] = std::move(cls);

@@ -155,6 +155,7 @@ struct FleetEntry {
   double error_rate = 0, p99_ms = 0;
   int features_drifted = 0, features_checked = 0;
   int violations = 0;
+  int alerts_firing = 0;
   std::string reason;  // what needs attention, in words
 };
 

@@ -305,7 +305,7 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
     if (i % 3 != 0) truth.emplace_back(req.request_id, f[7]);
     if (drifted && i % 25 == 0) {
       Json bad = rec;
-      bad["plan"] = "enterprise";
+      bad["plan"] = "platinum";
       const Json refused{{"instances", Json::array({bad})}};
       (void)serving->Predict(demo, "churn-api", &refused, req);  // 400: an unseen category
     }
@@ -318,6 +318,28 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
       kpis.push_back({0, "retained_revenue_eur", now - d * 86400000LL, 1200.0 - 90 * d, ""});
     }
     RETURN_IF_ERROR(monitoring->PostKpis(as_alice, demo, "churn-api", kpis));
+    // Alert rules: one on the drifting price (it fires within a minute), one on errors.
+    AlertRuleSpec price;
+    price.name = "price-drift";
+    price.endpoint = "churn-api";
+    price.metric = "feature_drifted";
+    price.feature = "monthly_charges";
+    price.comparator = ">=";
+    price.threshold = 1;
+    price.window = "24h";
+    price.severity = "warning";
+    price.description = "Monthly charges of scored customers moved away from the training data";
+    RETURN_IF_ERROR(alerts->CreateRule(as_alice, demo, price).status());
+    AlertRuleSpec errors;
+    errors.name = "error-rate";
+    errors.endpoint = "churn-api";
+    errors.metric = "error_rate";
+    errors.comparator = ">";
+    errors.threshold = 0.2;
+    errors.window = "1h";
+    errors.for_ms = 5 * 60000;
+    errors.severity = "critical";
+    RETURN_IF_ERROR(alerts->CreateRule(as_alice, demo, errors).status());
   }
   if (stop || truth.empty()) return absl::OkStatus();
   return serving->StoreFeedback(as_alice, demo, "churn-api", truth);

@@ -49,6 +49,7 @@ before(async () => {
       KADE_ADDR: '127.0.0.1:0',
       KADE_ADMIN_TOKEN: token,
       KADE_ACCESS_LOG: 'off',
+      KADE_ALERT_INTERVAL: '1',
     },
     stdio: 'ignore',
   });
@@ -369,6 +370,61 @@ test('models, endpoints and batch: promote and roll back, watch the endpoint, tr
   await page.click('[data-testid=schedule-form] button[type=submit]');
   await page.waitForSelector('[data-testid=schedule-table] >> text=nightly-ui');
   await page.screenshot({ path: join(shots, 'batch.png'), fullPage: true });
+  await page.close();
+});
+
+test('monitoring: the fleet shows the drifting demo endpoint and its firing alert; its page shows drift, quality, health, alerts and the monitor', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  await page.goto(base + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=project-table]');
+  // The demo's endpoint serves its traffic once its models are registered; the second half
+  // drifts and the price-drift rule fires.
+  let row = null;
+  for (let i = 0; i < 180; i++) {
+    await page.goto(base + '/#/monitoring');
+    await page.waitForSelector('main .card');
+    row = await page.$('[data-testid=fleet-table] tr[data-endpoint=churn-api] >> text=firing');
+    if (row) break;
+    await page.waitForTimeout(1000);
+  }
+  assert.ok(row, 'the demo endpoint shows a firing alert in the fleet');
+  const text = await page.textContent('[data-testid=fleet-table] tr[data-endpoint=churn-api]');
+  assert.match(text, /monthly_charges/);
+  assert.match(text, /price-drift/);
+  await page.screenshot({ path: join(shots, 'monitoring.png'), fullPage: true });
+  // The endpoint's monitoring page.
+  await page.click('[data-testid=fleet-table] >> text=demo/churn-api');
+  await page.waitForSelector('[data-testid=drift-table] tr[data-feature=monthly_charges] >> text=drift');
+  assert.match(await page.textContent('[data-testid=drift-table] tr[data-feature=plan]'), /ok/);
+  await page.click('[data-testid=drift-table] tr[data-feature=support_calls]');
+  await page.waitForSelector('text=support_calls: reference against current');
+  await page.waitForSelector('[data-testid=drift-chart] canvas');
+  await page.waitForSelector('[data-testid=output-drift-table] >> text=score');
+  await page.waitForSelector('[data-testid=violations-table] >> text=unseen_category');
+  assert.match(await page.textContent('[data-testid=violations-table]'), /plan/);
+  await page.waitForSelector('[data-testid=health-total] >> text=availability');
+  await page.waitForSelector('[data-testid=kpi-table] >> text=retained_revenue_eur');
+  // Act on the firing alert, add a rule, and change the monitor.
+  await page.waitForSelector('[data-testid=alerts-table] tr[data-alert=price-drift] >> text=firing');
+  await page.click('[data-testid=alerts-table] tr[data-alert=price-drift] >> text=Acknowledge');
+  await page.waitForSelector('[data-testid=alerts-table] tr[data-alert=price-drift] >> text=ack admin');
+  await page.fill('input[aria-label="Alert name"]', 'calls-drift');
+  await page.selectOption('select[aria-label="Alert metric"]', 'feature_drifted');
+  await page.fill('input[aria-label="Alert feature"]', 'support_calls');
+  await page.click('[data-testid=alert-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=alerts-table] tr[data-alert=calls-drift]');
+  await page.selectOption('select[aria-label="Method for monthly_charges"]', 'psi');
+  await page.fill('input[aria-label="Threshold for monthly_charges"]', '0.25');
+  await page.click('[data-testid=monitor-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=monitor-saved]');
+  await page.waitForSelector('[data-testid=drift-table] tr[data-feature=monthly_charges] >> text=psi');
+  await page.screenshot({ path: join(shots, 'monitoring-endpoint.png'), fullPage: true });
+  // A bad threshold is refused with the field named.
+  await page.fill('input[aria-label="Threshold for plan"]', '-1');
+  await page.click('[data-testid=monitor-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=monitor-form] [role=alert] >> text=rules.plan.threshold');
   await page.close();
 });
 

@@ -13,7 +13,12 @@ import { base } from '../models/Models';
 interface FleetEntry {
   project: string; endpoint: string; model: string; ready: boolean; status: string; health: string; drift: string;
   quality: string; requests_1h: number; error_rate_1h: number; p99_ms_1h: number; features_drifted: number;
-  features_checked: number; violations: number; reason: string;
+  features_checked: number; violations: number; alerts_firing: number; reason: string;
+}
+interface AlertRule {
+  name: string; endpoint: string; metric: string; feature?: string; comparator: string; threshold: number; window: string;
+  for: string; severity: string; state: string; since: string; value: number | null; silenced: boolean;
+  acknowledged_by: string | null; history: { time: string; state: string; value: number | null; message: string }[];
 }
 interface FeatureDrift {
   name: string; type: string; method: string; threshold: number; value: number | string | null; p_value: number | null;
@@ -54,7 +59,7 @@ export function FleetPage() {
         {rows && rows.length === 0 && <p class="muted">No endpoints yet. Create one under Endpoints; it is monitored from its first request.</p>}
         {rows && rows.length > 0 && (
           <table class="table" data-testid="fleet-table">
-            <thead><tr><th>Endpoint</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
+            <thead><tr><th>Endpoint</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Alerts</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
             <tbody>
               {rows.map((e) => {
                 const href = `#/monitoring/${encodeURIComponent(e.project)}/${encodeURIComponent(e.endpoint)}`;
@@ -66,6 +71,7 @@ export function FleetPage() {
                     <td><Light value={e.health} /></td>
                     <td><Light value={e.drift} label={e.features_checked ? `${e.features_drifted}/${e.features_checked}` : undefined} /></td>
                     <td><Light value={e.quality} label={e.quality === 'grey' ? undefined : `${e.violations}`} /></td>
+                    <td>{e.alerts_firing > 0 ? <span class="badge bad">{e.alerts_firing} firing</span> : '—'}</td>
                     <td>{e.requests_1h}</td>
                     <td>{e.requests_1h ? e.p99_ms_1h.toFixed(2) : '—'}</td>
                     <td>{e.reason || '—'}</td>
@@ -179,6 +185,77 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
   );
 }
 
+const METRICS = ['dataset_drift', 'drift_share', 'feature_drift', 'feature_drifted', 'error_rate', 'availability', 'p99_ms',
+  'requests', 'violations', 'kpi', 'auc', 'accuracy', 'rmse'];
+
+function Alerts(props: { project: string; endpoint: string; features: string[] }) {
+  const url = `${base(props.project)}/alerts`;
+  const list = useResource<{ rules: AlertRule[] }>(url, { pollMs: 5000 });
+  const rules = (list.data?.rules ?? []).filter((r) => r.endpoint === props.endpoint);
+  const [error, setError] = useState<string | null>(null);
+  const [form, setForm] = useState({ name: '', metric: 'feature_drifted', feature: props.features[0] ?? '', comparator: '>=', threshold: '1', window: '24h', for: '0s', severity: 'warning' });
+  const act = async (method: string, path: string, body?: unknown) => {
+    setError(null);
+    try {
+      await api(method, path, body);
+      list.reload();
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+  const needsFeature = ['feature_drift', 'feature_drifted', 'kpi'].includes(form.metric);
+  const create = (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = { ...form, endpoint: props.endpoint, threshold: Number(form.threshold) };
+    if (!needsFeature) delete body.feature;
+    act('POST', `${url}/rules`, body);
+  };
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  return (
+    <Card title="Alerts">
+      <ErrorBox error={error ?? list.error} />
+      {rules.length === 0 && <p class="muted">No alert rules on this endpoint.</p>}
+      {rules.length > 0 && (
+        <table class="table" data-testid="alerts-table">
+          <thead><tr><th>Alert</th><th>State</th><th>Condition</th><th>Value</th><th>Since</th><th /></tr></thead>
+          <tbody>
+            {rules.map((r) => (
+              <tr data-alert={r.name}>
+                <td>{r.name} <span class="muted">({r.severity})</span></td>
+                <td><span class={`badge ${r.state === 'firing' ? 'bad' : r.state === 'pending' ? 'warn' : 'ok'}`}>{r.state}</span>
+                  {r.silenced && <span class="badge">silenced</span>}{r.acknowledged_by && <span class="badge">ack {r.acknowledged_by}</span>}</td>
+                <td>{r.metric}{r.feature ? `(${r.feature})` : ''} {r.comparator} {r.threshold} over {r.window}, for {r.for}</td>
+                <td>{show(r.value)}</td>
+                <td>{r.since.replace('T', ' ').slice(0, 19)}</td>
+                <td>
+                  {(r.state === 'firing' || r.state === 'pending') && !r.acknowledged_by && <button class="link" onClick={() => act('POST', `${url}/rules/${encodeURIComponent(r.name)}/acknowledge`, {})}>Acknowledge</button>}
+                  {r.silenced
+                    ? <button class="link" onClick={() => act('POST', `${url}/rules/${encodeURIComponent(r.name)}/silence`, { until: '' })}>Unsilence</button>
+                    : <button class="link" onClick={() => act('POST', `${url}/rules/${encodeURIComponent(r.name)}/silence`, { for: '1h' })}>Silence 1 h</button>}
+                  <button class="link" onClick={() => act('DELETE', `${url}/rules/${encodeURIComponent(r.name)}`)}>Delete</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>New rule</h3>
+      <form class="row" onSubmit={create} data-testid="alert-form">
+        <label>Name <input aria-label="Alert name" value={form.name} onInput={set('name')} /></label>
+        <label>Figure <select aria-label="Alert metric" value={form.metric} onChange={set('metric')}>{METRICS.map((m) => <option value={m}>{m}</option>)}</select></label>
+        {needsFeature && <label>{form.metric === 'kpi' ? 'KPI' : 'Feature'} <input aria-label="Alert feature" value={form.feature} onInput={set('feature')} list="alert-features" /></label>}
+        <datalist id="alert-features">{props.features.map((f) => <option value={f} />)}</datalist>
+        <label>When <select aria-label="Alert comparator" value={form.comparator} onChange={set('comparator')}>{['>', '>=', '<', '<='].map((c) => <option value={c}>{c}</option>)}</select></label>
+        <input aria-label="Alert threshold" size={6} value={form.threshold} onInput={set('threshold')} />
+        <label>over <select aria-label="Alert window" value={form.window} onChange={set('window')}>{WINDOWS.map((w) => <option value={w}>{w}</option>)}</select></label>
+        <label>for <input aria-label="Alert for" size={4} value={form.for} onInput={set('for')} /></label>
+        <label>Severity <select aria-label="Alert severity" value={form.severity} onChange={set('severity')}>{['info', 'warning', 'critical'].map((v) => <option value={v}>{v}</option>)}</select></label>
+        <button type="submit">Create rule</button>
+      </form>
+    </Card>
+  );
+}
+
 export function EndpointMonitoring(props: { project: string; name: string }) {
   const url = `${base(props.project)}/endpoints/${encodeURIComponent(props.name)}`;
   const [window, setWindow] = useState('24h');
@@ -269,9 +346,10 @@ export function EndpointMonitoring(props: { project: string; name: string }) {
           <button type="submit">Post</button>
         </form>
       </Card>
+      <Alerts project={props.project} endpoint={props.name} features={monitor.data?.served_features ?? []} />
       <Card title="Monitor">
         {monitor.data && (
-          <ConfigForm key={JSON.stringify(monitor.data)} url={url} monitor={monitor.data} features={monitor.data.served_features}
+          <ConfigForm key={props.name} url={url} monitor={monitor.data} features={monitor.data.served_features}
             onSaved={() => { monitor.reload(); drift.reload(); }} />
         )}
       </Card>
