@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KADE := $(BUILD_DIR)/kade
 PY := /usr/bin/python3
 
-.PHONY: help setup build ui run test api-reference test-unit test-e2e test-ui fuzz bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch bench-registry format lint clean
+.PHONY: help setup build ui run test api-reference test-unit test-e2e test-ui fuzz bench bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch bench-registry bench-monitoring format lint clean
 
 help:
 	@echo "make setup      install system and npm dependencies (idempotent)"
@@ -12,7 +12,7 @@ help:
 	@echo "make ui         build the web UI into ui/dist"
 	@echo "make run        set up, build, and start Kade with demo content on ./kade-data"
 	@echo "make test       set up, build, and run every test (unit, end-to-end, browser)"
-	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI; bench-batch: vs pandas + xgboost; bench-registry: registry search over 1,000 models x 10 versions)"
+	@echo "make bench      all benchmarks (bench-http: wrk vs Flask; bench-ingest: vs pandas; bench-tracking; bench-training: vs the XGBoost C API; bench-serving: tree engine and endpoint vs XGBoost and FastAPI; bench-batch: vs pandas + xgboost; bench-registry: registry search over 1,000 models x 10 versions; bench-monitoring: drift of 50 features x 1M rows from summaries vs scipy)"
 	@echo "make fuzz       build the asan preset and run every libFuzzer target (FUZZ_SECONDS=60 each)"
 	@echo "make format     clang-format the C++ sources"
 	@echo "make api-reference  regenerate docs/api-reference.md from the route table (OpenAPI)"
@@ -48,7 +48,7 @@ fuzz:
 	@cmake --build build/asan
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch bench-registry
+bench: bench-http bench-ingest bench-tracking bench-training bench-serving bench-batch bench-registry bench-monitoring
 
 bench-http: build
 	@bash bench/http_bench.sh
@@ -70,6 +70,9 @@ bench-serving: build
 
 bench-batch: build
 	@bash bench/batch_bench.sh
+
+bench-monitoring: build
+	@bash bench/monitoring_bench.sh
 
 format:
 	@clang-format -i $$(find src tests bench -name '*.cc' -o -name '*.h')

@@ -73,6 +73,23 @@ read -r nrps np99 nerr < <(run "$KADE_URL/api/v1/projects/bench/endpoints/bench-
 read -r prps pp99 perr < <(run "http://127.0.0.1:$PPORT/predict" "")
 logged=$(curl -sf -H "Authorization: Bearer $TOKEN" "$KADE_URL/metrics" | awk '/^kade_prediction_log_written_total/ {print $2}')
 dropped=$(curl -sf -H "Authorization: Bearer $TOKEN" "$KADE_URL/metrics" | awk '/^kade_prediction_log_dropped_total/ {print $2}')
+# Monitoring's cost: the same server restarted on the same data with the live summaries off,
+# then on again, so that both figures come from the same stretch of the machine's time.
+restart() {  # KADE_MONITORING value
+  kill "$kade_pid"; wait "$kade_pid" 2>/dev/null || true; rm -f "$work/port"
+  KADE_MONITORING="$1" KADE_DATA_DIR="$work/data" KADE_ADDR=127.0.0.1:"$KPORT" KADE_ADMIN_TOKEN="$TOKEN" \
+    KADE_ACCESS_LOG=off KADE_LOG_LEVEL=warn "$KADE" server --port-file "$work/port" >/dev/null 2>&1 &
+  kade_pid=$!
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    curl -sf -X POST -H "Authorization: Bearer $TOKEN" --data @"$work/request.json" \
+      "$KADE_URL/api/v1/projects/bench/endpoints/bench/predict" >/dev/null && break; sleep 0.1
+  done
+}
+restart false
+read -r offrps offp99 offerr < <(run "$KADE_URL/api/v1/projects/bench/endpoints/bench/predict" "$TOKEN")
+restart true
+read -r onrps onp99 onerr < <(run "$KADE_URL/api/v1/projects/bench/endpoints/bench/predict" "$TOKEN")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b>0)?a/b:0}'; }
 mkdir -p bench/results
@@ -91,4 +108,8 @@ report="bench/results/serving-$(date -u +%Y%m%dT%H%M%SZ).txt"
   printf "%-44s %10s %8s %7s\n" "fastapi + uvicorn + python-xgboost" "$prps" "$pp99" "$perr"
   echo "speed-up: $(ratio "$krps" "$prps")x (target 15x), kade p99 ${kp99} ms (target <= 2 ms; ${np99} ms without the log)"
   echo "prediction log: ${logged} written, ${dropped} dropped"
+  echo
+  printf "%-44s %10s %8s %7s\n" "kade, monitoring summaries off (restarted)" "$offrps" "$offp99" "$offerr"
+  printf "%-44s %10s %8s %7s\n" "kade, monitoring summaries on (restarted)" "$onrps" "$onp99" "$onerr"
+  echo "monitoring: throughput $(awk -v a="$onrps" -v b="$offrps" 'BEGIN{printf "%+.1f", (b>0)?100*(a-b)/b:0}')%, p99 $(awk -v a="$onp99" -v b="$offp99" 'BEGIN{printf "%+.1f", (b>0)?100*(a-b)/b:0}')% with the summaries on (target: within 10%)"
 } | tee "$report"

@@ -82,7 +82,7 @@ int RunServer(const ServerConfig& cfg, const std::string& exe_path, const std::s
 
   MemoryReclaimer reclaimer;  // freed memory goes back to the system every 10 s
   p->jobs->Start();
-  p->serving->SetObserver(p->monitoring.get());
+  if (cfg.monitoring) p->serving->SetObserver(p->monitoring.get());
   p->monitoring->Start();
   // Alert notifications go out over the project's HTTP client, 10 s per attempt at most.
   p->alerts->SetPoster([](const std::string& url,
@@ -213,6 +213,11 @@ void AddServerCommand(CLI::App& app, int* exit_code, const std::string& exe_path
                   "further attempt, at most 300)")
       ->envname("KADE_JOB_RETRY_BACKOFF")
       ->check(CLI::Range(0.0, 300.0))
+      ->capture_default_str();
+  srv->add_option("--monitoring", cfg->monitoring,
+                  "Keep live summaries of what endpoints serve (drift, quality); health is kept "
+                  "either way")
+      ->envname("KADE_MONITORING")
       ->capture_default_str();
   srv->add_option("--alert-interval", cfg->alert_interval_s,
                   "Seconds between evaluations of the alert rules")

@@ -35,7 +35,8 @@ struct ServerConfig {
   int job_workers = 1;                            // KADE_JOB_WORKERS: jobs run at once
   int job_threads = 0;                            // KADE_JOB_THREADS per job: 0 = one per core
   int prediction_retention_days = 30;  // KADE_PREDICTION_RETENTION: days the prediction log keeps
-  double alert_interval_s = 15;       // KADE_ALERT_INTERVAL: seconds between alert evaluations
+  bool monitoring = true;              // KADE_MONITORING: live summaries of what endpoints serve
+  double alert_interval_s = 15;        // KADE_ALERT_INTERVAL: seconds between alert evaluations
   int job_lease_s = 30;                // KADE_JOB_LEASE: a dead worker's job waits this long
   double job_retry_backoff_s = 10;     // KADE_JOB_RETRY_BACKOFF: wait before retrying a failed job
   bool sqlite_sync_full = true;        // KADE_SQLITE_SYNC=full|normal

@@ -234,21 +234,35 @@ void MonitoringService::OnServed(const Served& s) {
   const ml::Batch& b = *s.batch;
   const ml::Prediction& p = *s.prediction;
   std::lock_guard<std::mutex> l(mu_);
-  WindowSummary& w = pending_[{s.endpoint_id, s.version, Floor(s.ts, kMinute)}];
+  const Key key{s.endpoint_id, s.version, Floor(s.ts, kMinute)};
+  WindowSummary& w = pending_[key];
   if (w.start_ms == 0) {
-    w.start_ms = Floor(s.ts, kMinute);
+    w.start_ms = key.start_ms;
     w.width_ms = kMinute;
   }
   w.rows += static_cast<int64_t>(b.rows);
   ++w.requests;
   if (!s.shadow) w.latency.Add(s.latency_us);
+  // The bucket's feature summaries and their references by signature position, looked up
+  // once per bucket rather than by name for every request (map nodes do not move).
+  Slots& slots = slots_[key];
+  if (slots.servable != s.servable || slots.reference != ref) {
+    slots.servable = s.servable;
+    slots.reference = ref;
+    slots.features.assign(nf, nullptr);
+    slots.references.assign(nf, nullptr);
+    for (size_t j = 0; j < nf; ++j) {
+      slots.features[j] = &w.features[sig.features[j].name];
+      auto it = ref->features.find(sig.features[j].name);
+      if (it != ref->features.end()) slots.references[j] = &it->second;
+    }
+  }
   for (size_t j = 0; j < nf; ++j) {
     const ml::Feature& f = sig.features[j];
-    FeatureSummary& fs = w.features[f.name];
+    FeatureSummary& fs = *slots.features[j];
     const bool boolean = f.source_type == ColumnType::kBool;
     fs.numeric = !f.categorical && !boolean;
-    const ReferenceFeature* rf = nullptr;
-    if (auto it = ref->features.find(f.name); it != ref->features.end()) rf = &it->second;
+    const ReferenceFeature* rf = slots.references[j];
     for (size_t r = 0; r < b.rows; ++r) {
       const float v = b.x[r * nf + j];
       if (std::isnan(v)) {
@@ -332,6 +346,7 @@ absl::Status MonitoringService::Flush() {
       w.errors_total += static_cast<int64_t>(de);
     }
     taken.swap(pending_);
+    slots_.clear();
   }
   if (!taken.empty()) {
     absl::Status s = store_->Write([&](Transaction& tx) -> absl::Status {

@@ -254,6 +254,13 @@ class MonitoringService : public PredictionObserver {
 
   std::mutex mu_;
   std::map<Key, WindowSummary> pending_;  // minute buckets not merged into the store yet
+  struct Slots {
+    const ml::Servable* servable = nullptr;  // one version's: the same signature always
+    std::shared_ptr<const Reference> reference;
+    std::vector<FeatureSummary*> features;            // in pending_[key].features
+    std::vector<const ReferenceFeature*> references;  // in the reference (kept alive below)
+  };
+  std::map<Key, Slots> slots_;  // cleared whenever pending_ is taken
   // References by (endpoint, version); rebuilt when the monitor changes or after an error.
   std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Reference>> references_;
   std::map<std::pair<int64_t, int64_t>, RequestCounter> counters_;  // last seen
