@@ -160,7 +160,8 @@ Json PerformanceToJson(const EndpointPerformance& perf, int64_t window_ms) {
                            : 0.0},
         {"unmatched_labels", v.unmatched_labels},
         {"metrics", v.metrics},
-        {"holdout", v.holdout}});
+        {"holdout", v.holdout},
+        {"estimated", v.estimated}});
   }
   return Json{{"window", absl::StrCat(window_ms / 1000, "s")},
               {"from", FormatRfc3339Millis(perf.from_ms)},

@@ -173,7 +173,7 @@ void RegisterServingReadRoutes(Router& r) {
                            ParseWindow(rc.request->Query("window").value_or("24h")));
           ASSIGN_OR_RETURN(
               EndpointPerformance perf,
-              p->serving->Performance(rc.project_record(), rc.Param("endpoint"), window_ms));
+              p->monitoring->Performance(rc.project_record(), rc.Param("endpoint"), window_ms));
           return HttpResponse::MakeJson(200, PerformanceToJson(perf, window_ms));
         })
       .Doc(
@@ -190,7 +190,8 @@ void RegisterServingReadRoutes(Router& r) {
                                               {"label_coverage", S::Num()},
                                               {"unmatched_labels", S::Int()},
                                               {"metrics", S::Any()},
-                                              {"holdout", S::Any()}}))}}))
+                                              {"holdout", S::Any()},
+                                              {"estimated", S::Any()}}))}}))
       .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
       .blocking = true;
 

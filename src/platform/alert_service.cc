@@ -29,7 +29,7 @@ const std::set<std::string>& Metrics() {
   static const auto* m = new std::set<std::string>{
       "dataset_drift", "drift_share", "feature_drift", "feature_drifted", "error_rate",
       "availability",  "p99_ms",      "requests",      "violations",      "kpi",
-      "auc",           "accuracy",    "rmse"};
+      "auc",           "accuracy",    "rmse",          "estimated_auc",   "estimated_accuracy"};
   return *m;
 }
 
@@ -109,7 +109,8 @@ absl::StatusOr<AlertRuleSpec> AlertRuleSpec::FromJson(const Json& j) {
     return Bad("metric", absl::StrCat("unknown metric \"", s.metric.substr(0, 40),
                                       "\" (dataset_drift, drift_share, feature_drift, "
                                       "feature_drifted, error_rate, availability, p99_ms, "
-                                      "requests, violations, kpi, auc, accuracy, rmse)"));
+                                      "requests, violations, kpi, auc, accuracy, rmse, estimated_auc, "
+                                      "estimated_accuracy)"));
   }
   RETURN_IF_ERROR(str("feature", &s.feature, false));
   if ((s.metric == "feature_drift" || s.metric == "feature_drifted" || s.metric == "kpi") &&
@@ -434,6 +435,19 @@ absl::StatusOr<std::optional<double>> AlertService::Figure(const Project& projec
       if (s.name == spec.feature) return std::optional<double>(s.sum);
     }
     return std::optional<double>();
+  }
+  if (m == "estimated_auc" || m == "estimated_accuracy") {
+    ASSIGN_OR_RETURN(EndpointPerformance perf,
+                     monitoring_->Performance(project, spec.endpoint, window));
+    const EndpointPerformance::Version* best = nullptr;
+    for (const auto& v : perf.versions) {
+      if (v.estimated.is_object() &&
+          (best == nullptr || v.estimated["rows"].get<int64_t>() > best->estimated["rows"].get<int64_t>())) {
+        best = &v;
+      }
+    }
+    if (best == nullptr) return std::optional<double>();
+    return std::optional<double>(best->estimated[m == "estimated_auc" ? "auc" : "accuracy"].get<double>());
   }
   // Realised fit: the serving version with the most labelled answers.
   ASSIGN_OR_RETURN(EndpointPerformance perf, serving_->Performance(project, spec.endpoint, window));

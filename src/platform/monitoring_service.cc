@@ -544,6 +544,7 @@ MonitoringService::BuildReference(const Project& project, int64_t model_id, int6
         classes.push_back(c.get<std::string>());
       ReferenceFeature score, cls, value;
       cls.numeric = false;
+      std::vector<double> holdout_scores, holdout_labels;
       bool header = true;
       for (absl::string_view line : absl::StrSplit(*csv, '\n')) {
         if (header || line.empty()) {
@@ -562,6 +563,11 @@ MonitoringService::BuildReference(const Project& project, int64_t model_id, int6
           value.kll.Add(probs[0]);
           ++value.count;
         } else if (task == "binary" && classes.size() == 2) {
+          double label;
+          if (absl::SimpleAtod(parts[1], &label) && (label == 0 || label == 1)) {
+            holdout_scores.push_back(probs[0]);
+            holdout_labels.push_back(label);
+          }
           score.kll.Add(probs[0]);
           ++score.count;
           ++cls.categories[classes[probs[0] >= 0.5 ? 1 : 0]];
@@ -575,6 +581,7 @@ MonitoringService::BuildReference(const Project& project, int64_t model_id, int6
           ++cls.count;
         }
       }
+      ref->calibration = ml::IsotonicCalibrator::Fit(holdout_scores, holdout_labels);
       // Scores and predicted values are continuous: tested by KS, not as categories.
       value.distinct = static_cast<double>(value.count);
       score.distinct = static_cast<double>(score.count);
@@ -977,6 +984,38 @@ absl::Status MonitoringService::PostKpis(const RequestContext& ctx, const Projec
         {"endpoint.kpi.post", absl::StrCat("project/", project.name, "/endpoint/", e.record.name),
          project.name, Json{{"points", points.size()}}});
   });
+}
+
+absl::StatusOr<EndpointPerformance> MonitoringService::Performance(const Project& project,
+                                                                   absl::string_view endpoint,
+                                                                   int64_t window_ms) {
+  ASSIGN_OR_RETURN(EndpointStatus e, Endpoint(project, endpoint));
+  ASSIGN_OR_RETURN(EndpointPerformance perf, serving_->Performance(project, endpoint, window_ms));
+  ASSIGN_OR_RETURN(auto by_version, Window(e.record.id, perf.from_ms, perf.to_ms + kMinute));
+  for (const auto& [version, w] : by_version) {
+    auto score = w.outputs.find("score");
+    if (score == w.outputs.end() || score->second.kll.count() == 0) continue;
+    auto ref = ReferenceFor(project.id, e.record.id, e.record.model_id, version);
+    if (ref->calibration.empty()) continue;
+    const ml::CbpeEstimate est =
+        ml::EstimateBinary(ref->calibration, ml::FromSketch(score->second.kll));
+    EndpointPerformance::Version* v = nullptr;
+    for (auto& x : perf.versions) {
+      if (x.version == version) v = &x;
+    }
+    if (v == nullptr) {
+      v = &perf.versions.emplace_back();
+      v->version = version;
+      v->task = "binary";
+      v->metrics = Json::object();
+      v->holdout = Json::object();
+    }
+    v->estimated = Json{{"method", "cbpe"},
+                        {"auc", est.auc},
+                        {"accuracy", est.accuracy},
+                        {"rows", static_cast<int64_t>(std::llround(est.rows))}};
+  }
+  return perf;
 }
 
 absl::StatusOr<KpiReport> MonitoringService::Kpis(const Project& project,

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "data/window_summary.h"
+#include "ml/cbpe.h"
 #include "ml/drift.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
@@ -196,6 +197,11 @@ class MonitoringService : public PredictionObserver {
                                       int64_t window_ms);
   absl::Status PostKpis(const RequestContext& ctx, const Project& project,
                         absl::string_view endpoint, std::vector<KpiPoint> points);
+  // Realised fit per version (ServingService::Performance) with, for binary models, the fit
+  // estimated from the window's scores by CBPE (`estimated`: auc, accuracy, rows), with or
+  // without ground truth.
+  absl::StatusOr<EndpointPerformance> Performance(const Project& project,
+                                                  absl::string_view endpoint, int64_t window_ms);
   absl::StatusOr<KpiReport> Kpis(const Project& project, absl::string_view endpoint,
                                  int64_t window_ms);
   // Every endpoint of the given projects, most in need of attention first.
@@ -227,6 +233,8 @@ class MonitoringService : public PredictionObserver {
     std::string error;  // why there is none
     int64_t rows = 0;
     std::map<std::string, ReferenceFeature> features, outputs;
+    // Binary models: the holdout's scores calibrated against its labels (CBPE).
+    ml::IsotonicCalibrator calibration;
     int64_t built_ms = 0;
   };
 

@@ -137,6 +137,7 @@ struct EndpointPerformance {
     int64_t unmatched_labels = 0;  // ground truth that is not one of the classes / a number
     Json metrics;                  // realised: ml/metrics' document (curves left out)
     Json holdout;                  // the version's training holdout metrics, as registered
+    Json estimated = nullptr;      // CBPE's estimate (MonitoringService::Performance)
   };
   int64_t from_ms = 0, to_ms = 0;
   int64_t scanned = 0;  // log entries read (the newest `limit` at most)
