@@ -165,7 +165,8 @@ Json KpisToJson(const KpiReport& r, int64_t window_ms) {
 Json FleetToJson(const std::vector<FleetEntry>& fleet) {
   Json out = Json::array();
   for (const auto& f : fleet) {
-    out.push_back(Json{{"project", f.project},
+    out.push_back(Json{{"kind", f.kind},
+                       {"project", f.project},
                        {"endpoint", f.endpoint},
                        {"model", f.model},
                        {"ready", f.ready},
@@ -183,6 +184,28 @@ Json FleetToJson(const std::vector<FleetEntry>& fleet) {
                        {"reason", f.reason}});
   }
   return Json{{"endpoints", out}};
+}
+
+Json BatchMonitorToJson(const BatchMonitorReport& r) {
+  Json runs = Json::array();
+  for (const auto& x : r.runs) {
+    Json j{{"job", x.job},
+           {"time", FormatRfc3339Millis(x.created_at)},
+           {"status", x.status},
+           {"input", x.input},
+           {"model_version", x.model_version},
+           {"reference", x.reference},
+           {"rows", x.rows},
+           {"unseen_categories", x.unseen_categories},
+           {"drift",
+            {{"columns_checked", x.columns_checked},
+             {"columns_drifted", x.columns_drifted},
+             {"dataset_drift", x.dataset_drift},
+             {"drifted", x.drifted}}}};
+    if (!x.note.empty()) j["note"] = x.note;
+    runs.push_back(std::move(j));
+  }
+  return Json{{"schedule", r.schedule}, {"model", r.model}, {"runs", runs}};
 }
 
 absl::StatusOr<std::vector<KpiPoint>> ParseKpis(const Json& body, int retention_days) {

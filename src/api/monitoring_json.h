@@ -17,6 +17,7 @@ Json QualityToJson(const QualityReport& r, int64_t window_ms);
 Json HealthToJson(const HealthReport& r, int64_t window_ms);
 Json KpisToJson(const KpiReport& r, int64_t window_ms);
 Json FleetToJson(const std::vector<FleetEntry>& fleet);
+Json BatchMonitorToJson(const BatchMonitorReport& r);
 // {name, value, time} or {"points": [{name, value, time}, ...]} (1 to 10,000); time is
 // RFC 3339 or Unix ms, at most a day ahead and within the retention; absent: now.
 absl::StatusOr<std::vector<KpiPoint>> ParseKpis(const Json& body, int retention_days);

@@ -6,7 +6,8 @@
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/health?window=
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/kpis?window=
 //   POST /api/v1/projects/{p}/endpoints/{e}/monitoring/kpis        {name, value, time} | {points}
-//   GET  /api/v1/monitoring/fleet                                   every visible endpoint
+//   GET  /api/v1/projects/{p}/batch/schedules/{s}/monitoring        a schedule's runs vs training data
+//   GET  /api/v1/monitoring/fleet                                   every visible endpoint and schedule
 // (…/monitoring/performance, the fit from ground truth, is with the serving routes.)
 // Viewers read; editors change monitors and post KPIs.
 #include "absl/strings/numbers.h"
@@ -193,6 +194,29 @@ void RegisterMonitoringRoutes(Router& r) {
                   {"time", S::Any("RFC 3339 or Unix ms")},
                   {"points",
                    S::Arr(S::Obj({{"name", S::Str()}, {"value", S::Num()}, {"time", S::Any()}}))}}))
+      .blocking = true;
+
+  r.Add("GET", "/api/v1/projects/{project}/batch/schedules/{schedule}/monitoring",
+        Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(BatchMonitorReport b, p->monitoring->BatchMonitoring(
+                                                     rc.project_record(), rc.Param("schedule")));
+          return HttpResponse::MakeJson(200, BatchMonitorToJson(b));
+        })
+      .Doc("A batch schedule's recent runs, each input dataset version compared with the "
+           "training data of the model version that scored it",
+           S::Obj({{"schedule", S::Str()},
+                   {"model", S::Str()},
+                   {"runs", S::Arr(S::Obj({{"job", S::Str()},
+                                           {"time", S::Time()},
+                                           {"status", S::Str()},
+                                           {"input", S::Str()},
+                                           {"model_version", S::Int()},
+                                           {"reference", S::Str()},
+                                           {"rows", S::Int()},
+                                           {"unseen_categories", S::Int()},
+                                           {"drift", S::Any()},
+                                           {"note", S::Str()}}))}}))
       .blocking = true;
 
   r.Add("GET", "/api/v1/monitoring/fleet", Permission::kAuthenticated, "",

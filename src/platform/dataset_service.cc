@@ -651,7 +651,14 @@ Json CategoricalDrift(const Json& ca, const Json& cb, std::vector<std::string>* 
 
 absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_view name,
                                           absl::string_view from, absl::string_view to) {
-  ASSIGN_OR_RETURN(DatasetVersion a, GetVersion(project, name, from, true));
+  return DiffAcross(project, name, from, name, to);
+}
+
+absl::StatusOr<Json> DatasetService::DiffAcross(const Project& project,
+                                                absl::string_view from_name,
+                                                absl::string_view from, absl::string_view name,
+                                                absl::string_view to) {
+  ASSIGN_OR_RETURN(DatasetVersion a, GetVersion(project, from_name, from, true));
   ASSIGN_OR_RETURN(DatasetVersion b, GetVersion(project, name, to, true));
   Json sa = ParseJsonOr(a.schema, Json::array()), sb = ParseJsonOr(b.schema, Json::array());
   Json pa = ParseJsonOr(a.profile, Json::object()), pb = ParseJsonOr(b.profile, Json::object());
@@ -712,6 +719,7 @@ absl::StatusOr<Json> DatasetService::Diff(const Project& project, absl::string_v
   // Dataset drift as Evidently declares it: at least half of the checked columns drift.
   const double share = checked > 0 ? static_cast<double>(drifted) / checked : 0;
   return Json{{"dataset", std::string(name)},
+              {"from_dataset", std::string(from_name)},
               {"from", a.version},
               {"to", b.version},
               {"rows", {{"from", a.rows}, {"to", b.rows}, {"change", b.rows - a.rows}}},

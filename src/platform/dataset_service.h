@@ -88,6 +88,11 @@ class DatasetService {
                                const std::vector<std::string>& columns);
   absl::StatusOr<Json> Diff(const Project& project, absl::string_view name, absl::string_view from,
                             absl::string_view to);
+  // The same between versions of two datasets (a batch job's input against the training
+  // data of the model that scored it).
+  absl::StatusOr<Json> DiffAcross(const Project& project, absl::string_view from_name,
+                                  absl::string_view from, absl::string_view name,
+                                  absl::string_view to);
   absl::StatusOr<Json> Lineage(const Project& project, absl::string_view name,
                                absl::string_view ref);
   // Records that something used a version. A version that failed a blocking quality check

@@ -160,11 +160,12 @@ absl::StatusOr<MonitorConfig> MonitorConfig::FromJson(const Json& j) {
 
 MonitoringService::MonitoringService(MetadataStore* store, RegistryService* registry,
                                      DatasetService* datasets, ServingService* serving,
-                                     int retention_days)
+                                     BatchService* batch, int retention_days)
     : store_(store),
       registry_(registry),
       datasets_(datasets),
       serving_(serving),
+      batch_(batch),
       retention_days_(retention_days) {}
 
 MonitoringService::~MonitoringService() { Stop(); }
@@ -391,8 +392,11 @@ absl::Status MonitoringService::Flush() {
 absl::Status MonitoringService::RollUp(int64_t now) {
   // Minutes older than two hours into their hours, hours older than eight days into their
   // days: each group in one transaction (merged, written, the parts deleted).
-  for (const auto& [width, wider, keep] :
+  for (const auto& level :
        {std::tuple{kMinute, kHour, kKeepMinutes}, std::tuple{kHour, kDay, kKeepHours}}) {
+    // Plain variables: clang 14 lambdas cannot capture structured bindings.
+    const int64_t width = std::get<0>(level), wider = std::get<1>(level);
+    const int64_t keep = std::get<2>(level);
     const int64_t before = Floor(now - keep, wider);
     RETURN_IF_ERROR(store_->Write([&](Transaction& tx) -> absl::Status {
       ASSIGN_OR_RETURN(auto parts, tx.monitoring().BucketsBefore(width, before));
@@ -843,7 +847,9 @@ absl::StatusOr<QualityReport> MonitoringService::Quality(const Project& project,
                           : std::make_shared<const Reference>();
   const double null_margin = config.max_null_rate > 0 ? config.max_null_rate : 0.1;
   std::set<std::string> watched(config.features.begin(), config.features.end());
-  for (const auto& [name, f] : all.features) {
+  for (const auto& entry : all.features) {
+    const std::string& name = entry.first;  // not a binding: the lambda below captures it
+    const FeatureSummary& f = entry.second;
     if (!watched.empty() && !watched.count(name)) continue;
     FeatureQuality q;
     q.name = name;
@@ -1041,6 +1047,60 @@ absl::StatusOr<KpiReport> MonitoringService::Kpis(const Project& project,
   return out;
 }
 
+absl::StatusOr<BatchMonitorReport> MonitoringService::BatchMonitoring(const Project& project,
+                                                                     absl::string_view schedule) {
+  ASSIGN_OR_RETURN(ScheduleView view, batch_->GetSchedule(project, schedule));
+  BatchMonitorReport out;
+  out.schedule = view.schedule.name;
+  out.model = ParseJsonOr(view.schedule.spec, Json::object()).value("model", std::string());
+  for (const auto& job : view.history) {
+    BatchRunDrift r;
+    r.job = job.uuid;
+    r.created_at = job.created_at;
+    r.status = job.status;
+    const Json result = ParseJsonOr(job.result, Json::object());
+    if (job.status != "succeeded" || !result.contains("input")) {
+      r.note = absl::StrCat("the job ", job.status);
+      out.runs.push_back(std::move(r));
+      continue;
+    }
+    r.input = result.value("input", std::string());
+    r.model_version = result.value("model_version", int64_t{0});
+    r.rows = result.value("rows", int64_t{0});
+    r.unseen_categories = result.value("unseen_categories", int64_t{0});
+    const size_t at = r.input.rfind('@');
+    auto mv = registry_->GetVersion(project, result.value("model", std::string()),
+                                    absl::StrCat(r.model_version));
+    const Json lineage = mv.ok() ? ParseJsonOr(mv->manifest, Json::object()).value("lineage", Json::object())
+                                 : Json::object();
+    if (at == std::string::npos || !lineage.contains("dataset") || !lineage.contains("version")) {
+      r.note = "the model version has no training dataset in its lineage";
+      out.runs.push_back(std::move(r));
+      continue;
+    }
+    r.reference = absl::StrCat(lineage["dataset"].get<std::string>(), "@",
+                               lineage["version"].get<int64_t>());
+    auto diff = datasets_->DiffAcross(project, lineage["dataset"].get<std::string>(),
+                                      absl::StrCat(lineage["version"].get<int64_t>()),
+                                      r.input.substr(0, at), r.input.substr(at + 1));
+    if (!diff.ok()) {
+      r.note = std::string(diff.status().message());
+    } else {
+      const Json& d = (*diff)["drift"];
+      r.columns_checked = d.value("columns_checked", 0);
+      r.columns_drifted = d.value("columns_drifted", 0);
+      r.dataset_drift = d.value("dataset_drift", false);
+      for (const auto& c : (*diff)["columns"]) {
+        if (c.contains("drift") && c["drift"].value("drifted", false)) {
+          r.drifted.push_back(c.value("name", std::string()));
+        }
+      }
+    }
+    out.runs.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::vector<FleetEntry> MonitoringService::Fleet(const std::vector<Project>& projects) {
   std::vector<FleetEntry> out;
   auto rank = [](const std::string& s) {
@@ -1103,6 +1163,46 @@ std::vector<FleetEntry> MonitoringService::Fleet(const std::vector<Project>& pro
       f.status = f.health;
       for (const auto* s : {&f.drift, &f.quality}) {
         if (rank(*s) > rank(f.status)) f.status = *s;
+      }
+      f.reason = absl::StrJoin(reasons, "; ");
+      out.push_back(std::move(f));
+    }
+    auto schedules = batch_->ListSchedules(project);
+    if (!schedules.ok()) continue;
+    for (const auto& sv : *schedules) {
+      FleetEntry f;
+      f.kind = "batch";
+      f.project = project.name;
+      f.endpoint = sv.schedule.name;
+      f.model = ParseJsonOr(sv.schedule.spec, Json::object()).value("model", std::string());
+      f.ready = sv.schedule.enabled;
+      f.health = f.drift = f.quality = "grey";
+      std::vector<std::string> reasons;
+      auto report = BatchMonitoring(project, sv.schedule.name);
+      if (report.ok() && !report->runs.empty()) {
+        const BatchRunDrift& last = report->runs.front();
+        f.health = last.status == "failed" ? "red" : "green";
+        if (last.status == "failed") reasons.push_back("the last run failed");
+        for (const auto& r : report->runs) {
+          if (r.status != "succeeded" || r.columns_checked == 0) continue;
+          f.features_checked = r.columns_checked;
+          f.features_drifted = r.columns_drifted;
+          f.drift = r.dataset_drift ? "red" : r.columns_drifted > 0 ? "amber" : "green";
+          if (r.columns_drifted > 0) {
+            reasons.push_back(absl::StrCat(r.columns_drifted, " of ", r.columns_checked,
+                                           " columns of ", r.input, " drifted (",
+                                           absl::StrJoin(r.drifted, ", "), ")"));
+          }
+          f.quality = r.unseen_categories > 0 ? "amber" : "green";
+          if (r.unseen_categories > 0) {
+            reasons.push_back(absl::StrCat(r.unseen_categories, " unseen categories"));
+          }
+          break;
+        }
+      }
+      f.status = f.health;
+      for (const auto* x : {&f.drift, &f.quality}) {
+        if (rank(*x) > rank(f.status)) f.status = *x;
       }
       f.reason = absl::StrJoin(reasons, "; ");
       out.push_back(std::move(f));

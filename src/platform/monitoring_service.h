@@ -31,6 +31,7 @@
 #include "data/window_summary.h"
 #include "ml/cbpe.h"
 #include "ml/drift.h"
+#include "platform/batch_service.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
 #include "platform/registry_service.h"
@@ -146,8 +147,29 @@ struct KpiReport {
   std::vector<Series> series;
 };
 
+// A batch schedule's runs, each input compared with the training data of the model version
+// that scored it (from the two versions' stored profiles).
+struct BatchRunDrift {
+  std::string job;
+  int64_t created_at = 0;
+  std::string status;  // the job's
+  std::string input;   // dataset@version scored
+  int64_t model_version = 0;
+  std::string reference;  // dataset@version the model was trained on
+  int64_t rows = 0, unseen_categories = 0;
+  int columns_checked = 0, columns_drifted = 0;
+  bool dataset_drift = false;
+  std::vector<std::string> drifted;
+  std::string note;  // why nothing was compared
+};
+struct BatchMonitorReport {
+  std::string schedule, model;
+  std::vector<BatchRunDrift> runs;  // newest first
+};
+
 // One row of the fleet dashboard.
 struct FleetEntry {
+  std::string kind = "endpoint";  // endpoint | batch (a schedule; `endpoint` holds its name)
   std::string project, endpoint, model;
   bool ready = false;
   std::string health, drift, quality;  // green | amber | red | grey (no data)
@@ -177,7 +199,7 @@ struct MonitorGauges {
 class MonitoringService : public PredictionObserver {
  public:
   MonitoringService(MetadataStore* store, RegistryService* registry, DatasetService* datasets,
-                    ServingService* serving, int retention_days);
+                    ServingService* serving, BatchService* batch, int retention_days);
   ~MonitoringService() override;
   void Start();  // the flusher (every 5 s) and roll-ups
   void Stop();
@@ -204,7 +226,10 @@ class MonitoringService : public PredictionObserver {
                                                   absl::string_view endpoint, int64_t window_ms);
   absl::StatusOr<KpiReport> Kpis(const Project& project, absl::string_view endpoint,
                                  int64_t window_ms);
-  // Every endpoint of the given projects, most in need of attention first.
+  // A batch schedule's recent runs (at most 20) against their models' training data.
+  absl::StatusOr<BatchMonitorReport> BatchMonitoring(const Project& project,
+                                                     absl::string_view schedule);
+  // Every endpoint and batch schedule of the given projects, most in need of attention first.
   std::vector<FleetEntry> Fleet(const std::vector<Project>& projects);
   // For /metrics: computed at most every 15 s (a scrape reads the cached figures).
   MonitorGauges Gauges(const std::vector<Project>& projects);
@@ -258,6 +283,7 @@ class MonitoringService : public PredictionObserver {
   RegistryService* registry_;
   DatasetService* datasets_;
   ServingService* serving_;
+  BatchService* batch_;
   const int retention_days_;
 
   std::mutex mu_;

@@ -108,7 +108,8 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                             p->datasets.get());
   p->monitoring =
       std::make_unique<MonitoringService>(p->store.get(), p->registry.get(), p->datasets.get(),
-                                          p->serving.get(), config.prediction_retention_days);
+                                          p->serving.get(), p->batch.get(),
+                                          config.prediction_retention_days);
   p->alerts = std::make_unique<AlertService>(p->store.get(), p->monitoring.get(), p->serving.get(),
                                              p->registry.get(), p->training.get());
   return p;

@@ -260,3 +260,35 @@ def test_kade_monitor_cli(ml, tmpdir_path):
     assert out.returncode != 0 and "features[0]" in out.stderr
     out = cli("drift", "cli", "-w", "forever")
     assert out.returncode != 0 and "window" in out.stderr
+
+
+def test_a_batch_schedule_is_monitored_against_the_training_data(ml):
+    import csv
+    import io
+    from conftest import ADMIN_TOKEN
+    from test_training import wait
+    v = register(ml, train(ml))
+    assert ml.admin("PUT", f"{P}/models/churn/aliases/champion", {"version": v}).status == 200
+    # A second snapshot whose monthly charges rose by 60%.
+    df, _ = records()
+    buf = io.StringIO()
+    df = df.copy()
+    df["monthly_charges"] = [f"{float(x) * 1.6:.2f}" if x not in ("", "NA") else x for x in df["monthly_charges"]]
+    df.to_csv(buf, index=False)
+    r = ml.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=buf.getvalue().encode(),
+                   headers={"Content-Type": "text/csv"})
+    assert r.status == 201, r.raw
+    r = ml.admin("POST", f"{P}/batch/schedules", {"name": "nightly", "cron": "0 2 * * *", "timezone": "UTC",
+                                                  "spec": {"model": "churn", "dataset": "churn"}})
+    assert r.status == 201, r.raw
+    r = ml.admin("POST", f"{P}/batch/schedules/nightly/run")
+    assert r.status == 201 and wait(ml, r.json["id"])["status"] == "succeeded"
+    m = ml.admin("GET", f"{P}/batch/schedules/nightly/monitoring")
+    assert m.status == 200, m.raw
+    (run,) = m.json["runs"]
+    assert run["input"] == "churn@2" and run["reference"] == "churn@1" and run["rows"] == 600
+    assert run["drift"]["drifted"] == ["monthly_charges"], run
+    fleet = ml.admin("GET", "/api/v1/monitoring/fleet").json["endpoints"]
+    (b,) = [f for f in fleet if f["kind"] == "batch"]
+    assert b["endpoint"] == "nightly" and b["drift"] == "amber" and "monthly_charges" in b["reason"]
+    assert ml.admin("GET", f"{P}/batch/schedules/nope/monitoring").status == 404

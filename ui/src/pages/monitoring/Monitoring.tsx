@@ -11,7 +11,7 @@ import { CompareBars, fmtNumber, LineChart } from '../data/charts';
 import { base } from '../models/Models';
 
 interface FleetEntry {
-  project: string; endpoint: string; model: string; ready: boolean; status: string; health: string; drift: string;
+  kind: string; project: string; endpoint: string; model: string; ready: boolean; status: string; health: string; drift: string;
   quality: string; requests_1h: number; error_rate_1h: number; p99_ms_1h: number; features_drifted: number;
   features_checked: number; violations: number; alerts_firing: number; reason: string;
 }
@@ -53,19 +53,20 @@ export function FleetPage() {
   const fleet = useResource<{ endpoints: FleetEntry[] }>('/api/v1/monitoring/fleet', { pollMs: 10000 });
   const rows = fleet.data?.endpoints ?? null;
   return (
-    <Page title="Monitoring" subtitle="Every endpoint in production you can see: health over the last hour, drift and data quality over the last day. What needs attention comes first.">
+    <Page title="Monitoring" subtitle="Every endpoint and batch schedule in production you can see: health over the last hour, drift and data quality over the last day (a schedule: its last runs against the training data). What needs attention comes first.">
       <ErrorBox error={fleet.error} />
       <Card>
         {rows && rows.length === 0 && <p class="muted">No endpoints yet. Create one under Endpoints; it is monitored from its first request.</p>}
         {rows && rows.length > 0 && (
           <table class="table" data-testid="fleet-table">
-            <thead><tr><th>Endpoint</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Alerts</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
+            <thead><tr><th>Endpoint or schedule</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Alerts</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
             <tbody>
               {rows.map((e) => {
-                const href = `#/monitoring/${encodeURIComponent(e.project)}/${encodeURIComponent(e.endpoint)}`;
+                const href = e.kind === 'batch' ? `#/batch/${encodeURIComponent(e.project)}`
+                  : `#/monitoring/${encodeURIComponent(e.project)}/${encodeURIComponent(e.endpoint)}`;
                 return (
                   <tr class="clickable" data-endpoint={e.endpoint} onClick={() => navigate(href.slice(1))}>
-                    <td><a href={href}>{e.project}/{e.endpoint}</a></td>
+                    <td><a href={href}>{e.project}/{e.endpoint}</a>{e.kind === 'batch' && <span class="muted"> (batch schedule)</span>}</td>
                     <td>{e.model}</td>
                     <td><Light value={e.status} /></td>
                     <td><Light value={e.health} /></td>
