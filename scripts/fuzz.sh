@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv jsonl json_body run_filter cron predict mlmodel)
+[ ${#targets[@]} -gt 0 ] || targets=(csv jsonl json_body run_filter cron predict mlmodel window_summary)
 out=build/asan/fuzz-findings
 mkdir -p "$out"
 run_one() {
   local t=$1 seconds=$2 out=$3
   local corpus seed=tests/data/fuzz/$t
-  [ "$t" = csv ] || [ "$t" = jsonl ] || [ "$t" = cron ] || [ "$t" = run_filter ] || [ "$t" = json_body ] || [ "$t" = mlmodel ] || seed=tests/data/fuzz/predict
+  [ -d "$seed" ] || seed=tests/data/fuzz/predict
   corpus=$(mktemp -d)
   cp -r "$seed"/. "$corpus"/
   if build/asan/${t}_fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
