@@ -18,8 +18,12 @@ std::string Monitoring(const std::string& p, const std::string& e) {
   return absl::StrCat("/api/v1/projects/", p, "/endpoints/", e, "/monitoring");
 }
 
-std::string Fig(const Json& v, const char* fmt = "%.4g") {
-  if (v.is_number()) return absl::StrFormat(fmt, v.get<double>());
+// A number with `digits` significant digits, or `decimals` after the point when given.
+std::string Fig(const Json& v, int decimals = -1) {
+  if (v.is_number()) {
+    return decimals >= 0 ? absl::StrFormat("%.*f", decimals, v.get<double>())
+                         : absl::StrFormat("%.4g", v.get<double>());
+  }
   return v.is_null() ? std::string("-") : JsonCell(v);
 }
 
@@ -63,8 +67,8 @@ void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
           for (const auto& e : r["endpoints"]) {
             rows.push_back({absl::StrCat(JsonCell(e["project"]), "/", JsonCell(e["endpoint"])),
                             JsonCell(e["status"]), JsonCell(e["health"]), JsonCell(e["drift"]),
-                            JsonCell(e["quality"]), e["requests_1h"].dump(),
-                            Fig(e["p99_ms_1h"], "%.2f"), JsonCell(e["reason"])});
+                            JsonCell(e["quality"]), e["requests_1h"].dump(), Fig(e["p99_ms_1h"], 2),
+                            JsonCell(e["reason"])});
           }
           PrintTable(
               {"ENDPOINT", "STATUS", "HEALTH", "DRIFT", "QUALITY", "REQ/1H", "P99 MS", "WHY"},
@@ -144,16 +148,16 @@ void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       for (const auto& v : r["versions"]) {
         for (const auto& p : v["points"]) {
           rows.push_back({"v" + v["version"].dump(), JsonCell(p["time"]), p["requests"].dump(),
-                          p["errors"].dump(), Fig(p["availability"], "%.4f"),
-                          Fig(p["p50_ms"], "%.2f"), Fig(p["p99_ms"], "%.2f")});
+                          p["errors"].dump(), Fig(p["availability"], 4), Fig(p["p50_ms"], 2),
+                          Fig(p["p99_ms"], 2)});
         }
       }
       PrintTable({"VERSION", "FROM", "REQUESTS", "ERRORS", "AVAILABILITY", "P50 MS", "P99 MS"},
                  rows);
       const Json& t = r["total"];
       std::cout << "total: " << t["requests"].dump() << " requests, " << t["errors"].dump()
-                << " errors, availability " << Fig(t["availability"], "%.4f") << ", p99 "
-                << Fig(t["p99_ms"], "%.2f") << " ms (step " << JsonCell(r["step"]) << ")\n";
+                << " errors, availability " << Fig(t["availability"], 4) << ", p99 "
+                << Fig(t["p99_ms"], 2) << " ms (step " << JsonCell(r["step"]) << ")\n";
       return absl::OkStatus();
     });
   });
