@@ -161,7 +161,10 @@ Json PerformanceToJson(const EndpointPerformance& perf, int64_t window_ms) {
         {"unmatched_labels", v.unmatched_labels},
         {"metrics", v.metrics},
         {"holdout", v.holdout},
-        {"estimated", v.estimated}});
+        {"estimated", v.estimated},
+        {"label_delay_s", v.label_delay_p50_s
+                              ? Json{{"p50", *v.label_delay_p50_s}, {"p90", *v.label_delay_p90_s}}
+                              : Json(nullptr)}});
   }
   return Json{{"window", absl::StrCat(window_ms / 1000, "s")},
               {"from", FormatRfc3339Millis(perf.from_ms)},
@@ -186,6 +189,7 @@ Json PredictionPageToJson(const PredictionPage& page) {
            {"features", std::move(features)},
            {"outputs", ParseJsonOr(r.outputs, Json())}};
     j["label"] = r.label ? Json(*r.label) : Json(nullptr);
+    if (r.label) j["label_time"] = FormatRfc3339Millis(r.label_ts);
     arr.push_back(std::move(j));
   }
   return Json{{"predictions", arr}, {"dropped", page.dropped}};

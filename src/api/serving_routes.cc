@@ -191,7 +191,8 @@ void RegisterServingReadRoutes(Router& r) {
                                               {"unmatched_labels", S::Int()},
                                               {"metrics", S::Any()},
                                               {"holdout", S::Any()},
-                                              {"estimated", S::Any()}}))}}))
+                                              {"estimated", S::Any()},
+                                              {"label_delay_s", S::Any()}}))}}))
       .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
       .blocking = true;
 

@@ -883,14 +883,17 @@ absl::StatusOr<PredictionPage> ServingService::Predictions(const Project& projec
   std::vector<std::string> ids;
   ids.reserve(rows.size());
   for (const auto& r : rows) ids.push_back(r.request_id);
-  std::map<std::string, std::string> labels;
+  std::map<std::string, std::pair<std::string, int64_t>> labels;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(labels, tx.endpoints().FeedbackLabels(state->record.id, ids));
     return absl::OkStatus();
   }));
   for (auto& r : rows) {
     auto it = labels.find(r.request_id);
-    if (it != labels.end()) r.label = it->second;
+    if (it != labels.end()) {
+      r.label = it->second.first;
+      r.label_ts = it->second.second;
+    }
   }
   return PredictionPage{std::move(rows), log_dropped_.load()};
 }
@@ -908,6 +911,7 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     std::vector<std::string> classes;
     std::vector<float> labels, scores;  // scores: P(class 1) (binary), all probs (multi), value
     bool probabilities = true;
+    std::vector<int64_t> delays_ms;  // of the answers with ground truth
   };
   std::map<int64_t, Acc> by_version;
   std::string model_name;
@@ -929,6 +933,9 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
       a.v.task = !classification ? "regression" : a.classes.size() > 2 ? "multiclass" : "binary";
     }
     if (!r.label) continue;
+    // Label delay: from the answer to its ground truth (ground truth posted before the answer
+    // reached this log, as from a replica, counts as none).
+    a.delays_ms.push_back(std::max<int64_t>(0, r.label_ts - r.ts));
     if (!classification) {
       double y = 0;
       if (!absl::SimpleAtod(*r.label, &y) || !o["predictions"][0].is_number()) {
@@ -957,6 +964,15 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     ++a.v.labelled;
   }
   for (auto& [version, a] : by_version) {
+    if (!a.delays_ms.empty()) {
+      std::vector<int64_t>& delays = a.delays_ms;  // not a binding: the lambda captures it
+      std::sort(delays.begin(), delays.end());
+      auto at = [&delays](double q) {
+        return static_cast<double>(delays[static_cast<size_t>(q * (delays.size() - 1))]) / 1000.0;
+      };
+      a.v.label_delay_p50_s = at(0.5);
+      a.v.label_delay_p90_s = at(0.9);
+    }
     if (a.v.labelled > 0) {
       if (a.v.task == "regression") {
         a.v.metrics = ml::RegressionMetrics(a.labels, a.scores);

@@ -138,6 +138,8 @@ struct EndpointPerformance {
     Json metrics;                  // realised: ml/metrics' document (curves left out)
     Json holdout;                  // the version's training holdout metrics, as registered
     Json estimated = nullptr;      // CBPE's estimate (MonitoringService::Performance)
+    // From an answer to its ground truth, over the labelled answers (seconds).
+    std::optional<double> label_delay_p50_s, label_delay_p90_s;
   };
   int64_t from_ms = 0, to_ms = 0;
   int64_t scanned = 0;  // log entries read (the newest `limit` at most)

@@ -445,6 +445,7 @@ struct PredictionRecord {
   std::string features;              // JSON array of input records
   std::string outputs;               // JSON
   std::optional<std::string> label;  // ground truth, when fed back (reads only)
+  int64_t label_ts = 0;              // when it was posted (ms)
 };
 
 class RegistryRepository {
@@ -505,8 +506,8 @@ class EndpointRepository {
   virtual absl::Status PutFeedback(int64_t endpoint_id, absl::string_view request_id,
                                    absl::string_view label, absl::string_view actor,
                                    int64_t now) = 0;
-  // The ground truth fed back for those of `request_ids` that have one.
-  virtual absl::StatusOr<std::map<std::string, std::string>> FeedbackLabels(
+  // The ground truth fed back for those of `request_ids` that have one: (label, when posted).
+  virtual absl::StatusOr<std::map<std::string, std::pair<std::string, int64_t>>> FeedbackLabels(
       int64_t endpoint_id, const std::vector<std::string>& request_ids) = 0;
   // Deletes the ground truth posted before `before` (ms); returns how many.
   virtual absl::StatusOr<int64_t> PruneFeedback(int64_t before) = 0;

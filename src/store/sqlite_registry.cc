@@ -407,15 +407,15 @@ class SqliteEndpoints : public EndpointRepository {
     return st.Run();
   }
 
-  absl::StatusOr<std::map<std::string, std::string>> FeedbackLabels(
+  absl::StatusOr<std::map<std::string, std::pair<std::string, int64_t>>> FeedbackLabels(
       int64_t endpoint_id, const std::vector<std::string>& request_ids) override {
-    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT label FROM feedback WHERE endpoint_id = ? AND "
-                                          "request_id = ?"));
-    std::map<std::string, std::string> out;
+    ASSIGN_OR_RETURN(auto st, c_->Prepare("SELECT label, ts FROM feedback WHERE endpoint_id = ? "
+                                          "AND request_id = ?"));
+    std::map<std::string, std::pair<std::string, int64_t>> out;
     for (const auto& id : request_ids) {
       st.Bind(1, endpoint_id).Bind(2, id);
       ASSIGN_OR_RETURN(bool found, st.Step());
-      if (found) out[id] = st.Text(0);
+      if (found) out[id] = {st.Text(0), st.Int(1)};
       st.Reset();
     }
     return out;

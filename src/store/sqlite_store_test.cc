@@ -503,12 +503,12 @@ TEST(SqliteStoreTest, AliasHistoryRecordsEveryMoveAndFeedbackIsLookedUpAndPruned
             // Ground truth: looked up by request id, pruned by age.
             ASSIGN_OR_RETURN(auto labels,
                              tx.endpoints().FeedbackLabels(endpoint_id, {"r100", "r200", "r300"}));
-            EXPECT_EQ(labels,
-                      (std::map<std::string, std::string>{{"r100", "true"}, {"r300", "false"}}));
+            using Labels = std::map<std::string, std::pair<std::string, int64_t>>;
+            EXPECT_EQ(labels, (Labels{{"r100", {"true", 100}}, {"r300", {"false", 300}}}));
             ASSIGN_OR_RETURN(int64_t removed, tx.endpoints().PruneFeedback(250));
             EXPECT_EQ(removed, 1);
             ASSIGN_OR_RETURN(labels, tx.endpoints().FeedbackLabels(endpoint_id, {"r100", "r300"}));
-            EXPECT_EQ(labels, (std::map<std::string, std::string>{{"r300", "false"}}));
+            EXPECT_EQ(labels, (Labels{{"r300", {"false", 300}}}));
             return absl::OkStatus();
           })
           .ok());

@@ -1124,6 +1124,8 @@ def test_model_fit_from_fed_back_ground_truth_equals_scikit_learn(ml):
     assert m["accuracy"] == pytest.approx(accuracy_score(labels, pred), abs=1e-9)
     assert m["f1"] == pytest.approx(f1_score(labels, pred), abs=1e-9)
     assert "auc" in ver["holdout"]  # the training holdout's figures, side by side
+    d = ver["label_delay_s"]  # ground truth came back right after the answers
+    assert d is not None and 0 <= d["p50"] <= d["p90"] < 60, d
     # CBPE from the scores alone (calibrated on the holdout), beside the realised figures:
     # on 120 rows of the training data itself, within 0.1 of them.
     def estimated():

@@ -221,13 +221,14 @@ export function EndpointPage(props: { project: string; name: string }) {
           </label>
         </div>
         <table class="table" data-testid="fit-table">
-          <thead><tr><th>Version</th><th>Task</th><th>Predictions</th><th>With ground truth</th><th>Realised</th><th>Estimated (CBPE, no labels needed)</th><th>Holdout</th></tr></thead>
+          <thead><tr><th>Version</th><th>Task</th><th>Predictions</th><th>With ground truth</th><th>Label delay (p50)</th><th>Realised</th><th>Estimated (CBPE, no labels needed)</th><th>Holdout</th></tr></thead>
           <tbody>
             {(fit?.versions ?? []).map((v) => {
               const key = v.task === 'regression' ? 'rmse' : v.task === 'binary' ? 'auc' : 'accuracy';
               const show = (m: any) => (m && typeof m[key] === 'number' ? `${key} ${m[key].toFixed(3)}` : '—');
               return (
                 <tr><td>v{v.version}</td><td>{v.task}</td><td>{v.predictions}</td><td>{v.labelled} ({Math.round(100 * v.label_coverage)}%)</td>
+                  <td>{v.label_delay_s ? `${v.label_delay_s.p50 < 120 ? `${v.label_delay_s.p50.toFixed(0)} s` : v.label_delay_s.p50 < 7200 ? `${(v.label_delay_s.p50 / 60).toFixed(0)} min` : `${(v.label_delay_s.p50 / 3600).toFixed(1)} h`}` : '—'}</td>
                   <td>{show(v.metrics)}</td><td>{show(v.estimated)}</td><td>{show(v.holdout)}</td></tr>
               );
             })}
