@@ -632,6 +632,22 @@ std::vector<std::string> MonitoringService::ServedFeatures(const Project& projec
   return out;
 }
 
+std::set<std::string> MonitoringService::CategoricalFeatures(const Project& project,
+                                                             const EndpointStatus& e) {
+  std::set<std::string> out;
+  for (const auto& v : e.serving) {
+    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
+    if (!mv.ok()) continue;
+    const Json sig = ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object());
+    for (const auto& f : sig.value("features", Json::array())) {
+      if (f.value("type", "") == "categorical" || f.value("source_type", "") == "bool") {
+        out.insert(f.value("name", ""));
+      }
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Monitor> MonitoringService::Get(const Project& project, absl::string_view endpoint) {
   ASSIGN_OR_RETURN(EndpointStatus e, Endpoint(project, endpoint));
   Monitor m;
@@ -667,6 +683,16 @@ absl::StatusOr<Monitor> MonitoringService::Put(const RequestContext& ctx, const 
     RETURN_IF_ERROR(check(config.features[i], absl::StrCat("features[", i, "]")));
   }
   for (const auto& [f, r] : config.rules) RETURN_IF_ERROR(check(f, absl::StrCat("rules.", f)));
+  // A method must fit the feature's kind: KS and Wasserstein compare numbers, so a rule asking
+  // for them on a categorical (or boolean) feature would silently fall back to the default.
+  const std::set<std::string> categorical = CategoricalFeatures(project, e);
+  for (const auto& [f, r] : config.rules) {
+    if (categorical.count(f) && !r.method.empty() && !ml::IsCategoricalMethod(r.method)) {
+      return Bad(absl::StrCat("rules.", f, ".method"),
+                 absl::StrCat("\"", r.method, "\" compares numbers; \"", f,
+                              "\" is categorical (chisquare, jensenshannon, psi, l_infinity)"));
+    }
+  }
   if (config.reference == "dataset") {
     RETURN_IF_ERROR(
         datasets_->GetVersion(project, config.dataset, config.dataset_version, false).status());
@@ -1048,7 +1074,7 @@ absl::StatusOr<KpiReport> MonitoringService::Kpis(const Project& project,
 }
 
 absl::StatusOr<BatchMonitorReport> MonitoringService::BatchMonitoring(const Project& project,
-                                                                     absl::string_view schedule) {
+                                                                      absl::string_view schedule) {
   ASSIGN_OR_RETURN(ScheduleView view, batch_->GetSchedule(project, schedule));
   BatchMonitorReport out;
   out.schedule = view.schedule.name;
@@ -1071,15 +1097,16 @@ absl::StatusOr<BatchMonitorReport> MonitoringService::BatchMonitoring(const Proj
     const size_t at = r.input.rfind('@');
     auto mv = registry_->GetVersion(project, result.value("model", std::string()),
                                     absl::StrCat(r.model_version));
-    const Json lineage = mv.ok() ? ParseJsonOr(mv->manifest, Json::object()).value("lineage", Json::object())
-                                 : Json::object();
+    const Json lineage =
+        mv.ok() ? ParseJsonOr(mv->manifest, Json::object()).value("lineage", Json::object())
+                : Json::object();
     if (at == std::string::npos || !lineage.contains("dataset") || !lineage.contains("version")) {
       r.note = "the model version has no training dataset in its lineage";
       out.runs.push_back(std::move(r));
       continue;
     }
-    r.reference = absl::StrCat(lineage["dataset"].get<std::string>(), "@",
-                               lineage["version"].get<int64_t>());
+    r.reference =
+        absl::StrCat(lineage["dataset"].get<std::string>(), "@", lineage["version"].get<int64_t>());
     auto diff = datasets_->DiffAcross(project, lineage["dataset"].get<std::string>(),
                                       absl::StrCat(lineage["version"].get<int64_t>()),
                                       r.input.substr(0, at), r.input.substr(at + 1));

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -275,6 +276,8 @@ class MonitoringService : public PredictionObserver {
                                                                   const MonitorConfig& config);
   absl::StatusOr<MonitorConfig> ConfigOf(int64_t endpoint_id);
   std::vector<std::string> ServedFeatures(const Project& project, const EndpointStatus& e);
+  // Features that are categories (or booleans) in a served version's signature.
+  std::set<std::string> CategoricalFeatures(const Project& project, const EndpointStatus& e);
   absl::StatusOr<EndpointStatus> Endpoint(const Project& project, absl::string_view name);
   absl::Status RollUp(int64_t now);
   void Loop();

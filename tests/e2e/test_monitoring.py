@@ -154,6 +154,7 @@ def test_monitor_configuration_checks_its_input_and_roles(ml):
         ({"rules": {"plan": {"threshold": "high"}}}, "rules.plan.threshold"),
         ({"rules": {"plan": {"method": "magic"}}}, "rules.plan.method"),
         ({"rules": {"ghost": {"method": "psi"}}}, "rules.ghost"),
+        ({"rules": {"plan": {"method": "ks"}}}, "rules.plan.method"),  # numbers-only method
         ({"windows": ["1h", "forever"]}, "windows[1]"),
         ({"reference": "dataset"}, "dataset"),
         ({"reference": "dataset", "dataset": "missing"}, "missing"),
