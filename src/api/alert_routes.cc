@@ -97,6 +97,12 @@ std::string PrometheusRules(const Project& project, const std::vector<AlertRule>
     if (s.metric == "availability") expr = absl::StrCat("kade_monitor_availability{", sel, "}");
     if (s.metric == "p99_ms") expr = absl::StrCat("kade_monitor_p99_ms{", sel, "}");
     if (s.metric == "requests") expr = absl::StrCat("kade_monitor_requests{", sel, "}");
+    if (s.metric == "reconstruction_error") {
+      expr = absl::StrCat("kade_monitor_reconstruction_error{", sel, "}");
+    }
+    if (s.metric == "multivariate_drift") {
+      expr = absl::StrCat("kade_monitor_multivariate_drifted{", sel, "}");
+    }
     if (s.metric == "auc" || s.metric == "accuracy" || s.metric == "rmse") {
       expr = absl::StrCat("kade_monitor_fit{", sel, ",metric=\"", s.metric, "\"}");
     }

@@ -253,6 +253,10 @@ std::string RenderMonitoringMetrics(const MonitorGauges& g, const std::vector<Al
       {"kade_monitor_requests", "Requests answered (1 h).", ""},
       {"kade_monitor_fit", "Realised model fit from ground truth (24 h).", ""},
       {"kade_alert_state", "1 for the state each alert rule is in.", ""},
+      {"kade_monitor_reconstruction_error",
+       "Mean PCA reconstruction error of the inputs (multivariate drift, 24 h).", ""},
+      {"kade_monitor_multivariate_drifted",
+       "1 when the reconstruction error leaves the reference's band (24 h).", ""},
   };
   auto add = [&](int f, const std::string& labels, double v) {
     absl::StrAppend(&fam[f].lines, fam[f].name, "{", labels, "} ", Num(v), "\n");
@@ -279,6 +283,10 @@ std::string RenderMonitoringMetrics(const MonitorGauges& g, const std::vector<Al
       add(8, sel, e.health.p99_ms);
     }
     for (const auto& [m, v] : e.fit) add(10, absl::StrCat(sel, ",metric=\"", m, "\""), v);
+    if (e.drift.multivariate.available) {
+      add(12, sel, e.drift.multivariate.error);
+      add(13, sel, e.drift.multivariate.drifted ? 1 : 0);
+    }
   }
   for (const auto& a : alerts) {
     for (const char* s : {"inactive", "pending", "firing"}) {

@@ -65,6 +65,26 @@ Json Window(int64_t from, int64_t to, int64_t window_ms) {
               {"to", FormatRfc3339Millis(to)}};
 }
 
+Json MultivariateToJson(const MultivariateDriftReport& mv) {
+  Json m{{"method", "pca_reconstruction"}, {"available", mv.available}};
+  if (mv.available) {
+    m["rows"] = mv.rows;
+    m["error"] = Figure(mv.error);
+    m["reference_error"] = Figure(mv.reference_error);
+    m["lower"] = Figure(mv.lower);
+    m["upper"] = Figure(mv.upper);
+    m["chunk_rows"] = mv.chunk_rows;
+    m["chunks"] = mv.chunks;
+    m["components"] = mv.components;
+    m["features"] = mv.features;
+    m["explained_variance"] = Figure(mv.explained_variance);
+    m["drifted"] = mv.drifted;
+  } else {
+    m["note"] = mv.note;
+  }
+  return m;
+}
+
 }  // namespace
 
 Json MonitorToJson(const Monitor& m) {
@@ -94,6 +114,7 @@ Json DriftToJson(const DriftReport& r, int64_t window_ms) {
                     {"share", r.share},
                     {"drift_share", r.drift_share},
                     {"dataset_drift", r.dataset_drift}};
+  j["multivariate"] = MultivariateToJson(r.multivariate);
   if (!r.note.empty()) j["note"] = r.note;
   return j;
 }
@@ -156,9 +177,50 @@ Json KpisToJson(const KpiReport& r, int64_t window_ms) {
     for (const auto& [t, v] : s.points) {
       pts.push_back(Json{{"time", FormatRfc3339Millis(t)}, {"value", v}});
     }
-    series.push_back(Json{{"name", s.name}, {"sum", s.sum}, {"count", s.count}, {"points", pts}});
+    Json one{{"name", s.name}, {"sum", s.sum}, {"count", s.count}, {"points", pts}};
+    one["source"] = s.derived ? "ground_truth" : "posted";
+    if (s.derived) one["outcomes"] = s.outcomes;
+    series.push_back(one);
   }
   j["kpis"] = series;
+  return j;
+}
+
+Json TrendToJson(const TrendReport& r, int64_t window_ms) {
+  Json j = Window(r.from_ms, r.to_ms, window_ms);
+  j["step"] = WindowName(r.step_ms);
+  j["version"] = r.version;
+  j["reference"] = r.reference;
+  if (!r.value_name.empty()) j["value_name"] = r.value_name;
+  Json points = Json::array();
+  auto opt = [](const std::optional<double>& v) { return v ? Figure(*v) : Json(nullptr); };
+  for (const auto& p : r.points) {
+    Json drift = Json::object();
+    for (const auto& [f, v] : p.feature_drift) drift[f] = Figure(v);
+    Json x{{"start", FormatRfc3339Millis(p.start_ms)},
+           {"rows", p.rows},
+           {"features_checked", p.features_checked},
+           {"features_drifted", p.features_drifted},
+           {"share", Figure(p.share)},
+           {"dataset_drift", p.dataset_drift},
+           {"feature_drift", drift},
+           {"drifted", p.drifted},
+           {"reconstruction_error",
+            p.multivariate.available ? Figure(p.multivariate.error) : Json(nullptr)},
+           {"estimated_auc", opt(p.estimated_auc)},
+           {"estimated_accuracy", opt(p.estimated_accuracy)},
+           {"predictions", p.predictions},
+           {"labelled", p.labelled},
+           {"realised", p.realised},
+           {"value", opt(p.value)}};
+    if (p.multivariate.available) {
+      x["reconstruction_band"] =
+          Json::array({Figure(p.multivariate.lower), Figure(p.multivariate.upper)});
+      x["multivariate_drift"] = p.multivariate.drifted;
+    }
+    points.push_back(x);
+  }
+  j["points"] = points;
   return j;
 }
 

@@ -16,6 +16,7 @@ Json DriftToJson(const DriftReport& r, int64_t window_ms);
 Json QualityToJson(const QualityReport& r, int64_t window_ms);
 Json HealthToJson(const HealthReport& r, int64_t window_ms);
 Json KpisToJson(const KpiReport& r, int64_t window_ms);
+Json TrendToJson(const TrendReport& r, int64_t window_ms);
 Json FleetToJson(const std::vector<FleetEntry>& fleet);
 Json BatchMonitorToJson(const BatchMonitorReport& r);
 // {name, value, time} or {"points": [{name, value, time}, ...]} (1 to 10,000); time is

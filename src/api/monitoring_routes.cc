@@ -2,12 +2,14 @@
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/monitor      the monitor's configuration
 //   PUT  /api/v1/projects/{p}/endpoints/{e}/monitoring/monitor      {reference, features, ...}
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/drift?window=1h&version=N
+//   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/trend?window=24h&step=1h&version=N
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/quality?window=
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/health?window=
 //   GET  /api/v1/projects/{p}/endpoints/{e}/monitoring/kpis?window=
 //   POST /api/v1/projects/{p}/endpoints/{e}/monitoring/kpis        {name, value, time} | {points}
-//   GET  /api/v1/projects/{p}/batch/schedules/{s}/monitoring        a schedule's runs vs training data
-//   GET  /api/v1/monitoring/fleet                                   every visible endpoint and schedule
+//   GET  /api/v1/projects/{p}/batch/schedules/{s}/monitoring        a schedule's runs vs training
+//   data GET  /api/v1/monitoring/fleet                                   every visible endpoint and
+//   schedule
 // (…/monitoring/performance, the fit from ground truth, is with the serving routes.)
 // Viewers read; editors change monitors and post KPIs.
 #include "absl/strings/numbers.h"
@@ -119,9 +121,76 @@ void RegisterMonitoringRoutes(Router& r) {
                                                {"share", S::Num()},
                                                {"drift_share", S::Num()},
                                                {"dataset_drift", S::Bool()}})},
+                             {"multivariate", S::Obj({{"method", S::Str()},
+                                                      {"available", S::Bool()},
+                                                      {"rows", S::Int()},
+                                                      {"error", S::Num()},
+                                                      {"reference_error", S::Num()},
+                                                      {"lower", S::Num()},
+                                                      {"upper", S::Num()},
+                                                      {"chunk_rows", S::Int()},
+                                                      {"chunks", S::Int()},
+                                                      {"components", S::Int()},
+                                                      {"features", S::Int()},
+                                                      {"explained_variance", S::Num()},
+                                                      {"drifted", S::Bool()},
+                                                      {"note", S::Str()}})},
                              {"note", S::Str()}}))
       .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
       .Query("version", S::Int(), "the version compared (default: the one that answered most)")
+      .blocking = true;
+
+  r.Add("GET", one + "/trend", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(int64_t window_ms, WindowOf(rc, "24h"));
+          int64_t step_ms = window_ms <= 86400000 ? 3600000 : 86400000;
+          if (auto s = rc.request->Query("step")) {
+            auto parsed = ParseWindow(*s);
+            if (!parsed.ok()) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "step: expected 1m, 5m, 1h, 1d or seconds, got '", s->substr(0, 40), "'"));
+            }
+            step_ms = *parsed;
+          }
+          int64_t version = 0;
+          if (auto v = rc.request->Query("version")) {
+            if (!absl::SimpleAtoi(*v, &version) || version < 1) {
+              return absl::InvalidArgumentError("version: expected a version number");
+            }
+          }
+          ASSIGN_OR_RETURN(TrendReport t,
+                           p->monitoring->Trend(rc.project_record(), rc.Param("endpoint"),
+                                                window_ms, step_ms, version));
+          return HttpResponse::MakeJson(200, TrendToJson(t, window_ms));
+        })
+      .Doc(
+          "Drift, multivariate drift, estimated (CBPE) and realised fit and the derived value "
+          "per step of a window, for one version",
+          With(WindowDoc(), {{"step", S::Str()},
+                             {"version", S::Int()},
+                             {"reference", S::Str()},
+                             {"value_name", S::Str()},
+                             {"points", S::Arr(S::Obj({{"start", S::Time()},
+                                                       {"rows", S::Int()},
+                                                       {"features_checked", S::Int()},
+                                                       {"features_drifted", S::Int()},
+                                                       {"share", S::Num()},
+                                                       {"dataset_drift", S::Bool()},
+                                                       {"feature_drift", S::Map(S::Num())},
+                                                       {"drifted", S::Arr(S::Str())},
+                                                       {"reconstruction_error", S::Num()},
+                                                       {"reconstruction_band", S::Arr(S::Num())},
+                                                       {"multivariate_drift", S::Bool()},
+                                                       {"estimated_auc", S::Num()},
+                                                       {"estimated_accuracy", S::Num()},
+                                                       {"predictions", S::Int()},
+                                                       {"labelled", S::Int()},
+                                                       {"realised", S::Map(S::Any())},
+                                                       {"value", S::Num()}}))}}))
+      .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
+      .Query("step", S::Str(),
+             "the width of a point (default 1h up to 24 h, else 1d); <= 500 points")
+      .Query("version", S::Int(), "the version (default: the one that answered most)")
       .blocking = true;
 
   r.Add("GET", one + "/quality", Permission::kProjectView, "",
@@ -173,6 +242,8 @@ void RegisterMonitoringRoutes(Router& r) {
            With(WindowDoc(), {{"kpis", S::Arr(S::Obj({{"name", S::Str()},
                                                       {"sum", S::Num()},
                                                       {"count", S::Int()},
+                                                      {"source", S::Str()},
+                                                      {"outcomes", S::Map(S::Int())},
                                                       {"points", S::Arr(S::Any())}}))}}))
       .Query("window", S::Str(), "1h, 24h (default), 7d, 30d, or seconds")
       .blocking = true;
@@ -203,20 +274,21 @@ void RegisterMonitoringRoutes(Router& r) {
                                                      rc.project_record(), rc.Param("schedule")));
           return HttpResponse::MakeJson(200, BatchMonitorToJson(b));
         })
-      .Doc("A batch schedule's recent runs, each input dataset version compared with the "
-           "training data of the model version that scored it",
-           S::Obj({{"schedule", S::Str()},
-                   {"model", S::Str()},
-                   {"runs", S::Arr(S::Obj({{"job", S::Str()},
-                                           {"time", S::Time()},
-                                           {"status", S::Str()},
-                                           {"input", S::Str()},
-                                           {"model_version", S::Int()},
-                                           {"reference", S::Str()},
-                                           {"rows", S::Int()},
-                                           {"unseen_categories", S::Int()},
-                                           {"drift", S::Any()},
-                                           {"note", S::Str()}}))}}))
+      .Doc(
+          "A batch schedule's recent runs, each input dataset version compared with the "
+          "training data of the model version that scored it",
+          S::Obj({{"schedule", S::Str()},
+                  {"model", S::Str()},
+                  {"runs", S::Arr(S::Obj({{"job", S::Str()},
+                                          {"time", S::Time()},
+                                          {"status", S::Str()},
+                                          {"input", S::Str()},
+                                          {"model_version", S::Int()},
+                                          {"reference", S::Str()},
+                                          {"rows", S::Int()},
+                                          {"unseen_categories", S::Int()},
+                                          {"drift", S::Any()},
+                                          {"note", S::Str()}}))}}))
       .blocking = true;
 
   r.Add("GET", "/api/v1/monitoring/fleet", Permission::kAuthenticated, "",

@@ -129,6 +129,7 @@ void WindowSummary::Merge(const WindowSummary& o) {
     if (std::find(refusals.begin(), refusals.end(), r) == refusals.end()) refusals.push_back(r);
   }
   latency.Merge(o.latency);
+  reconstruction.Merge(o.reconstruction);
 }
 
 // The byte form: little-endian fixed-width numbers and length-prefixed strings, with a magic
@@ -295,6 +296,10 @@ std::string WindowSummary::ToBytes() const {
   c.U64(refusals.size());
   for (const auto& r : refusals) c.Str(r);
   c.Put(latency);
+  // Added later: blobs written before it end after the latency histogram.
+  FeatureSummary shrunk = reconstruction;
+  shrunk.kll.Shrink();
+  c.Put(shrunk);
   return out;
 }
 
@@ -328,7 +333,9 @@ absl::StatusOr<WindowSummary> WindowSummary::FromBytes(absl::string_view bytes) 
     if (!c.Get(&r)) return bad();
     w.refusals.push_back(std::move(r));
   }
-  if (!c.Read(&w.latency) || !c.done()) return bad();
+  if (!c.Read(&w.latency)) return bad();
+  if (!c.done() && !c.Read(&w.reconstruction)) return bad();
+  if (!c.done()) return bad();
   return w;
 }
 

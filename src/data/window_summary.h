@@ -78,6 +78,9 @@ struct WindowSummary {
   std::map<std::string, int64_t> extra_columns;    // unknown fields sent, with their count
   std::vector<std::string> refusals;               // the first few refusal messages
   LatencyHistogram latency;                        // of the logged requests
+  // Per-row PCA reconstruction errors against the version's reference (multivariate drift,
+  // ml/multivariate_drift.h); empty when the reference has no PCA model.
+  FeatureSummary reconstruction;
 
   // Adds `other`'s counts (the window keeps its own start unless it has none).
   void Merge(const WindowSummary& other);

@@ -21,6 +21,7 @@ WindowSummary Minute(int64_t start, int seed, int rows) {
     p.numeric = false;
     p.AddCategory(i % 3 == 0 ? "basic" : "pro");
     w.latency.Add(100 + i % 900);
+    w.reconstruction.AddNumber(1 + (i % 7) * 0.1);
     ++w.rows;
     ++w.requests;
   }
@@ -50,6 +51,8 @@ TEST(WindowSummaryTest, MergeAddsCountsAndKeepsTheSketchBound) {
   EXPECT_EQ(cats.at("basic"), 30 * 1667);
   EXPECT_EQ(cats.at("pro"), 30 * 3333);
   EXPECT_EQ(all.latency.count(), 150000u);
+  EXPECT_EQ(all.reconstruction.count, 150000);
+  EXPECT_NEAR(all.reconstruction.sum / all.reconstruction.count, 1.3, 0.001);
   // p50 of 100..999 us is ~550; the histogram's bucket is at most 5% wide.
   EXPECT_NEAR(all.latency.PercentileMicros(0.5), 550, 0.06 * 550);
 }
@@ -72,6 +75,21 @@ TEST(WindowSummaryTest, DamagedBytesAreRefused) {
   for (size_t cut : {size_t{8}, size_t{60}, bytes.size() / 2}) {
     EXPECT_FALSE(WindowSummary::FromBytes(bytes.substr(0, cut)).ok()) << cut;
   }
+  // A blob from before the reconstruction errors were kept (it ends after the latency
+  // histogram) still reads: exactly one shorter prefix is such a blob.
+  WindowSummary old = Minute(60000, 1, 100);
+  old.reconstruction = FeatureSummary();
+  const std::string full = old.ToBytes();
+  int readable = 0;
+  for (size_t k = 1; k < 400 && k < full.size(); ++k) {
+    auto w = WindowSummary::FromBytes(full.substr(0, full.size() - k));
+    if (w.ok()) {
+      ++readable;
+      EXPECT_EQ(w->rows, 100);
+      EXPECT_EQ(w->reconstruction.count, 0);
+    }
+  }
+  EXPECT_EQ(readable, 1);
   // A length field that claims more than the blob holds.
   std::string huge = bytes;
   for (size_t i = 64; i < 72; ++i) huge[i] = '\xff';

@@ -37,6 +37,66 @@ inline void AppendCsvField(std::string* out, absl::string_view f) {
 
 }  // namespace
 
+bool EncodeField(const Feature& f, absl::string_view v, float* slot) {
+  if (f.categorical) {
+    auto it = std::find(f.categories.begin(), f.categories.end(), v);
+    if (it == f.categories.end()) return false;
+    *slot = static_cast<float>(it - f.categories.begin());
+  } else if (f.source_type == ColumnType::kBool) {
+    if (auto x = ParseBool(v)) *slot = *x ? 1.0f : 0.0f;
+  } else if (f.source_type == ColumnType::kTimestamp) {
+    if (auto t = ParseTimestamp(v)) *slot = static_cast<float>(static_cast<double>(*t) / 1e6);
+  } else if (auto d = ParseDoublePadded(v)) {
+    *slot = static_cast<float>(*d);
+  }
+  return true;
+}
+
+SampleEncoder::SampleEncoder(Encoding encoding, size_t max_rows, uint64_t seed)
+    : encoding_(std::move(encoding)), max_rows_(std::max<size_t>(1, max_rows)), rng_(seed) {}
+
+absl::Status SampleEncoder::OnHeader(const std::vector<std::string>& columns) {
+  for (const auto& f : encoding_.features) {
+    auto it = std::find(columns.begin(), columns.end(), f.name);
+    if (it == columns.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the dataset has no column '", f.name, "', which the model needs"));
+    }
+    source_.push_back(static_cast<size_t>(it - columns.begin()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SampleEncoder::OnBlock(const RowBlock& block) {
+  const size_t nf = encoding_.features.size();
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  auto is_null = [&](absl::string_view v) {
+    return std::find(encoding_.null_tokens.begin(), encoding_.null_tokens.end(), v) !=
+           encoding_.null_tokens.end();
+  };
+  for (size_t r = 0; r < block.rows(); ++r) {
+    ++seen_;
+    // Reservoir sampling: row `seen_` replaces a kept row with probability max_rows / seen.
+    size_t slot = rows_;
+    if (rows_ >= max_rows_) {
+      const uint64_t pick = rng_() % seen_;
+      if (pick >= max_rows_) continue;
+      slot = static_cast<size_t>(pick);
+    } else {
+      ++rows_;
+      x_.resize(rows_ * nf);
+    }
+    float* out = &x_[slot * nf];
+    for (size_t j = 0; j < nf; ++j) {
+      out[j] = kNaN;
+      if (!block.Present(r, source_[j])) continue;
+      absl::string_view v = block.Field(r, source_[j]);
+      if (!is_null(v)) EncodeField(encoding_.features[j], v, &out[j]);
+    }
+  }
+  return absl::OkStatus();
+}
+
 BatchScorer::BatchScorer(std::shared_ptr<const Servable> servable,
                          std::function<absl::Status(absl::string_view)> out, int threads)
     : servable_(std::move(servable)), out_(std::move(out)), threads_(std::max(1, threads)) {
@@ -102,21 +162,7 @@ void BatchScorer::ScoreRange(const RowBlock& block, size_t begin, size_t end, st
       if (!block.Present(r, col)) continue;
       absl::string_view v = block.Field(r, col);
       if (is_null(v)) continue;
-      float& slot = b.x[(r - begin) * nf + j];
-      if (f.categorical) {
-        auto it = std::find(f.categories.begin(), f.categories.end(), v);
-        if (it == f.categories.end()) {
-          ++*unseen;
-        } else {
-          slot = static_cast<float>(it - f.categories.begin());
-        }
-      } else if (f.source_type == ColumnType::kBool) {
-        if (auto x = ParseBool(v)) slot = *x ? 1.0f : 0.0f;
-      } else if (f.source_type == ColumnType::kTimestamp) {
-        if (auto t = ParseTimestamp(v)) slot = static_cast<float>(static_cast<double>(*t) / 1e6);
-      } else if (auto d = ParseDoublePadded(v)) {
-        slot = static_cast<float>(*d);
-      }
+      if (!EncodeField(f, v, &b.x[(r - begin) * nf + j])) ++*unseen;
     }
   }
   Prediction p = servable_->Predict(b);

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,34 @@
 #include "ml/servable.h"
 
 namespace kade::ml {
+
+// One field in a signature's encoding: a category's code, a boolean as 0/1, a timestamp in
+// seconds, a number; a value that does not parse leaves `slot` as it was. False for a
+// category the model never saw.
+bool EncodeField(const Feature& f, absl::string_view v, float* slot);
+
+// A uniform sample (reservoir, seeded) of at most `max_rows` rows of a table in a
+// signature's encoding (missing and unparsable values NaN, unseen categories NaN): the
+// reference rows of multivariate drift. A column the signature needs and the table lacks is
+// an error naming it.
+class SampleEncoder : public RecordSink {
+ public:
+  SampleEncoder(Encoding encoding, size_t max_rows, uint64_t seed = 42);
+  absl::Status OnHeader(const std::vector<std::string>& columns) override;
+  absl::Status OnBlock(const RowBlock& block) override;
+  const std::vector<float>& x() const { return x_; }  // rows() x features, row-major
+  size_t rows() const { return rows_; }
+  int64_t seen() const { return seen_; }
+
+ private:
+  Encoding encoding_;
+  size_t max_rows_;
+  std::mt19937_64 rng_;
+  std::vector<size_t> source_;
+  std::vector<float> x_;
+  size_t rows_ = 0;
+  int64_t seen_ = 0;
+};
 
 class BatchScorer : public RecordSink {
  public:

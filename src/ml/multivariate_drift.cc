@@ -121,6 +121,59 @@ absl::StatusOr<PcaDriftModel> FitPcaDrift(const std::vector<std::vector<double>>
   return m;
 }
 
+double RowReconstructionError(const PcaDriftModel& m, const double* row) {
+  constexpr int kStack = 256;
+  double zs[kStack], ps[kStack];
+  std::vector<double> zh, ph;
+  double* z = zs;
+  double* p = ps;
+  if (m.features > kStack || m.kept > kStack) {
+    zh.resize(static_cast<size_t>(m.features));
+    ph.resize(static_cast<size_t>(m.kept));
+    z = zh.data();
+    p = ph.data();
+  }
+  for (int j = 0; j < m.features; ++j) {
+    z[j] = std::isnan(row[j])
+               ? 0
+               : (row[j] - m.mean[static_cast<size_t>(j)]) / m.scale[static_cast<size_t>(j)];
+  }
+  const double* v = m.components.data();
+  for (int k = 0; k < m.kept; ++k) {
+    double s = 0;
+    for (int j = 0; j < m.features; ++j) s += v[k * m.features + j] * z[j];
+    p[k] = s;
+  }
+  double err = 0;
+  for (int j = 0; j < m.features; ++j) {
+    double rec = 0;
+    for (int k = 0; k < m.kept; ++k) rec += v[k * m.features + j] * p[k];
+    err += (z[j] - rec) * (z[j] - rec);
+  }
+  return std::sqrt(err);
+}
+
+PcaBand ChunkBand(const std::vector<double>& row_errors, size_t chunk_rows) {
+  PcaBand b;
+  if (row_errors.empty()) return b;
+  chunk_rows = std::clamp<size_t>(chunk_rows, 1, row_errors.size());
+  std::vector<double> means;
+  for (size_t start = 0; start + chunk_rows <= row_errors.size(); start += chunk_rows) {
+    double s = 0;
+    for (size_t i = start; i < start + chunk_rows; ++i) s += row_errors[i];
+    means.push_back(s / static_cast<double>(chunk_rows));
+  }
+  for (double e : means) b.mean += e;
+  b.mean /= static_cast<double>(means.size());
+  double var = 0;
+  for (double e : means) var += (e - b.mean) * (e - b.mean);
+  b.std = std::sqrt(var / static_cast<double>(means.size()));
+  b.lower = b.mean - 3 * b.std;
+  b.upper = b.mean + 3 * b.std;
+  b.chunks = means.size();
+  return b;
+}
+
 absl::StatusOr<double> ReconstructionError(const PcaDriftModel& model,
                                            const std::vector<std::vector<double>>& rows) {
   auto x = Standardise(model, rows);

@@ -30,4 +30,17 @@ absl::StatusOr<PcaDriftModel> FitPcaDrift(const std::vector<std::vector<double>>
 absl::StatusOr<double> ReconstructionError(const PcaDriftModel& model,
                                            const std::vector<std::vector<double>>& rows);
 
+// One row's reconstruction error (`row` holds `model.features` values, NaN for missing): no
+// allocation, for the prediction log's writer.
+double RowReconstructionError(const PcaDriftModel& model, const double* row);
+
+// The band mean ± 3 std of the mean errors of consecutive chunks of `chunk_rows` per-row
+// errors (at least 1 row per chunk; the whole list as one chunk when it is shorter): the
+// expected range of a window's mean error when the window has `chunk_rows` rows.
+struct PcaBand {
+  double mean = 0, std = 0, lower = 0, upper = 0;
+  size_t chunks = 0;
+};
+PcaBand ChunkBand(const std::vector<double>& row_errors, size_t chunk_rows);
+
 }  // namespace kade::ml

@@ -184,6 +184,26 @@ TEST(MultivariateDriftTest, ReconstructionErrorMatchesScikitLearn) {
   EXPECT_GE(*same, m->lower);
 }
 
+TEST(MultivariateDriftTest, RowErrorsAndBandsAgreeWithTheBatchForm) {
+  auto m = FitPcaDrift(kPcaRef, 0.65, 50);
+  ASSERT_TRUE(m.ok());
+  // The mean of per-row errors is the batch's mean error (scikit-learn's figure above).
+  double sum = 0;
+  std::vector<double> ref_errors;
+  for (const auto& row : kPcaRef) ref_errors.push_back(RowReconstructionError(*m, row.data()));
+  for (const auto& row : kPcaCur) sum += RowReconstructionError(*m, row.data());
+  EXPECT_NEAR(sum / kPcaCur.size(), 1.0455796675016718, 1e-12);
+  // Chunks of 50 rows give the fitted band; longer chunks than there are rows, one chunk.
+  PcaBand b = ChunkBand(ref_errors, 50);
+  EXPECT_NEAR(b.mean, m->chunk_mean, 1e-12);
+  EXPECT_NEAR(b.std, m->chunk_std, 1e-12);
+  EXPECT_EQ(b.chunks, kPcaRef.size() / 50);
+  EXPECT_EQ(ChunkBand(ref_errors, 1 << 20).chunks, 1u);
+  EXPECT_EQ(ChunkBand({}, 10).chunks, 0u);
+  const double nan_row[4] = {std::nan(""), std::nan(""), std::nan(""), std::nan("")};
+  EXPECT_NEAR(RowReconstructionError(*m, nan_row), 0, 1e-12);
+}
+
 TEST(MultivariateDriftTest, MissingValuesAndBadShapes) {
   auto m = FitPcaDrift(kPcaRef);
   ASSERT_TRUE(m.ok());

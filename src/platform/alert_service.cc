@@ -26,10 +26,23 @@ absl::Status Bad(absl::string_view field, absl::string_view msg) {
 }
 
 const std::set<std::string>& Metrics() {
-  static const auto* m = new std::set<std::string>{
-      "dataset_drift", "drift_share", "feature_drift", "feature_drifted", "error_rate",
-      "availability",  "p99_ms",      "requests",      "violations",      "kpi",
-      "auc",           "accuracy",    "rmse",          "estimated_auc",   "estimated_accuracy"};
+  static const auto* m = new std::set<std::string>{"dataset_drift",
+                                                   "drift_share",
+                                                   "feature_drift",
+                                                   "feature_drifted",
+                                                   "error_rate",
+                                                   "availability",
+                                                   "p99_ms",
+                                                   "requests",
+                                                   "violations",
+                                                   "kpi",
+                                                   "auc",
+                                                   "accuracy",
+                                                   "rmse",
+                                                   "estimated_auc",
+                                                   "estimated_accuracy",
+                                                   "multivariate_drift",
+                                                   "reconstruction_error"};
   return *m;
 }
 
@@ -106,11 +119,13 @@ absl::StatusOr<AlertRuleSpec> AlertRuleSpec::FromJson(const Json& j) {
   RETURN_IF_ERROR(str("endpoint", &s.endpoint, true));
   RETURN_IF_ERROR(str("metric", &s.metric, true));
   if (!Metrics().count(s.metric)) {
-    return Bad("metric", absl::StrCat("unknown metric \"", s.metric.substr(0, 40),
-                                      "\" (dataset_drift, drift_share, feature_drift, "
-                                      "feature_drifted, error_rate, availability, p99_ms, "
-                                      "requests, violations, kpi, auc, accuracy, rmse, estimated_auc, "
-                                      "estimated_accuracy)"));
+    return Bad("metric",
+               absl::StrCat("unknown metric \"", s.metric.substr(0, 40),
+                            "\" (dataset_drift, drift_share, feature_drift, "
+                            "feature_drifted, error_rate, availability, p99_ms, "
+                            "requests, violations, kpi, auc, accuracy, rmse, estimated_auc, "
+                            "estimated_accuracy, multivariate_drift, "
+                            "reconstruction_error)"));
   }
   RETURN_IF_ERROR(str("feature", &s.feature, false));
   if ((s.metric == "feature_drift" || s.metric == "feature_drifted" || s.metric == "kpi") &&
@@ -403,6 +418,12 @@ absl::StatusOr<std::optional<double>> AlertService::Figure(const Project& projec
                                                            const AlertRuleSpec& spec) {
   ASSIGN_OR_RETURN(int64_t window, ParseWindow(spec.window));
   const std::string& m = spec.metric;
+  if (m == "multivariate_drift" || m == "reconstruction_error") {
+    ASSIGN_OR_RETURN(DriftReport d, monitoring_->Drift(project, spec.endpoint, window));
+    if (!d.multivariate.available) return std::optional<double>();
+    if (m == "reconstruction_error") return std::optional<double>(d.multivariate.error);
+    return std::optional<double>(d.multivariate.drifted ? 1 : 0);
+  }
   if (m == "dataset_drift" || m == "drift_share" || m == "feature_drift" ||
       m == "feature_drifted") {
     ASSIGN_OR_RETURN(DriftReport d, monitoring_->Drift(project, spec.endpoint, window));
@@ -442,12 +463,14 @@ absl::StatusOr<std::optional<double>> AlertService::Figure(const Project& projec
     const EndpointPerformance::Version* best = nullptr;
     for (const auto& v : perf.versions) {
       if (v.estimated.is_object() &&
-          (best == nullptr || v.estimated["rows"].get<int64_t>() > best->estimated["rows"].get<int64_t>())) {
+          (best == nullptr ||
+           v.estimated["rows"].get<int64_t>() > best->estimated["rows"].get<int64_t>())) {
         best = &v;
       }
     }
     if (best == nullptr) return std::optional<double>();
-    return std::optional<double>(best->estimated[m == "estimated_auc" ? "auc" : "accuracy"].get<double>());
+    return std::optional<double>(
+        best->estimated[m == "estimated_auc" ? "auc" : "accuracy"].get<double>());
   }
   // Realised fit: the serving version with the most labelled answers.
   ASSIGN_OR_RETURN(EndpointPerformance perf, serving_->Performance(project, spec.endpoint, window));

@@ -38,7 +38,9 @@ struct AlertRuleSpec {
   // dataset_drift (1 when drifting) | drift_share | feature_drift (the feature's drift
   // value: a distance, or a p-value) | feature_drifted (1 when drifting) | error_rate |
   // availability | p99_ms | requests | violations | kpi (sum of `feature`) | auc | accuracy |
-  // rmse (realised, from ground truth)
+  // rmse (realised, from ground truth) | estimated_auc | estimated_accuracy (CBPE) |
+  // multivariate_drift (1 when the PCA reconstruction error leaves the reference's band) |
+  // reconstruction_error (its mean in the window)
   std::string metric;
   std::string feature;           // for feature_drift, feature_drifted and kpi
   std::string comparator = ">";  // > >= < <=

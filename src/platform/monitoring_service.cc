@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "ml/batch_scorer.h"
 #include "ml/servable.h"
 #include "platform/audit_log.h"
 #include "spdlog/spdlog.h"
@@ -29,6 +30,21 @@ absl::Status Bad(absl::string_view field, absl::string_view msg) {
 }
 
 int64_t Floor(int64_t t, int64_t width) { return t - ((t % width) + width) % width; }
+
+// The PCA model's input for one encoded row (`x`: the signature's features).
+void PcaInput(const MonitoringService::Reference::Pca& p, const float* x, double* out) {
+  for (size_t i = 0; i < p.columns.size(); ++i) {
+    const float v = x[p.columns[i]];
+    if (p.frequency[i].empty()) {
+      out[i] = v;  // NaN: the model imputes the mean
+    } else if (std::isnan(v)) {
+      out[i] = p.missing[i];
+    } else {
+      const size_t code = static_cast<size_t>(v);
+      out[i] = code < p.frequency[i].size() ? p.frequency[i][code] : 0;
+    }
+  }
+}
 
 }  // namespace
 
@@ -50,19 +66,25 @@ Json MonitorConfig::ToJson() const {
     j["dataset_version"] = dataset_version;
   }
   if (max_null_rate > 0) j["max_null_rate"] = max_null_rate;
+  if (value) {
+    Json v = Json::object();
+    v["name"] = value->name;
+    for (const auto& [k, x] : value->per_outcome) v[k] = x;
+    j["value"] = v;
+  }
   return j;
 }
 
 absl::StatusOr<MonitorConfig> MonitorConfig::FromJson(const Json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("monitor: expected a JSON object");
-  static const std::set<std::string> kFields = {"reference",   "dataset",      "dataset_version",
-                                                "features",    "windows",      "rules",
-                                                "drift_share", "max_null_rate"};
+  static const std::set<std::string> kFields = {"reference",   "dataset",       "dataset_version",
+                                                "features",    "windows",       "rules",
+                                                "drift_share", "max_null_rate", "value"};
   for (const auto& [k, v] : j.items()) {
     if (!kFields.count(k)) {
       return Bad(k,
                  "unknown field (reference, dataset, dataset_version, features, windows, "
-                 "rules, drift_share, max_null_rate)");
+                 "rules, drift_share, max_null_rate, value)");
     }
   }
   MonitorConfig c;
@@ -154,6 +176,41 @@ absl::StatusOr<MonitorConfig> MonitorConfig::FromJson(const Json& j) {
     const double v = j[k].get<double>();
     if (!(v > 0) || v > 1) return Bad(k, "expected a number above 0 and at most 1");
     (std::string(k) == "drift_share" ? c.drift_share : c.max_null_rate) = v;
+  }
+  if (j.contains("value") && !j["value"].is_null()) {
+    const Json& v = j["value"];
+    if (!v.is_object()) {
+      return Bad("value", "expected {name, tp, fp, tn, fn} or {name, correct, incorrect}");
+    }
+    ValueModel m;
+    for (const auto& [k, x] : v.items()) {
+      const std::string at = absl::StrCat("value.", k);
+      if (k == "name") {
+        if (!x.is_string()) return Bad(at, "expected a KPI name");
+        m.name = x.get<std::string>();
+        if (m.name.empty() || m.name.size() > 100 || !IsValidUtf8(m.name)) {
+          return Bad(at, "expected a name of 1 to 100 characters (UTF-8)");
+        }
+        continue;
+      }
+      static const std::set<std::string> kOutcomes = {"tp", "fp",      "tn",
+                                                      "fn", "correct", "incorrect"};
+      if (!kOutcomes.count(k)) {
+        return Bad(at, "unknown field (name, tp, fp, tn, fn, correct, incorrect)");
+      }
+      if (!x.is_number() || !std::isfinite(x.get<double>()) || std::abs(x.get<double>()) > 1e12) {
+        return Bad(at, "expected a finite number (the value of one such outcome)");
+      }
+      m.per_outcome[k] = x.get<double>();
+    }
+    if (m.per_outcome.empty()) return Bad("value", "give the value of at least one outcome");
+    const bool binary = m.per_outcome.count("tp") || m.per_outcome.count("fp") ||
+                        m.per_outcome.count("tn") || m.per_outcome.count("fn");
+    const bool multi = m.per_outcome.count("correct") || m.per_outcome.count("incorrect");
+    if (binary && multi) {
+      return Bad("value", "either binary outcomes (tp, fp, tn, fn) or correct/incorrect, not both");
+    }
+    c.value = m;
   }
   return c;
 }
@@ -279,6 +336,22 @@ void MonitoringService::OnServed(const Served& s) {
           ++fs.out_of_range;
         }
       }
+    }
+  }
+  // Multivariate drift: each row's PCA reconstruction error against the reference.
+  if (ref->pca && ref->pca->model.features == static_cast<int>(ref->pca->columns.size()) &&
+      (ref->pca->columns.empty() || ref->pca->columns.back() < nf)) {
+    double in[256];
+    std::vector<double> heap;
+    double* buf = in;
+    if (ref->pca->columns.size() > 256) {
+      heap.resize(ref->pca->columns.size());
+      buf = heap.data();
+    }
+    w.reconstruction.numeric = true;
+    for (size_t r = 0; r < b.rows; ++r) {
+      PcaInput(*ref->pca, b.x.data() + r * nf, buf);
+      w.reconstruction.AddNumber(ml::RowReconstructionError(ref->pca->model, buf));
     }
   }
   // Outputs: the score (binary: the positive class's probability; multi-class: the top
@@ -439,22 +512,35 @@ absl::Status MonitoringService::RollUp(int64_t now) {
 absl::StatusOr<std::map<int64_t, WindowSummary>> MonitoringService::Window(int64_t endpoint_id,
                                                                            int64_t from,
                                                                            int64_t to) {
+  ASSIGN_OR_RETURN(auto steps, Steps(endpoint_id, from, to, 0));
+  std::map<int64_t, WindowSummary> out;
+  for (auto& [version, by_step] : steps) {
+    for (auto& [start, w] : by_step) out[version] = std::move(w);
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<int64_t, std::map<int64_t, WindowSummary>>> MonitoringService::Steps(
+    int64_t endpoint_id, int64_t from, int64_t to, int64_t step_ms) {
   std::vector<MonitorBucket> stored;
   RETURN_IF_ERROR(store_->Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(stored, tx.monitoring().Buckets(endpoint_id, Floor(from, kMinute), to));
     return absl::OkStatus();
   }));
-  std::map<int64_t, WindowSummary> out;
+  auto step_of = [step_ms, from](int64_t start) {
+    return step_ms > 0 ? Floor(start, step_ms) : Floor(from, kMinute);
+  };
+  std::map<int64_t, std::map<int64_t, WindowSummary>> out;
   for (const auto& b : stored) {
     auto w = WindowSummary::FromBytes(b.summary);
     if (!w.ok()) continue;  // a damaged bucket is left out, not fatal to the report
-    out[b.version].Merge(*w);
+    out[b.version][step_of(b.start_ms)].Merge(*w);
   }
   std::lock_guard<std::mutex> l(mu_);
   for (auto it = pending_.lower_bound({endpoint_id, INT64_MIN, INT64_MIN});
        it != pending_.end() && it->first.endpoint_id == endpoint_id; ++it) {
     if (it->first.start_ms >= Floor(from, kMinute) && it->first.start_ms < to) {
-      out[it->first.version].Merge(it->second);
+      out[it->first.version][step_of(it->first.start_ms)].Merge(it->second);
     }
   }
   return out;
@@ -497,6 +583,50 @@ MonitoringService::ReferenceFeature FromProfileColumn(const Json& c) {
   return f;
 }
 
+constexpr size_t kPcaSample = 10000;  // reference rows sampled for the PCA model
+
+// Fits the multivariate drift model on a sample of the reference dataset version.
+absl::StatusOr<MonitoringService::Reference::Pca> FitPca(DatasetService* datasets,
+                                                         const Project& project,
+                                                         const std::string& dataset,
+                                                         int64_t version, const ml::Encoding& sig,
+                                                         const std::vector<std::string>& watched) {
+  MonitoringService::Reference::Pca p;
+  std::set<std::string> w(watched.begin(), watched.end());
+  for (size_t j = 0; j < sig.features.size(); ++j) {
+    if (w.empty() || w.count(sig.features[j].name)) p.columns.push_back(j);
+  }
+  if (p.columns.size() < 2) {
+    return absl::FailedPreconditionError("multivariate drift needs at least two watched features");
+  }
+  ml::SampleEncoder sample(sig, kPcaSample);
+  RETURN_IF_ERROR(datasets->Scan(project, dataset, absl::StrCat(version), &sample));
+  const size_t nf = sig.features.size(), n = sample.rows();
+  if (n < 20) return absl::FailedPreconditionError("the reference has fewer than 20 rows");
+  const float* x = sample.x().data();
+  p.frequency.resize(p.columns.size());
+  p.missing.assign(p.columns.size(), 0);
+  for (size_t i = 0; i < p.columns.size(); ++i) {
+    const ml::Feature& f = sig.features[p.columns[i]];
+    if (!f.categorical) continue;
+    std::vector<double>& share = p.frequency[i];
+    share.assign(std::max<size_t>(1, f.categories.size()), 0);
+    for (size_t r = 0; r < n; ++r) {
+      const float v = x[r * nf + p.columns[i]];
+      if (!std::isnan(v) && static_cast<size_t>(v) < share.size()) share[static_cast<size_t>(v)]++;
+    }
+    for (double& c : share) c /= static_cast<double>(n);
+    p.missing[i] = *std::max_element(share.begin(), share.end());
+  }
+  std::vector<std::vector<double>> rows(n, std::vector<double>(p.columns.size()));
+  for (size_t r = 0; r < n; ++r) PcaInput(p, x + r * nf, rows[r].data());
+  ASSIGN_OR_RETURN(p.model, ml::FitPcaDrift(rows));
+  p.row_errors.reserve(n);
+  for (const auto& row : rows)
+    p.row_errors.push_back(ml::RowReconstructionError(p.model, row.data()));
+  return p;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const MonitoringService::Reference>>
@@ -535,6 +665,18 @@ MonitoringService::BuildReference(const Project& project, int64_t model_id, int6
   ref->rows = dv.rows;
   ref->description = absl::StrCat(dataset, "@", dv.version,
                                   config.reference == "training" ? " (training data)" : "");
+  // Multivariate drift: a PCA model of a sample of the reference rows. Without it the
+  // univariate reports still stand; the note says why.
+  if (auto sig = ml::EncodingFromJson(manifest.value("signature", Json::object())); sig.ok()) {
+    auto pca = FitPca(datasets_, project, dataset, dv.version, *sig, config.features);
+    if (pca.ok()) {
+      ref->pca = *std::move(pca);
+    } else {
+      ref->pca_note = std::string(pca.status().message());
+    }
+  } else {
+    ref->pca_note = std::string(sig.status().message());
+  }
   // The outputs' reference: the version's holdout predictions, when it has them.
   const std::string run_id = lineage.value("run_id", std::string());
   if (!run_id.empty()) {
@@ -801,17 +943,25 @@ absl::StatusOr<DriftReport> MonitoringService::Drift(const Project& project,
   if (version == 0) version = Busiest(by_version);
   if (version == 0 && !e.serving.empty()) version = e.serving.front().version;
   out.version = version;
-  const WindowSummary& w = by_version[version];
-  out.rows = w.rows;
   auto ref = ReferenceFor(project.id, e.record.id, e.record.model_id, version);
+  CompareWindow(*ref, config, by_version[version], &out);
+  return out;
+}
+
+void MonitoringService::CompareWindow(const Reference& reference, const MonitorConfig& config,
+                                      const WindowSummary& w, DriftReport* report) {
+  DriftReport& out = *report;
+  const Reference* ref = &reference;
+  out.drift_share = config.drift_share;
+  out.rows = w.rows;
   out.reference = ref->description;
   if (!ref->error.empty()) {
     out.note = absl::StrCat("no reference: ", ref->error);
-    return out;
+    return;
   }
   if (w.rows == 0) {
     out.note = "no logged traffic in the window";
-    return out;
+    return;
   }
   const double ref_rows = static_cast<double>(ref->rows);
   std::set<std::string> watched(config.features.begin(), config.features.end());
@@ -835,6 +985,31 @@ absl::StatusOr<DriftReport> MonitoringService::Drift(const Project& project,
                   ? static_cast<double>(out.features_drifted) / out.features_checked
                   : 0;
   out.dataset_drift = out.features_checked > 0 && out.share >= config.drift_share;
+  // Multivariate drift: the window's mean reconstruction error against the band of reference
+  // chunks of as many rows (at most a tenth of the sample, so that there are ten chunks).
+  MultivariateDriftReport& mv = out.multivariate;
+  if (!ref->pca) {
+    mv.note = ref->pca_note.empty() ? "no PCA model of the reference" : ref->pca_note;
+  } else if (w.reconstruction.count == 0) {
+    mv.note = "no rows with a reconstruction error in the window";
+  } else {
+    const auto& p = *ref->pca;
+    mv.available = true;
+    mv.rows = w.reconstruction.count;
+    mv.error = w.reconstruction.sum / static_cast<double>(w.reconstruction.count);
+    mv.reference_error = p.model.reference_error;
+    const size_t chunk = std::clamp<size_t>(static_cast<size_t>(mv.rows), 1,
+                                            std::max<size_t>(1, p.row_errors.size() / 10));
+    const ml::PcaBand band = ml::ChunkBand(p.row_errors, chunk);
+    mv.lower = band.lower;
+    mv.upper = band.upper;
+    mv.chunk_rows = static_cast<int64_t>(chunk);
+    mv.chunks = static_cast<int64_t>(band.chunks);
+    mv.components = p.model.kept;
+    mv.features = p.model.features;
+    mv.explained_variance = p.model.explained_variance;
+    mv.drifted = mv.error > mv.upper || mv.error < mv.lower;
+  }
   // Prediction drift: the outputs against the holdout's predictions.
   for (const auto& [name, cur] : w.outputs) {
     auto it = ref->outputs.find(name);
@@ -848,7 +1023,6 @@ absl::StatusOr<DriftReport> MonitoringService::Drift(const Project& project,
       out.outputs.push_back(CompareCategorical(name, it->second, cur, nullptr, n));
     }
   }
-  return out;
 }
 
 absl::StatusOr<QualityReport> MonitoringService::Quality(const Project& project,
@@ -1070,6 +1244,121 @@ absl::StatusOr<KpiReport> MonitoringService::Kpis(const Project& project,
     if (s.points.size() < 10000) s.points.emplace_back(p.ts, p.value);
   }
   for (auto& [n, s] : by_name) out.series.push_back(std::move(s));
+  // The value derived from ground truth, per hour (per day beyond two days).
+  ASSIGN_OR_RETURN(MonitorConfig config, ConfigOf(e.record.id));
+  if (config.value) {
+    const int64_t step = window_ms <= 2 * kDay ? kHour : kDay;
+    ASSIGN_OR_RETURN(EndpointPerformance perf,
+                     serving_->Performance(project, endpoint, window_ms, 100000, step));
+    KpiReport::Series s;
+    s.name = config.value->name;
+    s.derived = true;
+    std::map<int64_t, double> per_step;
+    for (const auto& v : perf.versions) {
+      for (const auto& [o, n] : v.outcomes) s.outcomes[o] += n;
+      for (const auto& st : v.steps) {
+        if (st.labelled == 0) continue;
+        double x = 0;
+        for (const auto& [o, n] : st.outcomes) {
+          auto it = config.value->per_outcome.find(o);
+          if (it != config.value->per_outcome.end()) x += it->second * static_cast<double>(n);
+        }
+        per_step[st.start_ms] += x;
+        s.count += st.labelled;
+      }
+    }
+    for (const auto& [t, x] : per_step) {
+      s.sum += x;
+      s.points.emplace_back(t, x);
+    }
+    // A posted series of the same name is replaced by the derived one.
+    out.series.erase(std::remove_if(out.series.begin(), out.series.end(),
+                                    [&s](const KpiReport::Series& x) { return x.name == s.name; }),
+                     out.series.end());
+    out.series.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<TrendReport> MonitoringService::Trend(const Project& project,
+                                                     absl::string_view endpoint, int64_t window_ms,
+                                                     int64_t step_ms, int64_t version) {
+  if (step_ms < kMinute || window_ms / step_ms > 500) {
+    return Bad("step", "expected a step of at least a minute and at most 500 steps per window");
+  }
+  ASSIGN_OR_RETURN(EndpointStatus e, Endpoint(project, endpoint));
+  ASSIGN_OR_RETURN(MonitorConfig config, ConfigOf(e.record.id));
+  TrendReport out;
+  out.to_ms = NowMillis();
+  out.from_ms = out.to_ms - window_ms;
+  out.step_ms = step_ms;
+  ASSIGN_OR_RETURN(auto steps, Steps(e.record.id, out.from_ms, out.to_ms + kMinute, step_ms));
+  if (version == 0) {
+    int64_t most = 0;
+    for (const auto& [v, by_step] : steps) {
+      int64_t rows = 0;
+      for (const auto& [t, w] : by_step) rows += w.rows;
+      if (rows > most) {
+        most = rows;
+        version = v;
+      }
+    }
+  }
+  if (version == 0 && !e.serving.empty()) version = e.serving.front().version;
+  out.version = version;
+  auto ref = ReferenceFor(project.id, e.record.id, e.record.model_id, version);
+  out.reference = ref->description;
+  ASSIGN_OR_RETURN(EndpointPerformance perf,
+                   serving_->Performance(project, endpoint, window_ms, 100000, step_ms));
+  const EndpointPerformance::Version* fit = nullptr;
+  for (const auto& v : perf.versions) {
+    if (v.version == version) fit = &v;
+  }
+  if (config.value) out.value_name = config.value->name;
+  const auto& by_step = steps[version];
+  for (int64_t t = Floor(out.from_ms, step_ms); t <= out.to_ms; t += step_ms) {
+    TrendPoint p;
+    p.start_ms = t;
+    if (auto it = by_step.find(t); it != by_step.end() && it->second.rows > 0) {
+      DriftReport d;
+      CompareWindow(*ref, config, it->second, &d);
+      p.rows = d.rows;
+      p.features_checked = d.features_checked;
+      p.features_drifted = d.features_drifted;
+      p.share = d.share;
+      p.dataset_drift = d.dataset_drift;
+      for (const auto& f : d.features) {
+        p.feature_drift.emplace_back(f.name, f.test.value);
+        if (f.test.drifted) p.drifted.push_back(f.name);
+      }
+      p.multivariate = d.multivariate;
+      auto score = it->second.outputs.find("score");
+      if (!ref->calibration.empty() && score != it->second.outputs.end() &&
+          score->second.kll.count() > 0) {
+        const ml::CbpeEstimate est =
+            ml::EstimateBinary(ref->calibration, ml::FromSketch(score->second.kll));
+        p.estimated_auc = est.auc;
+        p.estimated_accuracy = est.accuracy;
+      }
+    }
+    if (fit != nullptr) {
+      for (const auto& st : fit->steps) {
+        if (st.start_ms != t) continue;
+        p.predictions = st.predictions;
+        p.labelled = st.labelled;
+        p.realised = st.metrics;
+        if (config.value && st.labelled > 0) {
+          double x = 0;
+          for (const auto& [o, n] : st.outcomes) {
+            auto v = config.value->per_outcome.find(o);
+            if (v != config.value->per_outcome.end()) x += v->second * static_cast<double>(n);
+          }
+          p.value = x;
+        }
+      }
+    }
+    out.points.push_back(std::move(p));
+  }
   return out;
 }
 

@@ -32,6 +32,7 @@
 #include "data/window_summary.h"
 #include "ml/cbpe.h"
 #include "ml/drift.h"
+#include "ml/multivariate_drift.h"
 #include "platform/batch_service.h"
 #include "platform/context.h"
 #include "platform/dataset_service.h"
@@ -58,6 +59,13 @@ struct MonitorConfig {
   std::map<std::string, Rule> rules;  // per feature
   double drift_share = 0.5;           // dataset drift when at least this share of features drift
   double max_null_rate = 0;  // a violation above the reference's null rate + this (0: +0.1)
+  // Business value derived from ground truth: a value per outcome of a labelled answer
+  // (binary: tp, fp, tn, fn; multi-class: correct, incorrect), summed as the KPI `name`.
+  struct ValueModel {
+    std::string name = "value";
+    std::map<std::string, double> per_outcome;
+  };
+  std::optional<ValueModel> value;
 
   Json ToJson() const;
   // Strict: unknown fields, wrong types and bad values are InvalidArgument naming the field.
@@ -86,6 +94,20 @@ struct FeatureDriftReport {
   std::vector<double> reference_shares, current_shares;
 };
 
+// Multivariate drift of a window: the mean PCA reconstruction error of its rows against the
+// band the reference's chunks of as many rows give (NannyML's data reconstruction drift).
+struct MultivariateDriftReport {
+  bool available = false;
+  std::string note;  // why there is none
+  int64_t rows = 0;  // rows of the window with an error
+  double error = 0;  // their mean reconstruction error
+  double reference_error = 0, lower = 0, upper = 0;
+  int64_t chunk_rows = 0, chunks = 0;  // the reference chunks behind the band
+  int components = 0, features = 0;
+  double explained_variance = 0;
+  bool drifted = false;  // outside [lower, upper]
+};
+
 struct DriftReport {
   int64_t from_ms = 0, to_ms = 0;
   int64_t version = 0;    // the version compared (the one that answered most, unless chosen)
@@ -97,6 +119,7 @@ struct DriftReport {
   double share = 0;
   double drift_share = 0.5;
   bool dataset_drift = false;
+  MultivariateDriftReport multivariate;
   std::string note;  // why nothing was compared (no traffic, no reference)
 };
 
@@ -141,11 +164,39 @@ struct KpiReport {
   int64_t from_ms = 0, to_ms = 0;
   struct Series {
     std::string name;
+    // Derived from ground truth by the monitor's value per outcome (else posted); the
+    // outcome counts behind the sum.
+    bool derived = false;
+    std::map<std::string, int64_t> outcomes;
     double sum = 0;
     int64_t count = 0;
     std::vector<std::pair<int64_t, double>> points;  // (ts, value), oldest first
   };
   std::vector<Series> series;
+};
+
+// Drift, fit and value over time: one point per step of the window (buckets land in the
+// step their start falls in; hour and day buckets of older data are as fine as it gets).
+struct TrendPoint {
+  int64_t start_ms = 0;
+  int64_t rows = 0;
+  int features_checked = 0, features_drifted = 0;
+  double share = 0;
+  bool dataset_drift = false;
+  std::vector<std::pair<std::string, double>> feature_drift;  // the method's figure
+  std::vector<std::string> drifted;                           // features that drift
+  MultivariateDriftReport multivariate;
+  std::optional<double> estimated_auc, estimated_accuracy;  // CBPE, binary models
+  int64_t predictions = 0, labelled = 0;                    // of the logged single-row answers
+  Json realised = Json::object();  // fit from ground truth (auc, accuracy, rmse…)
+  std::optional<double> value;     // the monitor's value per outcome, summed
+};
+struct TrendReport {
+  int64_t from_ms = 0, to_ms = 0, step_ms = 0;
+  int64_t version = 0;
+  std::string reference;
+  std::string value_name;          // the derived KPI, when the monitor has a value model
+  std::vector<TrendPoint> points;  // oldest first
 };
 
 // A batch schedule's runs, each input compared with the training data of the model version
@@ -227,6 +278,10 @@ class MonitoringService : public PredictionObserver {
                                                   absl::string_view endpoint, int64_t window_ms);
   absl::StatusOr<KpiReport> Kpis(const Project& project, absl::string_view endpoint,
                                  int64_t window_ms);
+  // Drift, multivariate drift, estimated and realised fit and derived value per step of
+  // the window, for one version (0: the one that answered most). At most 500 points.
+  absl::StatusOr<TrendReport> Trend(const Project& project, absl::string_view endpoint,
+                                    int64_t window_ms, int64_t step_ms, int64_t version = 0);
   // A batch schedule's recent runs (at most 20) against their models' training data.
   absl::StatusOr<BatchMonitorReport> BatchMonitoring(const Project& project,
                                                      absl::string_view schedule);
@@ -261,6 +316,19 @@ class MonitoringService : public PredictionObserver {
     std::map<std::string, ReferenceFeature> features, outputs;
     // Binary models: the holdout's scores calibrated against its labels (CBPE).
     ml::IsotonicCalibrator calibration;
+    // Multivariate drift: a PCA model of a sample of the reference rows in the served
+    // version's encoding. Categorical inputs are frequency-encoded (a category's share in the
+    // sample; a missing one is the most frequent's share), numeric missing values take the
+    // sample's mean.
+    struct Pca {
+      ml::PcaDriftModel model;
+      std::vector<size_t> columns;                 // signature position of each input
+      std::vector<std::vector<double>> frequency;  // per input: code -> share (empty: numeric)
+      std::vector<double> missing;                 // per categorical input: its missing value
+      std::vector<double> row_errors;              // of the sample, in sample order
+    };
+    std::optional<Pca> pca;
+    std::string pca_note;  // why there is no PCA model
     int64_t built_ms = 0;
   };
 
@@ -275,6 +343,14 @@ class MonitoringService : public PredictionObserver {
                                                                   int64_t model_id, int64_t version,
                                                                   const MonitorConfig& config);
   absl::StatusOr<MonitorConfig> ConfigOf(int64_t endpoint_id);
+  // A window's drift against a reference (the body of Drift, per step for Trend).
+  static void CompareWindow(const Reference& ref, const MonitorConfig& config,
+                            const WindowSummary& w, DriftReport* out);
+  // The summaries per version and step of [from, to) (step 0: one step).
+  absl::StatusOr<std::map<int64_t, std::map<int64_t, WindowSummary>>> Steps(int64_t endpoint_id,
+                                                                            int64_t from,
+                                                                            int64_t to,
+                                                                            int64_t step_ms);
   std::vector<std::string> ServedFeatures(const Project& project, const EndpointStatus& e);
   // Features that are categories (or booleans) in a served version's signature.
   std::set<std::string> CategoricalFeatures(const Project& project, const EndpointStatus& e);

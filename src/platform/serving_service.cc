@@ -900,7 +900,8 @@ absl::StatusOr<PredictionPage> ServingService::Predictions(const Project& projec
 
 absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& project,
                                                                 absl::string_view endpoint,
-                                                                int64_t window_ms, int64_t limit) {
+                                                                int64_t window_ms, int64_t limit,
+                                                                int64_t step_ms) {
   ASSIGN_OR_RETURN(PredictionPage page, Predictions(project, endpoint, limit));
   EndpointPerformance out;
   out.to_ms = NowMillis();
@@ -910,8 +911,10 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     EndpointPerformance::Version v;
     std::vector<std::string> classes;
     std::vector<float> labels, scores;  // scores: P(class 1) (binary), all probs (multi), value
+    std::vector<int64_t> times;         // of each labelled answer
     bool probabilities = true;
     std::vector<int64_t> delays_ms;  // of the answers with ground truth
+    std::map<int64_t, int64_t> step_predictions;
   };
   std::map<int64_t, Acc> by_version;
   std::string model_name;
@@ -926,6 +929,7 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     Acc& a = by_version[r.version];
     a.v.version = r.version;
     ++a.v.predictions;
+    if (step_ms > 0) ++a.step_predictions[r.ts - ((r.ts % step_ms) + step_ms) % step_ms];
     const bool classification = o.contains("classes");
     if (a.v.task.empty()) {
       a.classes = classification ? o["classes"].get<std::vector<std::string>>()
@@ -944,6 +948,7 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
       }
       a.labels.push_back(static_cast<float>(y));
       a.scores.push_back(o["predictions"][0].get<float>());
+      a.times.push_back(r.ts);
       ++a.v.labelled;
       continue;
     }
@@ -961,6 +966,7 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     } else {
       for (const auto& p : probs) a.scores.push_back(p.get<float>());
     }
+    a.times.push_back(r.ts);
     ++a.v.labelled;
   }
   for (auto& [version, a] : by_version) {
@@ -973,17 +979,78 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
       a.v.label_delay_p50_s = at(0.5);
       a.v.label_delay_p90_s = at(0.9);
     }
-    if (a.v.labelled > 0) {
-      if (a.v.task == "regression") {
-        a.v.metrics = ml::RegressionMetrics(a.labels, a.scores);
-      } else if (a.v.task == "binary") {
-        a.v.metrics = ml::BinaryMetrics(a.labels, a.scores);
-        for (const char* curve : {"roc", "pr", "calibration"}) a.v.metrics.erase(curve);
-      } else {
-        a.v.metrics = ml::MulticlassMetrics(a.labels, a.scores, static_cast<int>(a.classes.size()));
+    const std::string task = a.v.task;
+    const int k = static_cast<int>(a.classes.size());
+    // Realised metrics and outcomes of the labelled answers in [begin, end).
+    auto fit = [&a, &task, k](size_t begin, size_t end, Json* metrics,
+                              std::map<std::string, int64_t>* outcomes) {
+      const size_t width = task == "multiclass" ? static_cast<size_t>(k) : 1;
+      std::vector<float> labels(a.labels.begin() + static_cast<ptrdiff_t>(begin),
+                                a.labels.begin() + static_cast<ptrdiff_t>(end));
+      std::vector<float> scores(a.scores.begin() + static_cast<ptrdiff_t>(begin * width),
+                                a.scores.begin() + static_cast<ptrdiff_t>(end * width));
+      if (labels.empty()) {
+        *metrics = Json::object();
+        return;
       }
-    } else {
-      a.v.metrics = Json::object();
+      if (task == "regression") {
+        *metrics = ml::RegressionMetrics(labels, scores);
+        return;
+      }
+      if (task == "binary") {
+        *metrics = ml::BinaryMetrics(labels, scores);
+        for (const char* curve : {"roc", "pr", "calibration"}) metrics->erase(curve);
+        for (const char* o : {"tp", "fp", "tn", "fn"}) (*outcomes)[o] = 0;
+        for (size_t i = 0; i < labels.size(); ++i) {
+          const bool pos = scores[i] >= 0.5f, truth = labels[i] == 1;
+          ++(*outcomes)[pos ? (truth ? "tp" : "fp") : (truth ? "fn" : "tn")];
+        }
+        return;
+      }
+      *metrics = ml::MulticlassMetrics(labels, scores, k);
+      (*outcomes)["correct"] = 0;
+      (*outcomes)["incorrect"] = 0;
+      for (size_t i = 0; i < labels.size(); ++i) {
+        const float* p = scores.data() + i * width;
+        const size_t top = static_cast<size_t>(std::max_element(p, p + width) - p);
+        ++(*outcomes)[top == static_cast<size_t>(labels[i]) ? "correct" : "incorrect"];
+      }
+    };
+    fit(0, a.labels.size(), &a.v.metrics, &a.v.outcomes);
+    if (step_ms > 0) {
+      // The log reads newest first: order the labelled answers by time, then cut by step.
+      std::vector<size_t> order(a.times.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::vector<int64_t>& times = a.times;  // not a binding: the lambda captures it
+      std::stable_sort(order.begin(), order.end(),
+                       [&times](size_t x, size_t y) { return times[x] < times[y]; });
+      const size_t width = task == "multiclass" ? static_cast<size_t>(k) : 1;
+      std::vector<float> labels, scores;
+      std::vector<int64_t> sorted_times;
+      for (size_t i : order) {
+        labels.push_back(a.labels[i]);
+        sorted_times.push_back(a.times[i]);
+        for (size_t c = 0; c < width; ++c) scores.push_back(a.scores[i * width + c]);
+      }
+      a.labels = std::move(labels);
+      a.scores = std::move(scores);
+      auto floor = [step_ms](int64_t t) { return t - ((t % step_ms) + step_ms) % step_ms; };
+      std::map<int64_t, std::pair<size_t, size_t>> ranges;  // step -> labelled [begin, end)
+      for (size_t i = 0; i < sorted_times.size(); ++i) {
+        auto [it, fresh] = ranges.try_emplace(floor(sorted_times[i]), i, i + 1);
+        if (!fresh) it->second.second = i + 1;
+      }
+      for (const auto& [start, n] : a.step_predictions) {
+        EndpointPerformance::Version::Step st;
+        st.start_ms = start;
+        st.predictions = n;
+        st.metrics = Json::object();
+        if (auto r = ranges.find(start); r != ranges.end()) {
+          st.labelled = static_cast<int64_t>(r->second.second - r->second.first);
+          fit(r->second.first, r->second.second, &st.metrics, &st.outcomes);
+        }
+        a.v.steps.push_back(std::move(st));
+      }
     }
     auto v = registry_->GetVersion(project, model_name, absl::StrCat(version));
     a.v.holdout = v.ok() ? ParseJsonOr(v->manifest, Json::object()).value("metrics", Json::object())

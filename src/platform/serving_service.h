@@ -140,6 +140,17 @@ struct EndpointPerformance {
     Json estimated = nullptr;      // CBPE's estimate (MonitoringService::Performance)
     // From an answer to its ground truth, over the labelled answers (seconds).
     std::optional<double> label_delay_p50_s, label_delay_p90_s;
+    // Outcomes of the labelled answers: binary tp, fp, tn, fn (the second class positive,
+    // at P >= 0.5); multi-class correct, incorrect. Regression: none.
+    std::map<std::string, int64_t> outcomes;
+    // With a step: the same per step of time (answers by when they were given), oldest first.
+    struct Step {
+      int64_t start_ms = 0;
+      int64_t predictions = 0, labelled = 0;
+      Json metrics;  // realised (curves left out); {} without labels
+      std::map<std::string, int64_t> outcomes;
+    };
+    std::vector<Step> steps;
   };
   int64_t from_ms = 0, to_ms = 0;
   int64_t scanned = 0;  // log entries read (the newest `limit` at most)
@@ -263,9 +274,10 @@ class ServingService {
                                              int64_t limit);
   // Realised fit per version over the last `window_ms`, from at most the newest `limit` log
   // entries (shadow answers and multi-row requests are left out: a label belongs to one row).
+  // `step_ms` > 0 also fills each version's `steps`.
   absl::StatusOr<EndpointPerformance> Performance(const Project& project,
                                                   absl::string_view endpoint, int64_t window_ms,
-                                                  int64_t limit = 100000);
+                                                  int64_t limit = 100000, int64_t step_ms = 0);
   // Prediction log entries answered elsewhere (a `kade replica` named `replica`), all or
   // nothing; their endpoint_id is set here.
   absl::Status IngestLog(const RequestContext& ctx, const Project& project,

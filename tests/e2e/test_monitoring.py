@@ -293,3 +293,149 @@ def test_a_batch_schedule_is_monitored_against_the_training_data(ml):
     (b,) = [f for f in fleet if f["kind"] == "batch"]
     assert b["endpoint"] == "nightly" and b["drift"] == "amber" and "monthly_charges" in b["reason"]
     assert ml.admin("GET", f"{P}/batch/schedules/nope/monitoring").status == 404
+
+
+def _pca_error(ref_df, current):
+    """NannyML's data reconstruction, recomputed with scikit-learn: categories frequency-encoded
+    (a missing one as the most frequent's share), numeric gaps the reference mean, standardised,
+    PCA keeping 65 % of the variance; the per-row Euclidean reconstruction error."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+    n = len(ref_df)
+    share, mean = {}, {}
+    for f in ["plan", "region"]:
+        counts = {}
+        for v in ref_df[f]:
+            if v not in ("", "NA"):
+                counts[v] = counts.get(v, 0) + 1
+        share[f] = {k: c / n for k, c in counts.items()}
+    for f in NUMERIC:
+        mean[f] = column(ref_df, f).mean()
+
+    def encode(rows):
+        out = []
+        for r in rows:
+            x = []
+            for f in ["plan", "tenure_months", "monthly_charges", "support_calls", "region"]:
+                v = r[f]
+                if f in share:
+                    x.append(share[f].get(v, 0) if v is not None else max(share[f].values()))
+                else:
+                    x.append(mean[f] if v is None else v)
+            out.append(x)
+        return np.array(out, dtype=np.float64)
+
+    ref_rows = [{f: (None if v in ("", "NA") else (v if f in share else float(v)))
+                 for f, v in row.items()} for row in ref_df.to_dict("records")]
+    scaler = StandardScaler().fit(encode(ref_rows))
+    z_ref = scaler.transform(encode(ref_rows))
+    pca = PCA(n_components=0.65, svd_solver="full").fit(z_ref)
+
+    def errors(z):
+        return np.linalg.norm(z - pca.inverse_transform(pca.transform(z)), axis=1)
+    return errors(z_ref), errors(scaler.transform(encode(current))), pca.n_components_
+
+
+def test_multivariate_drift_equals_scikit_learn_and_flags_broken_structure(ml):
+    serve(ml, "mv")
+    df, rows = records()
+    ref_df = df[["plan", "tenure_months", "monthly_charges", "support_calls", "region"]]
+    same = [dict(r) for r in rows[:300]]
+    send(ml, "mv", same)
+
+    def report(n):
+        def get():
+            r = ml.admin("GET", f"{P}/endpoints/mv/monitoring/drift?window=1h")
+            assert r.status == 200, r.raw
+            return r.json if r.json["rows"] == n else None
+        return get
+    d = until(report(300))
+    assert d, "the window never held the 300 rows"
+    mv = d["multivariate"]
+    ref_err, cur_err, kept = _pca_error(ref_df, same)
+    assert mv["available"] and mv["method"] == "pca_reconstruction"
+    assert mv["components"] == kept and mv["features"] == 5 and mv["rows"] == 300
+    # Inputs travel as float32: equal to scikit-learn to 1e-5 relative.
+    assert mv["error"] == pytest.approx(cur_err.mean(), rel=1e-5)
+    assert mv["reference_error"] == pytest.approx(ref_err.mean(), rel=1e-5)
+    # The band: ten chunks of a tenth of the (whole, 600-row) reference sample, mean ± 3 std.
+    assert mv["chunk_rows"] == 60 and mv["chunks"] == 10
+    means = ref_err[:600].reshape(10, 60).mean(axis=1)
+    assert mv["upper"] == pytest.approx(means.mean() + 3 * means.std(), rel=1e-5)
+    assert mv["lower"] == pytest.approx(means.mean() - 3 * means.std(), rel=1e-5)
+    assert mv["drifted"] is False  # the reference's own rows
+
+    # Structure broken on purpose: charges follow tenure backwards and calls jump.
+    broken = []
+    for i, r in enumerate(rows[300:600]):
+        b = dict(r)
+        if b["tenure_months"] is not None:
+            b["monthly_charges"] = 150 - b["tenure_months"] * 2
+            b["support_calls"] = (b["tenure_months"] % 7) * 3
+        broken.append(b)
+    send(ml, "mv", broken)
+    d = until(report(600))
+    assert d
+    mv = d["multivariate"]
+    _, cur_err, _ = _pca_error(ref_df, same + broken)
+    assert mv["error"] == pytest.approx(cur_err.mean(), rel=1e-5)
+    assert mv["drifted"] is True and mv["error"] > mv["upper"]
+    # Alertable and on /metrics.
+    r = ml.admin("POST", f"{P}/alerts/rules", {"name": "mv-structure", "endpoint": "mv",
+                                               "metric": "multivariate_drift", "comparator": ">=",
+                                               "threshold": 1, "window": "1h"})
+    assert r.status == 201, r.raw
+    assert ml.admin("DELETE", f"{P}/alerts/rules/mv-structure").status in (200, 204)
+
+
+def test_value_per_outcome_and_trends_from_ground_truth(ml):
+    serve(ml, "val")
+    df, rows = records(90)
+    truth = df["churned"].tolist()
+    outcomes = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
+    for i, row in enumerate(rows):
+        r = ml.admin("POST", f"{P}/endpoints/val/predict", {"instances": [row]},
+                     headers={"X-Request-Id": f"val-{i:03d}"})
+        assert r.status == 200, r.raw
+        if i % 3 != 2:
+            pos = r.json["probabilities"][0][1] >= 0.5
+            truth_pos = str(truth[i]) == r.json["classes"][1]
+            outcomes[("tp" if truth_pos else "fp") if pos else ("fn" if truth_pos else "tn")] += 1
+    items = [{"request_id": f"val-{i:03d}", "label": str(truth[i])} for i in range(90) if i % 3 != 2]
+    assert ml.admin("POST", f"{P}/endpoints/val/feedback", {"items": items}).status == 200
+
+    mon = f"{P}/endpoints/val/monitoring/monitor"
+    for value, field in [({"tp": "x"}, "value.tp"), ({"bonus": 1}, "value.bonus"),
+                         ({"tp": 1, "correct": 2}, "value"), ({}, "value"),
+                         ({"name": "", "tp": 1}, "value.name"), ("cash", "value")]:
+        r = ml.admin("PUT", mon, {"value": value})
+        assert r.status == 400 and field in r.error["message"], (value, r.raw)
+    value = {"name": "margin", "tp": 120, "fp": -10, "tn": 0, "fn": -50}
+    r = ml.admin("PUT", mon, {"value": value})
+    assert r.status == 200 and r.json["config"]["value"] == value, r.raw
+
+    k = ml.admin("GET", f"{P}/endpoints/val/monitoring/kpis?window=1h").json["kpis"]
+    (margin,) = [s for s in k if s["name"] == "margin"]
+    assert margin["source"] == "ground_truth" and margin["outcomes"] == outcomes
+    expect = 120 * outcomes["tp"] - 10 * outcomes["fp"] - 50 * outcomes["fn"]
+    assert margin["sum"] == pytest.approx(expect) and margin["count"] == 60
+
+    def trend():
+        t = ml.admin("GET", f"{P}/endpoints/val/monitoring/trend?window=1h&step=5m")
+        assert t.status == 200, t.raw
+        return t.json if sum(p["rows"] for p in t.json["points"]) == 90 else None
+    t = until(trend)
+    assert t and t["step"] == "5m" and t["value_name"] == "margin"
+    assert 12 <= len(t["points"]) <= 13
+    assert sum(p["labelled"] for p in t["points"]) == 60
+    assert sum(p["predictions"] for p in t["points"]) == 90
+    assert sum(p["value"] or 0 for p in t["points"]) == pytest.approx(expect)
+    busy = [p for p in t["points"] if p["rows"]]
+    assert all(p["features_checked"] == 5 and p["estimated_auc"] is not None for p in busy)
+    assert all(p["reconstruction_error"] is not None for p in busy)
+    for bad, field in [("step=soon", "step"), ("window=30d&step=1m", "step"), ("window=x", "window")]:
+        r = ml.admin("GET", f"{P}/endpoints/val/monitoring/trend?{bad}")
+        assert r.status == 400 and field in r.error["message"], (bad, r.raw)
+    # Viewers read trends; the value model is an editor's change (checked with the monitor).
+    r = ml.admin("PUT", mon, {"value": None})
+    assert r.status == 200 and "value" not in r.json["config"]
