@@ -243,7 +243,12 @@ Json FleetToJson(const std::vector<FleetEntry>& fleet) {
                        {"features_checked", f.features_checked},
                        {"violations", f.violations},
                        {"alerts_firing", f.alerts_firing},
-                       {"reason", f.reason}});
+                       {"reason", f.reason},
+                       {"fit", f.fit.empty() ? "grey" : f.fit},
+                       {"fit_label", f.fit_label},
+                       {"multivariate_drift", f.multivariate_drift},
+                       {"value_name", f.value_name},
+                       {"value", f.value ? Json(*f.value) : Json(nullptr)}});
   }
   return Json{{"endpoints", out}};
 }

@@ -301,8 +301,9 @@ void RegisterMonitoringRoutes(Router& r) {
           return HttpResponse::MakeJson(200, FleetToJson(fleet));
         })
       .Doc(
-          "Every endpoint of every project the caller can see, with health, drift and quality "
-          "as green/amber/red, most in need of attention first",
+          "Every endpoint and batch schedule of every project the caller can see, with health, "
+          "drift, quality and fit as green/amber/red, value and firing alerts, most in need of "
+          "attention first",
           S::Obj({{"endpoints", S::Arr(S::Obj({{"project", S::Str()},
                                                {"endpoint", S::Str()},
                                                {"model", S::Str()},
@@ -317,6 +318,12 @@ void RegisterMonitoringRoutes(Router& r) {
                                                {"features_drifted", S::Int()},
                                                {"features_checked", S::Int()},
                                                {"violations", S::Int()},
+                                               {"alerts_firing", S::Int()},
+                                               {"fit", S::Str()},
+                                               {"fit_label", S::Str()},
+                                               {"multivariate_drift", S::Bool()},
+                                               {"value_name", S::Str()},
+                                               {"value", S::Num()},
                                                {"reason", S::Str()}}))}}))
       .Tag("monitoring")
       .blocking = true;

@@ -1468,6 +1468,57 @@ std::vector<FleetEntry> MonitoringService::Fleet(const std::vector<Project>& pro
                                          " features drifted (", absl::StrJoin(names, ", "), ")"));
         }
       }
+      if (drift.ok() && drift->multivariate.drifted) {
+        f.multivariate_drift = true;
+        if (f.drift == "green" || f.drift == "grey") f.drift = "amber";
+        reasons.push_back(absl::StrFormat(
+            "multivariate drift (reconstruction error %.3g, band %.3g-%.3g)",
+            drift->multivariate.error, drift->multivariate.lower, drift->multivariate.upper));
+      }
+      // Fit: realised (else estimated) against the training holdout, for the busiest version.
+      f.fit = "grey";
+      if (auto perf = Performance(project, e.record.name, kDay); perf.ok()) {
+        const EndpointPerformance::Version* best = nullptr;
+        for (const auto& v : perf->versions) {
+          if (best == nullptr || v.predictions > best->predictions) best = &v;
+        }
+        if (best != nullptr) {
+          auto num = [](const Json& j, const char* k) -> std::optional<double> {
+            if (j.is_object() && j.contains(k) && j[k].is_number()) return j[k].get<double>();
+            return std::nullopt;
+          };
+          const bool regression = best->task == "regression";
+          const char* metric = regression ? "rmse" : best->task == "binary" ? "auc" : "accuracy";
+          std::optional<double> now = num(best->metrics, metric),
+                                holdout = num(best->holdout, metric);
+          std::string how = metric;
+          if (!now && best->estimated.is_object()) {
+            now = num(best->estimated, metric);
+            how = absl::StrCat("estimated ", metric);
+          }
+          if (now) {
+            f.fit_label = holdout ? absl::StrFormat("%s %.3f (holdout %.3f)", how, *now, *holdout)
+                                  : absl::StrFormat("%s %.3f", how, *now);
+            f.fit = "green";
+            if (holdout) {
+              // Worse by: AUC/accuracy points lost; RMSE growth as a share of the holdout's.
+              const double worse =
+                  regression ? (*now - *holdout) / std::max(1e-12, *holdout) : *holdout - *now;
+              const double amber = regression ? 0.2 : 0.05, red = regression ? 0.5 : 0.1;
+              f.fit = worse > red ? "red" : worse > amber ? "amber" : "green";
+              if (worse > amber) reasons.push_back(absl::StrCat("fit: ", f.fit_label));
+            }
+          }
+        }
+      }
+      if (auto k = Kpis(project, e.record.name, kDay); k.ok() && !k->series.empty()) {
+        const KpiReport::Series* s = &k->series.front();
+        for (const auto& x : k->series) {
+          if (x.derived) s = &x;
+        }
+        f.value_name = s->name;
+        f.value = s->sum;
+      }
       auto quality = Quality(project, e.record.name, kDay);
       if (!quality.ok() || quality->requests + quality->refused == 0) {
         f.quality = "grey";
@@ -1477,7 +1528,7 @@ std::vector<FleetEntry> MonitoringService::Fleet(const std::vector<Project>& pro
         if (f.violations > 0) reasons.push_back(absl::StrCat(f.violations, " quality violations"));
       }
       f.status = f.health;
-      for (const auto* s : {&f.drift, &f.quality}) {
+      for (const auto* s : {&f.drift, &f.quality, &f.fit}) {
         if (rank(*s) > rank(f.status)) f.status = *s;
       }
       f.reason = absl::StrJoin(reasons, "; ");

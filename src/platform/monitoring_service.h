@@ -224,7 +224,11 @@ struct FleetEntry {
   std::string kind = "endpoint";  // endpoint | batch (a schedule; `endpoint` holds its name)
   std::string project, endpoint, model;
   bool ready = false;
-  std::string health, drift, quality;  // green | amber | red | grey (no data)
+  std::string health, drift, quality, fit;  // green | amber | red | grey (no data)
+  std::string fit_label;                    // "auc 0.71 (holdout 0.83)", "estimated auc …"
+  bool multivariate_drift = false;
+  std::string value_name;  // the endpoint's KPI (derived from ground truth first), 24 h
+  std::optional<double> value;
   std::string status;                  // the worst of them
   int64_t requests = 0;                // in the last hour
   double error_rate = 0, p99_ms = 0;

@@ -106,10 +106,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
                                        ServingOptions{10000, config.prediction_retention_days});
   p->batch = std::make_unique<BatchService>(p->store.get(), p->jobs.get(), p->registry.get(),
                                             p->datasets.get());
-  p->monitoring =
-      std::make_unique<MonitoringService>(p->store.get(), p->registry.get(), p->datasets.get(),
-                                          p->serving.get(), p->batch.get(),
-                                          config.prediction_retention_days);
+  p->monitoring = std::make_unique<MonitoringService>(
+      p->store.get(), p->registry.get(), p->datasets.get(), p->serving.get(), p->batch.get(),
+      config.prediction_retention_days);
   p->alerts = std::make_unique<AlertService>(p->store.get(), p->monitoring.get(), p->serving.get(),
                                              p->registry.get(), p->training.get());
   return p;
@@ -319,6 +318,12 @@ absl::Status Platform::FinishDemo(const std::atomic<bool>& stop) {
       kpis.push_back({0, "retained_revenue_eur", now - d * 86400000LL, 1200.0 - 90 * d, ""});
     }
     RETURN_IF_ERROR(monitoring->PostKpis(as_alice, demo, "churn-api", kpis));
+    // Value derived from ground truth: a churner caught and kept is worth a year of margin,
+    // a needless retention offer costs its discount, a churner missed is lost.
+    MonitorConfig watch;
+    watch.value =
+        MonitorConfig::ValueModel{"churn_value_eur", {{"tp", 120}, {"fp", -10}, {"fn", -200}}};
+    RETURN_IF_ERROR(monitoring->Put(as_alice, demo, "churn-api", watch).status());
     // Alert rules: one on the drifting price (it fires within a minute), one on errors.
     AlertRuleSpec price;
     price.name = "price-drift";

@@ -406,6 +406,12 @@ test('monitoring: the fleet shows the drifting demo endpoint and its firing aler
   assert.match(await page.textContent('[data-testid=violations-table]'), /plan/);
   await page.waitForSelector('[data-testid=health-total] >> text=availability');
   await page.waitForSelector('[data-testid=kpi-table] >> text=retained_revenue_eur');
+  // Value per outcome from the late ground truth, multivariate drift and the trends.
+  await page.waitForSelector('[data-testid=kpi-table] >> text=churn_value_eur');
+  assert.match(await page.textContent('[data-testid=kpi-table]'), /ground truth \(fn \d+, fp \d+, tn \d+, tp \d+\)/);
+  await page.waitForSelector('[data-testid=multivariate] >> text=mean error');
+  await page.waitForSelector('[data-testid=trend] canvas');
+  assert.match(await page.textContent('[data-testid=trend]'), /Reconstruction error/);
   // Act on the firing alert, add a rule, and change the monitor.
   await page.waitForSelector('[data-testid=alerts-table] tr[data-alert=price-drift] >> text=firing');
   await page.click('[data-testid=alerts-table] tr[data-alert=price-drift] >> text=Acknowledge');
@@ -425,6 +431,10 @@ test('monitoring: the fleet shows the drifting demo endpoint and its firing aler
   await page.fill('input[aria-label="Threshold for plan"]', '-1');
   await page.click('[data-testid=monitor-form] button[type=submit]');
   await page.waitForSelector('[data-testid=monitor-form] [role=alert] >> text=rules.plan.threshold');
+  await page.fill('input[aria-label="Threshold for plan"]', '');
+  await page.fill('input[aria-label="Value per outcome"]', 'tp=120, fp=lots');
+  await page.click('[data-testid=monitor-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=monitor-form] [role=alert] >> text=value.fp');
   await page.close();
 });
 

@@ -14,6 +14,7 @@ interface FleetEntry {
   kind: string; project: string; endpoint: string; model: string; ready: boolean; status: string; health: string; drift: string;
   quality: string; requests_1h: number; error_rate_1h: number; p99_ms_1h: number; features_drifted: number;
   features_checked: number; violations: number; alerts_firing: number; reason: string;
+  fit: string; fit_label: string; multivariate_drift: boolean; value_name: string; value: number | null;
 }
 interface AlertRule {
   name: string; endpoint: string; metric: string; feature?: string; comparator: string; threshold: number; window: string;
@@ -28,16 +29,25 @@ interface FeatureDrift {
 interface Drift {
   window: string; version: number; reference: string; rows: number; features: FeatureDrift[]; outputs: FeatureDrift[];
   drift: { features_checked: number; features_drifted: number; share: number; drift_share: number; dataset_drift: boolean };
+  multivariate: { available: boolean; note?: string; rows?: number; error?: number; lower?: number; upper?: number;
+    reference_error?: number; components?: number; features?: number; explained_variance?: number; chunk_rows?: number; drifted?: boolean };
   note?: string;
 }
+interface TrendPoint {
+  start: string; rows: number; share: number; dataset_drift: boolean; drifted: string[];
+  reconstruction_error: number | null; reconstruction_band?: [number, number]; estimated_auc: number | null;
+  predictions: number; labelled: number; realised: Record<string, number>; value: number | null;
+}
+interface Trend { window: string; step: string; version: number; value_name?: string; points: TrendPoint[] }
 interface Violation { feature_name: string; constraint_check_type: string; description: string }
 interface Quality { rows: number; requests: number; refused: number; violations: Violation[]; refusal_examples: string[];
   features: { name: string; null_rate: number; out_of_range: number; type_errors: number; unseen_categories: number; min: number | null; max: number | null; reference_min: number | null; reference_max: number | null }[] }
 interface HealthPoint { time: string; requests: number; errors: number; availability: number; p50_ms: number; p99_ms: number }
 interface Health { step: string; versions: { version: number; points: HealthPoint[] }[]; total: Omit<HealthPoint, 'time'> & { error_rate: number } }
-interface Kpis { kpis: { name: string; sum: number; count: number; points: { time: string; value: number }[] }[] }
+interface Kpis { kpis: { name: string; sum: number; count: number; source: string; outcomes?: Record<string, number>; points: { time: string; value: number }[] }[] }
 interface MonitorConfig { reference: string; dataset?: string; dataset_version?: string; features: string[]; windows: string[];
-  rules: Record<string, { method?: string; threshold?: number }>; drift_share: number }
+  rules: Record<string, { method?: string; threshold?: number }>; drift_share: number;
+  value?: Record<string, number | string> }
 interface Monitor { endpoint: string; default: boolean; config: MonitorConfig; served_features: string[]; updated_by?: string; updated_at?: string }
 
 const WINDOWS = ['1h', '24h', '7d', '30d'];
@@ -59,7 +69,7 @@ export function FleetPage() {
         {rows && rows.length === 0 && <p class="muted">No endpoints yet. Create one under Endpoints; it is monitored from its first request.</p>}
         {rows && rows.length > 0 && (
           <table class="table" data-testid="fleet-table">
-            <thead><tr><th>Endpoint or schedule</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Alerts</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
+            <thead><tr><th>Endpoint or schedule</th><th>Model</th><th>Status</th><th>Health</th><th>Drift</th><th>Quality</th><th>Fit</th><th>Value (24 h)</th><th>Alerts</th><th>Requests (1 h)</th><th>p99 (ms)</th><th>Needs attention</th></tr></thead>
             <tbody>
               {rows.map((e) => {
                 const href = e.kind === 'batch' ? `#/batch/${encodeURIComponent(e.project)}`
@@ -72,6 +82,8 @@ export function FleetPage() {
                     <td><Light value={e.health} /></td>
                     <td><Light value={e.drift} label={e.features_checked ? `${e.features_drifted}/${e.features_checked}` : undefined} /></td>
                     <td><Light value={e.quality} label={e.quality === 'grey' ? undefined : `${e.violations}`} /></td>
+                    <td><Light value={e.fit ?? 'grey'} label={e.fit_label || undefined} /></td>
+                    <td>{e.value !== null && e.value !== undefined ? `${e.value_name} ${fmtNumber(e.value)}` : '—'}</td>
                     <td>{e.alerts_firing > 0 ? <span class="badge bad">{e.alerts_firing} firing</span> : '—'}</td>
                     <td>{e.requests_1h}</td>
                     <td>{e.requests_1h ? e.p99_ms_1h.toFixed(2) : '—'}</td>
@@ -124,6 +136,8 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
   const [reference, setReference] = useState(c.reference);
   const [dataset, setDataset] = useState(c.dataset ?? '');
   const [dsVersion, setDsVersion] = useState(c.dataset_version ?? 'latest');
+  const [valueName, setValueName] = useState(String(c.value?.name ?? ''));
+  const [valueText, setValueText] = useState(Object.entries(c.value ?? {}).filter(([k]) => k !== 'name').map(([k, v]) => `${k}=${v}`).join(', '));
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const save = async (e: Event) => {
@@ -136,6 +150,15 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
       drift_share: Number(share), reference,
     };
     if (reference === 'dataset') Object.assign(body, { dataset, dataset_version: dsVersion });
+    if (valueText.trim()) {
+      // "tp=120, fp=-10": each outcome's value; the server checks names and numbers.
+      const v: Record<string, unknown> = { name: valueName || 'value' };
+      for (const part of valueText.split(/[,;\s]+/).filter(Boolean)) {
+        const [k, x] = part.split('=');
+        v[k] = x === undefined || x.trim() === '' || Number.isNaN(Number(x)) ? x : Number(x);
+      }
+      body.value = v;
+    }
     try {
       await api('PUT', `${props.url}/monitoring/monitor`, body);
       setSaved(true);
@@ -163,6 +186,10 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
         {reference === 'dataset' && <label>Version <input aria-label="Reference version" value={dsVersion} onInput={(e) => setDsVersion((e.target as HTMLInputElement).value)} /></label>}
         <label>Dataset drift when at least this share drifts <input aria-label="Drift share" value={share} size={4} onInput={(e) => setShare((e.target as HTMLInputElement).value)} /></label>
       </div>
+      <div class="row">
+        <label>Business value KPI <input aria-label="Value name" size={10} placeholder="value" value={valueName} onInput={(e) => setValueName((e.target as HTMLInputElement).value)} /></label>
+        <label>per outcome of a labelled answer <input aria-label="Value per outcome" size={36} placeholder="tp=120, fp=-10, tn=0, fn=-50 (or correct=…, incorrect=…)" value={valueText} onInput={(e) => setValueText((e.target as HTMLInputElement).value)} /></label>
+      </div>
       <table class="table">
         <thead><tr><th>Watched</th><th>Feature</th><th>Method (default: by reference size)</th><th>Threshold</th></tr></thead>
         <tbody>
@@ -187,7 +214,8 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
 }
 
 const METRICS = ['dataset_drift', 'drift_share', 'feature_drift', 'feature_drifted', 'error_rate', 'availability', 'p99_ms',
-  'requests', 'violations', 'kpi', 'auc', 'accuracy', 'rmse'];
+  'requests', 'violations', 'kpi', 'auc', 'accuracy', 'rmse', 'estimated_auc', 'estimated_accuracy', 'multivariate_drift',
+  'reconstruction_error'];
 
 function Alerts(props: { project: string; endpoint: string; features: string[] }) {
   const url = `${base(props.project)}/alerts`;
@@ -257,6 +285,40 @@ function Alerts(props: { project: string; endpoint: string; features: string[] }
   );
 }
 
+// Drift, multivariate drift, fit (estimated and realised) and value per step of the window.
+function TrendCard(props: { trend: Trend | null | undefined; error: unknown }) {
+  const t = props.trend;
+  const x = (p: TrendPoint) => p.start.slice(5, 16).replace('T', ' ');
+  const pts = t?.points ?? [];
+  const line = (label: string, y: (p: TrendPoint) => number | null | undefined) => ({ label, points: pts.map((p) => ({ x: x(p), y: y(p) ?? null })) });
+  const busy = pts.some((p) => p.rows > 0);
+  const fit = pts.some((p) => p.estimated_auc !== null || p.realised.auc !== undefined);
+  const rmse = pts.some((p) => p.realised.rmse !== undefined);
+  const value = pts.some((p) => p.value !== null);
+  return (
+    <Card title="Trends">
+      <ErrorBox error={props.error as string | null} />
+      {t && !busy && <p class="muted">No logged traffic in this window.</p>}
+      {t && busy && <div data-testid="trend">
+        <p class="hint">Version v{t.version}, one point per {t.step}.</p>
+        <h3>Share of features drifting</h3>
+        <LineChart categorical height={160} series={[line('share drifting', (p) => (p.rows ? p.share : null))]} />
+        {pts.some((p) => p.reconstruction_error !== null) && <>
+          <h3>Reconstruction error (multivariate drift) and its expected band</h3>
+          <LineChart categorical height={160} series={[line('error', (p) => p.reconstruction_error),
+            line('upper', (p) => p.reconstruction_band?.[1]), line('lower', (p) => p.reconstruction_band?.[0])]} />
+        </>}
+        {fit && <>
+          <h3>AUC: estimated (CBPE) and realised from ground truth</h3>
+          <LineChart categorical height={160} series={[line('estimated', (p) => p.estimated_auc), line('realised', (p) => p.realised.auc)]} />
+        </>}
+        {rmse && <><h3>RMSE from ground truth</h3><LineChart categorical height={160} series={[line('rmse', (p) => p.realised.rmse)]} /></>}
+        {value && <><h3>Value ({t.value_name}) per {t.step}</h3><LineChart categorical height={160} series={[line(t.value_name ?? 'value', (p) => p.value)]} /></>}
+      </div>}
+    </Card>
+  );
+}
+
 export function EndpointMonitoring(props: { project: string; name: string }) {
   const url = `${base(props.project)}/endpoints/${encodeURIComponent(props.name)}`;
   const [window, setWindow] = useState('24h');
@@ -264,6 +326,7 @@ export function EndpointMonitoring(props: { project: string; name: string }) {
   const quality = useResource<Quality>(`${url}/monitoring/quality?window=${window}`, { pollMs: 15000 });
   const health = useResource<Health>(`${url}/monitoring/health?window=${window}`, { pollMs: 15000 });
   const kpis = useResource<Kpis>(`${url}/monitoring/kpis?window=${window}`);
+  const trend = useResource<Trend>(`${url}/monitoring/trend?window=${window}`, { pollMs: 30000 });
   const monitor = useResource<Monitor>(`${url}/monitoring/monitor`);
   const [selected, setSelected] = useState<string | null>(null);
   const [kpiName, setKpiName] = useState('revenue');
@@ -309,7 +372,18 @@ export function EndpointMonitoring(props: { project: string; name: string }) {
         {d?.note && <p class="hint">{d.note}</p>}
         {d && d.features.length > 0 && <DriftTable rows={d.features} selected={pick?.name ?? null} onSelect={setSelected} testid="drift-table" />}
         {pick && <><h3>{pick.name}: reference against current</h3><DriftChart f={pick} /></>}
+        {d && (
+          <p data-testid="multivariate">
+            <strong>Multivariate drift</strong> (PCA reconstruction error):{' '}
+            {d.multivariate.available
+              ? <>{d.multivariate.drifted ? <span class="badge bad">drift</span> : <span class="badge ok">ok</span>}{' '}
+                mean error {fmtNumber(d.multivariate.error!)} over {d.multivariate.rows} rows; expected {fmtNumber(d.multivariate.lower!)}–{fmtNumber(d.multivariate.upper!)}
+                {' '}(reference chunks of {d.multivariate.chunk_rows} rows; {d.multivariate.components} of {d.multivariate.features} components keep {(100 * d.multivariate.explained_variance!).toFixed(0)}% of the variance).</>
+              : <span class="muted">{d.multivariate.note}</span>}
+          </p>
+        )}
       </Card>
+      <TrendCard trend={trend.data} error={trend.error} />
       {d && d.outputs.length > 0 && (
         <Card title="Prediction drift">
           <DriftTable rows={d.outputs} selected={pick?.name ?? null} onSelect={setSelected} testid="output-drift-table" />
@@ -337,8 +411,9 @@ export function EndpointMonitoring(props: { project: string; name: string }) {
         {(kpis.data?.kpis ?? []).length === 0 && <p class="muted">No KPI values in this window.</p>}
         {(kpis.data?.kpis ?? []).length > 0 && (
           <table class="table" data-testid="kpi-table">
-            <thead><tr><th>KPI</th><th>Sum</th><th>Values</th></tr></thead>
-            <tbody>{kpis.data!.kpis.map((k) => <tr><td>{k.name}</td><td>{fmtNumber(k.sum)}</td><td>{k.count}</td></tr>)}</tbody>
+            <thead><tr><th>KPI</th><th>Sum</th><th>Values</th><th>Source</th></tr></thead>
+            <tbody>{kpis.data!.kpis.map((k) => <tr><td>{k.name}</td><td>{fmtNumber(k.sum)}</td><td>{k.count}</td>
+              <td>{k.source === 'ground_truth' ? `ground truth (${Object.entries(k.outcomes ?? {}).map(([o, n]) => `${o} ${n}`).join(', ')})` : 'posted'}</td></tr>)}</tbody>
           </table>
         )}
         <form class="row" onSubmit={postKpi}>
