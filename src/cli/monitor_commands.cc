@@ -67,12 +67,16 @@ void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
           for (const auto& e : r["endpoints"]) {
             rows.push_back({absl::StrCat(JsonCell(e["project"]), "/", JsonCell(e["endpoint"])),
                             JsonCell(e["status"]), JsonCell(e["health"]), JsonCell(e["drift"]),
-                            JsonCell(e["quality"]), e["requests_1h"].dump(), Fig(e["p99_ms_1h"], 2),
+                            JsonCell(e["quality"]), JsonCell(e.value("fit", Json("grey"))),
+                            e["requests_1h"].dump(), Fig(e["p99_ms_1h"], 2),
+                            e.value("value", Json()).is_number()
+                                ? absl::StrCat(JsonCell(e["value_name"]), " ", Fig(e["value"]))
+                                : "-",
                             JsonCell(e["reason"])});
           }
-          PrintTable(
-              {"ENDPOINT", "STATUS", "HEALTH", "DRIFT", "QUALITY", "REQ/1H", "P99 MS", "WHY"},
-              rows);
+          PrintTable({"ENDPOINT", "STATUS", "HEALTH", "DRIFT", "QUALITY", "FIT", "REQ/1H", "P99 MS",
+                      "VALUE/24H", "WHY"},
+                     rows);
           return absl::OkStatus();
         });
       });
@@ -101,6 +105,51 @@ void AddMonitorCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
       std::cout << "dataset drift: " << (d["dataset_drift"].get<bool>() ? "YES" : "no") << " ("
                 << d["features_drifted"].dump() << " of " << d["features_checked"].dump()
                 << " features drifted; threshold share " << Fig(d["drift_share"]) << ")\n";
+      const Json& mv = r["multivariate"];
+      if (mv.value("available", false)) {
+        std::cout << "multivariate drift: " << (mv["drifted"].get<bool>() ? "YES" : "no")
+                  << " (reconstruction error " << Fig(mv["error"]) << ", expected "
+                  << Fig(mv["lower"]) << " to " << Fig(mv["upper"]) << ")\n";
+      } else {
+        std::cout << "multivariate drift: " << JsonCell(mv.value("note", Json("-"))) << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  static std::string step;
+  auto* trend = mon->add_subcommand(
+      "trend", "Drift, reconstruction error, estimated and realised fit and value per step");
+  trend->add_option("endpoint", name, "Endpoint name")->required();
+  trend->add_option("--window,-w", window, "1h, 24h, 7d, 30d or seconds")->capture_default_str();
+  trend->add_option("--step", step, "Width of a point: 5m, 1h, 1d (default 1h up to 24 h)");
+  trend->add_option("--version", version, "Version (default: the busiest)");
+  trend->callback([=] {
+    run(true, [&](Client& c) -> absl::Status {
+      std::string url = absl::StrCat(Monitoring(project, name), "/trend?window=", window);
+      if (!step.empty()) absl::StrAppend(&url, "&step=", step);
+      if (version > 0) absl::StrAppend(&url, "&version=", version);
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", url));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::cout << "version " << r["version"].dump() << ", one point per " << JsonCell(r["step"])
+                << "\n";
+      auto fig = [](const Json& j) { return j.is_number() ? Fig(j) : std::string("-"); };
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& p : r["points"]) {
+        if (p["rows"].get<int64_t>() == 0 && p["labelled"].get<int64_t>() == 0) continue;
+        rows.push_back(
+            {JsonCell(p["start"]), p["rows"].dump(),
+             absl::StrCat(p["features_drifted"].dump(), "/", p["features_checked"].dump()),
+             fig(p["reconstruction_error"]), p.value("multivariate_drift", false) ? "YES" : "no",
+             fig(p["estimated_auc"]), fig(p["realised"].value("auc", Json())),
+             fig(p["realised"].value("rmse", Json())), p["labelled"].dump(), fig(p["value"])});
+      }
+      PrintTable({"START", "ROWS", "DRIFTED", "RECON ERR", "MV DRIFT", "EST AUC", "AUC", "RMSE",
+                  "LABELLED", "VALUE"},
+                 rows);
       return absl::OkStatus();
     });
   });

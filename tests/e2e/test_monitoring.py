@@ -222,7 +222,8 @@ def test_the_fleet_lists_what_needs_attention_first(ml):
 
     def fleet():
         f = ml.admin("GET", "/api/v1/monitoring/fleet").json["endpoints"]
-        return f if len(f) == 2 and f[0]["drift"] == "red" else None
+        # Request counts reach health with the next flush (every 5 s).
+        return f if len(f) == 2 and f[0]["drift"] == "red" and f[1]["health"] != "grey" else None
     f = until(fleet)
     assert f, ml.admin("GET", "/api/v1/monitoring/fleet").raw
     assert f[0]["endpoint"] == "wild" and f[0]["status"] == "red"
@@ -244,8 +245,12 @@ def test_kade_monitor_cli(ml, tmpdir_path):
         return ml.cli("monitor", *args, env={"KADE_PROJECT": "ml"})
     out = until(lambda: (lambda o: o if "DRIFT" in o.stdout else None)(cli("drift", "cli", "-w", "1h")))
     assert out and "support_calls" in out.stdout and "dataset drift" in out.stdout
+    assert "multivariate drift: " in out.stdout
+    out = cli("trend", "cli", "-w", "1h", "--step", "5m")
+    assert out.returncode == 0 and "RECON ERR" in out.stdout and "one point per 5m" in out.stdout, out.stderr
+    assert cli("trend", "cli", "--step", "soon").returncode != 0
     out = cli("status")
-    assert out.returncode == 0 and "ml/cli" in out.stdout, out.stderr
+    assert out.returncode == 0 and "ml/cli" in out.stdout and "VALUE/24H" in out.stdout, out.stderr
     assert cli("quality", "cli").returncode == 0
     out = cli("health", "cli")
     assert out.returncode == 0 and "availability" in out.stdout, out.stderr
