@@ -15,6 +15,7 @@
 
 #include "data/window_summary.h"
 #include "ml/drift.h"
+#include "ml/multivariate_drift.h"
 
 using Clock = std::chrono::steady_clock;
 static double Secs(Clock::time_point a) {
@@ -103,6 +104,31 @@ int main(int argc, char** argv) {
               encode_s, decode_s, merge_s, drift_s);
   std::printf("kade_query_s %.4f\n", decode_s + merge_s + drift_s);
   std::printf("kade_drifted %d\n", drifted);
+  // Multivariate drift on the log writer: fit on the first 10,000 reference rows (as a
+  // reference build does), then each current row's reconstruction error into a summary.
+  {
+    const size_t sample = std::min<size_t>(rows, 10000);
+    std::vector<std::vector<double>> fit(sample, std::vector<double>(features));
+    for (size_t r = 0; r < sample; ++r) {
+      for (size_t f = 0; f < features; ++f) fit[r][f] = ref[f * rows + r];
+    }
+    auto tf = std::chrono::steady_clock::now();
+    auto model = kade::ml::FitPcaDrift(fit);
+    const double fit_s = Secs(tf);
+    if (!model.ok()) return 1;
+    std::vector<double> row(features);
+    kade::FeatureSummary errors;
+    tf = std::chrono::steady_clock::now();
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t f = 0; f < features; ++f) row[f] = cur[f * rows + r];
+      errors.AddNumber(kade::ml::RowReconstructionError(*model, row.data()));
+    }
+    const double pca_s = Secs(tf);
+    std::printf("kade_pca_fit_s %.4f\nkade_pca_s %.4f\nkade_pca_ns_per_row %.1f\n", fit_s, pca_s,
+                pca_s * 1e9 / static_cast<double>(rows));
+    std::printf("kade_pca_components %d\nkade_pca_error %.6f\n", model->kept,
+                errors.sum / static_cast<double>(errors.count));
+  }
   std::printf("kade_ks");
   for (const auto& t : tests) std::printf(" %.5f", t.stats.at("ks_statistic"));
   std::printf("\nkade_psi");

@@ -28,3 +28,18 @@ for f in range(features):
 print(f"peer_s {time.perf_counter() - t0:.3f}")
 print("peer_ks " + " ".join(f"{v:.5f}" for v in ks))
 print("peer_psi " + " ".join(f"{v:.5f}" for v in psi))
+
+# Multivariate drift as NannyML computes it: scikit-learn StandardScaler + PCA(0.65) fitted on
+# the first 10,000 reference rows, then every current row reconstructed.
+from sklearn.decomposition import PCA  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+fit = ref[:, :10000].T.astype(np.float64)
+scaler = StandardScaler().fit(fit)
+pca = PCA(n_components=0.65, svd_solver="full").fit(scaler.transform(fit))
+t0 = time.perf_counter()
+z = scaler.transform(cur.T.astype(np.float64))
+err = np.linalg.norm(z - pca.inverse_transform(pca.transform(z)), axis=1)
+print(f"peer_pca_s {time.perf_counter() - t0:.3f}")
+print(f"peer_pca_components {pca.n_components_}")
+print(f"peer_pca_error {err.mean():.6f}")

@@ -122,35 +122,32 @@ absl::StatusOr<PcaDriftModel> FitPcaDrift(const std::vector<std::vector<double>>
 }
 
 double RowReconstructionError(const PcaDriftModel& m, const double* row) {
-  constexpr int kStack = 256;
-  double zs[kStack], ps[kStack];
-  std::vector<double> zh, ph;
+  constexpr int kStack = 512;
+  double zs[kStack];
+  std::vector<double> zh;
   double* z = zs;
-  double* p = ps;
-  if (m.features > kStack || m.kept > kStack) {
+  if (m.features > kStack) {
     zh.resize(static_cast<size_t>(m.features));
-    ph.resize(static_cast<size_t>(m.kept));
     z = zh.data();
-    p = ph.data();
   }
+  double norm = 0;
   for (int j = 0; j < m.features; ++j) {
     z[j] = std::isnan(row[j])
                ? 0
                : (row[j] - m.mean[static_cast<size_t>(j)]) / m.scale[static_cast<size_t>(j)];
+    norm += z[j] * z[j];
   }
+  // The kept components are orthonormal rows, so |z - V'Vz|^2 = |z|^2 - |Vz|^2: one product
+  // instead of two.
   const double* v = m.components.data();
+  double kept = 0;
   for (int k = 0; k < m.kept; ++k) {
+    const double* c = v + static_cast<ptrdiff_t>(k) * m.features;
     double s = 0;
-    for (int j = 0; j < m.features; ++j) s += v[k * m.features + j] * z[j];
-    p[k] = s;
+    for (int j = 0; j < m.features; ++j) s += c[j] * z[j];
+    kept += s * s;
   }
-  double err = 0;
-  for (int j = 0; j < m.features; ++j) {
-    double rec = 0;
-    for (int k = 0; k < m.kept; ++k) rec += v[k * m.features + j] * p[k];
-    err += (z[j] - rec) * (z[j] - rec);
-  }
-  return std::sqrt(err);
+  return std::sqrt(std::max(0.0, norm - kept));
 }
 
 PcaBand ChunkBand(const std::vector<double>& row_errors, size_t chunk_rows) {
