@@ -230,11 +230,20 @@ MonitoringService::~MonitoringService() { Stop(); }
 void MonitoringService::Start() {
   if (thread_.joinable()) return;
   thread_ = std::thread([this] { Loop(); });
+  builder_ = std::thread([this] { BuildLoop(); });
+  std::lock_guard<std::mutex> l(mu_);
+  builder_running_ = true;
 }
 
 void MonitoringService::Stop() {
   if (!thread_.joinable()) return;
   stop_.Notify();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    builder_running_ = false;
+    build_cv_.notify_all();
+  }
+  builder_.join();
   thread_.join();
   if (auto s = Flush(); !s.ok()) spdlog::warn("monitoring: {}", s.ToString());
 }
@@ -245,17 +254,59 @@ void MonitoringService::Loop() {
   }
 }
 
+// References are built off the log writer's thread: building reads the store and scans a
+// sample of the reference dataset (seconds for a large one), and the writer must not stall.
+void MonitoringService::BuildLoop() {
+  while (true) {
+    BuildTask task;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      build_cv_.wait(l, [this] { return stop_.HasBeenNotified() || !build_queue_.empty(); });
+      if (stop_.HasBeenNotified()) return;
+      task = build_queue_.front();
+      build_queue_.pop_front();
+    }
+    ReferenceFor(task.project_id, task.endpoint_id, task.model_id, task.version, true);
+    std::lock_guard<std::mutex> l(mu_);
+    building_.erase({task.endpoint_id, task.version});
+    built_cv_.notify_all();
+  }
+}
+
 // ---- live summaries ----
 
 std::shared_ptr<const MonitoringService::Reference> MonitoringService::ReferenceFor(
-    int64_t project_id, int64_t endpoint_id, int64_t model_id, int64_t version) {
+    int64_t project_id, int64_t endpoint_id, int64_t model_id, int64_t version, bool wait) {
   {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = references_.find({endpoint_id, version});
-    // A reference that could not be built is tried again after a minute.
-    if (it != references_.end() &&
-        (it->second->error.empty() || NowMillis() - it->second->built_ms < kMinute)) {
-      return it->second;
+    std::unique_lock<std::mutex> l(mu_);
+    auto fresh = [&]() -> std::shared_ptr<const Reference> {
+      auto it = references_.find({endpoint_id, version});
+      // A reference that could not be built is tried again after a minute.
+      if (it != references_.end() &&
+          (it->second->error.empty() || NowMillis() - it->second->built_ms < kMinute)) {
+        return it->second;
+      }
+      return nullptr;
+    };
+    if (auto r = fresh()) return r;
+    if (!wait && builder_running_) {
+      // The writer waits a moment (a small reference is built in milliseconds); beyond that,
+      // rows are summarised without it (no out-of-range counts and no reconstruction errors
+      // for them) until it is there.
+      if (building_.insert({endpoint_id, version}).second) {
+        build_queue_.push_back({project_id, endpoint_id, model_id, version});
+        build_cv_.notify_one();
+      }
+      built_cv_.wait_for(l, std::chrono::seconds(1), [&] {
+        return !building_.count({endpoint_id, version}) || !builder_running_;
+      });
+      if (auto r = fresh()) return r;
+      static const auto* pending = [] {
+        auto* r = new Reference();
+        r->error = "the reference is being built";
+        return new std::shared_ptr<const Reference>(r);
+      }();
+      return *pending;
     }
   }
   Project project;
@@ -286,7 +337,7 @@ std::shared_ptr<const MonitoringService::Reference> MonitoringService::Reference
 
 void MonitoringService::OnServed(const Served& s) {
   if (s.servable == nullptr || s.batch == nullptr || s.prediction == nullptr) return;
-  auto ref = ReferenceFor(s.project_id, s.endpoint_id, s.model_id, s.version);
+  auto ref = ReferenceFor(s.project_id, s.endpoint_id, s.model_id, s.version, false);
   const ml::Encoding& sig = s.servable->signature();
   const size_t nf = sig.features.size();
   const ml::Batch& b = *s.batch;

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -229,8 +231,8 @@ struct FleetEntry {
   bool multivariate_drift = false;
   std::string value_name;  // the endpoint's KPI (derived from ground truth first), 24 h
   std::optional<double> value;
-  std::string status;                  // the worst of them
-  int64_t requests = 0;                // in the last hour
+  std::string status;    // the worst of them
+  int64_t requests = 0;  // in the last hour
   double error_rate = 0, p99_ms = 0;
   int features_drifted = 0, features_checked = 0;
   int violations = 0;
@@ -341,8 +343,12 @@ class MonitoringService : public PredictionObserver {
     int64_t endpoint_id, version, start_ms;
     auto operator<=>(const Key&) const = default;
   };
+  // `wait` false (the log writer): a reference not built yet is queued for the builder
+  // thread and a placeholder without figures is returned meanwhile.
   std::shared_ptr<const Reference> ReferenceFor(int64_t project_id, int64_t endpoint_id,
-                                                int64_t model_id, int64_t version);
+                                                int64_t model_id, int64_t version,
+                                                bool wait = true);
+  void BuildLoop();
   absl::StatusOr<std::shared_ptr<const Reference>> BuildReference(const Project& project,
                                                                   int64_t model_id, int64_t version,
                                                                   const MonitorConfig& config);
@@ -386,6 +392,15 @@ class MonitoringService : public PredictionObserver {
   // Per project: when computed, and the figures.
   std::map<int64_t, std::pair<int64_t, std::vector<MonitorGauges::Endpoint>>> gauges_;
   int64_t next_rollup_ = 0;
+
+  struct BuildTask {
+    int64_t project_id = 0, endpoint_id = 0, model_id = 0, version = 0;
+  };
+  std::deque<BuildTask> build_queue_;               // under mu_
+  std::set<std::pair<int64_t, int64_t>> building_;  // queued or being built, under mu_
+  std::condition_variable build_cv_, built_cv_;
+  bool builder_running_ = false;  // under mu_ when read; set by Start/Stop
+  std::thread builder_;
 
   std::thread thread_;
   absl::Notification stop_;
