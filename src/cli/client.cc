@@ -15,6 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/asio.h"
+#include "boost/asio/ssl.hpp"
+#include "boost/beast/ssl.hpp"
 #include "core/status.h"
 
 namespace kade {
@@ -95,10 +97,15 @@ struct Endpoint {
   std::string host, port, prefix;
 };
 
-absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url) {
+absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url, bool* https = nullptr) {
   std::string rest = base_url;
   if (absl::StartsWith(rest, "https://")) {
-    return absl::InvalidArgumentError("https URLs are not supported by the kade CLI yet; use http");
+    if (https == nullptr) {
+      return absl::InvalidArgumentError(
+          "https URLs are not supported for uploads and downloads yet; use http");
+    }
+    *https = true;
+    rest = rest.substr(8);
   }
   if (absl::StartsWith(rest, "http://")) rest = rest.substr(7);
   std::string prefix;
@@ -107,7 +114,7 @@ absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url) {
     rest = rest.substr(0, slash);
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   }
-  Endpoint e{rest, "80", prefix};
+  Endpoint e{rest, https != nullptr && *https ? "443" : "80", prefix};
   if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
     e.host = rest.substr(0, colon);
     e.port = rest.substr(colon + 1);
@@ -132,40 +139,87 @@ http::request<Body> Connect(beast::tcp_stream& stream, net::io_context& ioc, con
 }
 }  // namespace
 
+namespace {
+
+// Writes the request and reads the answer on a connected (plain or TLS) stream.
+template <typename Stream>
+RawResponse Exchange(Stream& stream, const Endpoint& ep, const std::string& method,
+                     const std::string& target, const std::string& body, const std::string& token,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+  const std::string& host = ep.host;
+  const std::string path = ep.prefix + target;
+  http::request<http::string_body> req{http::string_to_verb(method), path.empty() ? "/" : path, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, "kade-cli");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1ull << 30);
+  beast::error_code ec;
+  http::read(stream, buffer, parser, ec);
+  // A TLS peer that closes without close_notify ends a body that runs to the end of the
+  // connection as a plain close would.
+  if (ec == net::ssl::error::stream_truncated && !parser.is_done()) {
+    ec = {};
+    parser.put_eof(ec);
+  }
+  if (ec) throw beast::system_error(ec);
+  return RawResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+}  // namespace
+
 absl::StatusOr<RawResponse> HttpRequestRaw(
     const std::string& base_url, const std::string& method, const std::string& target,
     const std::string& body, const std::string& token, int timeout_s,
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url));
+  bool https = false;
+  ASSIGN_OR_RETURN(Endpoint ep, ParseBaseUrl(base_url, &https));
   const std::string& host = ep.host;
   const std::string& port = ep.port;
-  const std::string& prefix = ep.prefix;
+  if (https) {
+    // TLS with the system's trust store (plus KADE_CA_FILE, a PEM bundle, when set), the
+    // server's name checked against its certificate, and SNI.
+    try {
+      net::io_context ioc;
+      net::ssl::context ctx(net::ssl::context::tls_client);
+      ctx.set_default_verify_paths();
+      if (const char* ca = std::getenv("KADE_CA_FILE"); ca && *ca) ctx.load_verify_file(ca);
+      ctx.set_verify_mode(net::ssl::verify_peer);
+      beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+      if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
+        return absl::UnavailableError(absl::StrCat("cannot set the TLS server name ", host));
+      }
+      stream.set_verify_callback(net::ssl::host_name_verification(host));
+      net::ip::tcp::resolver resolver(ioc);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout_s));
+      beast::get_lowest_layer(stream).connect(resolver.resolve(host, port));
+      stream.handshake(net::ssl::stream_base::client);
+      RawResponse out = Exchange(stream, ep, method, target, body, token, headers);
+      beast::error_code ec;
+      stream.shutdown(ec);  // many servers close without a TLS close_notify: not an error here
+      return out;
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot reach ", base_url, ": ", e.what()));
+    }
+  }
   try {
     net::io_context ioc;
     net::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::seconds(timeout_s));
     stream.connect(resolver.resolve(host, port));
-    const std::string path = prefix + target;
-    http::request<http::string_body> req{http::string_to_verb(method), path.empty() ? "/" : path,
-                                         11};
-    req.set(http::field::host, host);
-    req.set(http::field::user_agent, "kade-cli");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1ull << 30);
-    http::read(stream, buffer, parser);
+    RawResponse out = Exchange(stream, ep, method, target, body, token, headers);
     beast::error_code ec;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-    return RawResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
+    return out;
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot reach Kade at ", base_url, ": ", e.what()));
   }

@@ -878,6 +878,32 @@ absl::StatusOr<Monitor> MonitoringService::Put(const RequestContext& ctx, const 
   for (const auto& [f, r] : config.rules) RETURN_IF_ERROR(check(f, absl::StrCat("rules.", f)));
   // A method must fit the feature's kind: KS and Wasserstein compare numbers, so a rule asking
   // for them on a categorical (or boolean) feature would silently fall back to the default.
+  // A value per outcome must name the outcomes of the served task.
+  if (config.value) {
+    const bool binary_outcomes = !config.value->per_outcome.count("correct") &&
+                                 !config.value->per_outcome.count("incorrect");
+    for (const auto& v : e.serving) {
+      auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
+      if (!mv.ok()) continue;
+      const std::string task = ParseJsonOr(mv->manifest, Json::object())
+                                   .value("signature", Json::object())
+                                   .value("task", std::string());
+      if (task == "regression") {
+        return Bad("value", absl::StrCat("version ", v.version,
+                                         " is a regression model: its answers have no outcomes "
+                                         "to value (post the KPI instead)"));
+      }
+      if (task == "binary" && !binary_outcomes) {
+        return Bad("value", absl::StrCat("version ", v.version,
+                                         " is a binary classifier: value tp, fp, tn and fn"));
+      }
+      if (task == "multiclass" && binary_outcomes) {
+        return Bad("value", absl::StrCat("version ", v.version,
+                                         " is a multi-class classifier: value correct and "
+                                         "incorrect"));
+      }
+    }
+  }
   const std::set<std::string> categorical = CategoricalFeatures(project, e);
   for (const auto& [f, r] : config.rules) {
     if (categorical.count(f) && !r.method.empty() && !ml::IsCategoricalMethod(r.method)) {

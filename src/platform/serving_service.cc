@@ -981,14 +981,15 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     }
     const std::string task = a.v.task;
     const int k = static_cast<int>(a.classes.size());
+    Acc& acc = a;  // not a binding: the lambda captures it
     // Realised metrics and outcomes of the labelled answers in [begin, end).
-    auto fit = [&a, &task, k](size_t begin, size_t end, Json* metrics,
+    auto fit = [&acc, &task, k](size_t begin, size_t end, Json* metrics,
                               std::map<std::string, int64_t>* outcomes) {
       const size_t width = task == "multiclass" ? static_cast<size_t>(k) : 1;
-      std::vector<float> labels(a.labels.begin() + static_cast<ptrdiff_t>(begin),
-                                a.labels.begin() + static_cast<ptrdiff_t>(end));
-      std::vector<float> scores(a.scores.begin() + static_cast<ptrdiff_t>(begin * width),
-                                a.scores.begin() + static_cast<ptrdiff_t>(end * width));
+      std::vector<float> labels(acc.labels.begin() + static_cast<ptrdiff_t>(begin),
+                                acc.labels.begin() + static_cast<ptrdiff_t>(end));
+      std::vector<float> scores(acc.scores.begin() + static_cast<ptrdiff_t>(begin * width),
+                                acc.scores.begin() + static_cast<ptrdiff_t>(end * width));
       if (labels.empty()) {
         *metrics = Json::object();
         return;

@@ -275,3 +275,56 @@ def test_alertmanager_receives_and_prometheus_checks_and_scrapes(fast, tmpdir_pa
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+def test_a_webhook_over_https_is_verified_and_a_bad_certificate_is_retried(tmpdir_path):
+    """Delivery over TLS: the receiver's certificate (self-signed for 127.0.0.1, trusted through
+    KADE_CA_FILE) is checked, and its name must match: the same receiver reached as
+    "localhost", which the certificate does not name, is refused and kept for retries."""
+    import ssl
+    cert, key = os.path.join(tmpdir_path, "hook.pem"), os.path.join(tmpdir_path, "hook.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    hook = Receiver()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    hook.httpd.socket = ctx.wrap_socket(hook.httpd.socket, server_side=True)
+    port = hook.httpd.server_port
+    s = Server(os.path.join(tmpdir_path, "data"),
+               extra_env={"KADE_ALERT_INTERVAL": "0.5", "KADE_CA_FILE": cert}).start()
+    try:
+        assert s.admin("POST", "/api/v1/projects", {"name": "ml"}).status == 201
+        churn = os.path.join(os.path.dirname(__file__), "..", "data", "churn.csv")
+        with open(churn, "rb") as f:
+            assert s.request("POST", f"{P}/datasets/churn/versions", token=ADMIN_TOKEN, raw=f.read(),
+                             headers={"Content-Type": "text/csv"}).status == 201
+        serve(s, "tls")
+        r = s.admin("POST", f"{P}/alerts/channels",
+                    {"name": "secure", "kind": "webhook", "url": f"https://127.0.0.1:{port}/hook"})
+        assert r.status == 201, r.raw
+        secret = r.json["secret"]
+        assert s.admin("POST", f"{P}/alerts/channels",
+                       {"name": "misnamed", "kind": "webhook",
+                        "url": f"https://localhost:{port}/hook"}).status == 201
+        for name, channel in (("tls-ok", "secure"), ("tls-bad", "misnamed")):
+            assert s.admin("POST", f"{P}/alerts/rules", {
+                "name": name, "endpoint": "tls", "metric": "requests", "comparator": ">=",
+                "threshold": 1, "window": "1h", "for": "0s", "channels": [channel]}).status == 201
+        _, rows = records(3)
+        send(s, "tls", rows, batch=1)
+        assert until(lambda: len(hook.bodies) == 1, timeout=30), rule(s, "tls-ok")
+        expect = "sha256=" + hmac.new(secret.encode(), hook.bodies[0], hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(hook.signatures[0], expect)
+        assert json.loads(hook.bodies[0])["alerts"][0]["labels"]["alertname"] == "tls-ok"
+
+        def refused():
+            d = rule(s, "tls-bad").get("deliveries") or []
+            return d[0] if d and d[0]["attempts"] >= 2 else None
+        d = until(refused, timeout=30)
+        assert d and d["status"] != "delivered", d
+        assert "certificate" in d["last_error"] or "verify" in d["last_error"], d
+        assert len(hook.bodies) == 1  # nothing reached the receiver under the wrong name
+    finally:
+        s.stop()
+        hook.close()

@@ -412,7 +412,8 @@ def test_value_per_outcome_and_trends_from_ground_truth(ml):
     mon = f"{P}/endpoints/val/monitoring/monitor"
     for value, field in [({"tp": "x"}, "value.tp"), ({"bonus": 1}, "value.bonus"),
                          ({"tp": 1, "correct": 2}, "value"), ({}, "value"),
-                         ({"name": "", "tp": 1}, "value.name"), ("cash", "value")]:
+                         ({"name": "", "tp": 1}, "value.name"), ("cash", "value"),
+                         ({"correct": 1}, "binary classifier")]:
         r = ml.admin("PUT", mon, {"value": value})
         assert r.status == 400 and field in r.error["message"], (value, r.raw)
     value = {"name": "margin", "tp": 120, "fp": -10, "tn": 0, "fn": -50}
