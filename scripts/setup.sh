@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   clang-format clang-tidy clang libclang-rt-dev
   libabsl-dev libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3
-  libssl-dev libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
+  libssl-dev openssl libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libeigen3-dev libre2-dev
   libxgboost-dev python3-xgboost python3-sklearn python3-fastapi python3-uvicorn libsimdjson-dev
   prometheus prometheus-alertmanager
