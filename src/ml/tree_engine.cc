@@ -200,6 +200,7 @@ absl::StatusOr<std::shared_ptr<const TreeModel>> TreeModel::FromXgboostJson(
     ASSIGN_OR_RETURN(const Json* cond, Need(tree, "split_conditions", where));
     ASSIGN_OR_RETURN(const Json* index, Need(tree, "split_indices", where));
     ASSIGN_OR_RETURN(const Json* dleft, Need(tree, "default_left", where));
+    const Json* hess = Find(tree, "sum_hessian");
     const size_t n = left->is_array() ? left->size() : 0;
     if (n == 0 || !right->is_array() || right->size() != n || !cond->is_array() ||
         cond->size() != n || !index->is_array() || index->size() != n || !dleft->is_array() ||
@@ -250,10 +251,14 @@ absl::StatusOr<std::shared_ptr<const TreeModel>> TreeModel::FromXgboostJson(
     std::vector<bool> seen(n, false);
     seen[0] = true;
     m->nodes_.resize(offset + n);
+    const bool covers = hess != nullptr && hess->is_array() && hess->size() == n &&
+                        (offset == 0 || m->cover_.size() == offset);
+    if (covers) m->cover_.resize(offset + n, 0);
     size_t next = 1;
     for (size_t pos = 0; pos < order.size(); ++pos) {
       const size_t old = static_cast<size_t>(order[pos]);
       Node& node = m->nodes_[offset + pos];
+      if (covers && (*hess)[old].is_number()) m->cover_[offset + pos] = (*hess)[old].get<float>();
       const Json& l = (*left)[old];
       const Json& r = (*right)[old];
       if (!l.is_number_integer() || !r.is_number_integer()) {
@@ -291,8 +296,32 @@ absl::StatusOr<std::shared_ptr<const TreeModel>> TreeModel::FromXgboostJson(
       next += 2;
     }
     m->nodes_.resize(offset + order.size());  // deleted nodes are dropped
+    if (covers) {
+      m->cover_.resize(m->nodes_.size());
+    } else {
+      m->cover_.clear();
+    }
   }
   m->BuildPerfect();
+  if (!m->cover_.empty()) {
+    // Each node's expected value: the cover-weighted mean of its children's (children come
+    // after their parent in the breadth-first order, so a reverse pass sees them first).
+    m->mean_.assign(m->nodes_.size(), 0);
+    for (size_t t = 0; t < m->tree_offset_.size(); ++t) {
+      const size_t begin = m->tree_offset_[t];
+      const size_t end = t + 1 < m->tree_offset_.size() ? m->tree_offset_[t + 1] : m->nodes_.size();
+      for (size_t i = end; i-- > begin;) {
+        const Node& n = m->nodes_[i];
+        if (n.left == 0) {
+          m->mean_[i] = n.value;
+          continue;
+        }
+        const size_t l = begin + static_cast<size_t>(n.left), r = l + 1;
+        const double c = m->cover_[i];
+        m->mean_[i] = c > 0 ? (m->mean_[l] * m->cover_[l] + m->mean_[r] * m->cover_[r]) / c : 0;
+      }
+    }
+  }
   if (m->has_categorical_) {
     m->cat_begin_.assign(m->nodes_.size(), 0);
     m->cat_bits_.assign(m->nodes_.size(), 0);

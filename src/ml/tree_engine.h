@@ -46,7 +46,17 @@ class TreeModel {
   // num_outputs().
   void Predict(const float* x, size_t rows, float* out) const;
 
+  // Exact SHAP values of the margin (ml/tree_shap.cc): `out` gets rows x num_groups() x
+  // (num_features() + 1) values, the last of each group the bias (the expected margin), as
+  // XGBoost's `pred_contribs`; per row and group they add up to PredictMargin. Trees: exact
+  // TreeSHAP over the node covers (missing values follow the default branch, categorical
+  // splits their category sets); gblinear: weight x value. FailedPrecondition for a model
+  // saved without covers.
+  absl::Status ShapValues(const float* x, size_t rows, double* out) const;
+
  private:
+  void ShapTree(size_t tree, const float* row, double* phi) const;
+  uint32_t HotChild(size_t tree, uint32_t node, const float* row) const;
   struct Node {
     float value;       // split threshold, or the leaf's value
     uint32_t feature;  // feature index | kDefaultLeft | kCategorical
@@ -71,6 +81,8 @@ class TreeModel {
   std::vector<std::string> feature_names_, feature_types_;
   // Trees.
   std::vector<Node> nodes_;
+  std::vector<float> cover_;           // per node: the training rows' hessian sum (empty: unknown)
+  std::vector<double> mean_;           // per node: the cover-weighted mean of its leaves (SHAP)
   std::vector<uint32_t> tree_offset_;  // first node of each tree
   std::vector<int> tree_group_;
   // Shallow trees without categorical splits are also kept as perfect binary trees in heap

@@ -166,6 +166,21 @@ absl::StatusOr<std::vector<float>> Booster::Predict(const DMatrix& m, int rounds
   return std::vector<float>(result, result + n);
 }
 
+absl::StatusOr<std::vector<float>> Booster::Contributions(const DMatrix& m) const {
+  const char* config =
+      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+      R"("strict_shape": false})";
+  const uint64_t* shape = nullptr;
+  uint64_t dim = 0;
+  const float* result = nullptr;
+  if (XGBoosterPredictFromDMatrix(handle_, m.handle(), config, &shape, &dim, &result) != 0) {
+    return Check(-1, "computing contributions");
+  }
+  size_t n = 1;
+  for (uint64_t i = 0; i < dim; ++i) n *= shape[i];
+  return std::vector<float>(result, result + n);
+}
+
 absl::StatusOr<Booster> Booster::Slice(int rounds) const {
   BoosterHandle out = nullptr;
   if (XGBoosterSlice(handle_, 0, rounds, 1, &out) != 0) return Check(-1, "slicing");

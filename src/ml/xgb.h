@@ -59,6 +59,8 @@ class Booster {
   // `margin` gives the raw scores before the objective's transform.
   absl::StatusOr<std::vector<float>> Predict(const DMatrix& m, int rounds = 0,
                                              bool margin = false) const;
+  // XGBoost's own SHAP values (`pred_contribs`): rows x groups x (features + 1), bias last.
+  absl::StatusOr<std::vector<float>> Contributions(const DMatrix& m) const;
   // The first `rounds` rounds as a new booster (early stopping keeps the best round).
   absl::StatusOr<Booster> Slice(int rounds) const;
   absl::StatusOr<int> Rounds() const;
