@@ -149,6 +149,30 @@ void RegisterServingReadRoutes(Router& r) {
       .Doc("Predict (rows as instances or dataframe_split)", S::Ref("PredictResponse"),
            S::Ref("PredictRequest"));
 
+  r.Add("POST", one + "/explain", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          ASSIGN_OR_RETURN(auto pinned, PinnedVersion(rc));
+          ASSIGN_OR_RETURN(Json body, rc.JsonBody());
+          ASSIGN_OR_RETURN(Json out, p->serving->Explain(rc.project_record(), rc.Param("endpoint"),
+                                                         body, MakeRequest(rc, pinned)));
+          return HttpResponse::MakeJson(200, out);
+        })
+      .Doc(
+          "Explain predictions: per row the exact SHAP contributions of each feature to the "
+          "margin (log-odds for binary models, per class for multi-class), the base value and "
+          "the margin; the same body as predict, at most 1000 rows",
+          S::Obj({{"model", S::Str()},
+                  {"version", S::Int()},
+                  {"method", S::Str()},
+                  {"output", S::Str()},
+                  {"request_id", S::Str()},
+                  {"explanations", S::Arr(S::Obj({{"contributions", S::Map(S::Num())},
+                                                  {"base_value", S::Num()},
+                                                  {"margin", S::Num()},
+                                                  {"classes", S::Any()},
+                                                  {"prediction", S::Any()}}))}}),
+          S::Ref("PredictRequest"));
+
   r.Add("GET", one + "/predictions", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           int64_t limit = 100;

@@ -512,6 +512,21 @@ absl::StatusOr<Batch> Servable::DecodeText(absl::string_view text) const {
   return Decode(body);
 }
 
+absl::StatusOr<std::vector<double>> Servable::Explain(const Batch& batch) const {
+  if (linear_) {
+    return absl::FailedPreconditionError(
+        "explanations of Kade's linear models (standardised, one-hot inputs) are not built yet");
+  }
+  if (static_cast<size_t>(engine_->num_features()) != signature_.features.size()) {
+    return absl::FailedPreconditionError("the model's features differ from its signature's");
+  }
+  const size_t width = static_cast<size_t>(engine_->num_groups()) *
+                       (static_cast<size_t>(engine_->num_features()) + 1);
+  std::vector<double> out(batch.rows * width);
+  RETURN_IF_ERROR(engine_->ShapValues(batch.x.data(), batch.rows, out.data()));
+  return out;
+}
+
 Prediction Servable::Predict(const Batch& batch) const {
   Prediction p;
   p.rows = batch.rows;

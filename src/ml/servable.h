@@ -61,6 +61,10 @@ class Servable {
   // Every problem Decode would report, by feature and kind (all of them, not the first 20).
   std::vector<InputProblem> Inspect(const Json& body) const;
   Prediction Predict(const Batch& batch) const;
+  // SHAP values of the margin per row (TreeModel::ShapValues): rows x groups x (features + 1),
+  // the bias last, features in the signature's order. FailedPrecondition for models it cannot
+  // explain yet (Kade's own linear models, whose inputs are transformed first).
+  absl::StatusOr<std::vector<double>> Explain(const Batch& batch) const;
   // {"predictions": [...], "probabilities": [[...]], "classes": [...]} (probabilities and
   // classes for classifiers).
   Json Render(const Prediction& p) const;

@@ -749,6 +749,56 @@ absl::StatusOr<std::string> ServingService::PredictText(const Project& project,
   return out;
 }
 
+absl::StatusOr<Json> ServingService::Explain(const Project& project, absl::string_view endpoint,
+                                             const Json& body, const PredictRequest& req) {
+  ASSIGN_OR_RETURN(auto state, Require(project, endpoint));
+  std::shared_ptr<const ml::Servable> pinned;
+  ASSIGN_OR_RETURN(const Live* live, Choose(*state, req.pinned_version, &pinned, project));
+  const std::shared_ptr<const ml::Servable>& servable = live ? live->servable : pinned;
+  const int64_t version = live ? live->version : *req.pinned_version;
+  ASSIGN_OR_RETURN(ml::Batch batch, servable->Decode(body));
+  if (batch.rows > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("explain: at most 1000 rows per request, got ", batch.rows));
+  }
+  ASSIGN_OR_RETURN(std::vector<double> shap, servable->Explain(batch));
+  const ml::Prediction p = servable->Predict(batch);
+  const ml::Encoding& sig = servable->signature();
+  const size_t nf = sig.features.size();
+  const size_t groups = nf + 1 > 0 ? shap.size() / std::max<size_t>(1, batch.rows) / (nf + 1) : 1;
+  const Json rendered = servable->Render(p);
+  auto one = [&](size_t r, size_t g) {
+    const double* phi = shap.data() + (r * groups + g) * (nf + 1);
+    Json c = Json::object();
+    double margin = 0;
+    for (size_t j = 0; j <= nf; ++j) margin += phi[j];
+    for (size_t j = 0; j < nf; ++j) c[sig.features[j].name] = phi[j];
+    return Json{{"contributions", c}, {"base_value", phi[nf]}, {"margin", margin}};
+  };
+  Json rows = Json::array();
+  for (size_t r = 0; r < batch.rows; ++r) {
+    Json row;
+    if (groups == 1) {
+      row = one(r, 0);
+    } else {
+      Json by_class = Json::object();
+      for (size_t g = 0; g < groups; ++g) {
+        by_class[g < sig.classes.size() ? sig.classes[g] : absl::StrCat(g)] = one(r, g);
+      }
+      row = Json{{"classes", by_class}};
+    }
+    if (rendered.contains("predictions")) row["prediction"] = rendered["predictions"][r];
+    rows.push_back(row);
+  }
+  Json out{{"model", state->record.model_name},
+           {"version", version},
+           {"method", "tree_shap"},
+           {"output", "margin"},
+           {"explanations", rows}};
+  if (!req.request_id.empty()) out["request_id"] = req.request_id;
+  return out;
+}
+
 absl::Status ServingService::Serve(
     const Project& project, absl::string_view endpoint, const Json* body, const PredictRequest& req,
     absl::FunctionRef<void(const ml::Servable&, const ml::Prediction&, int64_t, const std::string&)>
@@ -984,7 +1034,7 @@ absl::StatusOr<EndpointPerformance> ServingService::Performance(const Project& p
     Acc& acc = a;  // not a binding: the lambda captures it
     // Realised metrics and outcomes of the labelled answers in [begin, end).
     auto fit = [&acc, &task, k](size_t begin, size_t end, Json* metrics,
-                              std::map<std::string, int64_t>* outcomes) {
+                                std::map<std::string, int64_t>* outcomes) {
       const size_t width = task == "multiclass" ? static_cast<size_t>(k) : 1;
       std::vector<float> labels(acc.labels.begin() + static_cast<ptrdiff_t>(begin),
                                 acc.labels.begin() + static_cast<ptrdiff_t>(end));

@@ -259,6 +259,12 @@ class ServingService {
   // tree is built for the answer).
   absl::StatusOr<std::string> PredictText(const Project& project, absl::string_view endpoint,
                                           const PredictRequest& req);
+  // Per-row explanations of what the endpoint answers for `body` (the predict body): the
+  // version chosen as for a prediction, each row's SHAP contributions by feature name, base
+  // value and margin (per class for multi-class), and the prediction. Not logged, not
+  // counted as traffic.
+  absl::StatusOr<Json> Explain(const Project& project, absl::string_view endpoint, const Json& body,
+                               const PredictRequest& req);
   // Open Inference Protocol: model metadata and readiness ("model" = endpoint name);
   // inference is Predict with the tensors as columns (api/oip.h).
   absl::StatusOr<Json> OipMetadata(const Project& project, absl::string_view endpoint,

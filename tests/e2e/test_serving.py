@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 import xgboost
 
 from conftest import ADMIN_TOKEN, ROOT
@@ -1142,3 +1143,40 @@ def test_model_fit_from_fed_back_ground_truth_equals_scikit_learn(ml):
     for bad in ("0h", "soon", "100d", "30"):
         r = ml.admin("GET", f"{P}/endpoints/fit/monitoring/performance?window={bad}")
         assert r.status == 400 and "window" in r.error["message"], bad
+
+
+def test_explain_gives_xgboosts_shap_values_by_feature_name(ml):
+    register(ml, train(ml))
+    assert ml.admin("POST", f"{P}/endpoints", {"name": "why", "model": "churn",
+                                               "targets": [{"version": 1}]}).status == 201
+    df, rows = records(40)
+    r = ml.admin("POST", f"{P}/endpoints/why/explain", {"instances": rows})
+    assert r.status == 200, r.raw
+    out = r.json
+    assert out["version"] == 1 and out["method"] == "tree_shap" and len(out["explanations"]) == 40
+    # XGBoost's own pred_contribs on the version's model and the manifest's encoding.
+    manifest = ml.admin("GET", f"{P}/models/churn/versions/1").json["manifest"]
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(ml.admin("GET", f"{P}/artifacts/{manifest['model_path']}").raw))
+    sig = manifest["signature"]
+    names = [f["name"] for f in sig["features"]]
+    dm = xgboost.DMatrix(encode(df, sig), feature_names=names,
+                         feature_types=["c" if f["type"] == "categorical" else "q" for f in sig["features"]],
+                         enable_categorical=True, missing=np.nan)
+    theirs = booster.predict(dm, pred_contribs=True)
+    margins = booster.predict(dm, output_margin=True)
+    probs = booster.predict(dm)
+    for i, e in enumerate(out["explanations"]):
+        np.testing.assert_allclose([e["contributions"][n] for n in names], theirs[i][:-1], rtol=1e-5, atol=1e-6)
+        assert e["base_value"] == pytest.approx(float(theirs[i][-1]), rel=1e-5, abs=1e-6)
+        assert e["margin"] == pytest.approx(float(margins[i]), rel=1e-5, abs=1e-5)
+        assert e["prediction"] == ("true" if probs[i] >= 0.5 else "false")
+    # Explaining is not traffic: nothing is logged.
+    assert ml.admin("GET", f"{P}/endpoints/why/predictions").json["predictions"] == []
+    # Bad input is refused naming the field, as for predict; too many rows too.
+    r = ml.admin("POST", f"{P}/endpoints/why/explain", {"instances": [{**rows[0], "tenure_months": "many"}]})
+    assert r.status == 400 and "tenure_months" in r.error["message"], r.raw
+    r = ml.admin("POST", f"{P}/endpoints/why/explain", {"instances": [rows[0]] * 1001})
+    assert r.status == 400 and "1000 rows" in r.error["message"], r.raw
+    assert ml.admin("POST", f"{P}/endpoints/nope/explain", {"instances": rows[:1]}).status == 404
+    assert ml.request("POST", f"{P}/endpoints/why/explain", body={"instances": rows[:1]}).status == 401
