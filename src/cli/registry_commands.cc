@@ -1,4 +1,6 @@
 // kade models | kade endpoints: the model registry and real-time endpoints.
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -667,34 +669,74 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
   });
 
   static std::string pr_name, pr_data, pr_file;
-  auto* pr = eps->add_subcommand("predict", "Send rows to an endpoint");
-  pr->add_option("name", pr_name, "Endpoint name")->required();
-  pr->add_option("--data,-d", pr_data, "JSON: a record, a list of records, or a request body");
-  pr->add_option("--file,-f", pr_file, "File holding that JSON");
-  pr->callback([=] {
-    run([&](Client& c) -> absl::Status {
-      std::string text = pr_data;
-      if (!pr_file.empty()) {
-        ASSIGN_OR_RETURN(text, ReadLocal(pr_file));
-      }
-      if (text.empty()) return absl::InvalidArgumentError("give the rows with --data or --file");
-      Json in = Json::parse(text, nullptr, false);
-      if (in.is_discarded()) return absl::InvalidArgumentError("--data is not valid JSON");
-      Json body;
-      if (in.is_array()) {
-        body = Json{{"instances", in}};
-      } else if (in.is_object() && (in.contains("instances") || in.contains("inputs") ||
-                                    in.contains("dataframe_split"))) {
-        body = in;
-      } else {
-        body = Json{{"instances", Json::array({in})}};
-      }
-      ASSIGN_OR_RETURN(Json r,
-                       c.Call("POST", Endpoints(project) + "/" + pr_name + "/predict", &body));
-      std::cout << r.dump(c.json() ? 2 : -1) << "\n";
-      return absl::OkStatus();
+  // The rows of --data / --file as a request body: a record, a list, or a body as it is.
+  static auto body_of = []() -> absl::StatusOr<Json> {
+    std::string text = pr_data;
+    if (!pr_file.empty()) {
+      ASSIGN_OR_RETURN(text, ReadLocal(pr_file));
+    }
+    if (text.empty()) return absl::InvalidArgumentError("give the rows with --data or --file");
+    Json in = Json::parse(text, nullptr, false);
+    if (in.is_discarded()) return absl::InvalidArgumentError("--data is not valid JSON");
+    if (in.is_array()) return Json{{"instances", in}};
+    if (in.is_object() &&
+        (in.contains("instances") || in.contains("inputs") || in.contains("dataframe_split"))) {
+      return in;
+    }
+    return Json{{"instances", Json::array({in})}};
+  };
+  for (const char* verb : {"predict", "explain"}) {
+    const bool explain = std::string(verb) == "explain";
+    auto* pr = eps->add_subcommand(
+        verb, explain ? "Explain an endpoint's answers: SHAP contributions per feature"
+                      : "Send rows to an endpoint");
+    pr->add_option("name", pr_name, "Endpoint name")->required();
+    pr->add_option("--data,-d", pr_data, "JSON: a record, a list of records, or a request body");
+    pr->add_option("--file,-f", pr_file, "File holding that JSON");
+    pr->callback([=] {
+      run([&](Client& c) -> absl::Status {
+        ASSIGN_OR_RETURN(Json body, body_of());
+        ASSIGN_OR_RETURN(Json r, c.Call("POST",
+                                        Endpoints(project) + "/" + pr_name + "/" +
+                                            (explain ? "explain" : "predict"),
+                                        &body));
+        if (!explain || c.json()) {
+          std::cout << r.dump(c.json() ? 2 : -1) << "\n";
+          return absl::OkStatus();
+        }
+        // One table per row: features by the size of their contribution.
+        std::cout << "version " << r["version"].dump() << " (" << JsonCell(r["method"])
+                  << ", contributions to the " << JsonCell(r["output"]) << ")\n";
+        size_t i = 0;
+        for (const auto& e : r["explanations"]) {
+          std::vector<std::pair<std::string, const Json*>> parts;
+          if (e.contains("classes")) {
+            for (const auto& [cls, x] : e["classes"].items()) parts.emplace_back(cls, &x);
+          } else {
+            parts.emplace_back("", &e);
+          }
+          for (const auto& [cls, x] : parts) {
+            std::cout << "row " << i << (cls.empty() ? "" : ", class " + cls)
+                      << (e.contains("prediction") ? ": " + JsonCell(e["prediction"]) : "")
+                      << "  base " << (*x)["base_value"].get<double>() << "  margin "
+                      << (*x)["margin"].get<double>() << "\n";
+            std::vector<std::pair<double, std::string>> by;
+            for (const auto& [f, v] : (*x)["contributions"].items()) {
+              by.emplace_back(v.get<double>(), f);
+            }
+            std::sort(by.begin(), by.end(), [](const auto& a, const auto& b) {
+              return std::abs(a.first) > std::abs(b.first);
+            });
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& [v, f] : by) rows.push_back({f, absl::StrFormat("%+.6g", v)});
+            PrintTable({"FEATURE", "CONTRIBUTION"}, rows);
+          }
+          ++i;
+        }
+        return absl::OkStatus();
+      });
     });
-  });
+  }
 }
 
 }  // namespace kade

@@ -587,6 +587,9 @@ def test_cli_models_and_endpoints(ml):
     rec = '{"plan": "basic", "tenure_months": 4, "monthly_charges": 18.8, "support_calls": 0, "region": "north"}'
     out = cli("endpoints", "predict", "api", "--data", rec)
     assert out.returncode == 0 and json.loads(out.stdout)["version"] == 1, out.stdout + out.stderr
+    out = cli("endpoints", "explain", "api", "--data", rec)
+    assert out.returncode == 0 and "CONTRIBUTION" in out.stdout and "tenure_months" in out.stdout, out.stdout + out.stderr
+    assert "margin" in out.stdout and "tree_shap" in out.stdout
     out = cli("models", "alias", "set", "churn", "champion", "2")
     assert out.returncode == 0
     assert json.loads(cli("endpoints", "predict", "api", "-d", "[" + rec + "]").stdout)["version"] == 2
