@@ -352,6 +352,10 @@ test('models, endpoints and batch: promote and roll back, watch the endpoint, tr
   await page.waitForSelector('[data-testid=answer] >> text=probabilities');
   assert.match(await page.textContent('[data-testid=answer]'), /"version": [12]/);
   await page.waitForSelector('[data-testid=recent-table] >> text=v');
+  // Why that answer: the row's SHAP contributions as bars.
+  await page.click('[data-testid=explain-button]');
+  await page.waitForSelector('[data-testid=explanation] canvas');
+  assert.match(await page.textContent('[data-testid=explanation]'), /base value -?\d/);
   // The demo's 300 answers, two thirds with ground truth: realised AUC beside the holdout's.
   await page.waitForSelector('[data-testid=fit-table] >> text=auc');
   assert.match(await page.textContent('[data-testid=fit-table]'), /binary/);

@@ -6,7 +6,7 @@ import { api, errorMessage } from '../../api';
 import { Card, ErrorBox, Page } from '../../components';
 import { useResource } from '../../hooks';
 import { navigate } from '../../router';
-import { LineChart } from '../data/charts';
+import { BarChart, LineChart } from '../data/charts';
 import { base, ProjectPicker, useProjects } from '../models/Models';
 
 interface Target { alias?: string; version?: number; weight: number }
@@ -65,6 +65,8 @@ export function EndpointPage(props: { project: string; name: string }) {
   const [features, setFeatures] = useState<Feature[]>([]);
   const [values, setValues] = useState<Record<string, string>>({});
   const [answer, setAnswer] = useState<string | null>(null);
+  // Why: SHAP contributions of the row's features (per class for multi-class), largest first.
+  const [why, setWhy] = useState<{ title: string; labels: string[]; values: number[]; base: number; margin: number }[] | null>(null);
   const [recent, setRecent] = useState<Prediction[]>([]);
   const samples = useRef<Sample[]>([]);
   const [, setTick] = useState(0);
@@ -130,18 +132,37 @@ export function EndpointPage(props: { project: string; name: string }) {
       setError(errorMessage(err));
     }
   }
-  async function tryIt(e: Event) {
-    e.preventDefault();
-    setError(null);
+  const tryRecord = () => {
     const rec: Record<string, unknown> = {};
     for (const f of features) {
       const v = values[f.name];
       rec[f.name] = v === '' ? null : f.type === 'categorical' ? v : Number(v);
     }
+    return rec;
+  };
+  async function tryIt(e: Event) {
+    e.preventDefault();
+    setError(null);
     try {
-      const r = await api<Record<string, unknown>>('POST', `${url}/predict`, { instances: [rec] });
+      const r = await api<Record<string, unknown>>('POST', `${url}/predict`, { instances: [tryRecord()] });
       setAnswer(JSON.stringify(r, null, 2));
       loadRecent();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }
+  type Part = { contributions: Record<string, number>; base_value: number; margin: number };
+  async function explain() {
+    setError(null);
+    try {
+      const r = await api<{ explanations: (Part & { classes?: Record<string, Part>; prediction?: unknown })[] }>(
+        'POST', `${url}/explain`, { instances: [tryRecord()] });
+      const e = r.explanations[0];
+      const parts: [string, Part][] = e.classes ? Object.entries(e.classes) : [[`prediction ${String(e.prediction ?? '')}`, e]];
+      setWhy(parts.map(([title, p]) => {
+        const sorted = Object.entries(p.contributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+        return { title, labels: sorted.map(([f]) => f), values: sorted.map(([, v]) => v), base: p.base_value, margin: p.margin };
+      }));
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -207,9 +228,17 @@ export function EndpointPage(props: { project: string; name: string }) {
               )}
             </label>
           ))}
-          <div class="wide"><button type="submit">Predict</button></div>
+          <div class="wide"><button type="submit">Predict</button>{' '}
+            <button type="button" onClick={explain} data-testid="explain-button">Explain</button></div>
         </form>
         {answer && <pre data-testid="answer">{answer}</pre>}
+        {why && <div data-testid="explanation">
+          {why.map((w) => <>
+            <h3>Why: {w.title}</h3>
+            <p class="hint">Contributions to the margin (log-odds for binary models, exact TreeSHAP): base value {w.base.toFixed(4)} plus the bars gives {w.margin.toFixed(4)}.</p>
+            <BarChart horizontal labels={w.labels} values={w.values} label="contribution" />
+          </>)}
+        </div>}
       </Card>
       <p><a href={`#/monitoring/${encodeURIComponent(props.project)}/${encodeURIComponent(props.name)}`} data-testid="monitoring-link">Monitoring: drift, data quality, health and KPIs</a></p>
       <Card title="Model fit (ground truth)">
