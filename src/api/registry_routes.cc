@@ -162,6 +162,60 @@ void RegisterRegistryRoutes(Router& r) {
         })
       .Doc("A version (a number or an alias) with its manifest", S::Ref("ModelVersion"));
 
+  // Global explanation: SHAP importance over a sample of a dataset version's rows.
+  r.Add("GET", one + "/versions/{version}/importance", Permission::kProjectView, "",
+        [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
+          int64_t rows = 2000;
+          if (auto q = rc.request->Query("rows")) {
+            if (!absl::SimpleAtoi(*q, &rows)) {
+              return absl::InvalidArgumentError("rows: expected a number of rows (1 to 100000)");
+            }
+          }
+          ASSIGN_OR_RETURN(
+              ImportanceReport rep,
+              p->explain->Importance(rc.project_record(), rc.Param("model"), rc.Param("version"),
+                                     std::string(rc.request->Query("dataset").value_or("")),
+                                     std::string(rc.request->Query("dataset_version").value_or("")),
+                                     rows));
+          Json groups = Json::array();
+          for (const auto& g : rep.groups) {
+            Json fs = Json::array();
+            for (const auto& f : g.features) {
+              fs.push_back(
+                  Json{{"name", f.name}, {"mean_abs_shap", f.mean_abs}, {"mean_shap", f.mean}});
+            }
+            Json one_group{{"base_value", g.base_value}, {"features", fs}};
+            if (!g.name.empty()) one_group["class"] = g.name;
+            groups.push_back(one_group);
+          }
+          return HttpResponse::MakeJson(200, Json{{"model", rep.model},
+                                                  {"version", rep.version},
+                                                  {"method", "tree_shap"},
+                                                  {"dataset", rep.dataset},
+                                                  {"rows", rep.rows},
+                                                  {"dataset_rows", rep.dataset_rows},
+                                                  {"groups", groups}});
+        })
+      .Doc(
+          "SHAP importance of a version's features (mean |SHAP| and mean SHAP of the margin) "
+          "over a uniform sample of a dataset version (default: its training data)",
+          S::Obj({{"model", S::Str()},
+                  {"version", S::Int()},
+                  {"method", S::Str()},
+                  {"dataset", S::Str()},
+                  {"rows", S::Int()},
+                  {"dataset_rows", S::Int()},
+                  {"groups",
+                   S::Arr(S::Obj({{"class", S::Str()},
+                                  {"base_value", S::Num()},
+                                  {"features", S::Arr(S::Obj({{"name", S::Str()},
+                                                              {"mean_abs_shap", S::Num()},
+                                                              {"mean_shap", S::Num()}}))}}))}}))
+      .Query("dataset", S::Str(), "dataset to explain on (default: the training data in lineage)")
+      .Query("dataset_version", S::Str(), "its version (default: latest)")
+      .Query("rows", S::Int(), "rows sampled (default 2000, at most 100000)")
+      .blocking = true;
+
   for (bool archive : {true, false}) {
     r.Add("POST", one + (archive ? "/versions/{version}/archive" : "/versions/{version}/restore"),
           Permission::kProjectEdit, archive ? "model.version.archive" : "model.version.restore",

@@ -328,6 +328,45 @@ void AddRegistryCommands(CLI::App& app, ClientOptions* opts, int* exit_code) {
     });
   });
 
+  static std::string shap_model, shap_version, shap_dataset;
+  static int64_t shap_rows = 2000;
+  auto* shap = models->add_subcommand(
+      "importance", "SHAP importance of a version's features on its training data or a dataset");
+  shap->add_option("model", shap_model, "Model name")->required();
+  shap->add_option("version", shap_version, "Version number or alias")->required();
+  shap->add_option("--dataset", shap_dataset, "DATASET[@VERSION] (default: the training data)");
+  shap->add_option("--rows", shap_rows, "Rows sampled")->capture_default_str();
+  shap->callback([=] {
+    run([&](Client& c) -> absl::Status {
+      std::string url = absl::StrCat(Models(project), "/", shap_model, "/versions/", shap_version,
+                                     "/importance?rows=", shap_rows);
+      if (!shap_dataset.empty()) {
+        std::vector<std::string> dv = absl::StrSplit(shap_dataset, absl::MaxSplits('@', 1));
+        absl::StrAppend(&url, "&dataset=", dv[0]);
+        if (dv.size() > 1) absl::StrAppend(&url, "&dataset_version=", dv[1]);
+      }
+      ASSIGN_OR_RETURN(Json r, c.Call("GET", url));
+      if (c.json()) {
+        std::cout << r.dump(2) << "\n";
+        return absl::OkStatus();
+      }
+      std::cout << JsonCell(r["model"]) << " v" << r["version"].dump() << " on "
+                << JsonCell(r["dataset"]) << " (" << r["rows"].dump() << " of "
+                << r["dataset_rows"].dump() << " rows)\n";
+      for (const auto& g : r["groups"]) {
+        if (g.contains("class")) std::cout << "class " << JsonCell(g["class"]) << "\n";
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& f : g["features"]) {
+          rows.push_back({JsonCell(f["name"]),
+                          absl::StrFormat("%.6g", f["mean_abs_shap"].get<double>()),
+                          absl::StrFormat("%+.6g", f["mean_shap"].get<double>())});
+        }
+        PrintTable({"FEATURE", "MEAN |SHAP|", "MEAN SHAP"}, rows);
+      }
+      return absl::OkStatus();
+    });
+  });
+
   static std::string cmp_model;
   static std::vector<std::string> cmp_versions;
   auto* cmp = models->add_subcommand("compare", "Compare versions: metrics, params, signature");

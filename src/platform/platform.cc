@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Open(const ServerConfig& con
       config.prediction_retention_days);
   p->alerts = std::make_unique<AlertService>(p->store.get(), p->monitoring.get(), p->serving.get(),
                                              p->registry.get(), p->training.get());
+  p->explain = std::make_unique<ExplainService>(p->registry.get(), p->datasets.get());
   return p;
 }
 

@@ -14,6 +14,7 @@
 #include "platform/auth_service.h"
 #include "platform/batch_service.h"
 #include "platform/dataset_service.h"
+#include "platform/explain_service.h"
 #include "platform/job_service.h"
 #include "platform/monitoring_service.h"
 #include "platform/project_service.h"
@@ -75,6 +76,7 @@ class Platform {
   // server they are forwarded to).
   std::unique_ptr<MonitoringService> monitoring;
   std::unique_ptr<AlertService> alerts;  // evaluation and the outbox start in the server
+  std::unique_ptr<ExplainService> explain;
 };
 
 }  // namespace kade

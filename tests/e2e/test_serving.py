@@ -587,6 +587,8 @@ def test_cli_models_and_endpoints(ml):
     rec = '{"plan": "basic", "tenure_months": 4, "monthly_charges": 18.8, "support_calls": 0, "region": "north"}'
     out = cli("endpoints", "predict", "api", "--data", rec)
     assert out.returncode == 0 and json.loads(out.stdout)["version"] == 1, out.stdout + out.stderr
+    out = cli("models", "importance", "churn", "1", "--rows", "100")
+    assert out.returncode == 0 and "MEAN |SHAP|" in out.stdout and "100 of 600 rows" in out.stdout, out.stdout + out.stderr
     out = cli("endpoints", "explain", "api", "--data", rec)
     assert out.returncode == 0 and "CONTRIBUTION" in out.stdout and "tenure_months" in out.stdout, out.stdout + out.stderr
     assert "margin" in out.stdout and "tree_shap" in out.stdout
@@ -1174,6 +1176,24 @@ def test_explain_gives_xgboosts_shap_values_by_feature_name(ml):
         assert e["base_value"] == pytest.approx(float(theirs[i][-1]), rel=1e-5, abs=1e-6)
         assert e["margin"] == pytest.approx(float(margins[i]), rel=1e-5, abs=1e-5)
         assert e["prediction"] == ("true" if probs[i] >= 0.5 else "false")
+    # Global: mean |SHAP| over the training data (600 rows, all sampled) equals xgboost's.
+    full, _ = records()
+    dm_all = xgboost.DMatrix(encode(full, sig), feature_names=names,
+                             feature_types=["c" if f["type"] == "categorical" else "q" for f in sig["features"]],
+                             enable_categorical=True, missing=np.nan)
+    all_contribs = booster.predict(dm_all, pred_contribs=True)
+    imp = ml.admin("GET", f"{P}/models/churn/versions/1/importance")
+    assert imp.status == 200, imp.raw
+    assert imp.json["rows"] == imp.json["dataset_rows"] == len(full) and imp.json["dataset"] == "churn@1"
+    (grp,) = imp.json["groups"]
+    got = {f["name"]: f for f in grp["features"]}
+    for j, n in enumerate(names):
+        assert got[n]["mean_abs_shap"] == pytest.approx(float(np.abs(all_contribs[:, j]).mean()), rel=1e-5)
+        assert got[n]["mean_shap"] == pytest.approx(float(all_contribs[:, j].mean()), rel=1e-4, abs=1e-6)
+    assert [f["mean_abs_shap"] for f in grp["features"]] == sorted((f["mean_abs_shap"] for f in grp["features"]), reverse=True)
+    for bad, needle in [("rows=0", "rows"), ("rows=x", "rows"), ("dataset=nope", "nope")]:
+        r = ml.admin("GET", f"{P}/models/churn/versions/1/importance?{bad}")
+        assert r.status in (400, 404) and needle in r.error["message"], (bad, r.raw)
     # Explaining is not traffic: nothing is logged.
     assert ml.admin("GET", f"{P}/endpoints/why/predictions").json["predictions"] == []
     # Bad input is refused naming the field, as for predict; too many rows too.
