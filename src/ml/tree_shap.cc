@@ -5,6 +5,7 @@
 // known (one fraction); the permutation weights of the Shapley sum are updated as the path is
 // extended and unwound. The expected value of each tree (its root's cover-weighted mean) and
 // the base margin go to the bias column, as XGBoost's `pred_contribs` lays them out.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -18,9 +19,9 @@ struct PathElement {
   int feature = -1;
   double zero = 0, one = 0, weight = 0;
 };
-using Path = std::vector<PathElement>;
+using Path = PathElement*;
 
-void Extend(Path& path, int depth, double zero, double one, int feature) {
+void Extend(Path path, int depth, double zero, double one, int feature) {
   path[static_cast<size_t>(depth)] = {feature, zero, one, depth == 0 ? 1.0 : 0.0};
   for (int i = depth - 1; i >= 0; --i) {
     auto& p = path[static_cast<size_t>(i)];
@@ -29,7 +30,7 @@ void Extend(Path& path, int depth, double zero, double one, int feature) {
   }
 }
 
-void Unwind(Path& path, int depth, int index) {
+void Unwind(Path path, int depth, int index) {
   const double one = path[static_cast<size_t>(index)].one;
   const double zero = path[static_cast<size_t>(index)].zero;
   double next = path[static_cast<size_t>(depth)].weight;
@@ -53,7 +54,7 @@ void Unwind(Path& path, int depth, int index) {
 }
 
 // The sum of the weights the path would have with element `index` unwound.
-double UnwoundSum(const Path& path, int depth, int index) {
+double UnwoundSum(const PathElement* path, int depth, int index) {
   const double one = path[static_cast<size_t>(index)].one;
   const double zero = path[static_cast<size_t>(index)].zero;
   double next = path[static_cast<size_t>(depth)].weight, total = 0;
@@ -87,17 +88,35 @@ uint32_t TreeModel::HotChild(size_t tree, uint32_t node, const float* row) const
 
 void TreeModel::ShapTree(size_t tree, const float* row, double* phi) const {
   const size_t base = tree_offset_[tree];
-  // Recursion over (node, path); the path of a child is a copy of its parent's, extended.
+  const size_t end = tree + 1 < tree_offset_.size() ? tree_offset_[tree + 1] : nodes_.size();
+  // The tree's depth (children come after their parent), for one path buffer: the path at
+  // depth d lives in its own segment, a copy of its parent's extended (as XGBoost does).
+  std::vector<int> depth_of(end - base, 0);
+  int max_depth = 0;
+  for (size_t i = 0; i < depth_of.size(); ++i) {
+    const Node& n = nodes_[base + i];
+    if (n.left == 0) continue;
+    for (size_t c : {static_cast<size_t>(n.left), static_cast<size_t>(n.left) + 1}) {
+      depth_of[c] = depth_of[i] + 1;
+      max_depth = std::max(max_depth, depth_of[c]);
+    }
+  }
+  thread_local std::vector<PathElement> buffer;
+  const size_t need = static_cast<size_t>(max_depth + 2) * static_cast<size_t>(max_depth + 3) / 2;
+  if (buffer.size() < need) buffer.resize(need);
   struct Frame {
     static void Go(const TreeModel& m, size_t tree, size_t base, const float* row, double* phi,
-                   uint32_t node, Path path, int depth, double zero, double one, int feature) {
-      if (path.size() < static_cast<size_t>(depth) + 2) path.resize(static_cast<size_t>(depth) + 2);
+                   uint32_t node, PathElement* parent, int depth, double zero, double one,
+                   int feature) {
+      // This level's path: after the parent's `depth` elements, a copy of them.
+      PathElement* path = parent + depth;
+      std::copy(parent, parent + depth, path);
       Extend(path, depth, zero, one, feature);
       const Node& n = m.nodes_[base + node];
       if (n.left == 0) {
         for (int i = 1; i <= depth; ++i) {
           const double w = UnwoundSum(path, depth, i);
-          const auto& e = path[static_cast<size_t>(i)];
+          const auto& e = path[i];
           phi[e.feature] += w * (e.one - e.zero) * n.value;
         }
         return;
@@ -111,10 +130,10 @@ void TreeModel::ShapTree(size_t tree, const float* row, double* phi) const {
       const int split = static_cast<int>(n.feature & kFeatureMask);
       // A feature already on the path is unwound and its fractions carried over.
       int index = 0;
-      while (index <= depth && path[static_cast<size_t>(index)].feature != split) ++index;
+      while (index <= depth && path[index].feature != split) ++index;
       if (index <= depth) {
-        in_zero = path[static_cast<size_t>(index)].zero;
-        in_one = path[static_cast<size_t>(index)].one;
+        in_zero = path[index].zero;
+        in_one = path[index].one;
         Unwind(path, depth, index);
         --depth;
       }
@@ -122,7 +141,7 @@ void TreeModel::ShapTree(size_t tree, const float* row, double* phi) const {
       Go(m, tree, base, row, phi, cold, path, depth + 1, cold_zero * in_zero, 0, split);
     }
   };
-  Frame::Go(*this, tree, base, row, phi, 0, Path(2), 0, 1, 1, -1);
+  Frame::Go(*this, tree, base, row, phi, 0, buffer.data(), 0, 1, 1, -1);
 }
 
 absl::Status TreeModel::ShapValues(const float* x, size_t rows, double* out) const {
