@@ -26,6 +26,17 @@ namespace S = schema;
 
 namespace {
 
+// ?version=N (0 when absent: the version that answered most).
+absl::StatusOr<int64_t> VersionOf(RouteContext& rc) {
+  int64_t version = 0;
+  if (auto v = rc.request->Query("version")) {
+    if (!absl::SimpleAtoi(*v, &version) || version < 1) {
+      return absl::InvalidArgumentError("version: expected a version number");
+    }
+  }
+  return version;
+}
+
 Json WindowDoc() { return Json{{"window", S::Str()}, {"from", S::Time()}, {"to", S::Time()}}; }
 
 Json With(Json base, std::vector<std::pair<std::string, Json>> more) {
@@ -97,12 +108,7 @@ void RegisterMonitoringRoutes(Router& r) {
   r.Add("GET", one + "/drift", Permission::kProjectView, "",
         [p](RouteContext& rc) -> absl::StatusOr<HttpResponse> {
           ASSIGN_OR_RETURN(int64_t window_ms, WindowOf(rc, "24h"));
-          int64_t version = 0;
-          if (auto v = rc.request->Query("version")) {
-            if (!absl::SimpleAtoi(*v, &version) || version < 1) {
-              return absl::InvalidArgumentError("version: expected a version number");
-            }
-          }
+          ASSIGN_OR_RETURN(int64_t version, VersionOf(rc));
           ASSIGN_OR_RETURN(
               DriftReport d,
               p->monitoring->Drift(rc.project_record(), rc.Param("endpoint"), window_ms, version));
@@ -152,12 +158,7 @@ void RegisterMonitoringRoutes(Router& r) {
             }
             step_ms = *parsed;
           }
-          int64_t version = 0;
-          if (auto v = rc.request->Query("version")) {
-            if (!absl::SimpleAtoi(*v, &version) || version < 1) {
-              return absl::InvalidArgumentError("version: expected a version number");
-            }
-          }
+          ASSIGN_OR_RETURN(int64_t version, VersionOf(rc));
           ASSIGN_OR_RETURN(TrendReport t,
                            p->monitoring->Trend(rc.project_record(), rc.Param("endpoint"),
                                                 window_ms, step_ms, version));

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/status.h"
 #include "data/values.h"
 
 namespace kade::ml {
@@ -55,15 +56,22 @@ bool EncodeField(const Feature& f, absl::string_view v, float* slot) {
 SampleEncoder::SampleEncoder(Encoding encoding, size_t max_rows, uint64_t seed)
     : encoding_(std::move(encoding)), max_rows_(std::max<size_t>(1, max_rows)), rng_(seed) {}
 
-absl::Status SampleEncoder::OnHeader(const std::vector<std::string>& columns) {
-  for (const auto& f : encoding_.features) {
+absl::StatusOr<std::vector<size_t>> SourceColumns(const Encoding& e,
+                                                  const std::vector<std::string>& columns) {
+  std::vector<size_t> source;
+  for (const auto& f : e.features) {
     auto it = std::find(columns.begin(), columns.end(), f.name);
     if (it == columns.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("the dataset has no column '", f.name, "', which the model needs"));
     }
-    source_.push_back(static_cast<size_t>(it - columns.begin()));
+    source.push_back(static_cast<size_t>(it - columns.begin()));
   }
+  return source;
+}
+
+absl::Status SampleEncoder::OnHeader(const std::vector<std::string>& columns) {
+  ASSIGN_OR_RETURN(source_, SourceColumns(encoding_, columns));
   return absl::OkStatus();
 }
 
@@ -112,16 +120,8 @@ BatchScorer::BatchScorer(std::shared_ptr<const Servable> servable,
 }
 
 absl::Status BatchScorer::OnHeader(const std::vector<std::string>& columns) {
-  const Encoding& e = servable_->signature();
   columns_ = columns.size();
-  for (const auto& f : e.features) {
-    auto it = std::find(columns.begin(), columns.end(), f.name);
-    if (it == columns.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the dataset has no column '", f.name, "', which the model needs"));
-    }
-    source_.push_back(static_cast<size_t>(it - columns.begin()));
-  }
+  ASSIGN_OR_RETURN(source_, SourceColumns(servable_->signature(), columns));
   for (const auto& a : added_) {
     if (std::find(columns.begin(), columns.end(), a) != columns.end()) {
       return absl::InvalidArgumentError(

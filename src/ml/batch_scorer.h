@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "data/parsers.h"
 #include "ml/servable.h"
 
@@ -23,6 +24,11 @@ namespace kade::ml {
 // seconds, a number; a value that does not parse leaves `slot` as it was. False for a
 // category the model never saw.
 bool EncodeField(const Feature& f, absl::string_view v, float* slot);
+
+// The column of each signature feature in a table's header; InvalidArgument naming the first
+// feature the table lacks.
+absl::StatusOr<std::vector<size_t>> SourceColumns(const Encoding& e,
+                                                  const std::vector<std::string>& columns);
 
 // A uniform sample (reservoir, seeded) of at most `max_rows` rows of a table in a
 // signature's encoding (missing and unparsable values NaN, unseen categories NaN): the

@@ -809,15 +809,24 @@ absl::StatusOr<EndpointStatus> MonitoringService::Endpoint(const Project& projec
   return serving_->Get(project, name);
 }
 
+std::vector<std::pair<int64_t, Json>> MonitoringService::ServedSignatures(const Project& project,
+                                                                          const EndpointStatus& e) {
+  std::vector<std::pair<int64_t, Json>> out;
+  for (const auto& v : e.serving) {
+    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
+    if (!mv.ok()) continue;
+    out.emplace_back(v.version,
+                     ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object()));
+  }
+  return out;
+}
+
 std::vector<std::string> MonitoringService::ServedFeatures(const Project& project,
                                                            const EndpointStatus& e) {
   std::vector<std::string> out;
   std::set<std::string> seen;
-  for (const auto& v : e.serving) {
-    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
-    if (!mv.ok()) continue;
-    const Json sig = ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object());
-    for (const auto& f : sig.value("features", Json::array())) {
+  for (const auto& vs : ServedSignatures(project, e)) {
+    for (const auto& f : vs.second.value("features", Json::array())) {
       const std::string n = f.value("name", "");
       if (seen.insert(n).second) out.push_back(n);
     }
@@ -828,11 +837,8 @@ std::vector<std::string> MonitoringService::ServedFeatures(const Project& projec
 std::set<std::string> MonitoringService::CategoricalFeatures(const Project& project,
                                                              const EndpointStatus& e) {
   std::set<std::string> out;
-  for (const auto& v : e.serving) {
-    auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
-    if (!mv.ok()) continue;
-    const Json sig = ParseJsonOr(mv->manifest, Json::object()).value("signature", Json::object());
-    for (const auto& f : sig.value("features", Json::array())) {
+  for (const auto& vs : ServedSignatures(project, e)) {
+    for (const auto& f : vs.second.value("features", Json::array())) {
       if (f.value("type", "") == "categorical" || f.value("source_type", "") == "bool") {
         out.insert(f.value("name", ""));
       }
@@ -882,23 +888,20 @@ absl::StatusOr<Monitor> MonitoringService::Put(const RequestContext& ctx, const 
   if (config.value) {
     const bool binary_outcomes = !config.value->per_outcome.count("correct") &&
                                  !config.value->per_outcome.count("incorrect");
-    for (const auto& v : e.serving) {
-      auto mv = registry_->GetVersion(project, e.record.model_name, absl::StrCat(v.version));
-      if (!mv.ok()) continue;
-      const std::string task = ParseJsonOr(mv->manifest, Json::object())
-                                   .value("signature", Json::object())
-                                   .value("task", std::string());
+    for (const auto& vs : ServedSignatures(project, e)) {
+      const int64_t version = vs.first;
+      const std::string task = vs.second.value("task", std::string());
       if (task == "regression") {
-        return Bad("value", absl::StrCat("version ", v.version,
+        return Bad("value", absl::StrCat("version ", version,
                                          " is a regression model: its answers have no outcomes "
                                          "to value (post the KPI instead)"));
       }
       if (task == "binary" && !binary_outcomes) {
-        return Bad("value", absl::StrCat("version ", v.version,
+        return Bad("value", absl::StrCat("version ", version,
                                          " is a binary classifier: value tp, fp, tn and fn"));
       }
       if (task == "multiclass" && binary_outcomes) {
-        return Bad("value", absl::StrCat("version ", v.version,
+        return Bad("value", absl::StrCat("version ", version,
                                          " is a multi-class classifier: value correct and "
                                          "incorrect"));
       }

@@ -361,6 +361,9 @@ class MonitoringService : public PredictionObserver {
                                                                             int64_t from,
                                                                             int64_t to,
                                                                             int64_t step_ms);
+  // (version, signature) of each version the endpoint serves.
+  std::vector<std::pair<int64_t, Json>> ServedSignatures(const Project& project,
+                                                         const EndpointStatus& e);
   std::vector<std::string> ServedFeatures(const Project& project, const EndpointStatus& e);
   // Features that are categories (or booleans) in a served version's signature.
   std::set<std::string> CategoricalFeatures(const Project& project, const EndpointStatus& e);

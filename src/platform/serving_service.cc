@@ -765,7 +765,7 @@ absl::StatusOr<Json> ServingService::Explain(const Project& project, absl::strin
   const ml::Prediction p = servable->Predict(batch);
   const ml::Encoding& sig = servable->signature();
   const size_t nf = sig.features.size();
-  const size_t groups = nf + 1 > 0 ? shap.size() / std::max<size_t>(1, batch.rows) / (nf + 1) : 1;
+  const size_t groups = static_cast<size_t>(servable->engine().num_groups());
   const Json rendered = servable->Render(p);
   auto one = [&](size_t r, size_t g) {
     const double* phi = shap.data() + (r * groups + g) * (nf + 1);

@@ -153,9 +153,12 @@ function ConfigForm(props: { url: string; monitor: Monitor; features: string[]; 
     if (valueText.trim()) {
       // "tp=120, fp=-10": each outcome's value; the server checks names and numbers.
       const v: Record<string, unknown> = { name: valueName || 'value' };
-      for (const part of valueText.split(/[,;\s]+/).filter(Boolean)) {
-        const [k, x] = part.split('=');
-        v[k] = x === undefined || x.trim() === '' || Number.isNaN(Number(x)) ? x : Number(x);
+      // Pairs separated by commas or semicolons; spaces around "=" are allowed.
+      for (const part of valueText.split(/[,;]/).map((p) => p.trim()).filter(Boolean)) {
+        const at = part.indexOf('=');
+        const k = (at < 0 ? part : part.slice(0, at)).trim();
+        const x = at < 0 ? '' : part.slice(at + 1).trim();
+        v[k] = x !== '' && !Number.isNaN(Number(x)) ? Number(x) : x;
       }
       body.value = v;
     }
